@@ -1,0 +1,115 @@
+//! Connecting, and turning driver errors into messages an operator can act
+//! on: server unreachable, access denied, no such database, missing table.
+//!
+//! Every connection made here runs [`crate::sql::SESSION_SETUP`] first (via
+//! the driver's setup hook), so strict `sql_mode` holds on every session.
+
+use crate::error::{Error, Kind, Result};
+use crate::url::DbUrl;
+use mysql_async::{Conn, Pool, PoolConstraints, PoolOpts};
+use std::time::Duration;
+
+/// How long a connection attempt may take before it counts as unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens one connection in strict mode.
+pub async fn connect(url: &DbUrl) -> Result<Conn> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(url.opts().clone())).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(classify(e, Some(url))),
+        Err(_) => Err(Kind::Unreachable {
+            url: url.redacted().to_string(),
+            reason: format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+        }
+        .into()),
+    }
+}
+
+/// A pool whose connections keep their session (strict mode) between uses:
+/// no reset round trip each time a connection goes back.
+pub fn pool(url: &DbUrl, max: usize) -> Pool {
+    let constraints = PoolConstraints::new(0, max.max(1)).expect("0 <= max");
+    let opts = mysql_async::OptsBuilder::from_opts(url.opts().clone()).pool_opts(
+        PoolOpts::default()
+            .with_constraints(constraints)
+            .with_reset_connection(false),
+    );
+    Pool::new(opts)
+}
+
+/// Maps a driver error to an [`Error`] that says what failed and what to do.
+/// `url` supplies the redacted URL for connection errors.
+pub fn classify(e: mysql_async::Error, url: Option<&DbUrl>) -> Error {
+    let shown = url
+        .map(|u| u.redacted().to_string())
+        .unwrap_or_else(|| "the server".into());
+    let scrub = |s: String| match url {
+        Some(u) => u.scrub(&s),
+        None => s,
+    };
+    match e {
+        mysql_async::Error::Server(se) => match se.code {
+            1044 | 1045 | 1698 => Kind::AccessDenied {
+                url: shown,
+                reason: scrub(se.message),
+            }
+            .into(),
+            1049 => Kind::NoDatabase {
+                url: shown,
+                db: url.map(|u| u.db_name().to_string()).unwrap_or_default(),
+            }
+            .into(),
+            1146 => Kind::NoTable(table_from_message(&se.message)).into(),
+            _ => Kind::Db(scrub(format!("{} (error {})", se.message, se.code))).into(),
+        },
+        mysql_async::Error::Io(io) => {
+            if url.is_some() {
+                Kind::Unreachable {
+                    url: shown,
+                    reason: scrub(io.to_string()),
+                }
+                .into()
+            } else {
+                Kind::Db(format!("connection lost: {io}")).into()
+            }
+        }
+        other => Kind::Db(scrub(other.to_string())).into(),
+    }
+}
+
+/// True for errors after which the outcome of a sent write is unknown: the
+/// connection broke, so the statement may or may not have landed.
+pub fn is_connection_loss(e: &mysql_async::Error) -> bool {
+    matches!(
+        e,
+        mysql_async::Error::Io(_)
+            | mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed)
+    ) || matches!(e, mysql_async::Error::Server(se) if matches!(se.code, 1053 | 2006 | 2013))
+}
+
+/// The bare table name out of "Table 'db.locks' doesn't exist".
+fn table_from_message(msg: &str) -> String {
+    msg.split('\'')
+        .nth(1)
+        .map(|q| q.rsplit('.').next().unwrap_or(q).to_string())
+        .unwrap_or_else(|| msg.to_string())
+}
+
+/// Server error code of a driver error, if the server sent one.
+pub fn server_code(e: &mysql_async::Error) -> Option<u16> {
+    match e {
+        mysql_async::Error::Server(se) => Some(se.code),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn table_name_from_message() {
+        assert_eq!(
+            super::table_from_message("Table 'app.locks' doesn't exist"),
+            "locks"
+        );
+    }
+}

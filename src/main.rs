@@ -1,0 +1,36 @@
+//! The `locksmith` binary: parse the command line, run it, map the outcome
+//! to an exit code. Everything else lives in the library.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = locksmith::cli::Cli::parse();
+    // One thread is plenty for a command-line run and keeps start-up cheap;
+    // the bench spreads its workers over the machine's cores.
+    let runtime = if matches!(cli.command, locksmith::cli::Command::Bench(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("locksmith: cannot start the async runtime: {e}");
+            return ExitCode::from(locksmith::error::exit::FAILURE);
+        }
+    };
+    match runtime.block_on(locksmith::cli::run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if !matches!(e.kind(), locksmith::Kind::BrokenPipe) {
+                eprintln!("locksmith: {e}");
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,1002 @@
+//! The lock-row protocol: reading a row of `locks`, and changing it only by
+//! compare-and-swap on its `version`, exactly as the seed's writers do.
+//!
+//! A row's `dataJson` is a JSON object mapping lock name to holder. Holders
+//! may be any JSON value; what locksmith does not understand it keeps as it
+//! is, key order included. Every write is
+//! `UPDATE … SET dataJson=?, version=version+1 WHERE id=? AND version=?`;
+//! 0 rows matched is a conflict, answered by re-reading and retrying with
+//! jittered, bounded backoff (or, for an operator's `--expect-version`, by
+//! reporting it). Plain acquire and release first try one conditional UPDATE
+//! that the server evaluates under its row lock, which needs no prior read;
+//! when it matches nothing, the read-then-CAS path decides.
+//!
+//! No row locks, no `LOCK TABLES`, no session state: this works through
+//! connection pools and from many processes at once.
+
+use crate::audit::AuditInfo;
+use crate::db;
+use crate::error::{Error, Kind, Result};
+use crate::sql;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Pool};
+use serde_json::{Map, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Bytes a `TEXT` column holds.
+pub const TEXT_LIMIT: usize = 65_535;
+
+/// Characters the `id` column (`VARCHAR(128)`) holds.
+pub const ROW_ID_LIMIT: usize = 128;
+
+/// The locks of a row: lock name → holder, in stored order.
+pub type Locks = Map<String, Value>;
+
+/// What a row's `dataJson` holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LockData {
+    /// A JSON object of locks (possibly empty).
+    Locks(Locks),
+    /// `NULL`: a row created without data. Holds no locks.
+    Null,
+    /// Anything that is not a JSON object, kept verbatim.
+    Raw(String),
+}
+
+impl LockData {
+    /// Parses the column's text.
+    pub fn parse(text: Option<&str>) -> LockData {
+        match text {
+            None => LockData::Null,
+            Some(t) => match serde_json::from_str::<Value>(t) {
+                Ok(Value::Object(m)) => LockData::Locks(m),
+                _ => LockData::Raw(t.to_string()),
+            },
+        }
+    }
+
+    /// The locks, when the data is an object (or `NULL`, which holds none).
+    pub fn locks(&self) -> Option<Locks> {
+        match self {
+            LockData::Locks(m) => Some(m.clone()),
+            LockData::Null => Some(Locks::new()),
+            LockData::Raw(_) => None,
+        }
+    }
+
+    /// A one-line description of what is held, or `None` when nothing is.
+    /// Data that cannot be parsed counts as held: it cannot be shown safe.
+    pub fn held_summary(&self) -> Option<String> {
+        match self {
+            LockData::Locks(m) if !m.is_empty() => Some(
+                m.iter()
+                    .map(|(k, v)| format!("{k} (held by {})", holder_text(v)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            LockData::Raw(r) => Some(format!("dataJson is not a JSON object: {r}")),
+            _ => None,
+        }
+    }
+}
+
+/// A holder as text: strings bare, other JSON values as JSON.
+pub fn holder_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One row of `locks`, as read.
+#[derive(Clone, Debug)]
+pub struct RowState {
+    /// The row's id.
+    pub id: String,
+    /// Its version.
+    pub version: i64,
+    /// Its data.
+    pub data: LockData,
+    /// Last change, seconds since the epoch (server clock, no time zone).
+    pub changed_at: Option<i64>,
+    /// The server's clock when the row was read, seconds since the epoch.
+    pub read_at: i64,
+}
+
+impl RowState {
+    /// Seconds since the last change, by the server's clock.
+    pub fn age_secs(&self) -> Option<i64> {
+        self.changed_at.map(|t| (self.read_at - t).max(0))
+    }
+}
+
+type RawRow = (String, Option<i64>, Option<String>, Option<i64>, i64);
+
+fn to_state(r: RawRow) -> Result<RowState> {
+    let (id, version, data, changed_at, read_at) = r;
+    let version = version.ok_or_else(|| Kind::Corrupt {
+        row: id.clone(),
+        raw: "version is NULL".into(),
+    })?;
+    Ok(RowState {
+        data: LockData::parse(data.as_deref()),
+        id,
+        version,
+        changed_at,
+        read_at,
+    })
+}
+
+/// Checks a lock name (or holder) can be stored as given: not empty, no
+/// control characters, and nothing outside the Basic Multilingual Plane,
+/// which the table's 3-byte `utf8` cannot store.
+pub fn validate_text(what: &str, s: &str) -> Result<()> {
+    if s.is_empty() {
+        return Err(Kind::Invalid(format!("{what} must not be empty")).into());
+    }
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(Kind::Invalid(format!(
+            "{what} {s:?} contains the control character U+{:04X}",
+            c as u32
+        ))
+        .into());
+    }
+    if let Some(c) = s.chars().find(|c| (*c as u32) > 0xFFFF) {
+        return Err(Kind::Invalid(format!(
+            "{what} {s:?} contains {c:?} (U+{:X}), which the locks table's 3-byte utf8 cannot store; use characters up to U+FFFF",
+            c as u32
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Checks a row id fits the `id` column.
+pub fn validate_row_id(id: &str) -> Result<()> {
+    validate_text("row id", id)?;
+    let n = id.chars().count();
+    if n > ROW_ID_LIMIT {
+        return Err(Kind::Invalid(format!(
+            "row id is {n} characters long; the id column holds at most {ROW_ID_LIMIT}"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Serialises locks for the `dataJson` column, refusing what would not fit.
+pub fn encode(row: &str, locks: &Locks) -> Result<String> {
+    let text = serde_json::to_string(locks).expect("a JSON map always serialises");
+    if text.len() > TEXT_LIMIT {
+        return Err(Kind::TooLarge {
+            row: row.to_string(),
+            bytes: text.len(),
+            limit: TEXT_LIMIT,
+        }
+        .into());
+    }
+    if let Some(c) = text.chars().find(|c| (*c as u32) > 0xFFFF) {
+        return Err(Kind::Invalid(format!(
+            "row `{row}` would hold {c:?} (U+{:X}), which the locks table's 3-byte utf8 cannot store",
+            c as u32
+        ))
+        .into());
+    }
+    Ok(text)
+}
+
+/// How a write deals with conflicts.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOpts {
+    /// Fail with [`Kind::VersionMoved`] unless the row is at this version;
+    /// never retry.
+    pub expect_version: Option<i64>,
+    /// Compute and return the change, but write nothing.
+    pub dry_run: bool,
+    /// Record the change in `locks_audit`, in the same transaction.
+    pub audit: Option<AuditInfo>,
+}
+
+/// A change made (or, for a dry run, planned) to one row.
+#[derive(Clone, Debug)]
+pub struct Change {
+    /// The row.
+    pub row: String,
+    /// Version before.
+    pub version_before: i64,
+    /// Version after (what it would be, for a dry run).
+    pub version_after: i64,
+    /// Locks removed, with the holders they had.
+    pub removed: Locks,
+    /// The unparsable text that was replaced, if any.
+    pub replaced_raw: Option<String>,
+    /// Locks left in the row afterwards.
+    pub remaining: Locks,
+    /// True when nothing was written.
+    pub dry_run: bool,
+}
+
+/// What an operator change does to the locks of a row.
+#[derive(Clone, Debug)]
+pub enum Edit {
+    /// Remove these locks, whoever holds them. Each must be held.
+    Names(Vec<String>),
+    /// Remove every lock this holder holds (at least one).
+    Holder(String),
+    /// Remove everything; also replaces unparsable data with `{}`.
+    All,
+    /// Leave the locks, add this to the version.
+    Bump(i64),
+}
+
+impl Edit {
+    /// The audit action name.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Edit::Names(_) => "force-release",
+            Edit::Holder(_) => "release-by-holder",
+            Edit::All => "release-all",
+            Edit::Bump(_) => "bump",
+        }
+    }
+
+    /// Applies the edit to a row as read: the new locks, or why not.
+    pub fn apply(&self, state: &RowState) -> Result<Change> {
+        let id = &state.id;
+        let mut change = Change {
+            row: id.clone(),
+            version_before: state.version,
+            version_after: state.version + 1,
+            removed: Locks::new(),
+            replaced_raw: None,
+            remaining: Locks::new(),
+            dry_run: false,
+        };
+        match (self, &state.data) {
+            (Edit::All, LockData::Raw(raw)) => {
+                change.replaced_raw = Some(raw.clone());
+                return Ok(change);
+            }
+            (Edit::Bump(by), data) => {
+                change.version_after = state.version + by;
+                change.remaining = data.locks().unwrap_or_default();
+                return Ok(change);
+            }
+            (_, LockData::Raw(raw)) => {
+                return Err(Kind::Corrupt {
+                    row: id.clone(),
+                    raw: raw.clone(),
+                }
+                .into())
+            }
+            _ => {}
+        }
+        let mut locks = state.data.locks().unwrap_or_default();
+        match self {
+            Edit::Names(names) => {
+                for n in names {
+                    match locks.shift_remove(n) {
+                        Some(h) => {
+                            change.removed.insert(n.clone(), h);
+                        }
+                        None if change.removed.contains_key(n) => {}
+                        None => {
+                            return Err(Kind::NotHeld {
+                                row: id.clone(),
+                                name: n.clone(),
+                            }
+                            .into())
+                        }
+                    }
+                }
+            }
+            Edit::Holder(h) => {
+                let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut locks)
+                    .into_iter()
+                    .partition(|(_, v)| holder_matches(v, h));
+                if gone.is_empty() {
+                    return Err(Kind::NotHeld {
+                        row: id.clone(),
+                        name: format!("(any lock held by {h})"),
+                    }
+                    .into());
+                }
+                change.removed = gone.into_iter().collect();
+                locks = kept.into_iter().collect();
+            }
+            Edit::All => {
+                change.removed = std::mem::take(&mut locks);
+            }
+            Edit::Bump(_) => unreachable!("handled above"),
+        }
+        change.remaining = locks;
+        Ok(change)
+    }
+}
+
+/// Does a stored holder match the holder named on the command line? Strings
+/// compare exactly; other values by their JSON text (so `42` matches "42").
+pub fn holder_matches(stored: &Value, wanted: &str) -> bool {
+    match stored {
+        Value::String(s) => s == wanted,
+        Value::Null => false,
+        other => other.to_string() == wanted,
+    }
+}
+
+/// Counters of what the protocol did, for the bench.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Operations answered by the single server-evaluated UPDATE.
+    pub fast: AtomicU64,
+    /// Operations that needed the read-then-CAS path.
+    pub slow: AtomicU64,
+    /// CAS writes that matched no row (someone else wrote first) and retried.
+    pub conflicts: AtomicU64,
+}
+
+/// Bounded, jittered exponential backoff between CAS retries.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    /// Attempts before giving up with [`Kind::Contended`].
+    pub const MAX_ATTEMPTS: u32 = 64;
+
+    /// A fresh backoff.
+    pub fn new() -> Backoff {
+        Backoff { attempt: 0 }
+    }
+
+    /// Waits before the next attempt; `false` when attempts are used up.
+    pub async fn wait(&mut self) -> bool {
+        self.attempt += 1;
+        if self.attempt >= Self::MAX_ATTEMPTS {
+            return false;
+        }
+        // Full jitter over 0.2 ms · 2^n, capped at 50 ms: contenders spread
+        // out instead of colliding again in lockstep.
+        let cap_us = (200u64 << self.attempt.min(8)).min(50_000);
+        tokio::time::sleep(Duration::from_micros(fastrand::u64(0..=cap_us))).await;
+        true
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff::new()
+    }
+}
+
+/// Result of one CAS attempt.
+enum Cas {
+    Landed,
+    Conflict,
+}
+
+/// The `locks` table, reached through a connection pool.
+///
+/// Cloning is cheap and shares the pool.
+#[derive(Clone)]
+pub struct LockTable {
+    pool: Pool,
+    stats: std::sync::Arc<Stats>,
+}
+
+impl std::fmt::Debug for LockTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockTable").finish_non_exhaustive()
+    }
+}
+
+impl LockTable {
+    /// Uses an existing pool. Its connections must run
+    /// [`crate::sql::SESSION_SETUP`]; [`crate::db::pool`] builds one that does.
+    pub fn new(pool: Pool) -> LockTable {
+        LockTable {
+            pool,
+            stats: Default::default(),
+        }
+    }
+
+    /// Connects with a pool of up to `max` connections, checking that the
+    /// server answers and the `locks` table exists.
+    pub async fn connect(url: &crate::url::DbUrl, max: usize) -> Result<LockTable> {
+        let pool = db::pool(url, max);
+        let table = LockTable::new(pool);
+        match table.pool.get_conn().await {
+            Ok(mut c) => {
+                c.query_drop("SELECT 1 FROM locks LIMIT 0").await?;
+            }
+            Err(e) => return Err(db::classify(e, Some(url))),
+        }
+        Ok(table)
+    }
+
+    /// The pool behind this table.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// What the protocol did so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Closes the pool's connections cleanly.
+    pub async fn disconnect(self) -> Result<()> {
+        self.pool.disconnect().await.map_err(Error::from)
+    }
+
+    async fn conn(&self) -> Result<Conn> {
+        self.pool.get_conn().await.map_err(Error::from)
+    }
+
+    /// Reads one row; `None` when it does not exist.
+    pub async fn read(&self, row: &str) -> Result<Option<RowState>> {
+        let mut c = self.conn().await?;
+        read_with(&mut c, row).await
+    }
+
+    /// Reads every row, by id.
+    pub async fn read_all(&self) -> Result<Vec<RowState>> {
+        let mut c = self.conn().await?;
+        let rows: Vec<RawRow> = c.query(sql::SELECT_ROWS).await?;
+        rows.into_iter().map(to_state).collect()
+    }
+
+    /// Creates the row with no locks unless it exists. Never deletes rows.
+    pub async fn ensure_row(&self, row: &str) -> Result<()> {
+        validate_row_id(row)?;
+        let mut c = self.conn().await?;
+        c.exec_drop(sql::ENSURE_ROW, (row,)).await?;
+        Ok(())
+    }
+
+    /// Takes `name` for `holder`; fails with [`Kind::Held`] when taken.
+    /// Creates the row when it is missing.
+    pub async fn acquire(&self, row: &str, name: &str, holder: &str) -> Result<()> {
+        self.acquire_unless(row, name, holder, &[]).await
+    }
+
+    /// Like [`LockTable::acquire`], but also refuses with [`Kind::Blocked`]
+    /// while any other lock whose name matches one of `unless` is held.
+    pub async fn acquire_unless(
+        &self,
+        row: &str,
+        name: &str,
+        holder: &str,
+        unless: &[glob::Pattern],
+    ) -> Result<()> {
+        validate_row_id(row)?;
+        validate_text("lock name", name)?;
+        validate_text("holder", holder)?;
+        if unless.is_empty() {
+            if let Some(true) = self
+                .fast(
+                    sql::FAST_ACQUIRE,
+                    (name, holder, row, name),
+                    row,
+                    name,
+                    holder,
+                    true,
+                )
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        self.stats.slow.fetch_add(1, Ordering::Relaxed);
+        let mut backoff = Backoff::new();
+        loop {
+            let mut c = self.conn().await?;
+            let Some(state) = read_with(&mut c, row).await? else {
+                c.exec_drop(sql::ENSURE_ROW, (row,)).await?;
+                continue;
+            };
+            let mut locks = match &state.data {
+                LockData::Raw(raw) => {
+                    return Err(Kind::Corrupt {
+                        row: row.into(),
+                        raw: raw.clone(),
+                    }
+                    .into())
+                }
+                data => data.locks().unwrap_or_default(),
+            };
+            for p in unless {
+                if let Some((k, v)) = locks.iter().find(|(k, _)| *k != name && p.matches(k)) {
+                    return Err(Kind::Blocked {
+                        row: row.into(),
+                        name: k.clone(),
+                        pattern: p.as_str().into(),
+                        holder: holder_text(v),
+                    }
+                    .into());
+                }
+            }
+            if let Some(h) = locks.get(name) {
+                return Err(Kind::Held {
+                    row: row.into(),
+                    name: name.into(),
+                    holder: holder_text(h),
+                }
+                .into());
+            }
+            locks.insert(name.into(), Value::String(holder.into()));
+            let json = encode(row, &locks)?;
+            match self.cas(c, row, state.version, &json, None).await {
+                Ok(Cas::Landed) => return Ok(()),
+                Ok(Cas::Conflict) => {}
+                Err(WriteError::Failed(e)) => return Err(e),
+                Err(WriteError::Ambiguous) => {
+                    if self.holds(row, name, holder).await? {
+                        return Ok(());
+                    }
+                }
+            }
+            self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+            if !backoff.wait().await {
+                return Err(Kind::Contended(row.into()).into());
+            }
+        }
+    }
+
+    /// Releases `name` if `holder` holds it; otherwise fails, naming the real
+    /// holder ([`Kind::WrongHolder`]) or saying it is not held.
+    pub async fn release(&self, row: &str, name: &str, holder: &str) -> Result<()> {
+        validate_row_id(row)?;
+        validate_text("lock name", name)?;
+        if let Some(true) = self
+            .fast(
+                sql::FAST_RELEASE,
+                (name, row, name, holder),
+                row,
+                name,
+                holder,
+                false,
+            )
+            .await?
+        {
+            return Ok(());
+        }
+        self.stats.slow.fetch_add(1, Ordering::Relaxed);
+        let mut backoff = Backoff::new();
+        loop {
+            let mut c = self.conn().await?;
+            let state = read_with(&mut c, row)
+                .await?
+                .ok_or_else(|| Kind::NoRow(row.into()))?;
+            let mut locks = match &state.data {
+                LockData::Raw(raw) => {
+                    return Err(Kind::Corrupt {
+                        row: row.into(),
+                        raw: raw.clone(),
+                    }
+                    .into())
+                }
+                data => data.locks().unwrap_or_default(),
+            };
+            match locks.get(name) {
+                None => {
+                    return Err(Kind::NotHeld {
+                        row: row.into(),
+                        name: name.into(),
+                    }
+                    .into())
+                }
+                Some(h) if !holder_matches(h, holder) => {
+                    return Err(Kind::WrongHolder {
+                        row: row.into(),
+                        name: name.into(),
+                        holder: holder_text(h),
+                        wanted: holder.into(),
+                    }
+                    .into())
+                }
+                Some(_) => {}
+            }
+            locks.shift_remove(name);
+            let json = encode(row, &locks)?;
+            match self.cas(c, row, state.version, &json, None).await {
+                Ok(Cas::Landed) => return Ok(()),
+                Ok(Cas::Conflict) => {}
+                Err(WriteError::Failed(e)) => return Err(e),
+                Err(WriteError::Ambiguous) => {
+                    if !self.holds(row, name, holder).await? {
+                        return Ok(());
+                    }
+                }
+            }
+            self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+            if !backoff.wait().await {
+                return Err(Kind::Contended(row.into()).into());
+            }
+        }
+    }
+
+    /// Releases every lock `holder` holds in `row` (what a crashed holder
+    /// left behind). Returns what was removed.
+    pub async fn release_by_holder(
+        &self,
+        row: &str,
+        holder: &str,
+        opts: &WriteOpts,
+    ) -> Result<Change> {
+        self.edit(row, &Edit::Holder(holder.into()), opts, None)
+            .await
+    }
+
+    /// Releases the named locks, whoever holds them.
+    pub async fn force_release(
+        &self,
+        row: &str,
+        names: &[String],
+        opts: &WriteOpts,
+    ) -> Result<Change> {
+        self.edit(row, &Edit::Names(names.to_vec()), opts, None)
+            .await
+    }
+
+    /// Writes `{}`: releases everything, and repairs unparsable data (the old
+    /// text is returned in [`Change::replaced_raw`]).
+    pub async fn release_all(&self, row: &str, opts: &WriteOpts) -> Result<Change> {
+        self.edit(row, &Edit::All, opts, None).await
+    }
+
+    /// Adds `by` to the version without touching the locks, so that any
+    /// writer still holding the old version can no longer commit its CAS.
+    pub async fn bump(&self, row: &str, by: i64, opts: &WriteOpts) -> Result<Change> {
+        if by < 1 {
+            return Err(Kind::Invalid("--by must be at least 1".into()).into());
+        }
+        self.edit(row, &Edit::Bump(by), opts, None).await
+    }
+
+    /// Applies an operator edit by CAS. With `approved`, the edit must remove
+    /// exactly those locks with those holders (what the operator saw and
+    /// confirmed); anything else aborts instead of retrying.
+    pub async fn edit(
+        &self,
+        row: &str,
+        edit: &Edit,
+        opts: &WriteOpts,
+        approved: Option<&Change>,
+    ) -> Result<Change> {
+        validate_row_id(row)?;
+        if let Edit::Names(names) = edit {
+            for n in names {
+                validate_text("lock name", n)?;
+            }
+        }
+        let mut backoff = Backoff::new();
+        loop {
+            let mut c = self.conn().await?;
+            let state = read_with(&mut c, row)
+                .await?
+                .ok_or_else(|| Kind::NoRow(row.into()))?;
+            if let Some(expected) = opts.expect_version {
+                if state.version != expected {
+                    return Err(Kind::VersionMoved {
+                        row: row.into(),
+                        expected,
+                        actual: state.version,
+                    }
+                    .into());
+                }
+            }
+            let mut change = edit.apply(&state)?;
+            if let Some(seen) = approved {
+                if seen.removed != change.removed || seen.replaced_raw != change.replaced_raw {
+                    return Err(Kind::VersionMoved {
+                        row: row.into(),
+                        expected: seen.version_before,
+                        actual: state.version,
+                    }
+                    .into());
+                }
+            }
+            if opts.dry_run {
+                change.dry_run = true;
+                return Ok(change);
+            }
+            let outcome = match edit {
+                Edit::Bump(by) => {
+                    self.cas_bump(c, row, state.version, *by, &change, opts.audit.as_ref())
+                        .await
+                }
+                _ => {
+                    let json = encode(row, &change.remaining)?;
+                    self.cas(
+                        c,
+                        row,
+                        state.version,
+                        &json,
+                        opts.audit.as_ref().map(|a| (a, &change)),
+                    )
+                    .await
+                }
+            };
+            match outcome {
+                Ok(Cas::Landed) => return Ok(change),
+                Ok(Cas::Conflict) => {}
+                Err(WriteError::Failed(e)) => return Err(e),
+                Err(WriteError::Ambiguous) => {
+                    if let Some(audit) = &opts.audit {
+                        if crate::audit::landed(&self.pool, &audit.op_id).await? {
+                            return Ok(change);
+                        }
+                    } else {
+                        return Err(Kind::Db(format!(
+                            "the connection dropped while writing row `{row}`; the change may or may not have landed, check with `locksmith locks dump {row}`"
+                        ))
+                        .into());
+                    }
+                }
+            }
+            self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+            if opts.expect_version.is_some() {
+                let actual = self.read(row).await?.map(|s| s.version).unwrap_or(-1);
+                return Err(Kind::VersionMoved {
+                    row: row.into(),
+                    expected: state.version,
+                    actual,
+                }
+                .into());
+            }
+            if !backoff.wait().await {
+                return Err(Kind::Contended(row.into()).into());
+            }
+        }
+    }
+
+    /// The server-evaluated single UPDATE. `Some(true)`: it landed.
+    /// `Some(false)`/`None`: the slow path must decide. On a dropped
+    /// connection, re-reads to learn whether it landed.
+    #[allow(clippy::too_many_arguments)]
+    async fn fast<P: Into<mysql_async::Params> + Send>(
+        &self,
+        stmt: &str,
+        params: P,
+        row: &str,
+        name: &str,
+        holder: &str,
+        acquiring: bool,
+    ) -> Result<Option<bool>> {
+        let mut c = self.conn().await?;
+        match c.exec_drop(stmt, params).await {
+            Ok(()) => {
+                let hit = c.affected_rows() == 1;
+                if hit {
+                    self.stats.fast.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(Some(hit))
+            }
+            Err(e) if db::is_connection_loss(&e) => {
+                drop(c);
+                let holds = self.holds(row, name, holder).await?;
+                Ok(Some(holds == acquiring))
+            }
+            Err(e) if db::server_code(&e) == Some(1406) => Err(Kind::TooLarge {
+                row: row.into(),
+                bytes: TEXT_LIMIT + 1,
+                limit: TEXT_LIMIT,
+            }
+            .into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Does `holder` hold `name` right now? (Resolves a dropped connection.)
+    async fn holds(&self, row: &str, name: &str, holder: &str) -> Result<bool> {
+        Ok(self
+            .read(row)
+            .await?
+            .and_then(|s| s.data.locks())
+            .and_then(|l| l.get(name).map(|h| holder_matches(h, holder)))
+            .unwrap_or(false))
+    }
+
+    /// One CAS write, optionally with its audit record in one transaction.
+    async fn cas(
+        &self,
+        mut c: Conn,
+        row: &str,
+        version: i64,
+        json: &str,
+        audit: Option<(&AuditInfo, &Change)>,
+    ) -> Result<Cas, WriteError> {
+        let r: std::result::Result<bool, mysql_async::Error> = async {
+            match audit {
+                None => {
+                    c.exec_drop(sql::CAS_WRITE, (json, row, version)).await?;
+                    Ok(c.affected_rows() == 1)
+                }
+                Some((a, change)) => {
+                    c.query_drop(sql::BEGIN).await?;
+                    c.exec_drop(sql::CAS_WRITE, (json, row, version)).await?;
+                    if c.affected_rows() != 1 {
+                        c.query_drop(sql::ROLLBACK).await?;
+                        return Ok(false);
+                    }
+                    crate::audit::insert(&mut c, a, change).await?;
+                    c.query_drop(sql::COMMIT).await?;
+                    Ok(true)
+                }
+            }
+        }
+        .await;
+        finish(r, row)
+    }
+
+    async fn cas_bump(
+        &self,
+        mut c: Conn,
+        row: &str,
+        version: i64,
+        by: i64,
+        change: &Change,
+        audit: Option<&AuditInfo>,
+    ) -> Result<Cas, WriteError> {
+        let r: std::result::Result<bool, mysql_async::Error> = async {
+            if audit.is_some() {
+                c.query_drop(sql::BEGIN).await?;
+            }
+            c.exec_drop(sql::CAS_BUMP, (by, row, version)).await?;
+            if c.affected_rows() != 1 {
+                if audit.is_some() {
+                    c.query_drop(sql::ROLLBACK).await?;
+                }
+                return Ok(false);
+            }
+            if let Some(a) = audit {
+                crate::audit::insert(&mut c, a, change).await?;
+                c.query_drop(sql::COMMIT).await?;
+            }
+            Ok(true)
+        }
+        .await;
+        finish(r, row)
+    }
+}
+
+/// Why a CAS attempt did not return a definite answer.
+enum WriteError {
+    /// The connection dropped after the statement was sent, so it may or may
+    /// not have landed. Callers resolve it by re-reading, never by repeating.
+    Ambiguous,
+    /// The server refused the statement: it did not apply.
+    Failed(Error),
+}
+
+fn finish(r: std::result::Result<bool, mysql_async::Error>, row: &str) -> Result<Cas, WriteError> {
+    match r {
+        Ok(true) => Ok(Cas::Landed),
+        Ok(false) => Ok(Cas::Conflict),
+        Err(e) if db::is_connection_loss(&e) => Err(WriteError::Ambiguous),
+        Err(e) if db::server_code(&e) == Some(1406) => Err(WriteError::Failed(
+            Kind::TooLarge {
+                row: row.into(),
+                bytes: TEXT_LIMIT + 1,
+                limit: TEXT_LIMIT,
+            }
+            .into(),
+        )),
+        Err(e) => Err(WriteError::Failed(e.into())),
+    }
+}
+
+/// Reads one row on a given connection.
+pub async fn read_with(c: &mut Conn, row: &str) -> Result<Option<RowState>> {
+    let r: Option<RawRow> = c.exec_first(sql::SELECT_ROW, (row,)).await?;
+    r.map(to_state).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(data: &str) -> RowState {
+        RowState {
+            id: "r".into(),
+            version: 7,
+            data: LockData::parse(Some(data)),
+            changed_at: Some(0),
+            read_at: 5,
+        }
+    }
+
+    #[test]
+    fn parse_keeps_order_and_raw_text() {
+        let d = LockData::parse(Some(r#"{"z":"1","a":{"x":[1,2]},"m":3}"#));
+        let LockData::Locks(m) = &d else { panic!() };
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["z", "a", "m"]);
+        assert_eq!(
+            serde_json::to_string(m).unwrap(),
+            r#"{"z":"1","a":{"x":[1,2]},"m":3}"#
+        );
+        assert_eq!(LockData::parse(Some("[1]")), LockData::Raw("[1]".into()));
+        assert_eq!(
+            LockData::parse(Some("\"s\"")),
+            LockData::Raw("\"s\"".into())
+        );
+        assert_eq!(LockData::parse(Some("nope")), LockData::Raw("nope".into()));
+        assert_eq!(LockData::parse(None), LockData::Null);
+        assert!(LockData::parse(Some("{}")).held_summary().is_none());
+        assert!(LockData::parse(None).held_summary().is_none());
+        assert!(LockData::parse(Some("[]")).held_summary().is_some());
+    }
+
+    #[test]
+    fn edits() {
+        let s = state(r#"{"a":"t1","b":"t2","c":"t1"}"#);
+        let c = Edit::Names(vec!["b".into()]).apply(&s).unwrap();
+        assert_eq!(
+            serde_json::to_string(&c.remaining).unwrap(),
+            r#"{"a":"t1","c":"t1"}"#
+        );
+        assert_eq!(c.removed.get("b"), Some(&Value::String("t2".into())));
+        let c = Edit::Holder("t1".into()).apply(&s).unwrap();
+        assert_eq!(
+            serde_json::to_string(&c.remaining).unwrap(),
+            r#"{"b":"t2"}"#
+        );
+        assert_eq!(c.removed.len(), 2);
+        let e = Edit::Names(vec!["zz".into()]).apply(&s).unwrap_err();
+        assert!(matches!(e.kind(), Kind::NotHeld { .. }));
+        let e = Edit::Holder("nobody".into()).apply(&s).unwrap_err();
+        assert!(matches!(e.kind(), Kind::NotHeld { .. }));
+        let c = Edit::Bump(5).apply(&s).unwrap();
+        assert_eq!((c.version_before, c.version_after), (7, 12));
+        assert_eq!(c.remaining.len(), 3);
+        let raw = state("[1,2]");
+        assert!(matches!(
+            Edit::Names(vec!["a".into()])
+                .apply(&raw)
+                .unwrap_err()
+                .kind(),
+            Kind::Corrupt { .. }
+        ));
+        let c = Edit::All.apply(&raw).unwrap();
+        assert_eq!(c.replaced_raw.as_deref(), Some("[1,2]"));
+        assert!(c.remaining.is_empty());
+    }
+
+    #[test]
+    fn text_validation() {
+        assert!(validate_text(
+            "lock name",
+            "app_1 'x' \"y\" \\ % _ ; DROP TABLE locks; é ☃"
+        )
+        .is_ok());
+        let e = validate_text("lock name", "party 🎉").unwrap_err();
+        assert!(e.to_string().contains("3-byte utf8"), "{e}");
+        assert!(validate_text("lock name", "").is_err());
+        assert!(validate_text("lock name", "a\nb").is_err());
+        assert!(validate_row_id(&"r".repeat(128)).is_ok());
+        assert!(validate_row_id(&"r".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn encode_enforces_text_limit() {
+        let mut m = Locks::new();
+        // {"k":"…"} is 8 bytes of syntax around the holder.
+        m.insert("k".into(), Value::String("x".repeat(TEXT_LIMIT - 8)));
+        assert_eq!(encode("r", &m).unwrap().len(), TEXT_LIMIT);
+        m.insert("k".into(), Value::String("x".repeat(TEXT_LIMIT - 7)));
+        assert!(
+            matches!(encode("r", &m).unwrap_err().kind(), Kind::TooLarge { bytes, .. } if *bytes == TEXT_LIMIT + 1)
+        );
+    }
+
+    #[test]
+    fn holder_matching() {
+        assert!(holder_matches(&Value::String("42".into()), "42"));
+        assert!(holder_matches(&serde_json::json!(42), "42"));
+        assert!(!holder_matches(&Value::String("42".into()), "4"));
+        assert!(!holder_matches(&Value::Null, "null"));
+    }
+}

@@ -1,0 +1,123 @@
+//! Every SQL statement locksmith sends, in one place.
+//!
+//! Up migrations live in `migrations/` (embedded by refinery), down steps in
+//! `sql/` (embedded here). The statements below are the runtime protocol:
+//! reading rows, the compare-and-swap write, the audit trail and the
+//! migration lock. Values always travel as parameters, never spliced in.
+
+/// Run on every new connection (and after a pool reset): strict mode, so the
+/// server errors instead of truncating or mangling data.
+pub const SESSION_SETUP: &str = "SET SESSION sql_mode = 'TRADITIONAL,NO_ENGINE_SUBSTITUTION'";
+
+/// Down steps, one per up migration, keyed by the up migration's file stem.
+pub const DOWN_STEPS: &[(&str, &str)] = &[
+    (
+        "V1__locks_create_table",
+        include_str!("../sql/V1__locks_create_table.down.sql"),
+    ),
+    (
+        "V2__locks_audit_create_table",
+        include_str!("../sql/V2__locks_audit_create_table.down.sql"),
+    ),
+];
+
+// ---- migrations -----------------------------------------------------------
+
+/// Refinery's history table, in refinery's own format.
+pub const HISTORY_TABLE: &str = "refinery_schema_history";
+
+/// Applied migrations, oldest first (the same columns refinery reads).
+pub const SELECT_HISTORY: &str =
+    "SELECT version, name, applied_on, checksum FROM refinery_schema_history ORDER BY version";
+
+/// Forget one migration after its down step ran.
+pub const DELETE_HISTORY: &str = "DELETE FROM refinery_schema_history WHERE version = ?";
+
+/// Take the named lock that serialises migration runs (1 = got it, 0 = timeout).
+pub const GET_LOCK: &str = "SELECT GET_LOCK(?, ?)";
+
+/// Let go of the migration lock.
+pub const RELEASE_LOCK: &str = "SELECT RELEASE_LOCK(?)";
+
+/// Rows of `locks` that the V1 down step would drop.
+pub const SELECT_ALL_LOCK_DATA: &str = "SELECT id, dataJson FROM locks ORDER BY id";
+
+/// How many audit records the V2 down step would drop.
+pub const COUNT_AUDIT: &str = "SELECT COUNT(*) FROM locks_audit";
+
+// ---- lock rows ------------------------------------------------------------
+
+/// One row: version, data, last change (epoch seconds, server clock), and the
+/// server's current time, so ages never depend on the client's clock or the
+/// session's time zone.
+pub const SELECT_ROW: &str = "SELECT id, version, dataJson, UNIX_TIMESTAMP(ts), UNIX_TIMESTAMP() \
+     FROM locks WHERE id = ?";
+
+/// Every row, by id.
+pub const SELECT_ROWS: &str = "SELECT id, version, dataJson, UNIX_TIMESTAMP(ts), UNIX_TIMESTAMP() \
+     FROM locks ORDER BY id";
+
+/// Create a row with no locks unless it exists. Not `INSERT IGNORE`, which
+/// would turn a too-long id into a silent truncation.
+pub const ENSURE_ROW: &str =
+    "INSERT INTO locks (id, dataJson) VALUES (?, '{}') ON DUPLICATE KEY UPDATE id = id";
+
+/// The compare-and-swap write: 1 row affected means it landed, 0 a conflict.
+pub const CAS_WRITE: &str =
+    "UPDATE locks SET dataJson = ?, version = version + 1 WHERE id = ? AND version = ?";
+
+/// Bump the version without touching the locks.
+pub const CAS_BUMP: &str = "UPDATE locks SET version = version + ? WHERE id = ? AND version = ?";
+
+/// Acquire evaluated by the server under its row lock, with no prior read:
+/// adds `name: holder` when `name` is absent. Params: name, holder, id, name.
+///
+/// Only sound where the stored text spells every key one way, so it is
+/// skipped (0 rows) for blobs holding `\u` or `\/` escapes, which could spell
+/// the same key differently; the caller then falls back to read + CAS.
+pub const FAST_ACQUIRE: &str = "UPDATE locks \
+     SET dataJson = JSON_MERGE_PATCH(dataJson, JSON_OBJECT(?, ?)), version = version + 1 \
+     WHERE id = ? AND JSON_TYPE(dataJson) = 'OBJECT' \
+       AND LOCATE('\\\\u', dataJson) = 0 AND LOCATE('\\\\/', dataJson) = 0 \
+       AND JSON_EXTRACT(dataJson, CONCAT('$.', JSON_QUOTE(?))) IS NULL";
+
+/// Release evaluated by the server: removes `name` when its holder is exactly
+/// the string `holder`. Params: name, id, name, holder. Same soundness rule as
+/// [`FAST_ACQUIRE`].
+pub const FAST_RELEASE: &str = "UPDATE locks \
+     SET dataJson = JSON_MERGE_PATCH(dataJson, JSON_OBJECT(?, NULL)), version = version + 1 \
+     WHERE id = ? AND JSON_TYPE(dataJson) = 'OBJECT' \
+       AND LOCATE('\\\\u', dataJson) = 0 AND LOCATE('\\\\/', dataJson) = 0 \
+       AND BINARY JSON_EXTRACT(dataJson, CONCAT('$.', JSON_QUOTE(?))) = BINARY JSON_QUOTE(?)";
+
+/// The bench's ceiling: the cheapest possible single-row commit.
+pub const BENCH_CEILING: &str = "UPDATE locks SET version = version + 1 WHERE id = ?";
+
+/// Remove a row (the bench's scratch row only; operators never delete rows).
+pub const DELETE_ROW: &str = "DELETE FROM locks WHERE id = ?";
+
+// ---- audit ----------------------------------------------------------------
+
+/// Start the transaction that holds an operator's change and its record.
+pub const BEGIN: &str = "START TRANSACTION";
+/// Commit it.
+pub const COMMIT: &str = "COMMIT";
+/// Roll it back.
+pub const ROLLBACK: &str = "ROLLBACK";
+
+/// One audit record. `at` and the database user come from the server.
+pub const INSERT_AUDIT: &str = "INSERT INTO locks_audit \
+     (opId, dbUser, osUser, command, action, rowId, versionBefore, versionAfter, removedJson, replacedRaw) \
+     VALUES (?, CURRENT_USER(), ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// Did the transaction carrying this op id commit? Used after a dropped
+/// connection left the outcome unknown.
+pub const AUDIT_BY_OP: &str = "SELECT COUNT(*) FROM locks_audit WHERE opId = ?";
+
+/// Audit records, oldest first; the second form filters by row.
+pub const SELECT_AUDIT: &str =
+    "SELECT id, UNIX_TIMESTAMP(at), dbUser, osUser, command, action, rowId, \
+     versionBefore, versionAfter, removedJson, replacedRaw FROM locks_audit ORDER BY id";
+/// Audit records of one row, oldest first.
+pub const SELECT_AUDIT_ROW: &str = "SELECT id, UNIX_TIMESTAMP(at), dbUser, osUser, command, action, rowId, \
+     versionBefore, versionAfter, removedJson, replacedRaw FROM locks_audit WHERE rowId = ? ORDER BY id";
