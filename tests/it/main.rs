@@ -1,0 +1,5 @@
+//! Integration tests: the built `locksmith` binary against a real MariaDB
+//! server (see `harness`). One test binary, so one server per run.
+
+mod harness;
+mod migrate;
