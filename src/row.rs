@@ -474,27 +474,29 @@ impl LockTable {
         validate_row_id(row)?;
         validate_text("lock name", name)?;
         validate_text("holder", holder)?;
-        if unless.is_empty() {
-            if let Some(true) = self
-                .fast(
-                    sql::FAST_ACQUIRE,
-                    (name, holder, row, name),
-                    row,
-                    name,
-                    holder,
-                    true,
-                )
-                .await?
-            {
-                return Ok(());
+        let try_fast = || async {
+            if unless.is_empty() {
+                let params = (name, holder, row, name);
+                self.fast(sql::FAST_ACQUIRE, params, row, name, holder, true)
+                    .await
+            } else {
+                Ok(None)
             }
+        };
+        if let Some(true) = try_fast().await? {
+            return Ok(());
         }
         self.stats.slow.fetch_add(1, Ordering::Relaxed);
         let mut backoff = Backoff::new();
         loop {
             let mut c = self.conn().await?;
             let Some(state) = read_with(&mut c, row).await? else {
+                // A new row: create it, then the usual single UPDATE.
                 c.exec_drop(sql::ENSURE_ROW, (row,)).await?;
+                drop(c);
+                if let Some(true) = try_fast().await? {
+                    return Ok(());
+                }
                 continue;
             };
             let mut locks = match &state.data {

@@ -172,7 +172,9 @@ fn start_mariadb() -> Server {
 async fn admin_conn(url: &str) -> mysql_async::Conn {
     let opts = mysql_async::Opts::from_url(url).expect("admin URL");
     let opts = mysql_async::OptsBuilder::from_opts(opts).prefer_socket(false);
-    mysql_async::Conn::new(opts).await.expect("connect as admin")
+    mysql_async::Conn::new(opts)
+        .await
+        .expect("connect as admin")
 }
 
 async fn create_test_user(c: &mut mysql_async::Conn) {
@@ -212,7 +214,9 @@ impl TestDb {
         );
         block(async {
             let mut c = admin_conn(&s.admin).await;
-            c.query_drop(format!("CREATE DATABASE `{name}`")).await.unwrap();
+            c.query_drop(format!("CREATE DATABASE `{name}`"))
+                .await
+                .unwrap();
             c.disconnect().await.unwrap();
         });
         TestDb { name }
@@ -237,13 +241,20 @@ impl TestDb {
 
     /// Runs `locksmith` with DATABASE_URL pointing here.
     pub fn locksmith(&self, args: &[&str]) -> Run {
-        run(Command::new(bin()).args(args).env("DATABASE_URL", self.url()), None)
+        run(
+            Command::new(bin())
+                .args(args)
+                .env("DATABASE_URL", self.url()),
+            None,
+        )
     }
 
     /// Runs `locksmith` with this stdin.
     pub fn locksmith_stdin(&self, args: &[&str], stdin: &str) -> Run {
         run(
-            Command::new(bin()).args(args).env("DATABASE_URL", self.url()),
+            Command::new(bin())
+                .args(args)
+                .env("DATABASE_URL", self.url()),
             Some(stdin),
         )
     }
@@ -251,7 +262,9 @@ impl TestDb {
     /// A `locksmith` command with DATABASE_URL set, not started yet.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin());
-        c.args(args).env("DATABASE_URL", self.url()).env_remove("NO_COLOR");
+        c.args(args)
+            .env("DATABASE_URL", self.url())
+            .env_remove("NO_COLOR");
         c
     }
 
@@ -287,7 +300,9 @@ impl TestDb {
                     (0..r.len())
                         .map(|i| match r.as_ref(i).unwrap() {
                             mysql_async::Value::NULL => None,
-                            mysql_async::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                            mysql_async::Value::Bytes(b) => {
+                                Some(String::from_utf8_lossy(b).into_owned())
+                            }
                             v => Some(v.as_sql(true).trim_matches('\'').to_string()),
                         })
                         .collect()
@@ -298,7 +313,10 @@ impl TestDb {
 
     /// First column of the first row.
     pub fn scalar(&self, query: &str) -> Option<String> {
-        self.rows(query).into_iter().next().and_then(|r| r.into_iter().next().flatten())
+        self.rows(query)
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next().flatten())
     }
 
     /// The `dataJson` of a row.
@@ -324,7 +342,9 @@ impl Drop for TestDb {
         let (admin, name) = (server().admin.clone(), self.name.clone());
         block(async move {
             let mut c = admin_conn(&admin).await;
-            let _ = c.query_drop(format!("DROP DATABASE IF EXISTS `{name}`")).await;
+            let _ = c
+                .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+                .await;
             let _ = c.disconnect().await;
         });
     }
@@ -337,17 +357,29 @@ pub fn bin() -> &'static Path {
 
 /// Runs `locksmith` with no DATABASE_URL at all.
 pub fn locksmith_bare(args: &[&str]) -> Run {
-    run(Command::new(bin()).args(args).env_remove("DATABASE_URL"), None)
+    run(
+        Command::new(bin()).args(args).env_remove("DATABASE_URL"),
+        None,
+    )
 }
 
 fn run(cmd: &mut Command, stdin: Option<&str>) -> Run {
     cmd.env_remove("NO_COLOR")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn locksmith");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     Run::from(child.wait_with_output().unwrap())
 }

@@ -2,4 +2,5 @@
 //! server (see `harness`). One test binary, so one server per run.
 
 mod harness;
+mod locks;
 mod migrate;

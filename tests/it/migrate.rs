@@ -10,17 +10,24 @@ const UP_NOOP: &str = "Schema is up to date (version 2); nothing to apply.\n";
 #[test]
 fn up_applies_then_is_a_noop() {
     let db = TestDb::new();
-    db.locksmith(&["migrate", "up"]).success().stdout_is(UP_FRESH);
-    db.locksmith(&["migrate", "up"]).success().stdout_is(UP_NOOP);
+    db.locksmith(&["migrate", "up"])
+        .success()
+        .stdout_is(UP_FRESH);
+    db.locksmith(&["migrate", "up"])
+        .success()
+        .stdout_is(UP_NOOP);
     // refinery's own format: version, name, RFC 3339 applied_on, u64 checksum.
-    let history = db.rows("SELECT version, name, applied_on, checksum FROM refinery_schema_history ORDER BY version");
+    let history = db.rows(
+        "SELECT version, name, applied_on, checksum FROM refinery_schema_history ORDER BY version",
+    );
     assert_eq!(history.len(), 2);
     assert_eq!(history[0][1].as_deref(), Some("locks_create_table"));
     assert_eq!(history[1][1].as_deref(), Some("locks_audit_create_table"));
     for row in &history {
         let applied_on = row[2].as_deref().unwrap();
         assert!(
-            time::OffsetDateTime::parse(applied_on, &time::format_description::well_known::Rfc3339).is_ok(),
+            time::OffsetDateTime::parse(applied_on, &time::format_description::well_known::Rfc3339)
+                .is_ok(),
             "{applied_on}"
         );
         row[3].as_deref().unwrap().parse::<u64>().unwrap();
@@ -57,8 +64,14 @@ fn locks_table_matches_the_seed() {
     }
     let create = db.rows("SHOW CREATE TABLE locks")[0][1].clone().unwrap();
     assert!(create.contains("UNIQUE KEY `id` (`id`)"), "{create}");
-    assert!(create.contains("CHARSET=utf8mb3") || create.contains("CHARSET=utf8 "), "{create}");
-    assert!(create.contains("COLLATE=utf8mb3_bin") || create.contains("COLLATE=utf8_bin"), "{create}");
+    assert!(
+        create.contains("CHARSET=utf8mb3") || create.contains("CHARSET=utf8 "),
+        "{create}"
+    );
+    assert!(
+        create.contains("COLLATE=utf8mb3_bin") || create.contains("COLLATE=utf8_bin"),
+        "{create}"
+    );
 }
 
 #[test]
@@ -76,22 +89,46 @@ fn status_in_both_formats_and_check() {
 
     db.locksmith(&["migrate", "up"]).success();
     let r = db.locksmith(&["migrate", "status", "--check"]);
-    r.success().stdout_has(&["VERSION", "NAME", "STATE", "APPLIED ON", "locks_audit_create_table", "applied"]);
+    r.success().stdout_has(&[
+        "VERSION",
+        "NAME",
+        "STATE",
+        "APPLIED ON",
+        "locks_audit_create_table",
+        "applied",
+    ]);
     assert!(!r.stdout.contains('\x1b'), "no colour when not a terminal");
-    let doc: StatusDoc = db.locksmith(&["migrate", "status", "--format", "json"]).json();
-    assert!(doc.migrations.iter().all(|m| m.state == "applied" && m.applied_on.is_some()));
+    let doc: StatusDoc = db
+        .locksmith(&["migrate", "status", "--format", "json"])
+        .json();
+    assert!(doc
+        .migrations
+        .iter()
+        .all(|m| m.state == "applied" && m.applied_on.is_some()));
 
     // Divergent and unknown-to-this-binary.
     db.sql("UPDATE refinery_schema_history SET checksum = '1' WHERE version = 2; \
             INSERT INTO refinery_schema_history VALUES (7, 'from_the_future', '2030-01-01T00:00:00Z', '42')");
-    let doc: StatusDoc = db.locksmith(&["migrate", "status", "--format", "json"]).json();
-    let states: Vec<(i32, &str)> = doc.migrations.iter().map(|m| (m.version, m.state.as_str())).collect();
-    assert_eq!(states, [(1, "applied"), (2, "divergent"), (7, "applied-unknown")]);
+    let doc: StatusDoc = db
+        .locksmith(&["migrate", "status", "--format", "json"])
+        .json();
+    let states: Vec<(i32, &str)> = doc
+        .migrations
+        .iter()
+        .map(|m| (m.version, m.state.as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        [(1, "applied"), (2, "divergent"), (7, "applied-unknown")]
+    );
     db.locksmith(&["migrate", "status", "--check"]).fails(6);
     db.locksmith(&["migrate", "up"])
         .fails(1)
         .no_stdout()
-        .stderr_has(&["V2__locks_audit_create_table was applied with different contents", "V7__from_the_future is applied but unknown"]);
+        .stderr_has(&[
+            "V2__locks_audit_create_table was applied with different contents",
+            "V7__from_the_future is applied but unknown",
+        ]);
 }
 
 #[test]
@@ -99,8 +136,16 @@ fn dry_runs_change_nothing() {
     let db = TestDb::new();
     db.locksmith(&["migrate", "up", "--dry-run"])
         .success()
-        .stdout_has(&["-- Would apply V1__locks_create_table:", "CREATE TABLE IF NOT EXISTS locks(", "-- Dry run: nothing was changed."]);
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()").as_deref(), Some("0"));
+        .stdout_has(&[
+            "-- Would apply V1__locks_create_table:",
+            "CREATE TABLE IF NOT EXISTS locks(",
+            "-- Dry run: nothing was changed.",
+        ]);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+            .as_deref(),
+        Some("0")
+    );
     db.locksmith(&["migrate", "up", "--target", "1"])
         .success()
         .stdout_is("Applied V1__locks_create_table\nSchema is now at version 1.\n");
@@ -110,7 +155,11 @@ fn dry_runs_change_nothing() {
     db.locksmith(&["migrate", "down", "--all", "--dry-run"])
         .success()
         .stdout_is("-- Would roll back V2__locks_audit_create_table:\nDROP TABLE IF EXISTS locks_audit;\n-- Would roll back V1__locks_create_table:\nDROP TABLE IF EXISTS locks;\n-- Dry run: nothing was changed.\n");
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM refinery_schema_history").as_deref(), Some("2"));
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM refinery_schema_history")
+            .as_deref(),
+        Some("2")
+    );
 }
 
 #[test]
@@ -123,18 +172,33 @@ fn down_then_up_again() {
     db.locksmith(&["migrate", "down", "--target", "0"])
         .success()
         .stdout_is("Rolled back V1__locks_create_table\nNo migrations are applied now.\n");
-    db.locksmith(&["migrate", "down"]).success().stdout_is("Nothing to roll back.\n");
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM refinery_schema_history").as_deref(), Some("0"));
-    db.locksmith(&["migrate", "up"]).success().stdout_is(UP_FRESH);
+    db.locksmith(&["migrate", "down"])
+        .success()
+        .stdout_is("Nothing to roll back.\n");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM refinery_schema_history")
+            .as_deref(),
+        Some("0")
+    );
+    db.locksmith(&["migrate", "up"])
+        .success()
+        .stdout_is(UP_FRESH);
     let r = db.locksmith(&["migrate", "down", "--target", "1", "--all"]);
     assert_eq!(r.code, 2, "{r:#?}");
-    assert!(r.stderr.contains("'--target <V>' cannot be used with '--all'"), "{r:#?}");
+    assert!(
+        r.stderr
+            .contains("'--target <V>' cannot be used with '--all'"),
+        "{r:#?}"
+    );
 }
 
 #[test]
 fn down_refuses_while_locks_are_held() {
     let db = TestDb::migrated();
-    db.locksmith(&["locks", "acquire", "platform", "backup", "--holder", "task-9"]).success();
+    db.locksmith(&[
+        "locks", "acquire", "platform", "backup", "--holder", "task-9",
+    ])
+    .success();
     db.sql("INSERT INTO locks (id, dataJson) VALUES ('broken', 'not json'), ('empty', '{}')");
     let r = db.locksmith(&["migrate", "down", "--all"]);
     r.fails(4).no_stdout().stderr_has(&[
@@ -143,9 +207,16 @@ fn down_refuses_while_locks_are_held() {
         "broken: dataJson is not a JSON object: not json",
         "--force",
     ]);
-    assert!(!r.stderr.contains("empty:"), "a row without locks is not held: {r:#?}");
+    assert!(
+        !r.stderr.contains("empty:"),
+        "a row without locks is not held: {r:#?}"
+    );
     // Nothing was rolled back, not even V2 (the check runs before any change).
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM refinery_schema_history").as_deref(), Some("2"));
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM refinery_schema_history")
+            .as_deref(),
+        Some("2")
+    );
     db.locksmith(&["migrate", "down", "--all", "--force"])
         .success()
         .stdout_is("Rolled back V2__locks_audit_create_table\nRolled back V1__locks_create_table\nNo migrations are applied now.\n");
@@ -154,8 +225,10 @@ fn down_refuses_while_locks_are_held() {
 #[test]
 fn down_refuses_to_drop_audit_records() {
     let db = TestDb::migrated();
-    db.locksmith(&["locks", "acquire", "platform", "backup", "--holder", "t"]).success();
-    db.locksmith(&["locks", "force-release", "platform", "backup", "--yes"]).success();
+    db.locksmith(&["locks", "acquire", "platform", "backup", "--holder", "t"])
+        .success();
+    db.locksmith(&["locks", "force-release", "platform", "backup", "--yes"])
+        .success();
     db.locksmith(&["migrate", "down"])
         .fails(4)
         .stderr_has(&["`locks_audit` holds 1 audit record(s)"]);
@@ -174,7 +247,10 @@ fn racing_deployers_apply_each_migration_once() {
                 .unwrap()
         })
         .collect();
-    let runs: Vec<Run> = children.into_iter().map(|c| Run::from(c.wait_with_output().unwrap())).collect();
+    let runs: Vec<Run> = children
+        .into_iter()
+        .map(|c| Run::from(c.wait_with_output().unwrap()))
+        .collect();
     let mut applied_v1 = 0;
     for r in &runs {
         r.success();
@@ -199,7 +275,10 @@ fn migration_lock_timeout_is_reported() {
         block(async move {
             use mysql_async::prelude::Queryable;
             let mut c = mysql_async::Conn::from_url(url).await.unwrap();
-            let got: Option<i64> = c.exec_first("SELECT GET_LOCK(?, 5)", (&lock,)).await.unwrap();
+            let got: Option<i64> = c
+                .exec_first("SELECT GET_LOCK(?, 5)", (&lock,))
+                .await
+                .unwrap();
             assert_eq!(got, Some(1));
             held_tx.send(()).unwrap();
             rx.recv().unwrap();
@@ -210,10 +289,15 @@ fn migration_lock_timeout_is_reported() {
     db.locksmith(&["migrate", "up", "--lock-timeout", "1s"])
         .fails(4)
         .no_stdout()
-        .stderr_has(&["another `locksmith migrate` run held the migration lock", "--lock-timeout"]);
+        .stderr_has(&[
+            "another `locksmith migrate` run held the migration lock",
+            "--lock-timeout",
+        ]);
     tx.send(()).unwrap();
     holder.join().unwrap();
-    db.locksmith(&["migrate", "up"]).success().stdout_is(UP_FRESH);
+    db.locksmith(&["migrate", "up"])
+        .success()
+        .stdout_is(UP_FRESH);
 }
 
 #[test]
@@ -223,12 +307,19 @@ fn a_broken_migration_fails_cleanly_and_a_rerun_after_the_fix_works() {
     let p = dir.path();
     std::fs::write(p.join("V1__first.sql"), "CREATE TABLE first_t (id INT);").unwrap();
     std::fs::write(p.join("V1__first.down.sql"), "DROP TABLE first_t;").unwrap();
-    std::fs::write(p.join("V2__second.sql"), "CREATE TABLE second_t (id INT, oops);").unwrap();
+    std::fs::write(
+        p.join("V2__second.sql"),
+        "CREATE TABLE second_t (id INT, oops);",
+    )
+    .unwrap();
     let src = p.to_str().unwrap();
     db.locksmith(&["migrate", "up", "--source", src])
         .fails(1)
         .stdout_is("Applied V1__first\n")
-        .stderr_has(&["migration V2__second failed", "You have an error in your SQL syntax"]);
+        .stderr_has(&[
+            "migration V2__second failed",
+            "You have an error in your SQL syntax",
+        ]);
     assert_eq!(
         db.rows("SELECT version FROM refinery_schema_history"),
         vec![vec![Some("1".into())]],
@@ -256,21 +347,36 @@ fn connection_errors_are_clear_and_hide_the_password() {
         .fails(3)
         .no_secret()
         .stderr_has(&["access denied", "***", "check the user name and password"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let unreachable = format!("mysql://{USER}:{PASSWORD}@127.0.0.1:{port}/x");
     locksmith_bare(&["migrate", "status", "--url", &unreachable])
         .fails(3)
         .no_secret()
-        .stderr_has(&["cannot connect to mysql://locksmith_test:***@127.0.0.1:", "is the server running"]);
+        .stderr_has(&[
+            "cannot connect to mysql://locksmith_test:***@127.0.0.1:",
+            "is the server running",
+        ]);
     let missing = format!("mysql://{USER}:{PASSWORD}@{addr}/no_such_db_here");
     locksmith_bare(&["locks", "dump", "--url", &missing])
         .fails(5)
         .no_secret()
-        .stderr_has(&["database `no_such_db_here` does not exist", "CREATE DATABASE"]);
-    locksmith_bare(&["migrate", "up", "--url", &format!("postgres://u:{PASSWORD}@h/db")])
-        .fails(2)
-        .no_secret()
-        .stderr_has(&["unsupported scheme"]);
+        .stderr_has(&[
+            "database `no_such_db_here` does not exist",
+            "CREATE DATABASE",
+        ]);
+    locksmith_bare(&[
+        "migrate",
+        "up",
+        "--url",
+        &format!("postgres://u:{PASSWORD}@h/db"),
+    ])
+    .fails(2)
+    .no_secret()
+    .stderr_has(&["unsupported scheme"]);
     // The password in DATABASE_URL never shows in --help either.
     let help = db.locksmith(&["migrate", "up", "--help"]);
     help.success().no_secret().stdout_has(&["DATABASE_URL"]);

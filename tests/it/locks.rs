@@ -1,0 +1,594 @@
+//! Operator commands (`locks dump|force-release|bump|history`) and the
+//! lock-row protocol's limits, against a real server.
+
+use crate::harness::*;
+use locksmith::audit::AuditRecord;
+use locksmith::render::{Dump, HistoryDoc};
+use std::process::Stdio;
+
+fn seed(db: &TestDb) {
+    db.sql(
+        r#"INSERT INTO locks (id, dataJson) VALUES
+           ('platform', '{"app_b":"task-2","app_a":"task-1","update":{"task":3}}'),
+           ('quiet', '{}')"#,
+    );
+}
+
+#[test]
+fn dump_table_and_json() {
+    let db = TestDb::migrated();
+    db.locksmith(&["locks", "dump"]).success().stdout_has(&[
+        "ROW",
+        "LOCK",
+        "HOLDER",
+        "VERSION",
+        "LAST CHANGE",
+        "AGE",
+    ]);
+    seed(&db);
+    let r = db.locksmith(&["locks", "dump"]);
+    r.success();
+    let lines: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("platform") || l.contains("quiet"))
+        .collect();
+    assert_eq!(lines.len(), 4, "{r:#?}");
+    // Stored order is kept: app_b before app_a.
+    assert!(
+        lines[0].contains("app_b") && lines[0].contains("task-2"),
+        "{lines:?}"
+    );
+    assert!(lines[1].contains("app_a") && lines[1].contains("task-1"));
+    assert!(lines[2].contains("update") && lines[2].contains(r#"{"task":3}"#));
+    assert!(lines[3].contains("quiet") && lines[3].contains("(no locks)"));
+    assert!(
+        lines.iter().all(|l| l.contains(" 1 ")),
+        "version column: {lines:?}"
+    );
+
+    let r = db.locksmith(&["locks", "list", "--format", "json", "platform"]);
+    r.success();
+    let doc: Dump = r.json();
+    assert_eq!(doc.rows.len(), 1);
+    let row = &doc.rows[0];
+    assert_eq!(
+        (row.row.as_str(), row.version, row.raw.as_deref()),
+        ("platform", 1, None)
+    );
+    let names: Vec<&str> = row.locks.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["app_b", "app_a", "update"]);
+    assert_eq!(row.locks[2].holder, serde_json::json!({"task": 3}));
+    let age = row.age_seconds.unwrap();
+    assert!((0..120).contains(&age), "age by the server's clock: {age}");
+    assert!(row.changed_at.as_deref().unwrap().ends_with('Z'));
+
+    db.locksmith(&["locks", "dump", "nope"])
+        .fails(5)
+        .no_stdout()
+        .stderr_has(&["lock row `nope` does not exist"]);
+}
+
+#[test]
+fn last_change_is_server_time_whatever_the_session_zone() {
+    let db = TestDb::migrated();
+    db.sql("SET time_zone = '+09:00'; INSERT INTO locks (id, dataJson, ts) VALUES ('r', '{}', '2024-01-02 03:04:05')");
+    // Stored in a +09:00 session: 2024-01-01T18:04:05Z.
+    let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+    assert_eq!(
+        doc.rows[0].changed_at.as_deref(),
+        Some("2024-01-01T18:04:05Z")
+    );
+}
+
+#[test]
+fn corrupt_rows_are_shown_raw_with_a_warning() {
+    let db = TestDb::migrated();
+    db.sql(r#"INSERT INTO locks (id, dataJson) VALUES ('a_text', 'not json {'), ('b_array', '["x",1]'), ('c_string', '"just a string"'), ('d_null', NULL)"#);
+    let r = db.locksmith(&["locks", "dump", "--format", "json"]);
+    assert_eq!(r.code, 0, "{r:#?}");
+    let doc: Dump = r.json();
+    let raws: Vec<Option<&str>> = doc.rows.iter().map(|r| r.raw.as_deref()).collect();
+    assert_eq!(
+        raws,
+        [
+            Some("not json {"),
+            Some(r#"["x",1]"#),
+            Some(r#""just a string""#),
+            None
+        ]
+    );
+    assert!(doc.rows.iter().all(|r| r.locks.is_empty()));
+    for id in ["a_text", "b_array", "c_string"] {
+        assert!(
+            r.stderr.contains(&format!(
+                "locksmith: warning: row `{id}` holds data that is not a JSON object; shown raw"
+            )),
+            "{r:#?}"
+        );
+    }
+    assert!(!r.stderr.contains("d_null"));
+    let t = db.locksmith(&["locks", "dump"]);
+    t.stdout_has(&["(not a JSON object)", "not json {", r#"["x",1]"#]);
+
+    // Writers refuse to touch them, and say how to repair.
+    db.locksmith(&["locks", "acquire", "b_array", "x", "--holder", "h"])
+        .fails(1)
+        .stderr_has(&["not a JSON object", "force-release b_array --all"]);
+    db.locksmith(&["locks", "force-release", "c_string", "x", "--yes"])
+        .fails(1);
+    // A NULL row holds no locks and can be used.
+    db.locksmith(&["locks", "acquire", "d_null", "x", "--holder", "h"])
+        .success();
+
+    // --all repairs each, printing the old text so nothing is lost.
+    for (id, raw) in [
+        ("a_text", "not json {"),
+        ("b_array", r#"["x",1]"#),
+        ("c_string", r#""just a string""#),
+    ] {
+        db.locksmith(&["locks", "force-release", id, "--all", "--yes"])
+            .success()
+            .stdout_is(&format!(
+                "row `{id}`: version 1 -> 2\nreplaced unparsable dataJson with {{}}; the old text, verbatim:\n{raw}\n0 lock(s) remain\n"
+            ));
+        assert_eq!(db.data(id).as_deref(), Some("{}"));
+    }
+    let doc: HistoryDoc = db
+        .locksmith(&["locks", "history", "--format", "json", "b_array"])
+        .json();
+    assert_eq!(doc.records.len(), 1);
+    assert_eq!(doc.records[0].replaced_raw.as_deref(), Some(r#"["x",1]"#));
+    assert_eq!(doc.records[0].action, "release-all");
+}
+
+#[test]
+fn missing_table_says_to_migrate() {
+    let db = TestDb::new();
+    for args in [
+        vec!["locks", "dump"],
+        vec!["locks", "acquire", "r", "n", "--holder", "h"],
+        vec!["locks", "force-release", "r", "n", "--yes"],
+        vec!["locks", "bump", "r", "--yes"],
+        vec!["locks", "history"],
+    ] {
+        db.locksmith(&args)
+            .fails(5)
+            .no_stdout()
+            .stderr_has(&["does not exist", "run `locksmith migrate up` first"]);
+    }
+}
+
+#[test]
+fn force_release_by_name_with_dry_run_and_expect_version() {
+    let db = TestDb::migrated();
+    seed(&db);
+    db.locksmith(&["locks", "force-release", "platform", "app_a", "--dry-run"])
+        .success()
+        .stdout_is("row `platform`: version 1 -> 2 (planned)\nrelease app_a (held by task-1)\n2 lock(s) remain\nDry run: nothing was changed.\n");
+    assert_eq!(db.version("platform"), 1);
+    db.locksmith(&[
+        "locks",
+        "force-release",
+        "platform",
+        "app_a",
+        "--expect-version",
+        "7",
+        "--yes",
+    ])
+    .fails(4)
+    .no_stdout()
+    .stderr_has(&["row `platform` is at version 1, not the expected 7; nothing was changed"]);
+    db.locksmith(&["locks", "force-release", "platform", "app_a", "update", "--expect-version", "1", "--yes"])
+        .success()
+        .stdout_is("row `platform`: version 1 -> 2\nreleased app_a (held by task-1)\nreleased update (held by {\"task\":3})\n1 lock(s) remain\n");
+    assert_eq!(
+        db.data("platform").as_deref(),
+        Some(r#"{"app_b":"task-2"}"#)
+    );
+    db.locksmith(&["locks", "force-release", "platform", "app_a", "--yes"])
+        .fails(5)
+        .stderr_has(&["lock `app_a` is not held in row `platform`"]);
+    db.locksmith(&["locks", "force-release", "ghost", "app_a", "--yes"])
+        .fails(5)
+        .stderr_has(&["lock row `ghost` does not exist"]);
+    // Without a terminal and without --yes: refuse, change nothing.
+    db.locksmith(&["locks", "force-release", "platform", "app_b"])
+        .fails(2)
+        .stderr_has(&["stdin is not a terminal; pass --yes"]);
+    assert_eq!(db.version("platform"), 2);
+    // Nothing to say what to release is a usage error.
+    let r = db.locksmith(&["locks", "force-release", "platform"]);
+    assert_eq!(r.code, 2, "{r:#?}");
+}
+
+#[test]
+fn force_release_by_holder_and_bump() {
+    let db = TestDb::migrated();
+    db.sql(r#"INSERT INTO locks (id, dataJson) VALUES ('platform', '{"a":"t1","b":"t2","c":"t1","d":42}')"#);
+    db.locksmith(&["locks", "force-release", "platform", "--holder", "t1", "--yes"])
+        .success()
+        .stdout_is("row `platform`: version 1 -> 2\nreleased a (held by t1)\nreleased c (held by t1)\n2 lock(s) remain\n");
+    db.locksmith(&[
+        "locks",
+        "force-release",
+        "platform",
+        "--holder",
+        "42",
+        "--yes",
+    ])
+    .success();
+    assert_eq!(db.data("platform").as_deref(), Some(r#"{"b":"t2"}"#));
+    db.locksmith(&[
+        "locks",
+        "force-release",
+        "platform",
+        "--holder",
+        "nobody",
+        "--yes",
+    ])
+    .fails(5);
+
+    db.locksmith(&["locks", "bump", "platform", "--by", "5", "--dry-run"])
+        .success()
+        .stdout_is("row `platform`: version 3 -> 8 (planned)\nlocks untouched\n1 lock(s) remain\nDry run: nothing was changed.\n");
+    db.locksmith(&[
+        "locks",
+        "bump",
+        "platform",
+        "--by",
+        "5",
+        "--yes",
+        "--expect-version",
+        "3",
+    ])
+    .success()
+    .stdout_is("row `platform`: version 3 -> 8\nlocks untouched\n1 lock(s) remain\n");
+    assert_eq!(db.version("platform"), 8);
+    assert_eq!(db.data("platform").as_deref(), Some(r#"{"b":"t2"}"#));
+    db.locksmith(&[
+        "locks",
+        "bump",
+        "platform",
+        "--yes",
+        "--expect-version",
+        "3",
+    ])
+    .fails(4);
+    db.locksmith(&["locks", "bump", "platform", "--by", "0", "--yes"])
+        .fails(2);
+
+    // The history holds exactly these changes, with who and what.
+    let r = db.locksmith(&["locks", "history", "--format", "json"]);
+    r.success();
+    let doc: HistoryDoc = r.json();
+    let summary: Vec<(&str, Option<i64>, Option<i64>, usize)> = doc
+        .records
+        .iter()
+        .map(|r: &AuditRecord| {
+            (
+                r.action.as_str(),
+                r.version_before,
+                r.version_after,
+                r.removed.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("release-by-holder", Some(1), Some(2), 2),
+            ("release-by-holder", Some(2), Some(3), 1),
+            ("bump", Some(3), Some(8), 0)
+        ]
+    );
+    let first = &doc.records[0];
+    assert_eq!(first.db_user, format!("{USER}@%"));
+    assert!(first.os_user.contains('@'), "{first:?}");
+    assert_eq!(
+        first.command,
+        "locksmith locks force-release platform --holder t1 --yes"
+    );
+    assert!(first.at.ends_with('Z'));
+    db.locksmith(&["locks", "history"]).success().stdout_has(&[
+        "release-by-holder",
+        "released a (held by t1)",
+        "1 -> 2",
+        "3 -> 8",
+        "version only",
+    ]);
+    let doc: HistoryDoc = db
+        .locksmith(&["locks", "history", "--format", "json", "elsewhere"])
+        .json();
+    assert!(doc.records.is_empty());
+}
+
+#[test]
+fn the_audit_record_never_holds_the_password() {
+    let db = TestDb::migrated();
+    seed(&db);
+    let url = db.url();
+    db.locksmith(&[
+        "locks",
+        "force-release",
+        "--url",
+        &url,
+        "platform",
+        "app_a",
+        "--yes",
+    ])
+    .success();
+    let cmd = db.scalar("SELECT command FROM locks_audit").unwrap();
+    assert_eq!(cmd, "locksmith locks force-release platform app_a --yes");
+}
+
+#[test]
+fn prompt_on_a_terminal() {
+    let db = TestDb::migrated();
+    seed(&db);
+    // `script` gives locksmith a real pseudo-terminal; our stdin feeds it.
+    let on_tty = |args: &str, answer: &str| -> Run {
+        let cmd = format!("{} {args}", bin().display());
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env("DATABASE_URL", db.url())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script(1) from util-linux");
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(answer.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        drop(stdin);
+        Run::from(out)
+    };
+    let r = on_tty("locks force-release platform app_a", "n\n");
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert!(
+        r.stdout.contains("release app_a (held by task-1)") && r.stdout.contains("Proceed? [y/N]"),
+        "{r:#?}"
+    );
+    assert!(r.stdout.contains("aborted: nothing was changed"), "{r:#?}");
+    assert_eq!(db.version("platform"), 1);
+    let r = on_tty("locks force-release platform app_a", "y\n");
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert!(
+        r.stdout.contains("released app_a (held by task-1)"),
+        "{r:#?}"
+    );
+    assert_eq!(db.version("platform"), 2);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM locks_audit").as_deref(),
+        Some("1")
+    );
+}
+
+#[test]
+fn awkward_lock_names_round_trip() {
+    let db = TestDb::migrated();
+    let names = [
+        r#"it's"#,
+        r#"say "hi""#,
+        r#"back\slash"#,
+        "100%",
+        "under_score",
+        "x'); DROP TABLE locks; --",
+        "$.path[0]",
+        "über-é-☃",
+    ];
+    for n in names {
+        db.locksmith(&["locks", "acquire", "platform", n, "--holder", "h-1"])
+            .success();
+        db.locksmith(&["locks", "acquire", "platform", n, "--holder", "h-2"])
+            .fails(4)
+            .stderr_has(&[&format!("lock `{n}` in row `platform` is held by h-1")]);
+    }
+    let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+    let got: Vec<&str> = doc.rows[0].locks.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(got, names);
+    // `_` and `%` are not wildcards anywhere: releasing one leaves the rest.
+    db.locksmith(&[
+        "locks",
+        "release",
+        "platform",
+        "under_score",
+        "--holder",
+        "h-1",
+    ])
+    .success();
+    db.locksmith(&["locks", "release", "platform", "100%", "--holder", "h-2"])
+        .fails(4)
+        .stderr_has(&["held by h-1, not by h-2"]);
+    db.locksmith(&[
+        "locks",
+        "force-release",
+        "platform",
+        r#"say "hi""#,
+        r#"back\slash"#,
+        "--yes",
+    ])
+    .success();
+    for n in names
+        .iter()
+        .filter(|n| !["under_score", r#"say "hi""#, r#"back\slash"#].contains(n))
+    {
+        db.locksmith(&["locks", "release", "platform", n, "--holder", "h-1"])
+            .success();
+    }
+    let data: serde_json::Value = serde_json::from_str(&db.data("platform").unwrap()).unwrap();
+    assert_eq!(data, serde_json::json!({}));
+    // An emoji cannot be stored in 3-byte utf8: refused before any write.
+    let v = db.version("platform");
+    db.locksmith(&["locks", "acquire", "platform", "deploy 🚀", "--holder", "h"])
+        .fails(2)
+        .stderr_has(&["3-byte utf8 cannot store", "U+1F680"]);
+    db.locksmith(&["locks", "acquire", "platform", "deploy", "--holder", "🚀"])
+        .fails(2);
+    assert_eq!(db.version("platform"), v);
+}
+
+/// Restores the server's global sql_mode when dropped.
+struct LaxServer<'a>(&'a TestDb, String);
+impl Drop for LaxServer<'_> {
+    fn drop(&mut self) {
+        self.0.sql(&format!("SET GLOBAL sql_mode = '{}'", self.1));
+    }
+}
+
+#[test]
+fn text_limit_exactly_and_one_byte_over_even_on_a_lax_server() {
+    let db = TestDb::migrated();
+    let old = db.scalar("SELECT @@GLOBAL.sql_mode").unwrap();
+    db.sql("SET GLOBAL sql_mode = ''");
+    let _restore = LaxServer(&db, old);
+    // Both paths: the server-evaluated UPDATE, and read + CAS (forced by
+    // --unless-held), whose JSON is spelled differently.
+    for extra in [&[][..], &["--unless-held", "zzz*"][..]] {
+        let acquire = |holder: &str| {
+            let mut args = vec!["locks", "acquire", "big", "blob", "--holder", holder];
+            args.extend_from_slice(extra);
+            db.locksmith(&args)
+        };
+        acquire("x").success();
+        let overhead = db
+            .scalar("SELECT LENGTH(dataJson) FROM locks WHERE id = 'big'")
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+            - 1;
+        db.locksmith(&["locks", "release", "big", "blob", "--holder", "x"])
+            .success();
+        let at_limit = "h".repeat(65_535 - overhead);
+        acquire(&at_limit).success();
+        assert_eq!(
+            db.scalar("SELECT LENGTH(dataJson) FROM locks WHERE id = 'big'")
+                .as_deref(),
+            Some("65535")
+        );
+        db.locksmith(&["locks", "release", "big", "blob", "--holder", &at_limit])
+            .success();
+        let before = (db.version("big"), db.data("big"));
+        acquire(&format!("{at_limit}h"))
+            .fails(2)
+            .no_stdout()
+            .stderr_has(&["more than the 65535 a TEXT column holds; nothing was changed"]);
+        assert_eq!(
+            (db.version("big"), db.data("big")),
+            before,
+            "nothing truncated, nothing written"
+        );
+    }
+}
+
+#[test]
+fn concurrent_workers_and_an_operator() {
+    let db = TestDb::migrated();
+    db.locksmith(&["locks", "acquire", "shared", "warmup", "--holder", "w"])
+        .success();
+    db.locksmith(&["locks", "release", "shared", "warmup", "--holder", "w"])
+        .success();
+    const WORKERS: usize = 8;
+    const ROUNDS: usize = 10;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let url = db.url();
+            std::thread::spawn(move || {
+                let name = format!("lock_{w}");
+                let holder = format!("worker-{w}");
+                let run = |verb: &str| {
+                    Run::from(
+                        std::process::Command::new(bin())
+                            .args(["locks", verb, "shared", &name, "--holder", &holder])
+                            .env("DATABASE_URL", &url)
+                            .output()
+                            .unwrap(),
+                    )
+                };
+                let mut lost = 0;
+                for _ in 0..ROUNDS {
+                    // Our own lock is never held by anyone else: acquire must succeed.
+                    let a = run("acquire");
+                    assert_eq!(a.code, 0, "worker {w} acquire: {a:#?}");
+                    let r = run("release");
+                    match r.code {
+                        0 => {}
+                        // Only the operator can take it away from us.
+                        5 if r.stderr.contains("is not held") => lost += 1,
+                        _ => panic!("worker {w} release: {r:#?}"),
+                    }
+                }
+                lost
+            })
+        })
+        .collect();
+    let operator = {
+        let url = db.url();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut changes = 0;
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                i += 1;
+                let args: Vec<String> = if i % 3 == 0 {
+                    vec![
+                        "locks".into(),
+                        "bump".into(),
+                        "shared".into(),
+                        "--yes".into(),
+                    ]
+                } else {
+                    vec![
+                        "locks".into(),
+                        "force-release".into(),
+                        "shared".into(),
+                        format!("lock_{}", i % WORKERS),
+                        "--yes".into(),
+                    ]
+                };
+                let r = Run::from(
+                    std::process::Command::new(bin())
+                        .args(&args)
+                        .env("DATABASE_URL", &url)
+                        .output()
+                        .unwrap(),
+                );
+                match r.code {
+                    0 => changes += 1,
+                    5 if r.stderr.contains("is not held") => {}
+                    _ => panic!("operator {args:?}: {r:#?}"),
+                }
+            }
+            changes
+        })
+    };
+    let lost: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let changes: usize = operator.join().unwrap();
+    let doc: HistoryDoc = db
+        .locksmith(&["locks", "history", "--format", "json"])
+        .json();
+    assert_eq!(
+        doc.records.len(),
+        changes,
+        "the audit holds exactly the operator's changes"
+    );
+    let removed: usize = doc.records.iter().map(|r| r.removed.len()).sum();
+    assert_eq!(
+        removed, lost,
+        "every lock a worker lost was one the operator removed"
+    );
+    assert!(
+        doc.records.iter().any(|r| r.action == "bump"),
+        "the operator bumped at least once"
+    );
+    // Nothing left behind, nothing duplicated.
+    assert_eq!(
+        db.data("shared")
+            .as_deref()
+            .map(|d| serde_json::from_str::<serde_json::Value>(d).unwrap()),
+        Some(serde_json::json!({}))
+    );
+}
