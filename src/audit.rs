@@ -37,7 +37,8 @@ impl AuditInfo {
     }
 }
 
-/// The login name of the user running this process.
+/// The login name of the user running this process: `$USER`, `$LOGNAME`,
+/// or the password database's name for our uid.
 pub fn os_user() -> String {
     for var in ["USER", "LOGNAME"] {
         if let Ok(v) = std::env::var(var) {
@@ -46,8 +47,21 @@ pub fn os_user() -> String {
             }
         }
     }
-    // SAFETY: getuid has no preconditions.
-    format!("uid{}", unsafe { libc::getuid() })
+    // SAFETY: getuid has no preconditions. getpwuid_r writes only into the
+    // buffers we pass, and `pw.pw_name` points into `buf` when it succeeds.
+    unsafe {
+        let uid = libc::getuid();
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut buf = [0 as libc::c_char; 1024];
+        let mut out: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out);
+        if rc == 0 && !out.is_null() && !pw.pw_name.is_null() {
+            return std::ffi::CStr::from_ptr(pw.pw_name)
+                .to_string_lossy()
+                .into_owned();
+        }
+        format!("uid{uid}")
+    }
 }
 
 /// This machine's host name.

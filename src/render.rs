@@ -38,7 +38,7 @@ fn table(headers: &[&str]) -> Table {
     } else {
         t.enforce_styling();
     }
-    t.set_header(headers.iter().map(|h| Cell::new(h)));
+    t.set_header(headers.iter().map(Cell::new));
     t
 }
 

@@ -321,7 +321,7 @@ pub fn holder_matches(stored: &Value, wanted: &str) -> bool {
     match stored {
         Value::String(s) => s == wanted,
         Value::Null => false,
-        other => other.to_string() == wanted,
+        other => serde_json::to_string(other).is_ok_and(|text| text == wanted),
     }
 }
 

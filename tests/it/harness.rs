@@ -82,6 +82,9 @@ fn free_port() -> u16 {
         .port()
 }
 
+// The wrapper outlives this process by design (it stops the server after we
+// exit), so it is never waited for.
+#[allow(clippy::zombie_processes)]
 fn start_mariadb() -> Server {
     let mariadbd = find("mariadbd", "/usr/sbin/mariadbd");
     let install_db = find("mariadb-install-db", "/usr/bin/mariadb-install-db");

@@ -2,5 +2,7 @@
 //! server (see `harness`). One test binary, so one server per run.
 
 mod harness;
+mod library;
 mod locks;
 mod migrate;
+mod run;

@@ -1,0 +1,298 @@
+//! The Rust API: guards, release-by-holder, and writes whose connection
+//! drops after they were sent (resolved by re-reading, never repeated).
+
+use crate::harness::*;
+use locksmith::row::{LockTable, WriteOpts};
+use locksmith::url::DbUrl;
+use locksmith::wait::AcquireOptions;
+use locksmith::Kind;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[test]
+fn guard_release_and_drop() {
+    let db = TestDb::migrated();
+    let url = db.url();
+    block(async move {
+        let url = DbUrl::parse(&url).unwrap();
+        let t = LockTable::connect(&url, 2).await.unwrap();
+        let opts = AcquireOptions::default();
+        let g = t
+            .lock("platform", "backup", "task-1", &opts, |_| {})
+            .await
+            .unwrap();
+        assert_eq!(
+            (g.row(), g.name(), g.holder()),
+            ("platform", "backup", "task-1")
+        );
+        let busy = t
+            .lock("platform", "backup", "task-2", &opts, |_| {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(busy.kind(), Kind::Held { holder, .. } if holder == "task-1"),
+            "{busy}"
+        );
+        g.release().await.unwrap();
+
+        // Waiting: the callback hears why, and the deadline holds.
+        let g = t
+            .lock("platform", "backup", "task-1", &opts, |_| {})
+            .await
+            .unwrap();
+        let mut heard = 0;
+        let wait = AcquireOptions {
+            wait: Some(Duration::from_millis(300)),
+            unless_held: vec![],
+        };
+        let e = t
+            .lock("platform", "backup", "task-2", &wait, |_| heard += 1)
+            .await
+            .unwrap_err();
+        assert!(matches!(e.kind(), Kind::WaitTimeout { .. }), "{e}");
+        assert!(heard > 0);
+
+        // A guard dropped without release leaves the lock held...
+        drop(g);
+        let _other = t
+            .lock("platform", "update", "task-1", &opts, |_| {})
+            .await
+            .unwrap();
+        let state = t.read("platform").await.unwrap().unwrap();
+        assert_eq!(state.data.locks().unwrap().len(), 2);
+        // ...and release-by-holder cleans up everything that holder left.
+        let change = t
+            .release_by_holder("platform", "task-1", &WriteOpts::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            change.removed.keys().collect::<Vec<_>>(),
+            ["backup", "update"]
+        );
+        assert!(t
+            .read("platform")
+            .await
+            .unwrap()
+            .unwrap()
+            .data
+            .locks()
+            .unwrap()
+            .is_empty());
+        t.disconnect().await.unwrap();
+    });
+}
+
+#[test]
+fn compare_and_swap_against_a_seed_style_writer() {
+    // A writer following the seed's plain read-then-CAS protocol, racing us.
+    let db = TestDb::migrated();
+    db.sql("INSERT INTO locks (id, dataJson) VALUES ('platform', '{}')");
+    let url = db.url();
+    block(async move {
+        use mysql_async::prelude::Queryable;
+        let ours = {
+            let url = DbUrl::parse(&url).unwrap();
+            LockTable::connect(&url, 2).await.unwrap()
+        };
+        let seed_writer = {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let mut c = mysql_async::Conn::from_url(url).await.unwrap();
+                let mut taken = 0;
+                while taken < 100 {
+                    let (v, data): (i64, String) = c
+                        .query_first("SELECT version, dataJson FROM locks WHERE id = 'platform'")
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    let mut m: serde_json::Map<String, serde_json::Value> =
+                        serde_json::from_str(&data).unwrap();
+                    let key = format!("seed_{}", taken % 3);
+                    if m.contains_key(&key) {
+                        m.remove(&key);
+                    } else {
+                        m.insert(key, "seed".into());
+                    }
+                    c.exec_drop(
+                        "UPDATE locks SET dataJson = ?, version = version + 1 WHERE id = ? AND version = ?",
+                        (serde_json::to_string(&m).unwrap(), "platform", v),
+                    )
+                    .await
+                    .unwrap();
+                    if c.affected_rows() == 1 {
+                        taken += 1;
+                    }
+                }
+                c.disconnect().await.unwrap();
+            })
+        };
+        for i in 0..100 {
+            let name = format!("ours_{}", i % 4);
+            ours.acquire("platform", &name, "us").await.unwrap();
+            ours.release("platform", &name, "us").await.unwrap();
+        }
+        seed_writer.await.unwrap();
+        let end = ours.read("platform").await.unwrap().unwrap();
+        let locks = end.data.locks().unwrap();
+        // The seed writer toggled seed_0 34 times and seed_1, seed_2 33
+        // times each; all of ours were released.
+        let mut keys: Vec<&String> = locks.keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["seed_1", "seed_2"]);
+        assert_eq!(
+            end.version,
+            1 + 100 + 200,
+            "every write landed exactly once"
+        );
+        ours.disconnect().await.unwrap();
+    });
+}
+
+/// A TCP proxy that, once armed, forwards the client's next packet
+/// containing `trigger` to the server, lets the server act on it, and then
+/// cuts the connection before the reply can reach the client.
+struct CuttingProxy {
+    port: u16,
+    armed: Arc<AtomicBool>,
+    cut: Arc<AtomicBool>,
+}
+
+impl CuttingProxy {
+    fn start(upstream: String, trigger: &'static [u8]) -> CuttingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let armed = Arc::new(AtomicBool::new(false));
+        let cut = Arc::new(AtomicBool::new(false));
+        let (a, k) = (armed.clone(), cut.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let server = TcpStream::connect(&upstream).unwrap();
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                // Set once this connection's reply must never arrive.
+                let dead = Arc::new(AtomicBool::new(false));
+                let d = dead.clone();
+                std::thread::spawn(move || pump(s2, c2, &d, None));
+                let (a, k) = (a.clone(), k.clone());
+                std::thread::spawn(move || pump(client, server, &dead, Some((trigger, a, k))));
+            }
+        });
+        CuttingProxy { port, armed, cut }
+    }
+}
+
+type Watch<'a> = (&'a [u8], Arc<AtomicBool>, Arc<AtomicBool>);
+
+fn pump(mut from: TcpStream, mut to: TcpStream, dead: &AtomicBool, watch: Option<Watch>) {
+    let mut buf = [0u8; 65_536];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let trip = watch.as_ref().is_some_and(|(trigger, armed, _)| {
+            buf[..n].windows(trigger.len()).any(|w| w == *trigger)
+                && armed.swap(false, Ordering::SeqCst)
+        });
+        if trip {
+            dead.store(true, Ordering::SeqCst);
+            watch.as_ref().unwrap().2.store(true, Ordering::SeqCst);
+        } else if dead.load(Ordering::SeqCst) {
+            // The reply is dropped on the floor.
+            break;
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        if trip {
+            // Let the server execute (and commit) it, then cut both sides.
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = from.shutdown(Shutdown::Both);
+            let _ = to.shutdown(Shutdown::Both);
+            break;
+        }
+    }
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+#[test]
+fn a_dropped_connection_after_a_landed_acquire_is_resolved_by_reading() {
+    let db = TestDb::migrated();
+    db.sql("INSERT INTO locks (id, dataJson) VALUES ('platform', '{}')");
+    let proxy = CuttingProxy::start(db.addr(), b"UPDATE locks");
+    let url = format!(
+        "mysql://{USER}:{PASSWORD}@127.0.0.1:{}/{}",
+        proxy.port, db.name
+    );
+    let after_acquire = block(async {
+        let t = LockTable::connect(&DbUrl::parse(&url).unwrap(), 2)
+            .await
+            .unwrap();
+        proxy.armed.store(true, Ordering::SeqCst);
+        t.acquire("platform", "backup", "task-1").await.unwrap();
+        assert!(
+            proxy.cut.swap(false, Ordering::SeqCst),
+            "the proxy did cut the connection"
+        );
+        let state = t.read("platform").await.unwrap().unwrap();
+        // Same for release.
+        proxy.armed.store(true, Ordering::SeqCst);
+        t.release("platform", "backup", "task-1").await.unwrap();
+        assert!(
+            proxy.cut.load(Ordering::SeqCst),
+            "the proxy did cut the connection"
+        );
+        let _ = t.disconnect().await;
+        state
+    });
+    assert_eq!(after_acquire.version, 2, "applied once, not repeated");
+    assert_eq!(
+        after_acquire.data.locks().unwrap().get("backup"),
+        Some(&serde_json::json!("task-1"))
+    );
+    assert_eq!(db.version("platform"), 3);
+    assert_eq!(db.data("platform").as_deref(), Some("{}"));
+}
+
+#[test]
+fn a_dropped_connection_after_an_audited_commit_is_resolved_by_its_op_id() {
+    let db = TestDb::migrated();
+    db.sql(r#"INSERT INTO locks (id, dataJson) VALUES ('platform', '{"a":"t1","b":"t2"}')"#);
+    let proxy = CuttingProxy::start(db.addr(), b"COMMIT");
+    let url = format!(
+        "mysql://{USER}:{PASSWORD}@127.0.0.1:{}/{}",
+        proxy.port, db.name
+    );
+    let change = block(async {
+        let t = LockTable::connect(&DbUrl::parse(&url).unwrap(), 2)
+            .await
+            .unwrap();
+        proxy.armed.store(true, Ordering::SeqCst);
+        let opts = WriteOpts {
+            audit: Some(locksmith::audit::AuditInfo::new(
+                "force-release",
+                "test".into(),
+            )),
+            ..Default::default()
+        };
+        let change = t
+            .force_release("platform", &["a".to_string()], &opts)
+            .await
+            .unwrap();
+        let _ = t.disconnect().await;
+        change
+    });
+    assert!(
+        proxy.cut.load(Ordering::SeqCst),
+        "the proxy did cut the connection"
+    );
+    assert_eq!(change.removed.keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(db.version("platform"), 2, "applied once, not repeated");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM locks_audit").as_deref(),
+        Some("1")
+    );
+}

@@ -1,0 +1,333 @@
+//! `locks acquire|release|run` across processes: mutual exclusion, the
+//! `--unless-held` rules, signals, exit codes, waiting, and a killed locksmith.
+
+use crate::harness::*;
+use locksmith::render::Dump;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// Appends `start <tag> <ns>` and `end <tag> <ns>` around a sleep.
+fn marker_cmd(file: &Path, tag: &str, secs: &str) -> Vec<String> {
+    let f = file.display();
+    vec![
+        "sh".into(),
+        "-c".into(),
+        format!("echo \"start {tag} $(date +%s%N)\" >> '{f}'; sleep {secs}; echo \"end {tag} $(date +%s%N)\" >> '{f}'"),
+    ]
+}
+
+fn spawn_run(db: &TestDb, row: &str, name: &str, extra: &[&str], cmd: &[String]) -> Child {
+    let mut args = vec!["locks", "run", row, name, "--wait", "120s"];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend(cmd.iter().map(String::as_str));
+    db.command(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// (tag, start, end) intervals from a marker file.
+fn intervals(file: &Path) -> Vec<(String, u128, u128)> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut open = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        let (kind, tag, t) = (
+            parts[0],
+            parts[1].to_string(),
+            parts[2].parse::<u128>().unwrap(),
+        );
+        if kind == "start" {
+            open.insert(tag, t);
+        } else {
+            let s = open.remove(&tag).expect("end without start");
+            out.push((tag, s, t));
+        }
+    }
+    assert!(open.is_empty(), "unfinished runs: {open:?}");
+    out
+}
+
+fn overlap(a: &(String, u128, u128), b: &(String, u128, u128)) -> bool {
+    a.1 < b.2 && b.1 < a.2
+}
+
+#[test]
+fn run_is_mutually_exclusive() {
+    let db = TestDb::migrated();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("markers");
+    let children: Vec<Child> = (0..8)
+        .map(|i| {
+            spawn_run(
+                &db,
+                "platform",
+                "backup",
+                &[],
+                &marker_cmd(&file, &format!("r{i}"), "0.05"),
+            )
+        })
+        .collect();
+    for c in children {
+        let r = Run::from(c.wait_with_output().unwrap());
+        assert_eq!(r.code, 0, "{r:#?}");
+    }
+    let runs = intervals(&file);
+    assert_eq!(runs.len(), 8, "every contender ran");
+    for (i, a) in runs.iter().enumerate() {
+        for b in &runs[i + 1..] {
+            assert!(!overlap(a, b), "{a:?} overlaps {b:?}");
+        }
+    }
+    assert_eq!(db.data("platform").as_deref(), Some("{}"), "all released");
+}
+
+#[test]
+fn update_never_overlaps_app_tasks_which_run_in_parallel() {
+    let db = TestDb::migrated();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("markers");
+    let mut children = Vec::new();
+    for round in 0..2 {
+        for app in 0..3 {
+            let name = format!("app_task_{app}");
+            children.push(spawn_run(
+                &db,
+                "platform",
+                &name,
+                &["--unless-held", "update"],
+                &marker_cmd(&file, &format!("app{app}.{round}"), "0.6"),
+            ));
+        }
+        children.push(spawn_run(
+            &db,
+            "platform",
+            "update",
+            &["--unless-held", "app_task_*"],
+            &marker_cmd(&file, &format!("update.{round}"), "0.2"),
+        ));
+    }
+    for c in children {
+        let r = Run::from(c.wait_with_output().unwrap());
+        assert_eq!(r.code, 0, "{r:#?}");
+    }
+    let runs = intervals(&file);
+    assert_eq!(runs.len(), 8);
+    let (updates, apps): (Vec<_>, Vec<_>) = runs.iter().partition(|r| r.0.starts_with("update"));
+    for u in &updates {
+        for a in &apps {
+            assert!(!overlap(u, a), "update {u:?} overlaps app task {a:?}");
+        }
+    }
+    let parallel = apps.iter().enumerate().any(|(i, a)| {
+        apps[i + 1..]
+            .iter()
+            .any(|b| a.0[..4] != b.0[..4] && overlap(a, b))
+    });
+    assert!(
+        parallel,
+        "different app tasks ran at the same time: {apps:?}"
+    );
+}
+
+#[test]
+fn exit_codes_propagate() {
+    let db = TestDb::migrated();
+    let run = |cmd: &[&str]| {
+        let mut args = vec!["locks", "run", "platform", "job", "--"];
+        args.extend_from_slice(cmd);
+        db.locksmith(&args)
+    };
+    let r = run(&["sh", "-c", "echo out; echo err >&2; exit 7"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (7, "out\n", "err\n")
+    );
+    let r = run(&["sh", "-c", "kill -KILL $$"]);
+    assert_eq!(r.code, 128 + 9, "{r:#?}");
+    run(&["true"]).success().no_stdout();
+    run(&["/no/such/program"])
+        .fails(127)
+        .stderr_has(&["cannot run \"/no/such/program\""]);
+    assert_eq!(
+        db.data("platform").as_deref(),
+        Some("{}"),
+        "released every time"
+    );
+}
+
+#[test]
+fn wait_times_out_with_the_conflict_code() {
+    let db = TestDb::migrated();
+    db.locksmith(&[
+        "locks", "acquire", "platform", "backup", "--holder", "task-1",
+    ])
+    .success();
+    let t = Instant::now();
+    db.locksmith(&[
+        "locks", "run", "platform", "backup", "--wait", "1s", "--", "true",
+    ])
+    .fails(4)
+    .no_stdout()
+    .stderr_has(&[
+        "waiting: lock `backup` in row `platform` is held by task-1",
+        "timed out after 1.",
+    ]);
+    let waited = t.elapsed();
+    assert!(waited >= Duration::from_secs(1), "{waited:?}");
+    db.locksmith(&[
+        "locks", "acquire", "platform", "backup", "--holder", "task-2",
+    ])
+    .fails(4)
+    .stderr_has(&["is held by task-1"]);
+    // A waiter gets it once it is released.
+    let waiter = db
+        .command(&[
+            "locks", "acquire", "platform", "backup", "--holder", "task-2", "--wait", "60s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    db.locksmith(&[
+        "locks", "release", "platform", "backup", "--holder", "task-1",
+    ])
+    .success();
+    let r = Run::from(waiter.wait_with_output().unwrap());
+    assert_eq!(r.code, 0, "{r:#?}");
+    let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+    assert_eq!(doc.rows[0].locks[0].holder, serde_json::json!("task-2"));
+    db.locksmith(&[
+        "locks", "release", "platform", "backup", "--holder", "task-1",
+    ])
+    .fails(4)
+    .stderr_has(&["held by task-2, not by task-1"]);
+}
+
+fn wait_for_lock(db: &TestDb, row: &str, name: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = db.locksmith(&["locks", "dump", "--format", "json"]);
+        if r.code == 0 {
+            let doc: Dump = r.json();
+            if let Some(l) = doc
+                .rows
+                .iter()
+                .filter(|r| r.row == row)
+                .flat_map(|r| r.locks.iter())
+                .find(|l| l.name == name)
+            {
+                return l.holder.clone();
+            }
+        }
+        assert!(Instant::now() < deadline, "lock {name} never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: sending a signal to a child we spawned.
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
+
+#[test]
+fn signals_are_forwarded_and_the_lock_released() {
+    let db = TestDb::migrated();
+    for (sig, code) in [(libc::SIGTERM, 42), (libc::SIGINT, 43)] {
+        let script = "trap 'echo got it; exit 42' TERM; trap 'echo got it; exit 43' INT; echo ready; while :; do sleep 0.05; done";
+        let child = db
+            .command(&[
+                "locks", "run", "platform", "svc", "--holder", "svc-1", "--", "sh", "-c", script,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert_eq!(
+            wait_for_lock(&db, "platform", "svc"),
+            serde_json::json!("svc-1")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        signal(child.id(), sig);
+        let r = Run::from(child.wait_with_output().unwrap());
+        assert_eq!(
+            (r.code, r.stdout.as_str()),
+            (code, "ready\ngot it\n"),
+            "{r:#?}"
+        );
+        assert_eq!(db.data("platform").as_deref(), Some("{}"));
+    }
+}
+
+#[test]
+fn ctrl_c_while_waiting_leaves_nothing_behind() {
+    let db = TestDb::migrated();
+    db.locksmith(&[
+        "locks", "acquire", "platform", "backup", "--holder", "task-1",
+    ])
+    .success();
+    let child = db
+        .command(&[
+            "locks", "acquire", "platform", "backup", "--holder", "task-2", "--wait", "60s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    signal(child.id(), libc::SIGINT);
+    let r = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(r.code, 130, "{r:#?}");
+    assert!(r.stderr.contains("interrupted"), "{r:#?}");
+    let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+    assert_eq!(doc.rows[0].locks.len(), 1);
+    assert_eq!(doc.rows[0].locks[0].holder, serde_json::json!("task-1"));
+}
+
+#[test]
+fn a_killed_locksmith_leaves_its_lock_for_the_operator() {
+    let db = TestDb::migrated();
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("child.pid");
+    let script = format!("echo $$ > '{}'; exec sleep 60", pidfile.display());
+    let mut child = db
+        .command(&[
+            "locks", "run", "platform", "update", "--", "sh", "-c", &script,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let holder = wait_for_lock(&db, "platform", "update");
+    let host = locksmith::audit::hostname();
+    assert_eq!(
+        holder,
+        serde_json::json!(format!("{host}:{}", child.id())),
+        "default holder is host:pid"
+    );
+    child.kill().unwrap(); // SIGKILL: no chance to release.
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pidfile.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if let Ok(pid) = std::fs::read_to_string(&pidfile) {
+        signal(pid.trim().parse().unwrap(), libc::SIGKILL);
+    }
+    // Still held, under its holder's name.
+    db.locksmith(&["locks", "dump"])
+        .success()
+        .stdout_has(&["update", &format!("{host}:{}", child.id())]);
+    let h = holder.as_str().unwrap();
+    db.locksmith(&["locks", "force-release", "platform", "--holder", h, "--yes"])
+        .success()
+        .stdout_has(&[&format!("released update (held by {h})")]);
+    assert_eq!(db.data("platform").as_deref(), Some("{}"));
+}
