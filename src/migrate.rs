@@ -508,10 +508,10 @@ struct RunLock {
 
 impl RunLock {
     async fn acquire(conn: &mut Conn, timeout: Duration) -> Result<RunLock> {
-        let db: Option<String> = conn.query_first("SELECT DATABASE()").await?.flatten();
-        let name = run_lock_name(db.as_deref().unwrap_or(""));
+        let db = conn.opts().db_name().unwrap_or_default().to_string();
+        let name = run_lock_name(&db);
         let secs = timeout.as_secs().max(if timeout.is_zero() { 0 } else { 1 });
-        let got: Option<Option<i64>> = conn.exec_first(sql::GET_LOCK, (&name, secs)).await?;
+        let got: Option<Option<i64>> = conn.query_first(sql::get_lock(&name, secs)).await?;
         match got.flatten() {
             Some(1) => Ok(RunLock { name }),
             _ => Err(Kind::MigrationLockTimeout {
@@ -525,7 +525,7 @@ impl RunLock {
     async fn release(self, conn: &mut Conn) {
         // Closing the connection would free it too; releasing keeps a
         // pooled connection clean.
-        let _ = conn.exec_drop(sql::RELEASE_LOCK, (&self.name,)).await;
+        let _ = conn.query_drop(sql::release_lock(&self.name)).await;
     }
 }
 

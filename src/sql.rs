@@ -33,11 +33,22 @@ pub const SELECT_HISTORY: &str =
 /// Forget one migration after its down step ran.
 pub const DELETE_HISTORY: &str = "DELETE FROM refinery_schema_history WHERE version = ?";
 
-/// Take the named lock that serialises migration runs (1 = got it, 0 = timeout).
-pub const GET_LOCK: &str = "SELECT GET_LOCK(?, ?)";
+/// Take the named lock that serialises migration runs (1 = got it, 0 =
+/// timeout). Text protocol, so it costs one round trip, not a prepare and an
+/// execute; the name is quoted as a string literal.
+pub fn get_lock(name: &str, seconds: u64) -> String {
+    format!("SELECT GET_LOCK({}, {seconds})", literal(name))
+}
 
 /// Let go of the migration lock.
-pub const RELEASE_LOCK: &str = "SELECT RELEASE_LOCK(?)";
+pub fn release_lock(name: &str) -> String {
+    format!("SELECT RELEASE_LOCK({})", literal(name))
+}
+
+/// A string as an escaped SQL literal.
+fn literal(s: &str) -> String {
+    mysql_async::Value::from(s).as_sql(false)
+}
 
 /// Rows of `locks` that the V1 down step would drop.
 pub const SELECT_ALL_LOCK_DATA: &str = "SELECT id, dataJson FROM locks ORDER BY id";
@@ -121,3 +132,18 @@ pub const SELECT_AUDIT: &str =
 /// Audit records of one row, oldest first.
 pub const SELECT_AUDIT_ROW: &str = "SELECT id, UNIX_TIMESTAMP(at), dbUser, osUser, command, action, rowId, \
      versionBefore, versionAfter, removedJson, replacedRaw FROM locks_audit WHERE rowId = ? ORDER BY id";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lock_names_are_quoted() {
+        assert_eq!(
+            super::get_lock("locksmith.migrate.app", 60),
+            "SELECT GET_LOCK('locksmith.migrate.app', 60)"
+        );
+        assert_eq!(
+            super::release_lock(r"it's\x"),
+            r"SELECT RELEASE_LOCK('it\'s\\x')"
+        );
+    }
+}

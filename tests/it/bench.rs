@@ -1,0 +1,53 @@
+//! `locksmith bench` runs and its end-of-run check passes. (Figures are for
+//! scripts/bench to print, not for tests to time.)
+
+use crate::harness::*;
+use locksmith::bench::BenchReport;
+
+#[test]
+fn bench_runs_checks_and_cleans_up() {
+    let db = TestDb::migrated();
+    db.sql(r#"INSERT INTO locks (id, dataJson) VALUES ('platform', '{"backup":"task-1"}')"#);
+    let r = db.locksmith(&[
+        "bench",
+        "--workers",
+        "4",
+        "--held",
+        "50",
+        "--duration",
+        "300ms",
+        "--format",
+        "json",
+    ]);
+    r.success();
+    let report: BenchReport = r.json();
+    assert!(report.check_passed, "{report:?}");
+    assert_eq!((report.workers, report.held, report.errors), (4, 50, 0));
+    assert!(
+        report.ops_per_sec > 0.0 && report.ceiling_per_sec > 0.0,
+        "{report:?}"
+    );
+    assert!(
+        report.p50_ms <= report.p99_ms && report.p99_ms <= report.max_ms,
+        "{report:?}"
+    );
+    // Real rows are untouched; the scratch row is gone.
+    assert_eq!(
+        db.rows("SELECT id, dataJson, version FROM locks"),
+        vec![vec![
+            Some("platform".into()),
+            Some(r#"{"backup":"task-1"}"#.into()),
+            Some("1".into())
+        ]]
+    );
+    db.locksmith(&["bench", "--workers", "1", "--duration", "100ms"])
+        .success()
+        .stdout_has(&[
+            "lock ops/s",
+            "ceiling UPDATE commits/s",
+            "acquire p99",
+            "end-of-run check",
+            "passed",
+        ]);
+    db.locksmith(&["bench", "--workers", "0"]).fails(2);
+}
