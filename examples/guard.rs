@@ -15,7 +15,7 @@ use std::time::Duration;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = DbUrl::from_arg(std::env::var("DATABASE_URL").ok().as_deref())?;
-    let table = LockTable::connect(&url, 2).await?;
+    let table = LockTable::connect(&url).await?;
     let holder = format!("guard-example:{}", std::process::id());
     let opts = AcquireOptions {
         wait: Some(Duration::from_secs(10)),

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::row::Change;
 use crate::sql;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Pool};
+use mysql_async::Conn;
 use serde::{Deserialize, Serialize};
 
 /// Who is making a change, and how.
@@ -103,8 +103,7 @@ pub(crate) async fn insert(
 }
 
 /// Did the change carrying this op id commit?
-pub(crate) async fn landed(pool: &Pool, op_id: &str) -> Result<bool> {
-    let mut c = pool.get_conn().await?;
+pub(crate) async fn landed(c: &mut Conn, op_id: &str) -> Result<bool> {
     let n: Option<u64> = c.exec_first(sql::AUDIT_BY_OP, (op_id,)).await?;
     Ok(n.unwrap_or(0) > 0)
 }

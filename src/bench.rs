@@ -1,8 +1,8 @@
 //! `locksmith bench`: how close lock operations come to what the database
 //! physically allows on one row.
 //!
-//! In one run, with the same pool settings and the same number of workers,
-//! it measures the ceiling (plain `UPDATE locks SET version=version+1` commits
+//! In one run, with the same connections (one per worker) and the same number
+//! of workers, it measures the ceiling (plain `UPDATE locks SET version=version+1` commits
 //! per second on one row) and then real acquire/release traffic through the
 //! protocol, on a scratch row with a unique name that it removes afterwards.
 //! Before removing it, it checks the row: every filler lock still there, no
@@ -76,17 +76,24 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         return Err(Kind::Invalid("--workers must be at least 1".into()).into());
     }
     let url = args.conn.parse_url()?;
-    let table = LockTable::connect(&url, args.workers).await?;
+    let table = LockTable::connect(&url).await?;
+    let mut workers = Vec::with_capacity(args.workers);
+    for _ in 0..args.workers {
+        workers.push(LockTable::connect(&url).await?);
+    }
     let row = format!("locksmith-bench-{:016x}", fastrand::u64(..));
-    let result = bench(&table, &row, &args).await;
+    let result = bench(&table, &workers, &row, &args).await;
     // The scratch row goes, whatever happened.
     let cleanup = async {
-        let mut c = table.pool().get_conn().await?;
+        let mut c = table.conn().await?;
         c.exec_drop(sql::DELETE_ROW, (&row,)).await?;
         Ok::<(), Error>(())
     }
     .await;
-    let _ = table.clone().disconnect().await;
+    for t in workers {
+        let _ = t.disconnect().await;
+    }
+    let _ = table.disconnect().await;
     let report = result?;
     cleanup?;
     let text = match args.format.format {
@@ -105,7 +112,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     }
 }
 
-async fn bench(table: &LockTable, row: &str, args: &BenchArgs) -> Result<BenchReport> {
+async fn bench(
+    table: &LockTable,
+    workers: &[LockTable],
+    row: &str,
+    args: &BenchArgs,
+) -> Result<BenchReport> {
     table.ensure_row(row).await?;
     let mut fillers = Locks::new();
     for i in 0..args.held {
@@ -113,7 +125,7 @@ async fn bench(table: &LockTable, row: &str, args: &BenchArgs) -> Result<BenchRe
     }
     if !fillers.is_empty() {
         let json = encode(row, &fillers)?;
-        let mut c = table.pool().get_conn().await?;
+        let mut c = table.conn().await?;
         c.exec_drop(sql::CAS_WRITE, (json, row, 1i64)).await?;
     }
     let start_version = table.read(row).await?.map(|s| s.version).unwrap_or(0);
@@ -122,11 +134,11 @@ async fn bench(table: &LockTable, row: &str, args: &BenchArgs) -> Result<BenchRe
     let deadline = Instant::now() + args.duration;
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..args.workers {
-        let pool = table.pool().clone();
+    for t in workers {
+        let t = t.clone();
         let row = row.to_string();
         tasks.push(tokio::spawn(async move {
-            let mut c = pool.get_conn().await?;
+            let mut c = t.conn().await?;
             let mut n = 0u64;
             while Instant::now() < deadline {
                 c.exec_drop(sql::BENCH_CEILING, (&row,)).await?;
@@ -142,15 +154,16 @@ async fn bench(table: &LockTable, row: &str, args: &BenchArgs) -> Result<BenchRe
     let ceiling_secs = started.elapsed().as_secs_f64();
 
     // Phase 2: acquire and release through the protocol.
-    let before = (
-        table.stats().conflicts.load(Ordering::Relaxed),
-        table.stats().slow.load(Ordering::Relaxed),
-    );
+    let counters =
+        |f: fn(&crate::row::Stats) -> u64| workers.iter().map(|t| f(t.stats())).sum::<u64>();
+    let conflicts = |s: &crate::row::Stats| s.conflicts.load(Ordering::Relaxed);
+    let slow = |s: &crate::row::Stats| s.slow.load(Ordering::Relaxed);
+    let before = (counters(conflicts), counters(slow));
     let deadline = Instant::now() + args.duration;
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for w in 0..args.workers {
-        let table = table.clone();
+    for (w, t) in workers.iter().enumerate() {
+        let table = t.clone();
         let row = row.to_string();
         tasks.push(tokio::spawn(async move {
             let name = format!("bench_worker_{w}");
@@ -182,8 +195,8 @@ async fn bench(table: &LockTable, row: &str, args: &BenchArgs) -> Result<BenchRe
         errors += e;
     }
     let lock_secs = started.elapsed().as_secs_f64();
-    let conflicts = table.stats().conflicts.load(Ordering::Relaxed) - before.0;
-    let slow = table.stats().slow.load(Ordering::Relaxed) - before.1;
+    let conflicts = counters(conflicts) - before.0;
+    let slow = counters(slow) - before.1;
 
     // The end-of-run check.
     let end = table

@@ -217,10 +217,8 @@ pub enum LocksCmd {
         conn: ConnectOpts,
         #[command(flatten)]
         wait: WaitOpts,
-        /// The lock row (created if missing).
-        row: String,
-        /// The lock name.
-        name: String,
+        #[command(flatten)]
+        lock: LockRef,
         /// Who holds it (a task id, host:pid, …).
         #[arg(long, value_name = "H")]
         holder: String,
@@ -229,10 +227,8 @@ pub enum LocksCmd {
     Release {
         #[command(flatten)]
         conn: ConnectOpts,
-        /// The lock row.
-        row: String,
-        /// The lock name.
-        name: String,
+        #[command(flatten)]
+        lock: LockRef,
         /// Who holds it.
         #[arg(long, value_name = "H")]
         holder: String,
@@ -243,10 +239,8 @@ pub enum LocksCmd {
         conn: ConnectOpts,
         #[command(flatten)]
         wait: WaitOpts,
-        /// The lock row (created if missing).
-        row: String,
-        /// The lock name.
-        name: String,
+        #[command(flatten)]
+        lock: LockRef,
         /// Who holds it (default: HOST:PID of this locksmith).
         #[arg(long, value_name = "H")]
         holder: Option<String>,
@@ -254,6 +248,15 @@ pub enum LocksCmd {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
     },
+}
+
+/// Which lock.
+#[derive(Debug, Args, Clone)]
+pub struct LockRef {
+    /// The lock row (acquire creates it when missing).
+    pub row: String,
+    /// The lock name.
+    pub name: String,
 }
 
 /// Waiting for a busy lock.
@@ -464,7 +467,7 @@ async fn migrate_cmd(cmd: MigrateCmd) -> Result<()> {
 async fn locks_cmd(cmd: LocksCmd) -> Result<u8> {
     match cmd {
         LocksCmd::Dump { conn, format, rows } => {
-            let table = LockTable::connect(&conn.parse_url()?, 1).await?;
+            let table = LockTable::connect(&conn.parse_url()?).await?;
             let states = table.read_all().await;
             let _ = table.disconnect().await;
             let mut states = states?;
@@ -541,12 +544,11 @@ async fn locks_cmd(cmd: LocksCmd) -> Result<u8> {
         LocksCmd::Acquire {
             conn,
             wait,
-            row,
-            name,
+            lock: LockRef { row, name },
             holder,
         } => {
             let opts = wait.options()?;
-            let table = LockTable::connect(&conn.parse_url()?, 1).await?;
+            let table = LockTable::connect(&conn.parse_url()?).await?;
             let result = acquire_interruptibly(&table, &row, &name, &holder, &opts).await;
             let _ = table.disconnect().await;
             // The lock outlives this process on purpose: `locks release`
@@ -556,11 +558,10 @@ async fn locks_cmd(cmd: LocksCmd) -> Result<u8> {
         }
         LocksCmd::Release {
             conn,
-            row,
-            name,
+            lock: LockRef { row, name },
             holder,
         } => {
-            let table = LockTable::connect(&conn.parse_url()?, 1).await?;
+            let table = LockTable::connect(&conn.parse_url()?).await?;
             let result = table.release(&row, &name, &holder).await;
             let _ = table.disconnect().await;
             result?;
@@ -569,14 +570,13 @@ async fn locks_cmd(cmd: LocksCmd) -> Result<u8> {
         LocksCmd::Run {
             conn,
             wait,
-            row,
-            name,
+            lock: LockRef { row, name },
             holder,
             command,
         } => {
             let opts = wait.options()?;
             let holder = holder.unwrap_or_else(default_holder);
-            let table = LockTable::connect(&conn.parse_url()?, 1).await?;
+            let table = LockTable::connect(&conn.parse_url()?).await?;
             let code =
                 crate::runcmd::run_locked(&table, &row, &name, &holder, &opts, &command).await;
             let _ = table.disconnect().await;
@@ -650,7 +650,7 @@ impl WaitReporter {
 /// force-release and bump: show, confirm, write by CAS with an audit record,
 /// then print before → after.
 async fn change_cmd(conn: &ConnectOpts, opts: &ChangeOpts, row: &str, edit: Edit) -> Result<u8> {
-    let table = LockTable::connect(&conn.parse_url()?, 1).await?;
+    let table = LockTable::connect(&conn.parse_url()?).await?;
     let result = change_with(&table, opts, row, edit).await;
     let _ = table.disconnect().await;
     result.map(|()| exit::OK)

@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Kind, Result};
 use crate::url::DbUrl;
-use mysql_async::{Conn, Pool, PoolConstraints, PoolOpts};
+use mysql_async::Conn;
 use std::time::Duration;
 
 /// How long a connection attempt may take before it counts as unreachable.
@@ -23,18 +23,6 @@ pub async fn connect(url: &DbUrl) -> Result<Conn> {
         }
         .into()),
     }
-}
-
-/// A pool whose connections keep their session (strict mode) between uses:
-/// no reset round trip each time a connection goes back.
-pub fn pool(url: &DbUrl, max: usize) -> Pool {
-    let constraints = PoolConstraints::new(0, max.max(1)).expect("0 <= max");
-    let opts = mysql_async::OptsBuilder::from_opts(url.opts().clone()).pool_opts(
-        PoolOpts::default()
-            .with_constraints(constraints)
-            .with_reset_connection(false),
-    );
-    Pool::new(opts)
 }
 
 /// Maps a driver error to an [`Error`] that says what failed and what to do.

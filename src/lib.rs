@@ -17,7 +17,7 @@
 //! # async fn demo() -> locksmith::error::Result<()> {
 //! use locksmith::{row::LockTable, url::DbUrl, wait::AcquireOptions};
 //! let url = DbUrl::parse("mysql://app:secret@127.0.0.1:3306/app")?;
-//! let table = LockTable::connect(&url, 4).await?;
+//! let table = LockTable::connect(&url).await?;
 //! let guard = table
 //!     .lock("platform", "backup", "task-42", &AcquireOptions::default(), |_| {})
 //!     .await?;

@@ -18,11 +18,14 @@ use crate::audit::AuditInfo;
 use crate::db;
 use crate::error::{Error, Kind, Result};
 use crate::sql;
+use crate::url::DbUrl;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Pool};
+use mysql_async::Conn;
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 
 /// Bytes a `TEXT` column holds.
 pub const TEXT_LIMIT: usize = 65_535;
@@ -105,6 +108,21 @@ pub struct RowState {
 }
 
 impl RowState {
+    /// The locks, or [`Kind::Corrupt`] when the data is not a JSON object.
+    pub fn locks_or_corrupt(&self) -> Result<Locks> {
+        self.data.locks().ok_or_else(|| {
+            let raw = match &self.data {
+                LockData::Raw(raw) => raw.clone(),
+                _ => String::new(),
+            };
+            Kind::Corrupt {
+                row: self.id.clone(),
+                raw,
+            }
+            .into()
+        })
+    }
+
     /// Seconds since the last change, by the server's clock.
     pub fn age_secs(&self) -> Option<i64> {
         self.changed_at.map(|t| (self.read_at - t).max(0))
@@ -263,16 +281,9 @@ impl Edit {
                 change.remaining = data.locks().unwrap_or_default();
                 return Ok(change);
             }
-            (_, LockData::Raw(raw)) => {
-                return Err(Kind::Corrupt {
-                    row: id.clone(),
-                    raw: raw.clone(),
-                }
-                .into())
-            }
             _ => {}
         }
-        let mut locks = state.data.locks().unwrap_or_default();
+        let mut locks = state.locks_or_corrupt()?;
         match self {
             Edit::Names(names) => {
                 for n in names {
@@ -377,62 +388,224 @@ enum Cas {
     Conflict,
 }
 
-/// The `locks` table, reached through a connection pool.
+/// The `locks` table, reached through one connection of its own.
 ///
-/// Cloning is cheap and shares the pool.
+/// One connection is all a lock client needs: every operation is one or two
+/// statements, and a pool would only add a hand-off per operation. Cloning
+/// is cheap and shares the connection (operations on clones take turns);
+/// for operations in parallel, connect several tables. A connection that
+/// broke is replaced on next use.
 #[derive(Clone)]
 pub struct LockTable {
-    pool: Pool,
-    stats: std::sync::Arc<Stats>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: DbUrl,
+    slot: Arc<tokio::sync::Mutex<Slot>>,
+    stats: Stats,
+    cache: std::sync::Mutex<Cache>,
+}
+
+/// A plain acquire (or release) of one lock for one holder.
+#[derive(Clone, Copy)]
+struct Plain<'a> {
+    row: &'a str,
+    name: &'a str,
+    holder: &'a str,
+    acquire: bool,
+}
+
+impl Plain<'_> {
+    /// Applies this operation to `locks` in place; `false` (and `locks`
+    /// untouched) where it does not apply: already held, or not held by this
+    /// holder.
+    fn apply(&self, locks: &mut Locks) -> bool {
+        if self.acquire {
+            if locks.contains_key(self.name) {
+                return false;
+            }
+            locks.insert(self.name.into(), Value::String(self.holder.into()));
+            true
+        } else {
+            match locks.get(self.name) {
+                Some(h) if holder_matches(h, self.holder) => {
+                    locks.shift_remove(self.name);
+                    true
+                }
+                _ => false,
+            }
+        }
+    }
+}
+
+/// What this table last knew of one row: a CAS from it needs no read. It is
+/// only a guess; the version check makes a stale guess a harmless conflict.
+#[derive(Default)]
+struct Cache {
+    /// (row, version, locks at that version)
+    known: Option<(String, i64, Locks)>,
+    /// (row, version) our last write produced.
+    last_write: Option<(String, i64)>,
+}
+
+impl Cache {
+    /// Takes the cached row out, with `op` applied: the version to CAS
+    /// against and the locks to write. (Taken, not copied: a large row is
+    /// not cloned per operation; [`Cache::wrote`] puts it back.)
+    fn take_next(&mut self, op: &Plain<'_>) -> Option<(i64, Locks)> {
+        let (row, version, mut locks) = self.known.take()?;
+        if row == op.row && op.apply(&mut locks) {
+            Some((version, locks))
+        } else {
+            self.known = Some((row, version, locks));
+            None
+        }
+    }
+
+    /// Our write took `row` to `version`, leaving `locks` (if known).
+    fn wrote(&mut self, row: &str, version: i64, locks: Option<Locks>) {
+        self.known = locks.map(|l| (row.to_string(), version, l));
+        self.last_write = Some((row.to_string(), version));
+    }
+
+    /// A server-evaluated `op` took the row to `version`. Returns true when
+    /// nobody else wrote since our previous write and nothing is cached:
+    /// then a read pays off.
+    fn applied(&mut self, op: &Plain<'_>, version: Option<i64>) -> bool {
+        let Some(v) = version else {
+            self.forget();
+            return false;
+        };
+        let quiet = self
+            .last_write
+            .as_ref()
+            .is_some_and(|(r, last)| r == op.row && *last == v - 1);
+        let known = self
+            .known
+            .take()
+            .filter(|(r, before, _)| r == op.row && *before == v - 1)
+            .and_then(|(_, _, mut locks)| op.apply(&mut locks).then_some(locks));
+        let want_read = quiet && known.is_none();
+        self.wrote(op.row, v, known);
+        want_read
+    }
+
+    /// Remembers a row as read.
+    fn seen(&mut self, state: &RowState) {
+        self.known = match &state.data {
+            LockData::Locks(l) => Some((state.id.clone(), state.version, l.clone())),
+            _ => None,
+        };
+    }
+
+    fn forget(&mut self) {
+        self.known = None;
+    }
+}
+
+struct Slot {
+    conn: Option<Conn>,
+    last_used: Instant,
+}
+
+/// Idle time after which a connection is pinged before use: the server may
+/// have closed it (`wait_timeout`) in the meantime.
+const IDLE_PING: Duration = Duration::from_secs(30);
+
+/// Exclusive use of the table's connection for one step of an operation.
+pub struct Lease {
+    slot: tokio::sync::OwnedMutexGuard<Slot>,
+}
+
+impl Lease {
+    /// Drops the connection instead of keeping it: after it broke, or when
+    /// the outcome of what was sent on it is unknown.
+    fn discard(&mut self) {
+        self.slot.conn = None;
+    }
+}
+
+impl std::ops::Deref for Lease {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        self.slot
+            .conn
+            .as_ref()
+            .expect("a lease always holds a connection")
+    }
+}
+
+impl std::ops::DerefMut for Lease {
+    fn deref_mut(&mut self) -> &mut Conn {
+        self.slot
+            .conn
+            .as_mut()
+            .expect("a lease always holds a connection")
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.slot.last_used = Instant::now();
+    }
 }
 
 impl std::fmt::Debug for LockTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LockTable").finish_non_exhaustive()
+        f.debug_struct("LockTable")
+            .field("url", &self.inner.url)
+            .finish_non_exhaustive()
     }
 }
 
 impl LockTable {
-    /// Uses an existing pool. Its connections must run
-    /// [`crate::sql::SESSION_SETUP`]; [`crate::db::pool`] builds one that does.
-    pub fn new(pool: Pool) -> LockTable {
-        LockTable {
-            pool,
-            stats: Default::default(),
-        }
-    }
-
-    /// Connects with a pool of up to `max` connections, checking that the
-    /// server answers and the `locks` table exists.
-    pub async fn connect(url: &crate::url::DbUrl, max: usize) -> Result<LockTable> {
-        let pool = db::pool(url, max);
-        let table = LockTable::new(pool);
-        match table.pool.get_conn().await {
-            Ok(mut c) => {
-                c.query_drop("SELECT 1 FROM locks LIMIT 0").await?;
-            }
-            Err(e) => return Err(db::classify(e, Some(url))),
-        }
-        Ok(table)
-    }
-
-    /// The pool behind this table.
-    pub fn pool(&self) -> &Pool {
-        &self.pool
+    /// Connects (in strict mode), checking that the server answers and the
+    /// `locks` table exists.
+    pub async fn connect(url: &DbUrl) -> Result<LockTable> {
+        let mut conn = db::connect(url).await?;
+        conn.query_drop(sql::CHECK_LOCKS_TABLE).await?;
+        Ok(LockTable {
+            inner: Arc::new(Inner {
+                url: url.clone(),
+                slot: Arc::new(tokio::sync::Mutex::new(Slot {
+                    conn: Some(conn),
+                    last_used: Instant::now(),
+                })),
+                stats: Stats::default(),
+                cache: Default::default(),
+            }),
+        })
     }
 
     /// What the protocol did so far.
     pub fn stats(&self) -> &Stats {
-        &self.stats
+        &self.inner.stats
     }
 
-    /// Closes the pool's connections cleanly.
+    /// Closes the connection cleanly (once no clone is using it).
     pub async fn disconnect(self) -> Result<()> {
-        self.pool.disconnect().await.map_err(Error::from)
+        let mut slot = self.inner.slot.lock().await;
+        match slot.conn.take() {
+            Some(c) => c.disconnect().await.map_err(Error::from),
+            None => Ok(()),
+        }
     }
 
-    async fn conn(&self) -> Result<Conn> {
-        self.pool.get_conn().await.map_err(Error::from)
+    /// The table's connection, reconnecting if it broke or went stale.
+    pub async fn conn(&self) -> Result<Lease> {
+        let mut slot = self.inner.slot.clone().lock_owned().await;
+        if slot.last_used.elapsed() > IDLE_PING {
+            if let Some(c) = slot.conn.as_mut() {
+                if c.ping().await.is_err() {
+                    slot.conn = None;
+                }
+            }
+        }
+        if slot.conn.is_none() {
+            slot.conn = Some(db::connect(&self.inner.url).await?);
+        }
+        Ok(Lease { slot })
     }
 
     /// Reads one row; `None` when it does not exist.
@@ -474,19 +647,23 @@ impl LockTable {
         validate_row_id(row)?;
         validate_text("lock name", name)?;
         validate_text("holder", holder)?;
-        let try_fast = || async {
+        let op = Plain {
+            row,
+            name,
+            holder,
+            acquire: true,
+        };
+        let try_plain = || async {
             if unless.is_empty() {
-                let params = (name, holder, row, name);
-                self.fast(sql::FAST_ACQUIRE, params, row, name, holder, true)
-                    .await
+                self.plain(op).await
             } else {
-                Ok(None)
+                Ok(false)
             }
         };
-        if let Some(true) = try_fast().await? {
+        if try_plain().await? {
             return Ok(());
         }
-        self.stats.slow.fetch_add(1, Ordering::Relaxed);
+        self.inner.stats.slow.fetch_add(1, Ordering::Relaxed);
         let mut backoff = Backoff::new();
         loop {
             let mut c = self.conn().await?;
@@ -494,21 +671,12 @@ impl LockTable {
                 // A new row: create it, then the usual single UPDATE.
                 c.exec_drop(sql::ENSURE_ROW, (row,)).await?;
                 drop(c);
-                if let Some(true) = try_fast().await? {
+                if try_plain().await? {
                     return Ok(());
                 }
                 continue;
             };
-            let mut locks = match &state.data {
-                LockData::Raw(raw) => {
-                    return Err(Kind::Corrupt {
-                        row: row.into(),
-                        raw: raw.clone(),
-                    }
-                    .into())
-                }
-                data => data.locks().unwrap_or_default(),
-            };
+            let mut locks = state.locks_or_corrupt()?;
             for p in unless {
                 if let Some((k, v)) = locks.iter().find(|(k, _)| *k != name && p.matches(k)) {
                     return Err(Kind::Blocked {
@@ -531,7 +699,11 @@ impl LockTable {
             locks.insert(name.into(), Value::String(holder.into()));
             let json = encode(row, &locks)?;
             match self.cas(c, row, state.version, &json, None).await {
-                Ok(Cas::Landed) => return Ok(()),
+                Ok(Cas::Landed) => {
+                    let mut cache = self.inner.cache.lock().expect("cache lock");
+                    cache.wrote(row, state.version + 1, Some(locks));
+                    return Ok(());
+                }
                 Ok(Cas::Conflict) => {}
                 Err(WriteError::Failed(e)) => return Err(e),
                 Err(WriteError::Ambiguous) => {
@@ -540,7 +712,7 @@ impl LockTable {
                     }
                 }
             }
-            self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+            self.inner.stats.conflicts.fetch_add(1, Ordering::Relaxed);
             if !backoff.wait().await {
                 return Err(Kind::Contended(row.into()).into());
             }
@@ -552,36 +724,23 @@ impl LockTable {
     pub async fn release(&self, row: &str, name: &str, holder: &str) -> Result<()> {
         validate_row_id(row)?;
         validate_text("lock name", name)?;
-        if let Some(true) = self
-            .fast(
-                sql::FAST_RELEASE,
-                (name, row, name, holder),
-                row,
-                name,
-                holder,
-                false,
-            )
-            .await?
-        {
+        let op = Plain {
+            row,
+            name,
+            holder,
+            acquire: false,
+        };
+        if self.plain(op).await? {
             return Ok(());
         }
-        self.stats.slow.fetch_add(1, Ordering::Relaxed);
+        self.inner.stats.slow.fetch_add(1, Ordering::Relaxed);
         let mut backoff = Backoff::new();
         loop {
             let mut c = self.conn().await?;
             let state = read_with(&mut c, row)
                 .await?
                 .ok_or_else(|| Kind::NoRow(row.into()))?;
-            let mut locks = match &state.data {
-                LockData::Raw(raw) => {
-                    return Err(Kind::Corrupt {
-                        row: row.into(),
-                        raw: raw.clone(),
-                    }
-                    .into())
-                }
-                data => data.locks().unwrap_or_default(),
-            };
+            let mut locks = state.locks_or_corrupt()?;
             match locks.get(name) {
                 None => {
                     return Err(Kind::NotHeld {
@@ -604,7 +763,11 @@ impl LockTable {
             locks.shift_remove(name);
             let json = encode(row, &locks)?;
             match self.cas(c, row, state.version, &json, None).await {
-                Ok(Cas::Landed) => return Ok(()),
+                Ok(Cas::Landed) => {
+                    let mut cache = self.inner.cache.lock().expect("cache lock");
+                    cache.wrote(row, state.version + 1, Some(locks));
+                    return Ok(());
+                }
                 Ok(Cas::Conflict) => {}
                 Err(WriteError::Failed(e)) => return Err(e),
                 Err(WriteError::Ambiguous) => {
@@ -613,7 +776,7 @@ impl LockTable {
                     }
                 }
             }
-            self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+            self.inner.stats.conflicts.fetch_add(1, Ordering::Relaxed);
             if !backoff.wait().await {
                 return Err(Kind::Contended(row.into()).into());
             }
@@ -674,6 +837,7 @@ impl LockTable {
                 validate_text("lock name", n)?;
             }
         }
+        self.inner.cache.lock().expect("cache lock").forget();
         let mut backoff = Backoff::new();
         loop {
             let mut c = self.conn().await?;
@@ -728,7 +892,7 @@ impl LockTable {
                 Err(WriteError::Failed(e)) => return Err(e),
                 Err(WriteError::Ambiguous) => {
                     if let Some(audit) = &opts.audit {
-                        if crate::audit::landed(&self.pool, &audit.op_id).await? {
+                        if crate::audit::landed(&mut *self.conn().await?, &audit.op_id).await? {
                             return Ok(change);
                         }
                     } else {
@@ -739,7 +903,7 @@ impl LockTable {
                     }
                 }
             }
-            self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+            self.inner.stats.conflicts.fetch_add(1, Ordering::Relaxed);
             if opts.expect_version.is_some() {
                 let actual = self.read(row).await?.map(|s| s.version).unwrap_or(-1);
                 return Err(Kind::VersionMoved {
@@ -755,39 +919,82 @@ impl LockTable {
         }
     }
 
-    /// The server-evaluated single UPDATE. `Some(true)`: it landed.
-    /// `Some(false)`/`None`: the slow path must decide. On a dropped
-    /// connection, re-reads to learn whether it landed.
-    #[allow(clippy::too_many_arguments)]
-    async fn fast<P: Into<mysql_async::Params> + Send>(
-        &self,
-        stmt: &str,
-        params: P,
-        row: &str,
-        name: &str,
-        holder: &str,
-        acquiring: bool,
-    ) -> Result<Option<bool>> {
-        let mut c = self.conn().await?;
-        match c.exec_drop(stmt, params).await {
-            Ok(()) => {
-                let hit = c.affected_rows() == 1;
-                if hit {
-                    self.stats.fast.fetch_add(1, Ordering::Relaxed);
+    /// A plain acquire or release in one statement, with no read: a CAS
+    /// from this table's cached copy of the row when it has one (no JSON
+    /// work on the server), else the server-evaluated conditional UPDATE.
+    /// `true`: it landed. `false`: the read + CAS path must decide. On a
+    /// dropped connection, re-reads to learn whether it landed.
+    async fn plain(&self, op: Plain<'_>) -> Result<bool> {
+        let cached = self.inner.cache.lock().expect("cache lock").take_next(&op);
+        if let Some((version, next)) = cached {
+            let json = encode(op.row, &next)?;
+            let c = self.conn().await?;
+            match self.cas(c, op.row, version, &json, None).await {
+                Ok(Cas::Landed) => {
+                    self.inner.cache.lock().expect("cache lock").wrote(
+                        op.row,
+                        version + 1,
+                        Some(next),
+                    );
+                    self.inner.stats.fast.fetch_add(1, Ordering::Relaxed);
+                    return Ok(true);
                 }
-                Ok(Some(hit))
+                Ok(Cas::Conflict) => {
+                    self.inner.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(WriteError::Failed(e)) => return Err(e),
+                Err(WriteError::Ambiguous) => {
+                    if self.holds(op.row, op.name, op.holder).await? == op.acquire {
+                        return Ok(true);
+                    }
+                }
             }
+            self.inner.cache.lock().expect("cache lock").forget();
+        }
+        let mut c = self.conn().await?;
+        let sent = if op.acquire {
+            c.exec_drop(sql::FAST_ACQUIRE, (op.name, op.holder, op.row, op.name))
+                .await
+        } else {
+            c.exec_drop(sql::FAST_RELEASE, (op.name, op.row, op.name, op.holder))
+                .await
+        };
+        match sent {
+            Ok(()) if c.affected_rows() == 1 => {
+                self.inner.stats.fast.fetch_add(1, Ordering::Relaxed);
+                let version = c.last_insert_id().map(|v| v as i64);
+                let quiet = self
+                    .inner
+                    .cache
+                    .lock()
+                    .expect("cache lock")
+                    .applied(&op, version);
+                if quiet {
+                    // Nobody else wrote between our last two writes: worth
+                    // one read so the next operations can skip the JSON work.
+                    if let Some(state) = read_with(&mut c, op.row).await? {
+                        self.inner.cache.lock().expect("cache lock").seen(&state);
+                    }
+                }
+                Ok(true)
+            }
+            Ok(()) => Ok(false),
             Err(e) if db::is_connection_loss(&e) => {
+                // Sent, but did it land? Ask, on a fresh connection. (For a
+                // release, "we do not hold it" is the outcome either way.)
+                c.discard();
                 drop(c);
-                let holds = self.holds(row, name, holder).await?;
-                Ok(Some(holds == acquiring))
+                Ok(self.holds(op.row, op.name, op.holder).await? == op.acquire)
             }
             Err(e) if db::server_code(&e) == Some(1406) => Err(Kind::TooLarge {
-                row: row.into(),
+                row: op.row.into(),
                 bytes: TEXT_LIMIT + 1,
                 limit: TEXT_LIMIT,
             }
             .into()),
+            // Nothing was written (e.g. unparsable data made a JSON function
+            // fail): the read + CAS path decides, and reports exactly.
+            Err(e) if db::server_code(&e).is_some() => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
@@ -805,7 +1012,7 @@ impl LockTable {
     /// One CAS write, optionally with its audit record in one transaction.
     async fn cas(
         &self,
-        mut c: Conn,
+        mut c: Lease,
         row: &str,
         version: i64,
         json: &str,
@@ -831,12 +1038,12 @@ impl LockTable {
             }
         }
         .await;
-        finish(r, row)
+        finish(r, row, &mut c, audit.is_some()).await
     }
 
     async fn cas_bump(
         &self,
-        mut c: Conn,
+        mut c: Lease,
         row: &str,
         version: i64,
         by: i64,
@@ -861,7 +1068,7 @@ impl LockTable {
             Ok(true)
         }
         .await;
-        finish(r, row)
+        finish(r, row, &mut c, audit.is_some()).await
     }
 }
 
@@ -874,7 +1081,21 @@ enum WriteError {
     Failed(Error),
 }
 
-fn finish(r: std::result::Result<bool, mysql_async::Error>, row: &str) -> Result<Cas, WriteError> {
+/// Classifies a write's outcome. A failed audited write rolls its
+/// transaction back; a connection whose outcome is unknown is not reused.
+async fn finish(
+    r: std::result::Result<bool, mysql_async::Error>,
+    row: &str,
+    c: &mut Lease,
+    in_transaction: bool,
+) -> Result<Cas, WriteError> {
+    if let Err(e) = &r {
+        if db::is_connection_loss(e)
+            || (in_transaction && c.query_drop(sql::ROLLBACK).await.is_err())
+        {
+            c.discard();
+        }
+    }
     match r {
         Ok(true) => Ok(Cas::Landed),
         Ok(false) => Ok(Cas::Conflict),

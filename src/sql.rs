@@ -58,6 +58,9 @@ pub const COUNT_AUDIT: &str = "SELECT COUNT(*) FROM locks_audit";
 
 // ---- lock rows ------------------------------------------------------------
 
+/// Fails (table missing) unless `locks` exists; returns nothing.
+pub const CHECK_LOCKS_TABLE: &str = "SELECT 1 FROM locks LIMIT 0";
+
 /// One row: version, data, last change (epoch seconds, server clock), and the
 /// server's current time, so ages never depend on the client's clock or the
 /// session's time zone.
@@ -83,22 +86,31 @@ pub const CAS_BUMP: &str = "UPDATE locks SET version = version + ? WHERE id = ? 
 /// Acquire evaluated by the server under its row lock, with no prior read:
 /// adds `name: holder` when `name` is absent. Params: name, holder, id, name.
 ///
-/// Only sound where the stored text spells every key one way, so it is
-/// skipped (0 rows) for blobs holding `\u` or `\/` escapes, which could spell
-/// the same key differently; the caller then falls back to read + CAS.
+/// Sound only where the stored text spells every key one way, so it matches
+/// nothing for blobs holding `\u` or `\/` escapes (which could spell a key
+/// differently), and for anything not starting with `{`. Text that starts
+/// with `{` but is not valid JSON makes the JSON functions fail, which
+/// strict mode turns into an error that aborts the statement. In each case
+/// the caller falls back to read + CAS, which decides exactly.
+///
+/// `LAST_INSERT_ID(version + 1)` hands the new version back in the OK packet
+/// at no extra round trip, so the caller can tell whether anyone else wrote
+/// since its own last write.
 pub const FAST_ACQUIRE: &str = "UPDATE locks \
-     SET dataJson = JSON_MERGE_PATCH(dataJson, JSON_OBJECT(?, ?)), version = version + 1 \
-     WHERE id = ? AND JSON_TYPE(dataJson) = 'OBJECT' \
-       AND LOCATE('\\\\u', dataJson) = 0 AND LOCATE('\\\\/', dataJson) = 0 \
+     SET dataJson = JSON_INSERT(dataJson, CONCAT('$.', JSON_QUOTE(?)), ?), version = LAST_INSERT_ID(version + 1) \
+     WHERE id = ? AND LEFT(dataJson, 1) = '{' \
+       AND LOCATE(_binary'\\\\u', CAST(dataJson AS BINARY)) = 0 \
+       AND LOCATE(_binary'\\\\/', CAST(dataJson AS BINARY)) = 0 \
        AND JSON_EXTRACT(dataJson, CONCAT('$.', JSON_QUOTE(?))) IS NULL";
 
 /// Release evaluated by the server: removes `name` when its holder is exactly
-/// the string `holder`. Params: name, id, name, holder. Same soundness rule as
-/// [`FAST_ACQUIRE`].
+/// the string `holder`. Params: name, id, name, holder. Same soundness rules
+/// as [`FAST_ACQUIRE`].
 pub const FAST_RELEASE: &str = "UPDATE locks \
-     SET dataJson = JSON_MERGE_PATCH(dataJson, JSON_OBJECT(?, NULL)), version = version + 1 \
-     WHERE id = ? AND JSON_TYPE(dataJson) = 'OBJECT' \
-       AND LOCATE('\\\\u', dataJson) = 0 AND LOCATE('\\\\/', dataJson) = 0 \
+     SET dataJson = JSON_REMOVE(dataJson, CONCAT('$.', JSON_QUOTE(?))), version = LAST_INSERT_ID(version + 1) \
+     WHERE id = ? AND LEFT(dataJson, 1) = '{' \
+       AND LOCATE(_binary'\\\\u', CAST(dataJson AS BINARY)) = 0 \
+       AND LOCATE(_binary'\\\\/', CAST(dataJson AS BINARY)) = 0 \
        AND BINARY JSON_EXTRACT(dataJson, CONCAT('$.', JSON_QUOTE(?))) = BINARY JSON_QUOTE(?)";
 
 /// The bench's ceiling: the cheapest possible single-row commit.

@@ -271,6 +271,16 @@ impl TestDb {
         c
     }
 
+    /// Starts `locksmith` in the background, stdout and stderr captured;
+    /// `Run::from(child.wait_with_output()?)` collects it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn locksmith")
+    }
+
     /// Runs SQL statements (as the test account) on this database.
     pub fn sql(&self, stmts: &str) {
         let url = self.url();

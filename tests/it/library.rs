@@ -18,7 +18,7 @@ fn guard_release_and_drop() {
     let url = db.url();
     block(async move {
         let url = DbUrl::parse(&url).unwrap();
-        let t = LockTable::connect(&url, 2).await.unwrap();
+        let t = LockTable::connect(&url).await.unwrap();
         let opts = AcquireOptions::default();
         let g = t
             .lock("platform", "backup", "task-1", &opts, |_| {})
@@ -95,7 +95,7 @@ fn compare_and_swap_against_a_seed_style_writer() {
         use mysql_async::prelude::Queryable;
         let ours = {
             let url = DbUrl::parse(&url).unwrap();
-            LockTable::connect(&url, 2).await.unwrap()
+            LockTable::connect(&url).await.unwrap()
         };
         let seed_writer = {
             let url = url.clone();
@@ -151,8 +151,8 @@ fn compare_and_swap_against_a_seed_style_writer() {
     });
 }
 
-/// A TCP proxy that, once armed, forwards the client's next packet
-/// containing `trigger` to the server, lets the server act on it, and then
+/// A TCP proxy that, once armed, forwards the client's next packet for
+/// which `trigger` is true to the server, lets the server act on it, and then
 /// cuts the connection before the reply can reach the client.
 struct CuttingProxy {
     port: u16,
@@ -161,7 +161,7 @@ struct CuttingProxy {
 }
 
 impl CuttingProxy {
-    fn start(upstream: String, trigger: &'static [u8]) -> CuttingProxy {
+    fn start(upstream: String, trigger: fn(&[u8]) -> bool) -> CuttingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let armed = Arc::new(AtomicBool::new(false));
@@ -184,7 +184,7 @@ impl CuttingProxy {
     }
 }
 
-type Watch<'a> = (&'a [u8], Arc<AtomicBool>, Arc<AtomicBool>);
+type Watch = (fn(&[u8]) -> bool, Arc<AtomicBool>, Arc<AtomicBool>);
 
 fn pump(mut from: TcpStream, mut to: TcpStream, dead: &AtomicBool, watch: Option<Watch>) {
     let mut buf = [0u8; 65_536];
@@ -194,8 +194,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, dead: &AtomicBool, watch: Option
             Ok(n) => n,
         };
         let trip = watch.as_ref().is_some_and(|(trigger, armed, _)| {
-            buf[..n].windows(trigger.len()).any(|w| w == *trigger)
-                && armed.swap(false, Ordering::SeqCst)
+            trigger(&buf[..n]) && armed.swap(false, Ordering::SeqCst)
         });
         if trip {
             dead.store(true, Ordering::SeqCst);
@@ -222,13 +221,15 @@ fn pump(mut from: TcpStream, mut to: TcpStream, dead: &AtomicBool, watch: Option
 fn a_dropped_connection_after_a_landed_acquire_is_resolved_by_reading() {
     let db = TestDb::migrated();
     db.sql("INSERT INTO locks (id, dataJson) VALUES ('platform', '{}')");
-    let proxy = CuttingProxy::start(db.addr(), b"UPDATE locks");
+    // The first prepared-statement execution after arming: for a plain
+    // acquire or release that is its one UPDATE (whichever variant).
+    let proxy = CuttingProxy::start(db.addr(), |p| p.len() > 4 && p[4] == 0x17);
     let url = format!(
         "mysql://{USER}:{PASSWORD}@127.0.0.1:{}/{}",
         proxy.port, db.name
     );
     let after_acquire = block(async {
-        let t = LockTable::connect(&DbUrl::parse(&url).unwrap(), 2)
+        let t = LockTable::connect(&DbUrl::parse(&url).unwrap())
             .await
             .unwrap();
         proxy.armed.store(true, Ordering::SeqCst);
@@ -261,13 +262,13 @@ fn a_dropped_connection_after_a_landed_acquire_is_resolved_by_reading() {
 fn a_dropped_connection_after_an_audited_commit_is_resolved_by_its_op_id() {
     let db = TestDb::migrated();
     db.sql(r#"INSERT INTO locks (id, dataJson) VALUES ('platform', '{"a":"t1","b":"t2"}')"#);
-    let proxy = CuttingProxy::start(db.addr(), b"COMMIT");
+    let proxy = CuttingProxy::start(db.addr(), |p| p.windows(6).any(|w| w == b"COMMIT"));
     let url = format!(
         "mysql://{USER}:{PASSWORD}@127.0.0.1:{}/{}",
         proxy.port, db.name
     );
     let change = block(async {
-        let t = LockTable::connect(&DbUrl::parse(&url).unwrap(), 2)
+        let t = LockTable::connect(&DbUrl::parse(&url).unwrap())
             .await
             .unwrap();
         proxy.armed.store(true, Ordering::SeqCst);
@@ -294,5 +295,48 @@ fn a_dropped_connection_after_an_audited_commit_is_resolved_by_its_op_id() {
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM locks_audit").as_deref(),
         Some("1")
+    );
+}
+
+#[test]
+fn a_stale_cached_row_only_costs_a_conflict() {
+    let db = TestDb::migrated();
+    let url = db.url();
+    let (versions, err) = block(async move {
+        let url = DbUrl::parse(&url).unwrap();
+        let a = LockTable::connect(&url).await.unwrap();
+        let b = LockTable::connect(&url).await.unwrap();
+        // Two quiet writes in a row: `a` reads the row once and caches it.
+        a.acquire("platform", "x", "a").await.unwrap();
+        a.release("platform", "x", "a").await.unwrap();
+        a.acquire("platform", "y", "a").await.unwrap();
+        // `b` writes behind `a`'s back...
+        b.acquire("platform", "x", "b").await.unwrap();
+        // ...so `a`'s cached copy is stale: its CAS conflicts and the truth wins.
+        let err = a.acquire("platform", "x", "a").await.unwrap_err();
+        let mut versions = vec![a.read("platform").await.unwrap().unwrap().version];
+        b.release("platform", "x", "b").await.unwrap();
+        a.acquire("platform", "x", "a").await.unwrap();
+        a.release("platform", "y", "a").await.unwrap();
+        a.release("platform", "x", "a").await.unwrap();
+        versions.push(a.read("platform").await.unwrap().unwrap().version);
+        assert!(
+            a.stats().conflicts.load(Ordering::Relaxed) >= 1,
+            "the stale copy did conflict"
+        );
+        a.disconnect().await.unwrap();
+        b.disconnect().await.unwrap();
+        (versions, err)
+    });
+    assert!(
+        matches!(err.kind(), Kind::Held { holder, .. } if holder == "b"),
+        "{err}"
+    );
+    // Every successful operation bumped the version exactly once.
+    assert_eq!(versions, [5, 9]);
+    assert_eq!(
+        db.data("platform")
+            .map(|d| serde_json::from_str::<serde_json::Value>(&d).unwrap()),
+        Some(serde_json::json!({}))
     );
 }

@@ -2,7 +2,6 @@
 
 use crate::harness::*;
 use locksmith::render::StatusDoc;
-use std::process::Stdio;
 
 const UP_FRESH: &str = "Applied V1__locks_create_table\nApplied V2__locks_audit_create_table\nSchema is now at version 2.\n";
 const UP_NOOP: &str = "Schema is up to date (version 2); nothing to apply.\n";
@@ -238,15 +237,7 @@ fn down_refuses_to_drop_audit_records() {
 #[test]
 fn racing_deployers_apply_each_migration_once() {
     let db = TestDb::new();
-    let children: Vec<_> = (0..10)
-        .map(|_| {
-            db.command(&["migrate", "up"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let children: Vec<_> = (0..10).map(|_| db.spawn(&["migrate", "up"])).collect();
     let runs: Vec<Run> = children
         .into_iter()
         .map(|c| Run::from(c.wait_with_output().unwrap()))

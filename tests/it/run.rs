@@ -22,11 +22,7 @@ fn spawn_run(db: &TestDb, row: &str, name: &str, extra: &[&str], cmd: &[String])
     args.extend_from_slice(extra);
     args.push("--");
     args.extend(cmd.iter().map(String::as_str));
-    db.command(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    db.spawn(&args)
 }
 
 /// (tag, start, end) intervals from a marker file.
@@ -185,14 +181,9 @@ fn wait_times_out_with_the_conflict_code() {
     .fails(4)
     .stderr_has(&["is held by task-1"]);
     // A waiter gets it once it is released.
-    let waiter = db
-        .command(&[
-            "locks", "acquire", "platform", "backup", "--holder", "task-2", "--wait", "60s",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let waiter = db.spawn(&[
+        "locks", "acquire", "platform", "backup", "--holder", "task-2", "--wait", "60s",
+    ]);
     std::thread::sleep(Duration::from_millis(300));
     db.locksmith(&[
         "locks", "release", "platform", "backup", "--holder", "task-1",
@@ -242,14 +233,9 @@ fn signals_are_forwarded_and_the_lock_released() {
     let db = TestDb::migrated();
     for (sig, code) in [(libc::SIGTERM, 42), (libc::SIGINT, 43)] {
         let script = "trap 'echo got it; exit 42' TERM; trap 'echo got it; exit 43' INT; echo ready; while :; do sleep 0.05; done";
-        let child = db
-            .command(&[
-                "locks", "run", "platform", "svc", "--holder", "svc-1", "--", "sh", "-c", script,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = db.spawn(&[
+            "locks", "run", "platform", "svc", "--holder", "svc-1", "--", "sh", "-c", script,
+        ]);
         assert_eq!(
             wait_for_lock(&db, "platform", "svc"),
             serde_json::json!("svc-1")
@@ -273,14 +259,9 @@ fn ctrl_c_while_waiting_leaves_nothing_behind() {
         "locks", "acquire", "platform", "backup", "--holder", "task-1",
     ])
     .success();
-    let child = db
-        .command(&[
-            "locks", "acquire", "platform", "backup", "--holder", "task-2", "--wait", "60s",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = db.spawn(&[
+        "locks", "acquire", "platform", "backup", "--holder", "task-2", "--wait", "60s",
+    ]);
     std::thread::sleep(Duration::from_millis(500));
     signal(child.id(), libc::SIGINT);
     let r = Run::from(child.wait_with_output().unwrap());
