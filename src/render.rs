@@ -144,6 +144,18 @@ impl From<&RowState> for DumpRow {
     }
 }
 
+/// Longest value a table cell shows; `--format json` always has all of it.
+const CELL_MAX: usize = 120;
+
+/// A value for a table cell, shortened when very long.
+fn clip(s: &str) -> String {
+    if s.chars().count() <= CELL_MAX {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(CELL_MAX).collect();
+    format!("{head}… ({} bytes in all; see --format json)", s.len())
+}
+
 /// The dump as a table: one line per held lock.
 pub fn dump_table(d: &Dump) -> String {
     let mut t = table(&["ROW", "LOCK", "HOLDER", "VERSION", "LAST CHANGE", "AGE"]);
@@ -161,12 +173,12 @@ pub fn dump_table(d: &Dump) -> String {
             ]);
         };
         if let Some(raw) = &r.raw {
-            line(Cell::new("(not a JSON object)").fg(Color::Red), raw.clone());
+            line(Cell::new("(not a JSON object)").fg(Color::Red), clip(raw));
         } else if r.locks.is_empty() {
             line(Cell::new("(no locks)").fg(Color::DarkGrey), String::new());
         } else {
             for l in &r.locks {
-                line(Cell::new(&l.name), holder_text(&l.holder));
+                line(Cell::new(clip(&l.name)), clip(&holder_text(&l.holder)));
             }
         }
     }
@@ -272,6 +284,18 @@ pub fn history_table(records: &[AuditRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_cells_are_clipped() {
+        assert_eq!(clip("short"), "short");
+        let long = "x".repeat(500);
+        let c = clip(&long);
+        assert!(
+            c.starts_with(&"x".repeat(CELL_MAX))
+                && c.ends_with("(500 bytes in all; see --format json)"),
+            "{c}"
+        );
+    }
 
     #[test]
     fn times() {

@@ -592,3 +592,26 @@ fn concurrent_workers_and_an_operator() {
         Some(serde_json::json!({}))
     );
 }
+
+#[test]
+fn no_change_goes_unrecorded() {
+    // Schema at V1 only: there is no audit table to record a change in.
+    let db = TestDb::new();
+    db.locksmith(&["migrate", "up", "--target", "1"]).success();
+    seed(&db);
+    db.locksmith(&["locks", "force-release", "platform", "app_a", "--yes"])
+        .fails(5)
+        .no_stdout()
+        .stderr_has(&[
+            "table `locks_audit` does not exist",
+            "run `locksmith migrate up` first",
+        ]);
+    db.locksmith(&["locks", "bump", "platform", "--yes"])
+        .fails(5);
+    assert_eq!(
+        db.version("platform"),
+        1,
+        "the change was rolled back with its record"
+    );
+    assert!(db.data("platform").unwrap().contains("app_a"));
+}
