@@ -25,7 +25,7 @@ Exit codes:
   4    conflict: lock held, row version moved, wait timed out, refused
   5    not found: no such row, lock, table or database
   6    migrate status --check: schema not current
-  130  interrupted (Ctrl-C)
+  130  interrupted (Ctrl-C or SIGTERM) while waiting for a lock
 `locks run` exits with the command's status (128+N if a signal N ended it).";
 
 /// Migrations, operator commands and cross-process locks for MySQL/MariaDB
@@ -590,7 +590,7 @@ pub fn default_holder() -> String {
     format!("{}:{}", audit::hostname(), std::process::id())
 }
 
-/// Acquires with a wait reporter, giving up cleanly on Ctrl-C.
+/// Acquires with a wait reporter, giving up cleanly on Ctrl-C or SIGTERM.
 pub async fn acquire_interruptibly(
     table: &LockTable,
     row: &str,
@@ -598,17 +598,34 @@ pub async fn acquire_interruptibly(
     holder: &str,
     opts: &AcquireOptions,
 ) -> Result<crate::wait::LockGuard> {
+    use tokio::signal::unix::{signal, SignalKind};
     let mut reporter = WaitReporter::new();
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let held_before = table
+        .read(row)
+        .await?
+        .and_then(|s| s.data.locks())
+        .and_then(|l| l.get(name).map(|h| crate::row::holder_matches(h, holder)))
+        .unwrap_or(false);
     let attempt = table.lock(row, name, holder, opts, |why| reporter.waiting(why));
     let result = tokio::select! {
         r = attempt => r,
-        _ = tokio::signal::ctrl_c() => {
-            // The attempt was cut off mid-flight: if its write landed, undo it.
-            let _ = table.release(row, name, holder).await;
-            Err(Kind::Interrupted.into())
-        }
+        _ = tokio::signal::ctrl_c() => Err(Kind::Interrupted.into()),
+        _ = sigterm.recv() => Err(Kind::Interrupted.into()),
     };
     reporter.done();
+    let interrupted = matches!(&result, Err(e) if matches!(e.kind(), Kind::Interrupted));
+    if interrupted && !held_before {
+        // The attempt may have been cut off after its write was sent: if
+        // the lock turns out to be ours, give it back.
+        match table.release(row, name, holder).await {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind(), Kind::NotHeld { .. } | Kind::WrongHolder { .. }) => {}
+            Err(e) => note(&format!(
+                "ERROR: could not make sure lock `{name}` in row `{row}` is not left held by {holder}: {e}"
+            )),
+        }
+    }
     result
 }
 

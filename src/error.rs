@@ -122,7 +122,7 @@ pub enum Kind {
     /// An I/O error, such as a migration file that cannot be read.
     #[error("{0}")]
     Io(String),
-    /// Interrupted by Ctrl-C (SIGINT) before finishing.
+    /// Interrupted by Ctrl-C (SIGINT) or SIGTERM before finishing.
     #[error("interrupted; nothing is left held")]
     Interrupted,
     /// The reader of stdout went away (a closed pipe is not an error).
@@ -146,7 +146,7 @@ pub mod exit {
     pub const NOT_FOUND: u8 = 5;
     /// `migrate status --check`: the schema has pending, divergent or unknown migrations.
     pub const NOT_CURRENT: u8 = 6;
-    /// Interrupted by Ctrl-C while waiting (128 + SIGINT).
+    /// Interrupted by Ctrl-C or SIGTERM while waiting (128 + SIGINT).
     pub const INTERRUPTED: u8 = 130;
 }
 

@@ -443,8 +443,11 @@ impl Plain<'_> {
 /// only a guess; the version check makes a stale guess a harmless conflict.
 #[derive(Default)]
 struct Cache {
-    /// (row, version, locks at that version)
+    /// (row, version, locks at that version), and when that was learnt: a
+    /// copy is trusted for [`CACHE_TTL`] only, so a row deleted and
+    /// recreated (its version starting over) cannot be mistaken for it.
     known: Option<(String, i64, Locks)>,
+    known_at: Option<Instant>,
     /// (row, version) our last write produced.
     last_write: Option<(String, i64)>,
 }
@@ -454,6 +457,9 @@ impl Cache {
     /// against and the locks to write. (Taken, not copied: a large row is
     /// not cloned per operation; [`Cache::wrote`] puts it back.)
     fn take_next(&mut self, op: &Plain<'_>) -> Option<(i64, Locks)> {
+        if self.known_at.is_none_or(|t| t.elapsed() > CACHE_TTL) {
+            self.forget();
+        }
         let (row, version, mut locks) = self.known.take()?;
         if row == op.row && op.apply(&mut locks) {
             Some((version, locks))
@@ -466,6 +472,7 @@ impl Cache {
     /// Our write took `row` to `version`, leaving `locks` (if known).
     fn wrote(&mut self, row: &str, version: i64, locks: Option<Locks>) {
         self.known = locks.map(|l| (row.to_string(), version, l));
+        self.known_at = Some(Instant::now());
         self.last_write = Some((row.to_string(), version));
     }
 
@@ -493,6 +500,7 @@ impl Cache {
 
     /// Remembers a row as read.
     fn seen(&mut self, state: &RowState) {
+        self.known_at = Some(Instant::now());
         self.known = match &state.data {
             LockData::Locks(l) => Some((state.id.clone(), state.version, l.clone())),
             _ => None,
@@ -508,6 +516,9 @@ struct Slot {
     conn: Option<Conn>,
     last_used: Instant,
 }
+
+/// How long a cached copy of a row is trusted without a write or read.
+const CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// Idle time after which a connection is pinged before use: the server may
 /// have closed it (`wait_timeout`) in the meantime.
@@ -595,6 +606,11 @@ impl LockTable {
     /// The table's connection, reconnecting if it broke or went stale.
     pub async fn conn(&self) -> Result<Lease> {
         let mut slot = self.inner.slot.clone().lock_owned().await;
+        // An operation cut off mid-query (a cancelled future) leaves its
+        // connection unusable; so may a long idle spell.
+        if slot.conn.as_ref().is_some_and(|c| c.is_disconnected()) {
+            slot.conn = None;
+        }
         if slot.last_used.elapsed() > IDLE_PING {
             if let Some(c) = slot.conn.as_mut() {
                 if c.ping().await.is_err() {
@@ -689,6 +705,12 @@ impl LockTable {
                 }
             }
             if let Some(h) = locks.get(name) {
+                if holder_matches(h, holder) {
+                    // Already ours: acquiring is idempotent. (This is also
+                    // how a write whose reply was lost turns out to have
+                    // landed after all.)
+                    return Ok(());
+                }
                 return Err(Kind::Held {
                     row: row.into(),
                     name: name.into(),

@@ -33,6 +33,15 @@ impl DbUrl {
             url: redact_unparsed(raw),
             reason: e.to_string(),
         })?;
+        if parsed.cannot_be_a_base() || !parsed.has_host() {
+            // `mysql:user:pass@host/db` parses, but as an opaque path: the
+            // password would not be recognised as one.
+            return Err(Kind::BadUrl {
+                url: redact_unparsed(raw),
+                reason: "expected mysql://user:pass@host:port/db".into(),
+            }
+            .into());
+        }
         let mut shown = parsed.clone();
         let password = parsed.password().map(|p| {
             percent_encoding::percent_decode_str(p)
@@ -127,11 +136,15 @@ fn scrub(msg: &str, password: Option<&str>) -> String {
     }
 }
 
-/// Best effort for a URL that does not even parse: drop everything between
-/// `://` and the last `@`, which is where a password would be.
+/// Best effort for a URL that does not parse as one: drop everything
+/// between the scheme and the last `@`, which is where a password would be.
 fn redact_unparsed(raw: &str) -> String {
-    match (raw.find("://"), raw.rfind('@')) {
-        (Some(s), Some(at)) if at > s + 3 => format!("{}://***@{}", &raw[..s], &raw[at + 1..]),
+    let start = match raw.find("://") {
+        Some(s) => s + 3,
+        None => raw.find(':').map_or(0, |s| s + 1),
+    };
+    match raw.rfind('@') {
+        Some(at) if at >= start => format!("{}***@{}", &raw[..start], &raw[at + 1..]),
         _ => raw.to_string(),
     }
 }
@@ -165,6 +178,19 @@ mod tests {
         let e = DbUrl::parse("mysql://root:s3cret@[bad/db").unwrap_err();
         assert!(!e.to_string().contains("s3cret"), "{e}");
         assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+    }
+
+    #[test]
+    fn urls_without_slashes_hide_the_password() {
+        for raw in [
+            "mysql:root:s3cret@h/db",
+            "postgres:u:s3cret@h/db",
+            "mysql:/root:s3cret@h/db",
+        ] {
+            let e = DbUrl::parse(raw).unwrap_err();
+            assert!(!e.to_string().contains("s3cret"), "{raw}: {e}");
+            assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+        }
     }
 
     #[test]

@@ -530,7 +530,9 @@ fn concurrent_workers_and_an_operator() {
         std::thread::spawn(move || {
             let mut changes = 0;
             let mut i = 0;
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            // At least a few rounds (so at least one bump), then until the
+            // workers are done.
+            while i < 3 || !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 i += 1;
                 let args: Vec<String> = if i % 3 == 0 {
                     vec![

@@ -96,7 +96,7 @@ fn update_never_overlaps_app_tasks_which_run_in_parallel() {
                 "platform",
                 &name,
                 &["--unless-held", "update"],
-                &marker_cmd(&file, &format!("app{app}.{round}"), "0.6"),
+                &marker_cmd(&file, &format!("app{app}.{round}"), "1.5"),
             ));
         }
         children.push(spawn_run(
@@ -228,24 +228,43 @@ fn signal(pid: u32, sig: i32) {
     }
 }
 
+/// Reads `stream` line by line until a line contains `marker`; returns
+/// everything read so far.
+fn read_until(stream: &mut impl std::io::BufRead, marker: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stream.read_line(&mut line).unwrap();
+        seen.push_str(&line);
+        assert!(n > 0, "{marker:?} never came; got {seen:?}");
+        if line.contains(marker) {
+            return seen;
+        }
+    }
+}
+
 #[test]
 fn signals_are_forwarded_and_the_lock_released() {
     let db = TestDb::migrated();
     for (sig, code) in [(libc::SIGTERM, 42), (libc::SIGINT, 43)] {
+        // The child says "ready" only once its traps are set.
         let script = "trap 'echo got it; exit 42' TERM; trap 'echo got it; exit 43' INT; echo ready; while :; do sleep 0.05; done";
-        let child = db.spawn(&[
+        let mut child = db.spawn(&[
             "locks", "run", "platform", "svc", "--holder", "svc-1", "--", "sh", "-c", script,
         ]);
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let first = read_until(&mut stdout, "ready");
         assert_eq!(
             wait_for_lock(&db, "platform", "svc"),
             serde_json::json!("svc-1")
         );
-        std::thread::sleep(Duration::from_millis(200));
         signal(child.id(), sig);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
         let r = Run::from(child.wait_with_output().unwrap());
         assert_eq!(
-            (r.code, r.stdout.as_str()),
-            (code, "ready\ngot it\n"),
+            (r.code, first + &rest),
+            (code, "ready\ngot it\n".to_string()),
             "{r:#?}"
         );
         assert_eq!(db.data("platform").as_deref(), Some("{}"));
@@ -253,23 +272,53 @@ fn signals_are_forwarded_and_the_lock_released() {
 }
 
 #[test]
-fn ctrl_c_while_waiting_leaves_nothing_behind() {
+fn ctrl_c_or_sigterm_while_waiting_leaves_nothing_behind() {
     let db = TestDb::migrated();
     db.locksmith(&[
         "locks", "acquire", "platform", "backup", "--holder", "task-1",
     ])
     .success();
-    let child = db.spawn(&[
-        "locks", "acquire", "platform", "backup", "--holder", "task-2", "--wait", "60s",
-    ]);
-    std::thread::sleep(Duration::from_millis(500));
-    signal(child.id(), libc::SIGINT);
-    let r = Run::from(child.wait_with_output().unwrap());
-    assert_eq!(r.code, 130, "{r:#?}");
-    assert!(r.stderr.contains("interrupted"), "{r:#?}");
-    let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
-    assert_eq!(doc.rows[0].locks.len(), 1);
-    assert_eq!(doc.rows[0].locks[0].holder, serde_json::json!("task-1"));
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let mut child = db.spawn(&[
+            "locks", "run", "platform", "backup", "--holder", "task-2", "--wait", "60s", "--",
+            "echo", "never",
+        ]);
+        // Once it says it is waiting, its signal handlers are in place.
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let waiting = read_until(&mut stderr, "waiting:");
+        signal(child.id(), sig);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        let r = Run::from(child.wait_with_output().unwrap());
+        assert_eq!((r.code, r.stdout.as_str()), (130, ""), "{waiting}{rest}");
+        assert!(
+            rest.contains("locksmith: interrupted; nothing is left held"),
+            "{rest}"
+        );
+        let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+        assert_eq!(doc.rows[0].locks.len(), 1);
+        assert_eq!(doc.rows[0].locks[0].holder, serde_json::json!("task-1"));
+    }
+}
+
+#[test]
+fn acquiring_a_lock_the_holder_already_holds_succeeds() {
+    let db = TestDb::migrated();
+    db.locksmith(&[
+        "locks", "acquire", "platform", "backup", "--holder", "task-1",
+    ])
+    .success();
+    let v = db.version("platform");
+    db.locksmith(&[
+        "locks", "acquire", "platform", "backup", "--holder", "task-1",
+    ])
+    .success();
+    assert_eq!(db.version("platform"), v, "nothing written");
+    db.locksmith(&[
+        "locks", "acquire", "platform", "backup", "--holder", "task-2",
+    ])
+    .fails(4)
+    .stderr_has(&["is held by task-1"]);
 }
 
 #[test]
