@@ -431,15 +431,28 @@ async fn down_locked(
     }
     let mut done = Vec::new();
     for p in plan {
-        if let Err(e) = conn.query_drop(p.sql.as_str()).await {
-            let reason = Error::from(e).to_string();
-            return Err(Kind::MigrationFailed {
-                migration: format!("{} (down)", p.label),
-                reason,
-                applied: done.iter().map(|d: &Planned| d.label.clone()).collect(),
+        // Lock clients never wait on the migration lock, so a lock could be
+        // taken between the check above and the DROP. Hold the guarded
+        // tables still (this connection only; they wait on the metadata
+        // lock and then find the table gone) and check again.
+        let locked = lock_guarded_tables(conn, &p).await?;
+        let step = async {
+            if !opts.force && locked {
+                guard(conn, &p).await?;
             }
-            .into());
+            conn.query_drop(p.sql.as_str()).await.map_err(|e| {
+                Error::from(Kind::MigrationFailed {
+                    migration: format!("{} (down)", p.label),
+                    reason: Error::from(e).to_string(),
+                    applied: done.iter().map(|d: &Planned| d.label.clone()).collect(),
+                })
+            })
         }
+        .await;
+        if locked {
+            conn.query_drop(sql::UNLOCK_TABLES).await?;
+        }
+        step?;
         conn.exec_drop(sql::DELETE_HISTORY, (p.version,)).await?;
         done.push(p);
     }
@@ -449,17 +462,37 @@ async fn down_locked(
     })
 }
 
+/// Tables whose contents [`guard`] protects.
+const GUARDED: [&str; 2] = ["locks", "locks_audit"];
+
+/// Does this down step drop `table`?
+fn drops(p: &Planned, table: &str) -> bool {
+    let sql = p.sql.to_ascii_lowercase();
+    sql.contains("drop table")
+        && sql
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .any(|w| w == table)
+}
+
+/// `LOCK TABLES … WRITE` on the guarded tables this step drops. `false`
+/// when there is nothing to lock (no such table) or the account may not
+/// lock tables; the check made before any change then stands alone.
+async fn lock_guarded_tables(conn: &mut Conn, p: &Planned) -> Result<bool> {
+    let tables: Vec<&str> = GUARDED.into_iter().filter(|t| drops(p, t)).collect();
+    if tables.is_empty() {
+        return Ok(false);
+    }
+    match conn.query_drop(sql::lock_tables_write(&tables)).await {
+        Ok(()) => Ok(true),
+        Err(e) if matches!(crate::db::server_code(&e), Some(1044 | 1142 | 1146)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Refuses to drop a table that still holds data worth keeping: the `locks`
 /// table while any lock is held, `locks_audit` while it holds records.
 async fn guard(conn: &mut Conn, p: &Planned) -> Result<()> {
-    let drops = |table: &str| {
-        let sql = p.sql.to_ascii_lowercase();
-        sql.contains("drop table")
-            && sql
-                .split(|c: char| !c.is_alphanumeric() && c != '_')
-                .any(|w| w == table)
-    };
-    if drops("locks") {
+    if drops(p, "locks") {
         let rows: Vec<(String, Option<String>)> = match conn.query(sql::SELECT_ALL_LOCK_DATA).await
         {
             Ok(r) => r,
@@ -482,7 +515,7 @@ async fn guard(conn: &mut Conn, p: &Planned) -> Result<()> {
             .into());
         }
     }
-    if drops("locks_audit") {
+    if drops(p, "locks_audit") {
         let count: Option<u64> = match conn.query_first(sql::COUNT_AUDIT).await {
             Ok(c) => c,
             Err(e) if crate::db::server_code(&e) == Some(1146) => None,

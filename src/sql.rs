@@ -53,6 +53,15 @@ fn literal(s: &str) -> String {
 /// Rows of `locks` that the V1 down step would drop.
 pub const SELECT_ALL_LOCK_DATA: &str = "SELECT id, dataJson FROM locks ORDER BY id";
 
+/// Hold tables still while a down step checks and drops them.
+pub fn lock_tables_write(tables: &[&str]) -> String {
+    let list: Vec<String> = tables.iter().map(|t| format!("`{t}` WRITE")).collect();
+    format!("LOCK TABLES {}", list.join(", "))
+}
+
+/// Let go of [`lock_tables_write`].
+pub const UNLOCK_TABLES: &str = "UNLOCK TABLES";
+
 /// How many audit records the V2 down step would drop.
 pub const COUNT_AUDIT: &str = "SELECT COUNT(*) FROM locks_audit";
 

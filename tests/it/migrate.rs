@@ -372,3 +372,45 @@ fn connection_errors_are_clear_and_hide_the_password() {
     let help = db.locksmith(&["migrate", "up", "--help"]);
     help.success().no_secret().stdout_has(&["DATABASE_URL"]);
 }
+
+#[test]
+fn a_lock_taken_during_down_is_not_dropped() {
+    let db = TestDb::migrated();
+    let url = db.url();
+    // A lock client's write, not yet committed when `down` first looks.
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let writer = std::thread::spawn(move || {
+        block(async move {
+            use mysql_async::prelude::Queryable;
+            let mut c = mysql_async::Conn::from_url(url).await.unwrap();
+            c.query_drop("START TRANSACTION").await.unwrap();
+            c.query_drop(
+                r#"INSERT INTO locks (id, dataJson) VALUES ('platform', '{"backup":"task-7"}')"#,
+            )
+            .await
+            .unwrap();
+            started_tx.send(()).unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            c.query_drop("COMMIT").await.unwrap();
+            c.disconnect().await.unwrap();
+        })
+    });
+    started_rx.recv().unwrap();
+    db.locksmith(&["migrate", "down", "--all"])
+        .fails(4)
+        .stderr_has(&[
+            "refusing to roll back V1__locks_create_table",
+            "platform: backup (held by task-7)",
+        ]);
+    writer.join().unwrap();
+    assert_eq!(
+        db.data("platform").as_deref(),
+        Some(r#"{"backup":"task-7"}"#),
+        "the lock survived"
+    );
+    assert_eq!(
+        db.rows("SELECT version FROM refinery_schema_history"),
+        vec![vec![Some("1".into())]],
+        "V2 went, V1 stayed"
+    );
+}
