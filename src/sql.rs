@@ -5,9 +5,17 @@
 //! reading rows, the compare-and-swap write, the audit trail and the
 //! migration lock. Values always travel as parameters, never spliced in.
 
-/// Run on every new connection (and after a pool reset): strict mode, so the
-/// server errors instead of truncating or mangling data.
-pub const SESSION_SETUP: &str = "SET SESSION sql_mode = 'TRADITIONAL,NO_ENGINE_SUBSTITUTION'";
+/// Run on every new connection: strict mode, so the server errors instead
+/// of truncating or mangling data, whatever the server's global `sql_mode`.
+///
+/// What we send is declared utf8mb3, the `locks` table's own character set:
+/// locksmith refuses anything outside it before writing anyway, and the
+/// server then stores a 64 KB `dataJson` without converting it from
+/// utf8mb4 on every write (a fifth of the cost of such a write). Results
+/// stay utf8mb4, so nothing read is ever narrowed.
+pub const SESSION_SETUP: &str = "SET SESSION sql_mode = 'TRADITIONAL,NO_ENGINE_SUBSTITUTION', \
+     character_set_client = utf8mb3, character_set_connection = utf8mb3, \
+     character_set_results = utf8mb4";
 
 /// Down steps, one per up migration, keyed by the up migration's file stem.
 pub const DOWN_STEPS: &[(&str, &str)] = &[
