@@ -28,7 +28,8 @@ pub struct BenchArgs {
     /// Concurrent workers, each with its own connection.
     #[arg(long, default_value_t = 4)]
     pub workers: usize,
-    /// How long each phase (ceiling, then locks) runs.
+    /// How long each phase (ceiling, locks) runs in all; they alternate in
+    /// four slices.
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     pub duration: Duration,
     /// Fill the scratch row with this many other locks first.
@@ -130,71 +131,26 @@ async fn bench(
     }
     let start_version = table.read(row).await?.map(|s| s.version).unwrap_or(0);
 
-    // Phase 1: the ceiling.
-    let deadline = Instant::now() + args.duration;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for t in workers {
-        let t = t.clone();
-        let row = row.to_string();
-        tasks.push(tokio::spawn(async move {
-            let mut c = t.conn().await?;
-            let mut n = 0u64;
-            while Instant::now() < deadline {
-                c.exec_drop(sql::BENCH_CEILING, (&row,)).await?;
-                n += c.affected_rows();
-            }
-            Ok::<u64, Error>(n)
-        }));
-    }
-    let mut ceiling_commits = 0;
-    for t in tasks {
-        ceiling_commits += t.await.map_err(|e| Kind::Db(e.to_string()))??;
-    }
-    let ceiling_secs = started.elapsed().as_secs_f64();
-
-    // Phase 2: acquire and release through the protocol.
+    // The two phases alternate in short slices, so that drift in the
+    // machine's fsync latency over the run hits both alike.
     let counters =
         |f: fn(&crate::row::Stats) -> u64| workers.iter().map(|t| f(t.stats())).sum::<u64>();
     let conflicts = |s: &crate::row::Stats| s.conflicts.load(Ordering::Relaxed);
     let slow = |s: &crate::row::Stats| s.slow.load(Ordering::Relaxed);
     let before = (counters(conflicts), counters(slow));
-    let deadline = Instant::now() + args.duration;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for (w, t) in workers.iter().enumerate() {
-        let table = t.clone();
-        let row = row.to_string();
-        tasks.push(tokio::spawn(async move {
-            let name = format!("bench_worker_{w}");
-            let holder = format!("bench-{w}");
-            let mut lat = Vec::new();
-            let (mut ops, mut errors) = (0u64, 0u64);
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                if table.acquire(&row, &name, &holder).await.is_err() {
-                    errors += 1;
-                    continue;
-                }
-                lat.push(t.elapsed());
-                ops += 1;
-                if table.release(&row, &name, &holder).await.is_err() {
-                    errors += 1;
-                    continue;
-                }
-                ops += 1;
-            }
-            (lat, ops, errors)
-        }));
-    }
-    let (mut lat, mut ops, mut errors) = (Vec::new(), 0u64, 0u64);
-    for t in tasks {
-        let (l, o, e) = t.await.map_err(|e| Kind::Db(e.to_string()))?;
+    let slice = args.duration / ROUNDS;
+    let (mut ceiling_commits, mut ceiling_secs) = (0u64, 0f64);
+    let (mut lat, mut ops, mut errors, mut lock_secs) = (Vec::new(), 0u64, 0u64, 0f64);
+    for _ in 0..ROUNDS {
+        let (n, secs) = ceiling_phase(workers, row, slice).await?;
+        ceiling_commits += n;
+        ceiling_secs += secs;
+        let (l, o, e, secs) = lock_phase(workers, row, slice).await?;
         lat.extend(l);
         ops += o;
         errors += e;
+        lock_secs += secs;
     }
-    let lock_secs = started.elapsed().as_secs_f64();
     let conflicts = counters(conflicts) - before.0;
     let slow = counters(slow) - before.1;
 
@@ -248,6 +204,79 @@ async fn bench(
         errors,
         check_passed: locks_ok && version_ok && errors == 0,
     })
+}
+
+/// Slices each phase is cut into.
+const ROUNDS: u32 = 4;
+
+/// Plain single-row UPDATE commits, one connection per worker: the ceiling.
+async fn ceiling_phase(workers: &[LockTable], row: &str, slice: Duration) -> Result<(u64, f64)> {
+    let deadline = Instant::now() + slice;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for t in workers {
+        let t = t.clone();
+        let row = row.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut c = t.conn().await?;
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                c.exec_drop(sql::BENCH_CEILING, (&row,)).await?;
+                n += c.affected_rows();
+            }
+            Ok::<u64, Error>(n)
+        }));
+    }
+    let mut commits = 0;
+    for t in tasks {
+        commits += t.await.map_err(|e| Kind::Db(e.to_string()))??;
+    }
+    Ok((commits, started.elapsed().as_secs_f64()))
+}
+
+/// Each worker acquires and releases its own lock through the protocol.
+/// Returns acquire latencies, successful operations, errors and seconds.
+async fn lock_phase(
+    workers: &[LockTable],
+    row: &str,
+    slice: Duration,
+) -> Result<(Vec<Duration>, u64, u64, f64)> {
+    let deadline = Instant::now() + slice;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (w, t) in workers.iter().enumerate() {
+        let table = t.clone();
+        let row = row.to_string();
+        tasks.push(tokio::spawn(async move {
+            let name = format!("bench_worker_{w}");
+            let holder = format!("bench-{w}");
+            let mut lat = Vec::new();
+            let (mut ops, mut errors) = (0u64, 0u64);
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                if table.acquire(&row, &name, &holder).await.is_err() {
+                    errors += 1;
+                    continue;
+                }
+                lat.push(t.elapsed());
+                ops += 1;
+                if table.release(&row, &name, &holder).await.is_err() {
+                    errors += 1;
+                    continue;
+                }
+                ops += 1;
+            }
+            (lat, ops, errors)
+        }));
+    }
+    let (mut lat, mut ops, mut errors) = (Vec::new(), 0u64, 0u64);
+    for t in tasks {
+        let (l, o, e) = t.await.map_err(|e| Kind::Db(e.to_string()))?;
+        lat.extend(l);
+        ops += o;
+        errors += e;
+    }
+    Ok((lat, ops, errors, started.elapsed().as_secs_f64()))
 }
 
 fn report_table(r: &BenchReport) -> String {
