@@ -974,12 +974,13 @@ impl LockTable {
             self.inner.cache.lock().expect("cache lock").forget();
         }
         let mut c = self.conn().await?;
+        let path = sql::json_path(op.name);
         let sent = if op.acquire {
-            c.exec_drop(sql::FAST_ACQUIRE, (op.name, op.holder, op.row, op.name))
-                .await
+            let params = (&path, op.holder, op.row, &path);
+            c.exec_drop(sql::FAST_ACQUIRE, params).await
         } else {
-            c.exec_drop(sql::FAST_RELEASE, (op.name, op.row, op.name, op.holder))
-                .await
+            let params = (&path, op.row, &path, sql::json_string(op.holder));
+            c.exec_drop(sql::FAST_RELEASE, params).await
         };
         match sent {
             Ok(()) if c.affected_rows() == 1 => {

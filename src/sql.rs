@@ -101,7 +101,8 @@ pub const CAS_WRITE: &str =
 pub const CAS_BUMP: &str = "UPDATE locks SET version = version + ? WHERE id = ? AND version = ?";
 
 /// Acquire evaluated by the server under its row lock, with no prior read:
-/// adds `name: holder` when `name` is absent. Params: name, holder, id, name.
+/// adds `name: holder` when `name` is absent. Params: path (see
+/// [`json_path`]), holder, id, path.
 ///
 /// Sound only where the stored text spells every key one way, so it matches
 /// nothing for blobs holding `\u` or `\/` escapes (which could spell a key
@@ -114,21 +115,34 @@ pub const CAS_BUMP: &str = "UPDATE locks SET version = version + ? WHERE id = ? 
 /// at no extra round trip, so the caller can tell whether anyone else wrote
 /// since its own last write.
 pub const FAST_ACQUIRE: &str = "UPDATE locks \
-     SET dataJson = JSON_INSERT(dataJson, CONCAT('$.', JSON_QUOTE(?)), ?), version = LAST_INSERT_ID(version + 1) \
+     SET dataJson = JSON_INSERT(dataJson, ?, ?), version = LAST_INSERT_ID(version + 1) \
      WHERE id = ? AND LEFT(dataJson, 1) = '{' \
        AND LOCATE(_binary'\\\\u', CAST(dataJson AS BINARY)) = 0 \
        AND LOCATE(_binary'\\\\/', CAST(dataJson AS BINARY)) = 0 \
-       AND JSON_EXTRACT(dataJson, CONCAT('$.', JSON_QUOTE(?))) IS NULL";
+       AND JSON_EXTRACT(dataJson, ?) IS NULL";
 
 /// Release evaluated by the server: removes `name` when its holder is exactly
-/// the string `holder`. Params: name, id, name, holder. Same soundness rules
-/// as [`FAST_ACQUIRE`].
+/// the string `holder`. Params: path, id, path, quoted holder. Same
+/// soundness rules as [`FAST_ACQUIRE`].
 pub const FAST_RELEASE: &str = "UPDATE locks \
-     SET dataJson = JSON_REMOVE(dataJson, CONCAT('$.', JSON_QUOTE(?))), version = LAST_INSERT_ID(version + 1) \
+     SET dataJson = JSON_REMOVE(dataJson, ?), version = LAST_INSERT_ID(version + 1) \
      WHERE id = ? AND LEFT(dataJson, 1) = '{' \
        AND LOCATE(_binary'\\\\u', CAST(dataJson AS BINARY)) = 0 \
        AND LOCATE(_binary'\\\\/', CAST(dataJson AS BINARY)) = 0 \
-       AND BINARY JSON_EXTRACT(dataJson, CONCAT('$.', JSON_QUOTE(?))) = BINARY JSON_QUOTE(?)";
+       AND BINARY JSON_EXTRACT(dataJson, ?) = BINARY ?";
+
+/// The JSON path of one key, `$."name"`, for [`FAST_ACQUIRE`] and
+/// [`FAST_RELEASE`]. MariaDB matches a quoted path key byte for byte against
+/// the stored key's escaped text, which both MariaDB and locksmith write with
+/// the same escapes (`\"` and `\\`; names have no control characters).
+pub fn json_path(name: &str) -> String {
+    format!("$.{}", json_string(name))
+}
+
+/// A string as JSON text, the way the stored holder is compared.
+pub fn json_string(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serialises")
+}
 
 /// The bench's ceiling: the cheapest possible single-row commit.
 pub const BENCH_CEILING: &str = "UPDATE locks SET version = version + 1 WHERE id = ?";

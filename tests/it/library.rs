@@ -340,3 +340,40 @@ fn a_stale_cached_row_only_costs_a_conflict() {
         Some(serde_json::json!({}))
     );
 }
+
+#[test]
+fn awkward_names_take_the_single_update_path() {
+    let db = TestDb::migrated();
+    db.sql("INSERT INTO locks (id, dataJson) VALUES ('platform', '{}')");
+    let url = db.url();
+    let names = [
+        r#"say "hi""#,
+        r"back\slash",
+        "100%",
+        "x'); DROP TABLE locks; --",
+        "$.path[0]",
+        "über ☃",
+    ];
+    let slow = block(async move {
+        let url = DbUrl::parse(&url).unwrap();
+        let mut slow = 0;
+        for n in names {
+            for acquire in [true, false] {
+                // A fresh table each time: no cached row, so the server-side
+                // UPDATE is what runs.
+                let t = LockTable::connect(&url).await.unwrap();
+                if acquire {
+                    t.acquire("platform", n, r#"h "1""#).await.unwrap();
+                } else {
+                    t.release("platform", n, r#"h "1""#).await.unwrap();
+                }
+                assert_eq!(t.stats().fast.load(Ordering::Relaxed), 1, "{n}");
+                slow += t.stats().slow.load(Ordering::Relaxed);
+                t.disconnect().await.unwrap();
+            }
+        }
+        slow
+    });
+    assert_eq!(slow, 0);
+    assert_eq!(db.data("platform").as_deref(), Some("{}"));
+}
