@@ -719,20 +719,8 @@ impl LockTable {
                 .into());
             }
             locks.insert(name.into(), Value::String(holder.into()));
-            let json = encode(row, &locks)?;
-            match self.cas(c, row, state.version, &json, None).await {
-                Ok(Cas::Landed) => {
-                    let mut cache = self.inner.cache.lock().expect("cache lock");
-                    cache.wrote(row, state.version + 1, Some(locks));
-                    return Ok(());
-                }
-                Ok(Cas::Conflict) => {}
-                Err(WriteError::Failed(e)) => return Err(e),
-                Err(WriteError::Ambiguous) => {
-                    if self.holds(row, name, holder).await? {
-                        return Ok(());
-                    }
-                }
+            if self.cas_plain(c, &op, state.version, locks).await? {
+                return Ok(());
             }
             self.inner.stats.conflicts.fetch_add(1, Ordering::Relaxed);
             if !backoff.wait().await {
@@ -783,20 +771,8 @@ impl LockTable {
                 Some(_) => {}
             }
             locks.shift_remove(name);
-            let json = encode(row, &locks)?;
-            match self.cas(c, row, state.version, &json, None).await {
-                Ok(Cas::Landed) => {
-                    let mut cache = self.inner.cache.lock().expect("cache lock");
-                    cache.wrote(row, state.version + 1, Some(locks));
-                    return Ok(());
-                }
-                Ok(Cas::Conflict) => {}
-                Err(WriteError::Failed(e)) => return Err(e),
-                Err(WriteError::Ambiguous) => {
-                    if !self.holds(row, name, holder).await? {
-                        return Ok(());
-                    }
-                }
+            if self.cas_plain(c, &op, state.version, locks).await? {
+                return Ok(());
             }
             self.inner.stats.conflicts.fetch_add(1, Ordering::Relaxed);
             if !backoff.wait().await {
@@ -949,28 +925,12 @@ impl LockTable {
     async fn plain(&self, op: Plain<'_>) -> Result<bool> {
         let cached = self.inner.cache.lock().expect("cache lock").take_next(&op);
         if let Some((version, next)) = cached {
-            let json = encode(op.row, &next)?;
             let c = self.conn().await?;
-            match self.cas(c, op.row, version, &json, None).await {
-                Ok(Cas::Landed) => {
-                    self.inner.cache.lock().expect("cache lock").wrote(
-                        op.row,
-                        version + 1,
-                        Some(next),
-                    );
-                    self.inner.stats.fast.fetch_add(1, Ordering::Relaxed);
-                    return Ok(true);
-                }
-                Ok(Cas::Conflict) => {
-                    self.inner.stats.conflicts.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(WriteError::Failed(e)) => return Err(e),
-                Err(WriteError::Ambiguous) => {
-                    if self.holds(op.row, op.name, op.holder).await? == op.acquire {
-                        return Ok(true);
-                    }
-                }
+            if self.cas_plain(c, &op, version, next).await? {
+                self.inner.stats.fast.fetch_add(1, Ordering::Relaxed);
+                return Ok(true);
             }
+            self.inner.stats.conflicts.fetch_add(1, Ordering::Relaxed);
             self.inner.cache.lock().expect("cache lock").forget();
         }
         let mut c = self.conn().await?;
@@ -1019,6 +979,31 @@ impl LockTable {
             // fail): the read + CAS path decides, and reports exactly.
             Err(e) if db::server_code(&e).is_some() => Ok(false),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes `locks`, the result of a plain acquire or release, by CAS
+    /// against `version`. `true` once it is done (also when a dropped
+    /// connection turns out to have landed it); `false` on a conflict.
+    async fn cas_plain(
+        &self,
+        c: Lease,
+        op: &Plain<'_>,
+        version: i64,
+        locks: Locks,
+    ) -> Result<bool> {
+        let json = encode(op.row, &locks)?;
+        match self.cas(c, op.row, version, &json, None).await {
+            Ok(Cas::Landed) => {
+                let mut cache = self.inner.cache.lock().expect("cache lock");
+                cache.wrote(op.row, version + 1, Some(locks));
+                Ok(true)
+            }
+            Ok(Cas::Conflict) => Ok(false),
+            Err(WriteError::Failed(e)) => Err(e),
+            Err(WriteError::Ambiguous) => {
+                Ok(self.holds(op.row, op.name, op.holder).await? == op.acquire)
+            }
         }
     }
 
