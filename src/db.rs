@@ -83,6 +83,22 @@ fn table_from_message(msg: &str) -> String {
         .unwrap_or_else(|| msg.to_string())
 }
 
+/// True when the server is MariaDB. MariaDB announces itself in the
+/// handshake (`5.5.5-10.11.6-MariaDB`), which the driver parses to a
+/// version of 10 or more; MySQL's versions are 5.x, 8.x and 9.x.
+///
+/// It matters for one thing: MariaDB's JSON functions edit `dataJson` in
+/// place, keeping key order, while MySQL's return their canonical form
+/// (keys re-sorted, duplicates dropped), which would rewrite locks that
+/// locksmith does not own.
+pub fn is_mariadb(conn: &Conn) -> bool {
+    server_is_mariadb(conn.server_version())
+}
+
+fn server_is_mariadb(version: (u16, u16, u16)) -> bool {
+    version.0 >= 10
+}
+
 /// Server error code of a driver error, if the server sent one.
 pub fn server_code(e: &mysql_async::Error) -> Option<u16> {
     match e {
@@ -93,6 +109,15 @@ pub fn server_code(e: &mysql_async::Error) -> Option<u16> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mariadb_is_told_from_mysql_by_version() {
+        assert!(super::server_is_mariadb((10, 11, 19)));
+        assert!(super::server_is_mariadb((11, 4, 2)));
+        assert!(!super::server_is_mariadb((8, 0, 39)));
+        assert!(!super::server_is_mariadb((9, 1, 0)));
+        assert!(!super::server_is_mariadb((5, 7, 44)));
+    }
+
     #[test]
     fn table_name_from_message() {
         assert_eq!(

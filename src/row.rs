@@ -160,7 +160,7 @@ pub fn validate_text(what: &str, s: &str) -> Result<()> {
         ))
         .into());
     }
-    if let Some(c) = s.chars().find(|c| (*c as u32) > 0xFFFF) {
+    if let Some(c) = first_unstorable(s) {
         return Err(Kind::Invalid(format!(
             "{what} {s:?} contains {c:?} (U+{:X}), which the locks table's 3-byte utf8 cannot store; use characters up to U+FFFF",
             c as u32
@@ -168,6 +168,12 @@ pub fn validate_text(what: &str, s: &str) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// The first character outside the Basic Multilingual Plane, which the
+/// `locks` table's 3-byte `utf8` cannot store (emoji, for one).
+fn first_unstorable(s: &str) -> Option<char> {
+    s.chars().find(|c| (*c as u32) > 0xFFFF)
 }
 
 /// Checks a row id fits the `id` column.
@@ -194,7 +200,7 @@ pub fn encode(row: &str, locks: &Locks) -> Result<String> {
         }
         .into());
     }
-    if let Some(c) = text.chars().find(|c| (*c as u32) > 0xFFFF) {
+    if let Some(c) = first_unstorable(&text) {
         return Err(Kind::Invalid(format!(
             "row `{row}` would hold {c:?} (U+{:X}), which the locks table's 3-byte utf8 cannot store",
             c as u32
@@ -405,6 +411,10 @@ struct Inner {
     slot: Arc<tokio::sync::Mutex<Slot>>,
     stats: Stats,
     cache: std::sync::Mutex<Cache>,
+    /// The server edits JSON in place (MariaDB), so the server-evaluated
+    /// acquire and release keep every other lock exactly as stored. On
+    /// MySQL they would re-sort keys, so read + CAS does all the work there.
+    server_json: bool,
 }
 
 /// A plain acquire (or release) of one lock for one holder.
@@ -576,6 +586,7 @@ impl LockTable {
     pub async fn connect(url: &DbUrl) -> Result<LockTable> {
         let mut conn = db::connect(url).await?;
         conn.query_drop(sql::CHECK_LOCKS_TABLE).await?;
+        let server_json = db::is_mariadb(&conn);
         Ok(LockTable {
             inner: Arc::new(Inner {
                 url: url.clone(),
@@ -585,6 +596,7 @@ impl LockTable {
                 })),
                 stats: Stats::default(),
                 cache: Default::default(),
+                server_json,
             }),
         })
     }
@@ -830,10 +842,14 @@ impl LockTable {
         approved: Option<&Change>,
     ) -> Result<Change> {
         validate_row_id(row)?;
-        if let Edit::Names(names) = edit {
-            for n in names {
-                validate_text("lock name", n)?;
+        match edit {
+            Edit::Names(names) => {
+                for n in names {
+                    validate_text("lock name", n)?;
+                }
             }
+            Edit::Holder(h) => validate_text("holder", h)?,
+            Edit::All | Edit::Bump(_) => {}
         }
         self.inner.cache.lock().expect("cache lock").forget();
         let mut backoff = Backoff::new();
@@ -919,9 +935,10 @@ impl LockTable {
 
     /// A plain acquire or release in one statement, with no read: a CAS
     /// from this table's cached copy of the row when it has one (no JSON
-    /// work on the server), else the server-evaluated conditional UPDATE.
-    /// `true`: it landed. `false`: the read + CAS path must decide. On a
-    /// dropped connection, re-reads to learn whether it landed.
+    /// work on the server), else, on MariaDB, the server-evaluated
+    /// conditional UPDATE. `true`: it landed. `false`: the read + CAS path
+    /// must decide. On a dropped connection, re-reads to learn whether it
+    /// landed.
     async fn plain(&self, op: Plain<'_>) -> Result<bool> {
         let cached = self.inner.cache.lock().expect("cache lock").take_next(&op);
         if let Some((version, next)) = cached {
@@ -932,6 +949,9 @@ impl LockTable {
             }
             self.inner.stats.conflicts.fetch_add(1, Ordering::Relaxed);
             self.inner.cache.lock().expect("cache lock").forget();
+        }
+        if !self.inner.server_json {
+            return Ok(false);
         }
         let mut c = self.conn().await?;
         let path = sql::json_path(op.name);

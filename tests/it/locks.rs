@@ -425,7 +425,19 @@ fn awkward_lock_names_round_trip() {
         .fails(2)
         .stderr_has(&["3-byte utf8 cannot store", "U+1F680"]);
     db.locksmith(&["locks", "acquire", "platform", "deploy", "--holder", "🚀"])
-        .fails(2);
+        .fails(2)
+        .stderr_has(&["holder \"🚀\" contains", "3-byte utf8 cannot store"]);
+    db.locksmith(&[
+        "locks",
+        "force-release",
+        "platform",
+        "--holder",
+        "🚀",
+        "--yes",
+    ])
+    .fails(2)
+    .no_stdout()
+    .stderr_has(&["holder \"🚀\" contains", "3-byte utf8 cannot store"]);
     assert_eq!(db.version("platform"), v);
 }
 
