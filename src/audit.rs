@@ -47,34 +47,18 @@ pub fn os_user() -> String {
             }
         }
     }
-    // SAFETY: getuid has no preconditions. getpwuid_r writes only into the
-    // buffers we pass, and `pw.pw_name` points into `buf` when it succeeds.
-    unsafe {
-        let uid = libc::getuid();
-        let mut pw: libc::passwd = std::mem::zeroed();
-        let mut buf = [0 as libc::c_char; 1024];
-        let mut out: *mut libc::passwd = std::ptr::null_mut();
-        let rc = libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out);
-        if rc == 0 && !out.is_null() && !pw.pw_name.is_null() {
-            return std::ffi::CStr::from_ptr(pw.pw_name)
-                .to_string_lossy()
-                .into_owned();
-        }
-        format!("uid{uid}")
+    let uid = nix::unistd::Uid::current();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => user.name,
+        _ => format!("uid{uid}"),
     }
 }
 
 /// This machine's host name.
 pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
-    // within it on success (and we stop at the first NUL anyway).
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown-host".into();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown-host".into())
 }
 
 /// Writes the record of `change`; runs inside the caller's transaction.

@@ -9,6 +9,8 @@
 use crate::error::{exit, Error, Kind, Result};
 use crate::row::LockTable;
 use crate::wait::AcquireOptions;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use std::os::unix::process::ExitStatusExt;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -43,12 +45,12 @@ pub async fn run_locked(
             return Ok(code);
         }
     };
-    let pid = child.id().map(|p| p as libc::pid_t);
+    let pid = child.id().map(|p| Pid::from_raw(p as i32));
     let status = loop {
         tokio::select! {
             s = child.wait() => break s,
-            _ = sigint.recv() => forward(pid, libc::SIGINT),
-            _ = sigterm.recv() => forward(pid, libc::SIGTERM),
+            _ = sigint.recv() => forward(pid, Signal::SIGINT),
+            _ = sigterm.recv() => forward(pid, Signal::SIGTERM),
         }
     };
     let released = release_loudly(guard).await;
@@ -70,13 +72,11 @@ pub async fn run_locked(
     })
 }
 
-fn forward(pid: Option<libc::pid_t>, sig: libc::c_int) {
+/// Passes a signal on to the child, which has not been reaped yet (we are
+/// still waiting for it), so its pid cannot have been reused.
+fn forward(pid: Option<Pid>, sig: Signal) {
     if let Some(pid) = pid {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our
-        // child's, which we have not reaped yet.
-        unsafe {
-            libc::kill(pid, sig);
-        }
+        let _ = kill(pid, sig);
     }
 }
 

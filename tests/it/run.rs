@@ -3,6 +3,8 @@
 
 use crate::harness::*;
 use locksmith::render::Dump;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -221,11 +223,8 @@ fn wait_for_lock(db: &TestDb, row: &str, name: &str) -> serde_json::Value {
     }
 }
 
-fn signal(pid: u32, sig: i32) {
-    // SAFETY: sending a signal to a child we spawned.
-    unsafe {
-        libc::kill(pid as i32, sig);
-    }
+fn signal(pid: u32, sig: Signal) {
+    nix::sys::signal::kill(Pid::from_raw(pid as i32), sig).expect("send a signal");
 }
 
 /// Reads `stream` line by line until a line contains `marker`; returns
@@ -246,7 +245,7 @@ fn read_until(stream: &mut impl std::io::BufRead, marker: &str) -> String {
 #[test]
 fn signals_are_forwarded_and_the_lock_released() {
     let db = TestDb::migrated();
-    for (sig, code) in [(libc::SIGTERM, 42), (libc::SIGINT, 43)] {
+    for (sig, code) in [(Signal::SIGTERM, 42), (Signal::SIGINT, 43)] {
         // The child says "ready" only once its traps are set.
         let script = "trap 'echo got it; exit 42' TERM; trap 'echo got it; exit 43' INT; echo ready; while :; do sleep 0.05; done";
         let mut child = db.spawn(&[
@@ -278,7 +277,7 @@ fn ctrl_c_or_sigterm_while_waiting_leaves_nothing_behind() {
         "locks", "acquire", "platform", "backup", "--holder", "task-1",
     ])
     .success();
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
         let mut child = db.spawn(&[
             "locks", "run", "platform", "backup", "--holder", "task-2", "--wait", "60s", "--",
             "echo", "never",
@@ -349,7 +348,7 @@ fn a_killed_locksmith_leaves_its_lock_for_the_operator() {
         std::thread::sleep(Duration::from_millis(20));
     }
     if let Ok(pid) = std::fs::read_to_string(&pidfile) {
-        signal(pid.trim().parse().unwrap(), libc::SIGKILL);
+        signal(pid.trim().parse().unwrap(), Signal::SIGKILL);
     }
     // Still held, under its holder's name.
     db.locksmith(&["locks", "dump"])
