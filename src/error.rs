@@ -82,7 +82,7 @@ pub enum Kind {
     #[error("row `{0}` kept changing under us; gave up after repeated conflicts")]
     Contended(String),
     /// Waiting for a lock ran out of time.
-    #[error("timed out after {waited:?} waiting for {what}")]
+    #[error("gave up after waiting {:.1}s: {what}", waited.as_secs_f64())]
     WaitTimeout {
         waited: std::time::Duration,
         what: String,

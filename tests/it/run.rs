@@ -173,7 +173,8 @@ fn wait_times_out_with_the_conflict_code() {
     .no_stdout()
     .stderr_has(&[
         "waiting: lock `backup` in row `platform` is held by task-1",
-        "timed out after 1.",
+        "locksmith: gave up after waiting 1.",
+        "s: lock `backup` in row `platform` is held by task-1\n",
     ]);
     let waited = t.elapsed();
     assert!(waited >= Duration::from_secs(1), "{waited:?}");
