@@ -67,8 +67,9 @@ impl ConnectOpts {
 /// Which migrations to use.
 #[derive(Debug, Args, Clone)]
 pub struct SourceOpts {
-    /// Read migrations from DIR (V<n>__<name>.sql, with V<n>__<name>.down.sql
-    /// beside each) instead of the ones built into locksmith.
+    /// Read migrations from DIR (files like V3__add_index.sql, each with its
+    /// V3__add_index.down.sql beside it) instead of the ones built into
+    /// locksmith.
     #[arg(long, value_name = "DIR")]
     pub source: Option<PathBuf>,
 
