@@ -26,7 +26,8 @@ Exit codes:
   5    not found: no such row, lock, table or database
   6    migrate status --check: schema not current
   130  interrupted (Ctrl-C or SIGTERM) while waiting for a lock
-`locks run` exits with the command's status (128+N if a signal N ended it).";
+`locks run` exits with the command's status (128+N if a signal N ended it),
+or 3 if the command succeeded but the lock could not be released.";
 
 /// Migrations, operator commands and cross-process locks for MySQL/MariaDB
 /// `locks` tables.

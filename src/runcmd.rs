@@ -5,14 +5,23 @@
 //! exits, however it exits. If locksmith itself is killed (SIGKILL) the lock
 //! stays held under its holder name (host and pid by default), where
 //! `locks dump` shows it and `locks force-release ROW --holder H` frees it.
+//!
+//! A terminal's Ctrl-C is not passed on: the terminal sends it to the whole
+//! foreground process group, the command included, and a second copy from
+//! locksmith would read as "press again to force quit" to many programs.
+//! Only signals sent by a process (`kill`, a supervisor) are forwarded.
 
 use crate::error::{exit, Error, Kind, Result};
 use crate::row::LockTable;
 use crate::wait::AcquireOptions;
+use futures_util::StreamExt;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::exfiltrator::WithOrigin;
+use signal_hook::low_level::siginfo::{Cause, Origin};
+use signal_hook_tokio::SignalsInfo;
 use std::os::unix::process::ExitStatusExt;
-use tokio::signal::unix::{signal, SignalKind};
 
 /// Acquires, runs `command`, releases; returns the exit code to use.
 pub async fn run_locked(
@@ -26,11 +35,17 @@ pub async fn run_locked(
     let (program, args) = command
         .split_first()
         .ok_or_else(|| Error::from(Kind::Invalid("no command given after --".into())))?;
-    // Listen before the child exists, so no signal slips through unhandled.
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
 
     let guard = crate::cli::acquire_interruptibly(table, row, name, holder, opts).await?;
+
+    // Listen before the child exists, so that no signal slips through
+    // unhandled; one that came in meanwhile means: do not start it.
+    let mut signals = SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM])?;
+    let handle = signals.handle();
+    if futures_util::poll!(signals.next()).is_ready() {
+        release_loudly(guard).await;
+        return Err(Kind::Interrupted.into());
+    }
 
     let mut child = match tokio::process::Command::new(program).args(args).spawn() {
         Ok(c) => c,
@@ -49,10 +64,10 @@ pub async fn run_locked(
     let status = loop {
         tokio::select! {
             s = child.wait() => break s,
-            _ = sigint.recv() => forward(pid, Signal::SIGINT),
-            _ = sigterm.recv() => forward(pid, Signal::SIGTERM),
+            Some(origin) = signals.next() => forward(pid, &origin),
         }
     };
+    handle.close();
     let released = release_loudly(guard).await;
     let code = match status {
         Ok(s) => match (s.code(), s.signal()) {
@@ -74,10 +89,19 @@ pub async fn run_locked(
 
 /// Passes a signal on to the child, which has not been reaped yet (we are
 /// still waiting for it), so its pid cannot have been reused.
-fn forward(pid: Option<Pid>, sig: Signal) {
-    if let Some(pid) = pid {
+fn forward(pid: Option<Pid>, origin: &Origin) {
+    if !should_forward(&origin.cause) {
+        return;
+    }
+    if let (Some(pid), Ok(sig)) = (pid, Signal::try_from(origin.signal)) {
         let _ = kill(pid, sig);
     }
+}
+
+/// Signals sent by a process are passed on. One the kernel sent (a
+/// terminal's Ctrl-C) reached the child already: it is in our process group.
+fn should_forward(cause: &Cause) -> bool {
+    !matches!(cause, Cause::Kernel)
 }
 
 async fn release_loudly(guard: crate::wait::LockGuard) -> bool {
@@ -96,5 +120,19 @@ async fn release_loudly(guard: crate::wait::LockGuard) -> bool {
             );
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signal_hook::low_level::siginfo::Sent;
+
+    #[test]
+    fn only_signals_sent_by_a_process_are_forwarded() {
+        assert!(!should_forward(&Cause::Kernel), "a terminal's Ctrl-C");
+        assert!(should_forward(&Cause::Sent(Sent::User)), "kill(1)");
+        assert!(should_forward(&Cause::Sent(Sent::TKill)));
+        assert!(should_forward(&Cause::Unknown), "when in doubt, pass it on");
     }
 }

@@ -272,6 +272,43 @@ fn signals_are_forwarded_and_the_lock_released() {
 }
 
 #[test]
+fn a_terminal_ctrl_c_stops_the_command_and_frees_the_lock() {
+    let db = TestDb::migrated();
+    // `script` runs locksmith on a pseudo-terminal; a ^C written to it is
+    // the terminal's Ctrl-C, sent by the kernel to the foreground process
+    // group: locksmith and the command alike.
+    let cmd = format!(
+        "{} locks run platform tty-job --holder tty-1 -- sh -c 'echo ready; exec sleep 30'",
+        bin().display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("DATABASE_URL", db.url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    read_until(&mut stdout, "ready");
+    assert_eq!(
+        wait_for_lock(&db, "platform", "tty-job"),
+        serde_json::json!("tty-1")
+    );
+    let started = Instant::now();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"\x03").unwrap();
+    let status = child.wait().unwrap();
+    drop(stdin);
+    assert_eq!(status.code(), Some(130), "the command died of SIGINT");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "Ctrl-C stopped it, not the end of its sleep"
+    );
+    assert_eq!(db.data("platform").as_deref(), Some("{}"), "released");
+}
+
+#[test]
 fn ctrl_c_or_sigterm_while_waiting_leaves_nothing_behind() {
     let db = TestDb::migrated();
     db.locksmith(&[
