@@ -758,7 +758,7 @@ fn audit_command() -> String {
             args.next();
             continue;
         }
-        if a.starts_with("--url=") || a.contains("://") {
+        if a.starts_with("--url=") {
             continue;
         }
         if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"\\$`".contains(c)) {

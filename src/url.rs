@@ -118,8 +118,9 @@ impl DbUrl {
         self.opts.user().unwrap_or_default()
     }
 
-    /// Driver options, with strict-mode session setup.
-    pub fn opts(&self) -> &Opts {
+    /// Driver options, with strict-mode session setup. Not public: the
+    /// driver's `Debug` output of them includes the password.
+    pub(crate) fn opts(&self) -> &Opts {
         &self.opts
     }
 
@@ -138,6 +139,8 @@ fn scrub(msg: &str, password: Option<&str>) -> String {
 
 /// Best effort for a URL that does not parse as one: drop everything
 /// between the scheme and the last `@`, which is where a password would be.
+/// Without an `@`, what follows a `:` in the authority may be a password
+/// whose `@host` was left out (`mysql://root:secret/db`), so it goes too.
 fn redact_unparsed(raw: &str) -> String {
     let start = match raw.find("://") {
         Some(s) => s + 3,
@@ -145,7 +148,13 @@ fn redact_unparsed(raw: &str) -> String {
     };
     match raw.rfind('@') {
         Some(at) if at >= start => format!("{}***@{}", &raw[..start], &raw[at + 1..]),
-        _ => raw.to_string(),
+        _ => {
+            let authority_end = raw[start..].find('/').map_or(raw.len(), |i| start + i);
+            match raw[start..authority_end].find(':') {
+                Some(colon) => format!("{}:***{}", &raw[..start + colon], &raw[authority_end..]),
+                None => raw.to_string(),
+            }
+        }
     }
 }
 
@@ -190,6 +199,19 @@ mod tests {
             let e = DbUrl::parse(raw).unwrap_err();
             assert!(!e.to_string().contains("s3cret"), "{raw}: {e}");
             assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+        }
+    }
+
+    #[test]
+    fn a_url_without_its_host_hides_what_may_be_the_password() {
+        for raw in ["mysql://root:123456789/db", "mysql://root:s3cret_pw/db?x=1"] {
+            let e = DbUrl::parse(raw).unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                !msg.contains("123456789") && !msg.contains("s3cret_pw"),
+                "{raw}: {msg}"
+            );
+            assert!(msg.contains("mysql://root:***/db"), "{msg}");
         }
     }
 
