@@ -434,10 +434,11 @@ async fn down_locked(
         // Lock clients never wait on the migration lock, so a lock could be
         // taken between the check above and the DROP. Hold the guarded
         // tables still (this connection only; they wait on the metadata
-        // lock and then find the table gone) and check again.
+        // lock and then find the table gone) and check again. An account
+        // that may not lock tables still gets the second, closer check.
         let locked = lock_guarded_tables(conn, &p).await?;
         let step = async {
-            if !opts.force && locked {
+            if !opts.force {
                 guard(conn, &p).await?;
             }
             conn.query_drop(p.sql.as_str()).await.map_err(|e| {
@@ -476,7 +477,7 @@ fn drops(p: &Planned, table: &str) -> bool {
 
 /// `LOCK TABLES … WRITE` on the guarded tables this step drops. `false`
 /// when there is nothing to lock (no such table) or the account may not
-/// lock tables; the check made before any change then stands alone.
+/// lock tables; the check just before the DROP then runs unlocked.
 async fn lock_guarded_tables(conn: &mut Conn, p: &Planned) -> Result<bool> {
     let tables: Vec<&str> = GUARDED.into_iter().filter(|t| drops(p, t)).collect();
     if tables.is_empty() {

@@ -377,8 +377,10 @@ fn connection_errors_are_clear_and_hide_the_password() {
 fn a_lock_taken_during_down_is_not_dropped() {
     let db = TestDb::migrated();
     let url = db.url();
-    // A lock client's write, not yet committed when `down` first looks.
+    // A lock client's write, not yet committed when `down` first looks; it
+    // commits once `down` waits to lock the table for the DROP.
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let (commit_tx, commit_rx) = std::sync::mpsc::channel::<()>();
     let writer = std::thread::spawn(move || {
         block(async move {
             use mysql_async::prelude::Queryable;
@@ -390,13 +392,30 @@ fn a_lock_taken_during_down_is_not_dropped() {
             .await
             .unwrap();
             started_tx.send(()).unwrap();
-            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            commit_rx.recv().unwrap();
             c.query_drop("COMMIT").await.unwrap();
             c.disconnect().await.unwrap();
         })
     });
     started_rx.recv().unwrap();
-    db.locksmith(&["migrate", "down", "--all"])
+    let down = db.spawn(&["migrate", "down", "--all"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while db.scalar(&format!(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+         WHERE DB = '{}' AND INFO LIKE 'LOCK TABLES%' AND STATE LIKE 'Waiting for table metadata lock%'",
+        db.name
+    ))
+    .as_deref()
+        != Some("1")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "`down` never waited to lock `locks`"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    commit_tx.send(()).unwrap();
+    Run::from(down.wait_with_output().unwrap())
         .fails(4)
         .stderr_has(&[
             "refusing to roll back V1__locks_create_table",
