@@ -6,7 +6,7 @@
 //! was sent, looking that id up tells whether the change landed.
 
 use crate::error::Result;
-use crate::row::Change;
+use crate::row::{Change, Lease};
 use crate::sql;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -63,12 +63,11 @@ pub fn hostname() -> String {
 
 /// Writes the record of `change`; runs inside the caller's transaction.
 pub(crate) async fn insert(
-    c: &mut Conn,
+    c: &mut Lease,
     a: &AuditInfo,
     change: &Change,
 ) -> mysql_async::Result<()> {
-    let removed = (!change.removed.is_empty())
-        .then(|| serde_json::to_string(&change.removed).expect("map serialises"));
+    let removed = (!change.removed.is_empty()).then(|| crate::row::json_text(&change.removed));
     c.exec_drop(
         sql::INSERT_AUDIT,
         mysql_async::Params::Positional(vec![
@@ -87,7 +86,7 @@ pub(crate) async fn insert(
 }
 
 /// Did the change carrying this op id commit?
-pub(crate) async fn landed(c: &mut Conn, op_id: &str) -> Result<bool> {
+pub(crate) async fn landed(c: &mut Lease, op_id: &str) -> Result<bool> {
     let n: Option<u64> = c.exec_first(sql::AUDIT_BY_OP, (op_id,)).await?;
     Ok(n.unwrap_or(0) > 0)
 }

@@ -15,7 +15,6 @@ use crate::render::Format;
 use crate::row::{encode, LockTable, Locks};
 use crate::sql;
 use clap::Args;
-use mysql_async::prelude::Queryable;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};

@@ -616,16 +616,29 @@ pub async fn acquire_interruptibly(
         _ = sigterm.recv() => Err(Kind::Interrupted.into()),
     };
     reporter.done();
-    let interrupted = matches!(&result, Err(e) if matches!(e.kind(), Kind::Interrupted));
-    if interrupted && !held_before {
-        // The attempt may have been cut off after its write was sent: if
-        // the lock turns out to be ours, give it back.
+    // Cut off (Ctrl-C) or failed on the connection, the attempt may have
+    // sent a write that landed; the release below runs only once that
+    // session is settled, so it sees the truth. Other errors come from
+    // answers that wrote nothing.
+    let unsure = matches!(&result, Err(e) if matches!(
+        e.kind(),
+        Kind::Interrupted | Kind::Db(_) | Kind::Unreachable { .. }
+    ));
+    if unsure && !held_before {
         match table.release(row, name, holder).await {
             Ok(()) => {}
-            Err(e) if matches!(e.kind(), Kind::NotHeld { .. } | Kind::WrongHolder { .. }) => {}
-            Err(e) => note(&format!(
-                "ERROR: could not make sure lock `{name}` in row `{row}` is not left held by {holder}: {e}"
-            )),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    Kind::NotHeld { .. } | Kind::WrongHolder { .. } | Kind::NoRow(_)
+                ) => {}
+            Err(e) => {
+                return Err(Kind::Db(format!(
+                    "{}; and could not make sure lock `{name}` in row `{row}` is not left held by {holder}: {e}\nhint: check with `locksmith locks dump {row}`; `locksmith locks force-release {row} --holder '{holder}'` frees it",
+                    result.err().map(|r| r.to_string()).unwrap_or_default()
+                ))
+                .into())
+            }
         }
     }
     result
@@ -725,7 +738,11 @@ fn describe(c: &Change, edit: &Edit, planned: bool) -> String {
     if let Edit::Bump(_) = edit {
         s.push_str("locks untouched\n");
     }
-    s.push_str(&format!("{} lock(s) remain\n", c.remaining.len()));
+    if c.raw_kept {
+        s.push_str("dataJson is not a JSON object; left as it is\n");
+    } else {
+        s.push_str(&format!("{} lock(s) remain\n", c.remaining.len()));
+    }
     s
 }
 

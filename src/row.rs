@@ -30,6 +30,9 @@ use std::time::Instant;
 /// Bytes a `TEXT` column holds.
 pub const TEXT_LIMIT: usize = 65_535;
 
+/// The largest version the `version` column (`INT`) holds.
+pub const VERSION_MAX: i64 = i32::MAX as i64;
+
 /// Characters the `id` column (`VARCHAR(128)`) holds.
 pub const ROW_ID_LIMIT: usize = 128;
 
@@ -191,7 +194,7 @@ pub fn validate_row_id(id: &str) -> Result<()> {
 
 /// Serialises locks for the `dataJson` column, refusing what would not fit.
 pub fn encode(row: &str, locks: &Locks) -> Result<String> {
-    let text = serde_json::to_string(locks).expect("a JSON map always serialises");
+    let text = json_text(locks);
     if text.len() > TEXT_LIMIT {
         return Err(Kind::TooLarge {
             row: row.to_string(),
@@ -200,14 +203,41 @@ pub fn encode(row: &str, locks: &Locks) -> Result<String> {
         }
         .into());
     }
-    if let Some(c) = first_unstorable(&text) {
-        return Err(Kind::Invalid(format!(
-            "row `{row}` would hold {c:?} (U+{:X}), which the locks table's 3-byte utf8 cannot store",
-            c as u32
-        ))
-        .into());
-    }
     Ok(text)
+}
+
+/// Locks as compact JSON that a 3-byte `utf8` column can store: characters
+/// beyond U+FFFF, which locksmith never writes itself but another writer
+/// may have stored escaped (`"\ud83d\ude80"`), stay escaped.
+pub fn json_text(locks: &Locks) -> String {
+    let mut out = Vec::with_capacity(128);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, Utf8mb3Formatter);
+    serde::Serialize::serialize(locks, &mut ser).expect("a JSON map always serialises");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// serde_json's compact output, but with characters beyond U+FFFF written
+/// as `\uXXXX` surrogate pairs.
+struct Utf8mb3Formatter;
+
+impl serde_json::ser::Formatter for Utf8mb3Formatter {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        // A 4-byte UTF-8 sequence, and only such, starts with 0xF0..=0xF4.
+        while let Some(i) = rest.bytes().position(|b| b >= 0xF0) {
+            writer.write_all(&rest.as_bytes()[..i])?;
+            let c = rest[i..].chars().next().expect("a char starts here");
+            for unit in c.encode_utf16(&mut [0u16; 2]) {
+                write!(writer, "\\u{unit:04x}")?;
+            }
+            rest = &rest[i + c.len_utf8()..];
+        }
+        writer.write_all(rest.as_bytes())
+    }
 }
 
 /// How a write deals with conflicts.
@@ -237,6 +267,8 @@ pub struct Change {
     pub replaced_raw: Option<String>,
     /// Locks left in the row afterwards.
     pub remaining: Locks,
+    /// The row's data is not a JSON object and was left as it is (a bump).
+    pub raw_kept: bool,
     /// True when nothing was written.
     pub dry_run: bool,
 }
@@ -275,6 +307,7 @@ impl Edit {
             removed: Locks::new(),
             replaced_raw: None,
             remaining: Locks::new(),
+            raw_kept: false,
             dry_run: false,
         };
         match (self, &state.data) {
@@ -283,8 +316,20 @@ impl Edit {
                 return Ok(change);
             }
             (Edit::Bump(by), data) => {
-                change.version_after = state.version + by;
-                change.remaining = data.locks().unwrap_or_default();
+                change.version_after = state
+                    .version
+                    .checked_add(*by)
+                    .filter(|v| *v <= VERSION_MAX)
+                    .ok_or_else(|| {
+                        Kind::Invalid(format!(
+                            "bumping row `{id}` (version {}) by {by} would take its version past {VERSION_MAX}, the most the INT column holds; nothing was changed",
+                            state.version
+                        ))
+                    })?;
+                match data.locks() {
+                    Some(locks) => change.remaining = locks,
+                    None => change.raw_kept = true,
+                }
                 return Ok(change);
             }
             _ => {}
@@ -525,6 +570,57 @@ impl Cache {
 struct Slot {
     conn: Option<Conn>,
     last_used: Instant,
+    /// A statement was sent on `conn` and its reply not yet read. Still set
+    /// when a lease is dropped: the operation's future was dropped
+    /// mid-statement, so `conn` is out of step with the server.
+    in_flight: bool,
+    /// Id of a session of ours, given up on while a statement of it may
+    /// still be running on the server. The next connection ends it and waits
+    /// until it is gone before anything reads or writes (see [`settle`]).
+    unsettled: Option<u32>,
+}
+
+impl Slot {
+    /// Gives up on the connection; if it may have a statement running, its
+    /// session is settled before the next one is used.
+    fn abandon(&mut self) {
+        if let Some(c) = self.conn.take() {
+            self.unsettled = Some(c.id());
+        }
+        self.in_flight = false;
+    }
+}
+
+/// How long to wait for an abandoned session to end on the server.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Ends session `id` (ours, abandoned while a statement of it may still be
+/// running) and waits until the server has dropped it, so that whatever it
+/// was running has committed or rolled back. Until then a read could see
+/// the row from before a write that is about to land; after, a read tells
+/// whether it landed, and repeating it is safe when it did not.
+async fn settle(c: &mut Conn, id: u32) -> Result<()> {
+    match c.query_drop(sql::kill_connection(id)).await {
+        // 1094: no such session (it is gone already); 1095: the id now
+        // belongs to someone else's session, so ours is gone too.
+        Err(e) if !matches!(db::server_code(&e), Some(1094 | 1095)) => return Err(e.into()),
+        _ => {}
+    }
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let n: Option<u64> = c.exec_first(sql::SESSION_EXISTS, (id,)).await?;
+        if n.unwrap_or(0) == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Kind::Db(format!(
+                "an earlier connection (session {id}) was cut off mid-statement and is still running on the server after {}s, so whether its write landed cannot be told yet; check with `locksmith locks dump`",
+                SETTLE_TIMEOUT.as_secs()
+            ))
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// How long a cached copy of a row is trusted without a write or read.
@@ -535,34 +631,77 @@ const CACHE_TTL: Duration = Duration::from_secs(5);
 const IDLE_PING: Duration = Duration::from_secs(30);
 
 /// Exclusive use of the table's connection for one step of an operation.
+///
+/// Statements run through its methods, which mark the connection in flight
+/// until the reply is read: a future dropped mid-statement (Ctrl-C, a
+/// timeout around an operation) leaves the mark, and the next lease then
+/// replaces the connection and settles its session instead of reading a
+/// stale reply or guessing about a write that may still land.
 pub struct Lease {
     slot: tokio::sync::OwnedMutexGuard<Slot>,
 }
+
+/// Runs one statement on a lease's connection with the in-flight mark set.
+macro_rules! tracked {
+    ($lease:expr, |$c:ident| $call:expr) => {{
+        let slot = &mut *$lease.slot;
+        slot.in_flight = true;
+        let $c = slot.conn.as_mut().expect(LEASED);
+        let r = $call.await;
+        slot.in_flight = false;
+        r
+    }};
+}
+
+const LEASED: &str = "a lease always holds a connection";
 
 impl Lease {
     /// Drops the connection instead of keeping it: after it broke, or when
     /// the outcome of what was sent on it is unknown.
     fn discard(&mut self) {
-        self.slot.conn = None;
+        self.slot.abandon();
+    }
+
+    /// Runs a prepared statement, discarding any result.
+    pub async fn exec_drop<P>(&mut self, stmt: &str, params: P) -> mysql_async::Result<()>
+    where
+        P: Into<mysql_async::Params> + Send,
+    {
+        tracked!(self, |c| c.exec_drop(stmt, params))
+    }
+
+    /// Runs a prepared statement, returning its first row.
+    pub async fn exec_first<T, P>(
+        &mut self,
+        stmt: &str,
+        params: P,
+    ) -> mysql_async::Result<Option<T>>
+    where
+        T: mysql_async::prelude::FromRow + Send + 'static,
+        P: Into<mysql_async::Params> + Send,
+    {
+        tracked!(self, |c| c.exec_first(stmt, params))
+    }
+
+    /// Runs a text statement, discarding any result.
+    pub async fn query_drop(&mut self, stmt: &str) -> mysql_async::Result<()> {
+        tracked!(self, |c| c.query_drop(stmt))
+    }
+
+    /// Runs a text statement, returning every row.
+    pub async fn query<T>(&mut self, stmt: &str) -> mysql_async::Result<Vec<T>>
+    where
+        T: mysql_async::prelude::FromRow + Send + 'static,
+    {
+        tracked!(self, |c| c.query(stmt))
     }
 }
 
+/// Read-only access to the connection (affected rows, last insert id).
 impl std::ops::Deref for Lease {
     type Target = Conn;
     fn deref(&self) -> &Conn {
-        self.slot
-            .conn
-            .as_ref()
-            .expect("a lease always holds a connection")
-    }
-}
-
-impl std::ops::DerefMut for Lease {
-    fn deref_mut(&mut self) -> &mut Conn {
-        self.slot
-            .conn
-            .as_mut()
-            .expect("a lease always holds a connection")
+        self.slot.conn.as_ref().expect(LEASED)
     }
 }
 
@@ -593,6 +732,8 @@ impl LockTable {
                 slot: Arc::new(tokio::sync::Mutex::new(Slot {
                     conn: Some(conn),
                     last_used: Instant::now(),
+                    in_flight: false,
+                    unsettled: None,
                 })),
                 stats: Stats::default(),
                 cache: Default::default(),
@@ -616,13 +757,17 @@ impl LockTable {
     }
 
     /// The table's connection, reconnecting if it broke or went stale.
+    /// A connection given up on mid-statement has its session settled
+    /// first, so nothing reads the row while that statement may still land.
     pub async fn conn(&self) -> Result<Lease> {
         let mut slot = self.inner.slot.clone().lock_owned().await;
-        // An operation cut off mid-query (a cancelled future) leaves its
-        // connection unusable; so may a long idle spell.
-        if slot.conn.as_ref().is_some_and(|c| c.is_disconnected()) {
-            slot.conn = None;
+        // An operation cut off mid-statement (a dropped future) or a broken
+        // connection: the statement it sent may or may not run.
+        if slot.in_flight || slot.conn.as_ref().is_some_and(|c| c.is_disconnected()) {
+            slot.abandon();
         }
+        // After a long idle spell the server may have closed it; nothing
+        // was running on it, so there is nothing to settle.
         if slot.last_used.elapsed() > IDLE_PING {
             if let Some(c) = slot.conn.as_mut() {
                 if c.ping().await.is_err() {
@@ -631,7 +776,12 @@ impl LockTable {
             }
         }
         if slot.conn.is_none() {
-            slot.conn = Some(db::connect(&self.inner.url).await?);
+            let mut c = db::connect(&self.inner.url).await?;
+            if let Some(id) = slot.unsettled {
+                settle(&mut c, id).await?;
+                slot.unsettled = None;
+            }
+            slot.conn = Some(c);
         }
         Ok(Lease { slot })
     }
@@ -905,16 +1055,33 @@ impl LockTable {
                 Ok(Cas::Conflict) => {}
                 Err(WriteError::Failed(e)) => return Err(e),
                 Err(WriteError::Ambiguous) => {
-                    if let Some(audit) = &opts.audit {
-                        if crate::audit::landed(&mut *self.conn().await?, &audit.op_id).await? {
-                            return Ok(change);
+                    // By the time a new connection is leased, the session
+                    // that sent the write has been settled: this answer is
+                    // final, and a write that did not land can be retried.
+                    let landed = match &opts.audit {
+                        Some(audit) => {
+                            crate::audit::landed(&mut self.conn().await?, &audit.op_id).await?
                         }
-                    } else {
-                        return Err(Kind::Db(format!(
-                            "the connection dropped while writing row `{row}`; the change may or may not have landed, check with `locksmith locks dump {row}`"
-                        ))
-                        .into());
+                        // Without a record to look up, only a row that did
+                        // not move shows for certain that nothing landed.
+                        None => {
+                            let now = self.read(row).await?.map(|s| s.version);
+                            if now != Some(state.version) {
+                                return Err(Kind::Db(format!(
+                                    "the connection dropped while writing row `{row}`, and the row has changed since; the change may or may not be ours, check with `locksmith locks dump {row}`"
+                                ))
+                                .into());
+                            }
+                            false
+                        }
+                    };
+                    if landed {
+                        return Ok(change);
                     }
+                    if !backoff.wait().await {
+                        return Err(Kind::Contended(row.into()).into());
+                    }
+                    continue;
                 }
             }
             self.inner.stats.conflicts.fetch_add(1, Ordering::Relaxed);
@@ -975,7 +1142,9 @@ impl LockTable {
                 if quiet {
                     // Nobody else wrote between our last two writes: worth
                     // one read so the next operations can skip the JSON work.
-                    if let Some(state) = read_with(&mut c, op.row).await? {
+                    // Only a cache refill: the operation has landed, and a
+                    // failed read must not turn it into an error.
+                    if let Ok(Some(state)) = read_with(&mut c, op.row).await {
                         self.inner.cache.lock().expect("cache lock").seen(&state);
                     }
                 }
@@ -1136,8 +1305,8 @@ async fn finish(
     }
 }
 
-/// Reads one row on a given connection.
-pub async fn read_with(c: &mut Conn, row: &str) -> Result<Option<RowState>> {
+/// Reads one row on a leased connection.
+async fn read_with(c: &mut Lease, row: &str) -> Result<Option<RowState>> {
     let r: Option<RawRow> = c.exec_first(sql::SELECT_ROW, (row,)).await?;
     r.map(to_state).transpose()
 }
@@ -1236,6 +1405,19 @@ mod tests {
         m.insert("k".into(), Value::String("x".repeat(TEXT_LIMIT - 7)));
         assert!(
             matches!(encode("r", &m).unwrap_err().kind(), Kind::TooLarge { bytes, .. } if *bytes == TEXT_LIMIT + 1)
+        );
+    }
+
+    #[test]
+    fn characters_beyond_the_bmp_stay_escaped() {
+        let d = LockData::parse(Some(
+            r#"{"deploy \ud83d\ude80":"h\ud83c\udf89 1","a":"é☃"}"#,
+        ));
+        let locks = d.locks().unwrap();
+        assert_eq!(locks.get("deploy 🚀"), Some(&Value::String("h🎉 1".into())));
+        assert_eq!(
+            encode("r", &locks).unwrap(),
+            r#"{"deploy \ud83d\ude80":"h\ud83c\udf89 1","a":"é☃"}"#
         );
     }
 

@@ -144,6 +144,17 @@ pub fn json_string(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
 }
 
+/// End a session of ours whose last statement may still be running: its
+/// connection broke (or was abandoned) after the statement was sent. Any
+/// user may kill its own sessions. The id is a number, so it is spliced in.
+pub fn kill_connection(id: u32) -> String {
+    format!("KILL CONNECTION {id}")
+}
+
+/// Is that session still there? Once it is gone, whatever it was running
+/// has committed or rolled back, so a read tells the truth about it.
+pub const SESSION_EXISTS: &str = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?";
+
 /// The bench's ceiling: the cheapest possible single-row commit.
 pub const BENCH_CEILING: &str = "UPDATE locks SET version = version + 1 WHERE id = ?";
 

@@ -36,6 +36,12 @@ struct Server {
 static SERVER: OnceLock<Server> = OnceLock::new();
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// True when the harness started the server itself, so a test may change
+/// server-wide settings: nobody else uses it, and it is thrown away.
+pub fn own_server() -> bool {
+    server()._keepalive.is_some()
+}
+
 fn server() -> &'static Server {
     SERVER.get_or_init(|| match std::env::var("LOCKSMITH_TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => external(&url),

@@ -45,7 +45,7 @@ fn guard_release_and_drop() {
             .unwrap();
         let mut heard = 0;
         let wait = AcquireOptions {
-            wait: Some(Duration::from_millis(300)),
+            wait: Some(Duration::from_secs(1)),
             unless_held: vec![],
         };
         let e = t
@@ -256,6 +256,103 @@ fn a_dropped_connection_after_a_landed_acquire_is_resolved_by_reading() {
     );
     assert_eq!(db.version("platform"), 3);
     assert_eq!(db.data("platform").as_deref(), Some("{}"));
+}
+
+/// Holds `row` locked (`SELECT … FOR UPDATE` in an open transaction) for
+/// `how_long` from another session; returns once it is held.
+fn hold_row(db: &TestDb, row: &str, how_long: Duration) -> std::thread::JoinHandle<()> {
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
+    let (url, row) = (db.url(), row.to_string());
+    let blocker = std::thread::spawn(move || {
+        block(async move {
+            use mysql_async::prelude::Queryable;
+            let mut c = mysql_async::Conn::from_url(url).await.unwrap();
+            c.query_drop("START TRANSACTION").await.unwrap();
+            c.exec_drop("SELECT * FROM locks WHERE id = ? FOR UPDATE", (row,))
+                .await
+                .unwrap();
+            locked_tx.send(()).unwrap();
+            tokio::time::sleep(how_long).await;
+            c.query_drop("COMMIT").await.unwrap();
+            c.disconnect().await.unwrap();
+        })
+    });
+    locked_rx.recv().unwrap();
+    blocker
+}
+
+#[test]
+fn an_operation_cut_off_mid_statement_never_lands_later() {
+    let db = TestDb::migrated();
+    db.sql(r#"INSERT INTO locks (id, dataJson) VALUES ('platform', '{"backup":"task-1"}')"#);
+    let v = db.version("platform");
+    let blocker = hold_row(&db, "platform", Duration::from_millis(1500));
+    let url = db.url();
+    block(async move {
+        let t = LockTable::connect(&DbUrl::parse(&url).unwrap())
+            .await
+            .unwrap();
+        // The release's UPDATE waits on the row when its future is dropped.
+        let cut = tokio::time::timeout(
+            Duration::from_millis(300),
+            t.release("platform", "backup", "task-1"),
+        )
+        .await;
+        assert!(cut.is_err(), "cut off mid-statement: {cut:?}");
+        // The next operation ends that session first, and reads the truth.
+        let state = t.read("platform").await.unwrap().unwrap();
+        assert_eq!(
+            state.data.locks().unwrap().get("backup"),
+            Some(&serde_json::json!("task-1"))
+        );
+        t.disconnect().await.unwrap();
+    });
+    blocker.join().unwrap();
+    // The blocker is gone: a release still queued would have landed now.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        db.data("platform").as_deref(),
+        Some(r#"{"backup":"task-1"}"#)
+    );
+    assert_eq!(
+        db.version("platform"),
+        v,
+        "the cut-off release never landed"
+    );
+}
+
+#[test]
+fn a_write_still_running_when_its_connection_drops_is_settled_not_raced() {
+    let db = TestDb::migrated();
+    db.sql(r#"INSERT INTO locks (id, dataJson) VALUES ('platform', '{"backup":"task-1"}')"#);
+    let v = db.version("platform");
+    // Another session holds the row, so the release's UPDATE is still
+    // waiting on the server when its connection drops. A read now would
+    // still show the lock held; a second write would queue behind the
+    // first, and whichever lands second would find it gone ("not held").
+    let blocker = hold_row(&db, "platform", Duration::from_millis(1500));
+    let proxy = CuttingProxy::start(db.addr(), |p| p.len() > 4 && p[4] == 0x17);
+    let url = format!(
+        "mysql://{USER}:{PASSWORD}@127.0.0.1:{}/{}",
+        proxy.port, db.name
+    );
+    block(async {
+        let t = LockTable::connect(&DbUrl::parse(&url).unwrap())
+            .await
+            .unwrap();
+        proxy.armed.store(true, Ordering::SeqCst);
+        // Settling ends the cut-off session (and its waiting UPDATE) before
+        // anything is read: the release then happens exactly once.
+        t.release("platform", "backup", "task-1").await.unwrap();
+        assert!(
+            proxy.cut.load(Ordering::SeqCst),
+            "the proxy did cut the connection"
+        );
+        let _ = t.disconnect().await;
+    });
+    blocker.join().unwrap();
+    assert_eq!(db.data("platform").as_deref(), Some("{}"));
+    assert_eq!(db.version("platform"), v + 1, "released once");
 }
 
 #[test]
