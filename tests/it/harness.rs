@@ -277,6 +277,22 @@ impl TestDb {
         c
     }
 
+    /// Starts `locksmith ARGS` on a pseudo-terminal of its own (through
+    /// `script` from util-linux): what is written to the child's stdin is
+    /// typed at that terminal, and its stdout is the terminal's output.
+    pub fn spawn_on_tty(&self, args: &str) -> std::process::Child {
+        let cmd = format!("{} {args}", bin().display());
+        Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env("DATABASE_URL", self.url())
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script(1) from util-linux")
+    }
+
     /// Starts `locksmith` in the background, stdout and stderr captured;
     /// `Run::from(child.wait_with_output()?)` collects it.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {

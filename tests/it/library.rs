@@ -161,6 +161,14 @@ struct CuttingProxy {
 }
 
 impl CuttingProxy {
+    /// The test account's URL for `db`, through this proxy.
+    fn url(&self, db: &TestDb) -> String {
+        format!(
+            "mysql://{USER}:{PASSWORD}@127.0.0.1:{}/{}",
+            self.port, db.name
+        )
+    }
+
     fn start(upstream: String, trigger: fn(&[u8]) -> bool) -> CuttingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -224,10 +232,7 @@ fn a_dropped_connection_after_a_landed_acquire_is_resolved_by_reading() {
     // The first prepared-statement execution after arming: for a plain
     // acquire or release that is its one UPDATE (whichever variant).
     let proxy = CuttingProxy::start(db.addr(), |p| p.len() > 4 && p[4] == 0x17);
-    let url = format!(
-        "mysql://{USER}:{PASSWORD}@127.0.0.1:{}/{}",
-        proxy.port, db.name
-    );
+    let url = proxy.url(&db);
     let after_acquire = block(async {
         let t = LockTable::connect(&DbUrl::parse(&url).unwrap())
             .await
@@ -332,10 +337,7 @@ fn a_write_still_running_when_its_connection_drops_is_settled_not_raced() {
     // first, and whichever lands second would find it gone ("not held").
     let blocker = hold_row(&db, "platform", Duration::from_millis(1500));
     let proxy = CuttingProxy::start(db.addr(), |p| p.len() > 4 && p[4] == 0x17);
-    let url = format!(
-        "mysql://{USER}:{PASSWORD}@127.0.0.1:{}/{}",
-        proxy.port, db.name
-    );
+    let url = proxy.url(&db);
     block(async {
         let t = LockTable::connect(&DbUrl::parse(&url).unwrap())
             .await
@@ -360,10 +362,7 @@ fn a_dropped_connection_after_an_audited_commit_is_resolved_by_its_op_id() {
     let db = TestDb::migrated();
     db.sql(r#"INSERT INTO locks (id, dataJson) VALUES ('platform', '{"a":"t1","b":"t2"}')"#);
     let proxy = CuttingProxy::start(db.addr(), |p| p.windows(6).any(|w| w == b"COMMIT"));
-    let url = format!(
-        "mysql://{USER}:{PASSWORD}@127.0.0.1:{}/{}",
-        proxy.port, db.name
-    );
+    let url = proxy.url(&db);
     let change = block(async {
         let t = LockTable::connect(&DbUrl::parse(&url).unwrap())
             .await

@@ -4,7 +4,6 @@
 use crate::harness::*;
 use locksmith::audit::AuditRecord;
 use locksmith::render::{Dump, HistoryDoc};
-use std::process::Stdio;
 
 fn seed(db: &TestDb) {
     db.sql(
@@ -354,15 +353,7 @@ fn prompt_on_a_terminal() {
     seed(&db);
     // `script` gives locksmith a real pseudo-terminal; our stdin feeds it.
     let on_tty = |args: &str, answer: &str| -> Run {
-        let cmd = format!("{} {args}", bin().display());
-        let mut child = std::process::Command::new("script")
-            .args(["-qec", &cmd, "/dev/null"])
-            .env("DATABASE_URL", db.url())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("script(1) from util-linux");
+        let mut child = db.spawn_on_tty(args);
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(answer.as_bytes()).unwrap();

@@ -277,18 +277,9 @@ fn a_terminal_ctrl_c_stops_the_command_and_frees_the_lock() {
     // `script` runs locksmith on a pseudo-terminal; a ^C written to it is
     // the terminal's Ctrl-C, sent by the kernel to the foreground process
     // group: locksmith and the command alike.
-    let cmd = format!(
-        "{} locks run platform tty-job --holder tty-1 -- sh -c 'echo ready; exec sleep 30'",
-        bin().display()
+    let mut child = db.spawn_on_tty(
+        "locks run platform tty-job --holder tty-1 -- sh -c 'echo ready; exec sleep 30'",
     );
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .env("DATABASE_URL", db.url())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script(1) from util-linux");
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     read_until(&mut stdout, "ready");
     assert_eq!(
