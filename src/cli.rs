@@ -603,12 +603,7 @@ pub async fn acquire_interruptibly(
     use tokio::signal::unix::{signal, SignalKind};
     let mut reporter = WaitReporter::new();
     let mut sigterm = signal(SignalKind::terminate())?;
-    let held_before = table
-        .read(row)
-        .await?
-        .and_then(|s| s.data.locks())
-        .and_then(|l| l.get(name).map(|h| crate::row::holder_matches(h, holder)))
-        .unwrap_or(false);
+    let held_before = table.holds(row, name, holder).await?;
     let attempt = table.lock(row, name, holder, opts, |why| reporter.waiting(why));
     let result = tokio::select! {
         r = attempt => r,

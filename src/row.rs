@@ -1192,8 +1192,9 @@ impl LockTable {
         }
     }
 
-    /// Does `holder` hold `name` right now? (Resolves a dropped connection.)
-    async fn holds(&self, row: &str, name: &str, holder: &str) -> Result<bool> {
+    /// Does `holder` hold `name` in `row` right now? (Also how a dropped
+    /// connection is resolved, once its session is settled.)
+    pub async fn holds(&self, row: &str, name: &str, holder: &str) -> Result<bool> {
         Ok(self
             .read(row)
             .await?
