@@ -7,9 +7,7 @@
 //! It waits up to 10 s for the `backup` lock in row `platform` (and for no
 //! `update` to be running), does its work, and releases the lock explicitly.
 
-use locksmith::row::LockTable;
-use locksmith::url::DbUrl;
-use locksmith::wait::AcquireOptions;
+use locksmith::{AcquireOptions, DbUrl, LockTable};
 use std::time::Duration;
 
 #[tokio::main(flavor = "current_thread")]

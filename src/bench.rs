@@ -9,33 +9,23 @@
 //! worker lock left behind, and the version advanced by exactly the number of
 //! successful writes (so no write was lost).
 
-use crate::cli::{out, parse_duration, ConnectOpts, FormatOpts};
-use crate::error::{Error, Kind, Result};
-use crate::render::Format;
-use crate::row::{encode, LockTable, Locks};
-use crate::sql;
-use clap::Args;
+use crate::db::DbUrl;
+use crate::error::{Kind, Result};
+use crate::locks::{LockTable, Locks, Stats};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Options of `locksmith bench`.
-#[derive(Debug, Args, Clone)]
-pub struct BenchArgs {
-    #[command(flatten)]
-    pub conn: ConnectOpts,
-    /// Concurrent workers, each with its own connection.
-    #[arg(long, default_value_t = 4)]
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    /// Concurrent workers, each with its own connection (at least 1).
     pub workers: usize,
     /// How long each phase (ceiling, locks) runs in all; they alternate in
     /// four slices.
-    #[arg(long, default_value = "3s", value_parser = parse_duration)]
     pub duration: Duration,
     /// Fill the scratch row with this many other locks first.
-    #[arg(long, default_value_t = 0)]
     pub held: usize,
-    #[command(flatten)]
-    pub format: FormatOpts,
 }
 
 /// What a bench run measured. `--format json` prints exactly this.
@@ -68,47 +58,48 @@ pub struct BenchReport {
     pub errors: u64,
     /// The end-of-run check passed: no lock lost or left behind, no write lost.
     pub check_passed: bool,
+    /// What the check found wrong, in words (empty when it passed).
+    pub problems: Vec<String>,
 }
 
-/// Runs the bench and prints its report.
-pub async fn run(args: BenchArgs) -> Result<()> {
-    if args.workers == 0 {
-        return Err(Kind::Invalid("--workers must be at least 1".into()).into());
+/// Runs the bench on a scratch row, which it removes afterwards whatever
+/// happened. A report whose check failed is an error
+/// ([`Kind::BenchFailed`]) after the caller has had the report: see
+/// [`BenchReport::check`].
+pub async fn run(url: &DbUrl, opts: &BenchOptions) -> Result<BenchReport> {
+    if opts.workers == 0 {
+        return Err(Kind::Invalid("a bench needs at least 1 worker".into()).into());
     }
-    let url = args.conn.parse_url()?;
-    let table = LockTable::connect(&url).await?;
-    let mut workers = Vec::with_capacity(args.workers);
-    for _ in 0..args.workers {
-        workers.push(LockTable::connect(&url).await?);
+    let table = LockTable::connect(url).await?;
+    let mut workers = Vec::with_capacity(opts.workers);
+    for _ in 0..opts.workers {
+        workers.push(LockTable::connect(url).await?);
     }
     let row = format!("locksmith-bench-{:016x}", fastrand::u64(..));
-    let result = bench(&table, &workers, &row, &args).await;
+    let result = bench(&table, &workers, &row, opts).await;
     // The scratch row goes, whatever happened.
-    let cleanup = async {
-        let mut c = table.conn().await?;
-        c.exec_drop(sql::DELETE_ROW, (&row,)).await?;
-        Ok::<(), Error>(())
-    }
-    .await;
+    let cleanup = table.writer().bench_remove(&row).await;
     for t in workers {
         let _ = t.disconnect().await;
     }
     let _ = table.disconnect().await;
     let report = result?;
     cleanup?;
-    let text = match args.format.format {
-        Format::Json => serde_json::to_string_pretty(&report).expect("serialises") + "\n",
-        Format::Table => report_table(&report),
-    };
-    out(&text)?;
-    if report.check_passed && report.errors == 0 {
-        Ok(())
-    } else {
-        Err(Kind::Db(format!(
-            "bench end-of-run check failed on row `{row}`: {} error(s); see the report",
-            report.errors
-        ))
-        .into())
+    Ok(report)
+}
+
+impl BenchReport {
+    /// Fails unless the end-of-run check passed and no operation failed.
+    pub fn check(&self) -> Result<()> {
+        if self.check_passed && self.errors == 0 {
+            Ok(())
+        } else {
+            Err(Kind::BenchFailed(format!(
+                "{} failed operation(s); see the report",
+                self.errors
+            ))
+            .into())
+        }
     }
 }
 
@@ -116,28 +107,25 @@ async fn bench(
     table: &LockTable,
     workers: &[LockTable],
     row: &str,
-    args: &BenchArgs,
+    opts: &BenchOptions,
 ) -> Result<BenchReport> {
     table.ensure_row(row).await?;
     let mut fillers = Locks::new();
-    for i in 0..args.held {
+    for i in 0..opts.held {
         fillers.insert(format!("filler_{i:05}"), format!("bench-filler-{i}").into());
     }
     if !fillers.is_empty() {
-        let json = encode(row, &fillers)?;
-        let mut c = table.conn().await?;
-        c.exec_drop(sql::CAS_WRITE, (json, row, 1i64)).await?;
+        table.writer().bench_fill(row, &fillers).await?;
     }
     let start_version = table.read(row).await?.map(|s| s.version).unwrap_or(0);
 
     // The two phases alternate in short slices, so that drift in the
     // machine's fsync latency over the run hits both alike.
-    let counters =
-        |f: fn(&crate::row::Stats) -> u64| workers.iter().map(|t| f(t.stats())).sum::<u64>();
-    let conflicts = |s: &crate::row::Stats| s.conflicts.load(Ordering::Relaxed);
-    let slow = |s: &crate::row::Stats| s.slow.load(Ordering::Relaxed);
+    let counters = |f: fn(&Stats) -> u64| workers.iter().map(|t| f(t.stats())).sum::<u64>();
+    let conflicts = |s: &Stats| s.conflicts.load(Ordering::Relaxed);
+    let slow = |s: &Stats| s.slow.load(Ordering::Relaxed);
     let before = (counters(conflicts), counters(slow));
-    let slice = args.duration / ROUNDS;
+    let slice = opts.duration / ROUNDS;
     let (mut ceiling_commits, mut ceiling_secs) = (0u64, 0f64);
     let (mut lat, mut ops, mut errors, mut lock_secs) = (Vec::new(), 0u64, 0u64, 0f64);
     for _ in 0..ROUNDS {
@@ -160,17 +148,18 @@ async fn bench(
         .ok_or_else(|| Kind::NoRow(row.into()))?;
     let locks_ok = end.data.locks().is_some_and(|l| l == fillers);
     let version_ok = end.version == start_version + ceiling_commits as i64 + ops as i64;
+    let mut problems = Vec::new();
     if !locks_ok {
-        eprintln!(
-            "locksmith: bench check: row `{row}` does not hold exactly the {} filler locks",
-            args.held
-        );
+        problems.push(format!(
+            "row `{row}` does not hold exactly the {} filler locks",
+            opts.held
+        ));
     }
     if !version_ok {
-        eprintln!(
-            "locksmith: bench check: version {} != {} + {} ceiling commits + {} lock ops",
+        problems.push(format!(
+            "version {} != {} + {} ceiling commits + {} lock ops",
             end.version, start_version, ceiling_commits, ops
-        );
+        ));
     }
 
     lat.sort();
@@ -185,9 +174,9 @@ async fn bench(
     let ceiling_per_sec = ceiling_commits as f64 / ceiling_secs;
     let per_op = |n: u64| if ops == 0 { 0.0 } else { n as f64 / ops as f64 };
     Ok(BenchReport {
-        workers: args.workers,
-        held: args.held,
-        seconds: args.duration.as_secs_f64(),
+        workers: opts.workers,
+        held: opts.held,
+        seconds: opts.duration.as_secs_f64(),
         ops_per_sec,
         ceiling_per_sec,
         ratio: if ceiling_per_sec > 0.0 {
@@ -202,6 +191,7 @@ async fn bench(
         slow_path_per_op: per_op(slow),
         errors,
         check_passed: locks_ok && version_ok && errors == 0,
+        problems,
     })
 }
 
@@ -217,18 +207,12 @@ async fn ceiling_phase(workers: &[LockTable], row: &str, slice: Duration) -> Res
         let t = t.clone();
         let row = row.to_string();
         tasks.push(tokio::spawn(async move {
-            let mut c = t.conn().await?;
-            let mut n = 0u64;
-            while Instant::now() < deadline {
-                c.exec_drop(sql::BENCH_CEILING, (&row,)).await?;
-                n += c.affected_rows();
-            }
-            Ok::<u64, Error>(n)
+            t.writer().bench_ceiling(&row, deadline).await
         }));
     }
     let mut commits = 0;
     for t in tasks {
-        commits += t.await.map_err(|e| Kind::Db(e.to_string()))??;
+        commits += t.await.map_err(joined)??;
     }
     Ok((commits, started.elapsed().as_secs_f64()))
 }
@@ -270,7 +254,7 @@ async fn lock_phase(
     }
     let (mut lat, mut ops, mut errors) = (Vec::new(), 0u64, 0u64);
     for t in tasks {
-        let (l, o, e) = t.await.map_err(|e| Kind::Db(e.to_string()))?;
+        let (l, o, e) = t.await.map_err(joined)?;
         lat.extend(l);
         ops += o;
         errors += e;
@@ -278,32 +262,7 @@ async fn lock_phase(
     Ok((lat, ops, errors, started.elapsed().as_secs_f64()))
 }
 
-fn report_table(r: &BenchReport) -> String {
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::ASCII_BORDERS_ONLY_CONDENSED);
-    t.set_header(vec!["METRIC", "VALUE"]);
-    let rows: Vec<(&str, String)> = vec![
-        ("workers", r.workers.to_string()),
-        ("held locks (K)", r.held.to_string()),
-        ("lock ops/s", format!("{:.0}", r.ops_per_sec)),
-        (
-            "ceiling UPDATE commits/s",
-            format!("{:.0}", r.ceiling_per_sec),
-        ),
-        ("ratio", format!("{:.2}", r.ratio)),
-        ("acquire p50", format!("{:.2} ms", r.p50_ms)),
-        ("acquire p99", format!("{:.2} ms", r.p99_ms)),
-        ("acquire max", format!("{:.2} ms", r.max_ms)),
-        ("conflicts/op", format!("{:.4}", r.conflicts_per_op)),
-        ("slow path/op", format!("{:.4}", r.slow_path_per_op)),
-        ("errors", r.errors.to_string()),
-        (
-            "end-of-run check",
-            if r.check_passed { "passed" } else { "FAILED" }.to_string(),
-        ),
-    ];
-    for (k, v) in rows {
-        t.add_row(vec![k.to_string(), v]);
-    }
-    format!("{t}\n")
+/// A worker task that panicked or was cancelled.
+fn joined(e: tokio::task::JoinError) -> crate::Error {
+    Kind::Internal(format!("a bench worker did not finish: {e}")).into()
 }

@@ -1,20 +1,30 @@
 //! One error type for the whole crate, so that every failure maps to exactly
 //! one documented exit code and one message that is safe to print.
 //!
-//! Messages never contain a password: connection errors are built from the
-//! redacted [`crate::url::DbUrl`], never from the raw URL.
+//! [`Kind`] says what went wrong, in words an operator can act on; the
+//! underlying cause (a driver or I/O error) is kept as the error's
+//! [`std::error::Error::source`]. Messages never contain a password:
+//! connection errors are built from the redacted URL. Driver errors are
+//! turned into an [`Error`] by the database layer, which knows what they
+//! mean.
 
 use std::fmt;
 
 /// Errors returned by locksmith. [`Error::kind`] tells what went wrong,
-/// [`Error::exit_code`] how the command-line tool reports it.
-#[derive(Debug)]
+/// [`Error::exit_code`] how the command-line tool reports it, and
+/// [`std::error::Error::source`] the cause, when there is one.
 pub struct Error {
-    kind: Box<Kind>,
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: Kind,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Kind {
     /// Neither `--url` nor `DATABASE_URL` was given.
     #[error("no database URL: pass --url or set DATABASE_URL (mysql://user:pass@host:port/db)")]
@@ -22,7 +32,7 @@ pub enum Kind {
     /// The database URL could not be parsed.
     #[error("invalid database URL {url}: {reason}")]
     BadUrl { url: String, reason: String },
-    /// A command-line value or a lock name/holder that cannot be used.
+    /// A value or a lock name/holder that cannot be used.
     #[error("{0}")]
     Invalid(String),
     /// The server could not be reached at all.
@@ -39,10 +49,15 @@ pub enum Kind {
     /// The `locks` table (or another table locksmith needs) is missing.
     #[error("table `{0}` does not exist\nhint: run `locksmith migrate up` first")]
     NoTable(String),
-    /// Any other error reported by the server or the driver.
+    /// The server or the driver reported an error; the driver's error is
+    /// the source. The text is what the server said, password removed.
     #[error("database error: {0}")]
     Db(String),
-    /// The lock row named on the command line does not exist.
+    /// The connection broke, or an earlier one could not be settled, so
+    /// the outcome of a write cannot be told; the text says what to check.
+    #[error("{0}")]
+    Unsettled(String),
+    /// The lock row named does not exist.
     #[error("lock row `{0}` does not exist")]
     NoRow(String),
     /// The named lock is not held in that row.
@@ -90,6 +105,15 @@ pub enum Kind {
     /// The row's dataJson is not a JSON object, so it cannot be changed safely.
     #[error("row `{row}` holds data that is not a JSON object: {raw}\nhint: inspect it with `locksmith locks dump {row}`; `locksmith locks force-release {row} --all` replaces it with {{}} and prints the old text")]
     Corrupt { row: String, raw: String },
+    /// A column held a value of an unexpected type, or NULL where a value
+    /// is needed (a table altered or written by something else).
+    #[error("unexpected value in table `{table}`, column `{column}`{}: {found}", row.as_ref().map(|r| format!(" of row `{r}`")).unwrap_or_default())]
+    BadValue {
+        table: String,
+        column: String,
+        row: Option<String>,
+        found: String,
+    },
     /// The change would make dataJson larger than a TEXT column holds.
     #[error("row `{row}` would need {bytes} bytes of dataJson, more than the {limit} a TEXT column holds; nothing was changed")]
     TooLarge {
@@ -119,9 +143,15 @@ pub enum Kind {
     /// `migrate status --check` found pending, divergent or unknown migrations.
     #[error("schema is not current: {0}")]
     NotCurrent(String),
-    /// An I/O error, such as a migration file that cannot be read.
+    /// A file or directory could not be read; the I/O error is the source.
     #[error("{0}")]
     Io(String),
+    /// `locksmith bench` found lost or leftover locks, or failed operations.
+    #[error("bench end-of-run check failed: {0}")]
+    BenchFailed(String),
+    /// Something inside locksmith failed that should not (a task panicked).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Interrupted by Ctrl-C (SIGINT) or SIGTERM before finishing.
     #[error("interrupted; nothing is left held")]
     Interrupted,
@@ -151,17 +181,32 @@ pub mod exit {
 }
 
 impl Error {
+    /// An error with a cause kept as its source.
+    pub(crate) fn with_source(
+        kind: Kind,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                source: Some(Box::new(source)),
+            }),
+        }
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> &Kind {
-        &self.kind
+        &self.inner.kind
     }
 
     /// The exit code the binary uses for this error.
     pub fn exit_code(&self) -> u8 {
         use Kind::*;
-        match &*self.kind {
+        match self.kind() {
             MissingUrl | BadUrl { .. } | Invalid(_) | TooLarge { .. } => exit::USAGE,
-            Unreachable { .. } | AccessDenied { .. } | Db(_) => exit::DATABASE,
+            Unreachable { .. } | AccessDenied { .. } | Db(_) | Unsettled(_) | Internal(_) => {
+                exit::DATABASE
+            }
             Held { .. }
             | WrongHolder { .. }
             | Blocked { .. }
@@ -174,16 +219,20 @@ impl Error {
             NotCurrent(_) => exit::NOT_CURRENT,
             Interrupted => exit::INTERRUPTED,
             BrokenPipe => exit::OK,
-            Corrupt { .. } | Aborted | MigrationFailed { .. } | Diverged(_) | Io(_) => {
-                exit::FAILURE
-            }
+            Corrupt { .. }
+            | BadValue { .. }
+            | Aborted
+            | MigrationFailed { .. }
+            | Diverged(_)
+            | Io(_)
+            | BenchFailed(_) => exit::FAILURE,
         }
     }
 
     /// True when the error says the lock (or row) is busy, so waiting may help.
     pub fn is_busy(&self) -> bool {
         matches!(
-            &*self.kind,
+            self.kind(),
             Kind::Held { .. } | Kind::Blocked { .. } | Kind::Contended(_)
         )
     }
@@ -191,31 +240,63 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.kind.fmt(f)
+        self.inner.kind.fmt(f)
     }
 }
 
-impl std::error::Error for Error {}
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind);
+        if let Some(s) = &self.inner.source {
+            // The source's Display, not its Debug: the driver's Debug of
+            // some errors would print connection options.
+            d.field("source", &s.to_string());
+        }
+        d.finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl From<Kind> for Error {
     fn from(kind: Kind) -> Self {
         Error {
-            kind: Box::new(kind),
+            inner: Box::new(Inner { kind, source: None }),
         }
-    }
-}
-
-impl From<mysql_async::Error> for Error {
-    fn from(e: mysql_async::Error) -> Self {
-        crate::db::classify(e, None)
     }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Kind::Io(e.to_string()).into()
+        let text = e.to_string();
+        Error::with_source(Kind::Io(text), e)
     }
 }
 
 /// Shorthand for results in this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn the_cause_is_kept_as_the_source() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = Error::from(io);
+        assert_eq!(e.to_string(), "no such file");
+        assert_eq!(e.source().unwrap().to_string(), "no such file");
+        assert_eq!(e.exit_code(), exit::FAILURE);
+        let plain = Error::from(Kind::Aborted);
+        assert!(plain.source().is_none());
+    }
+}

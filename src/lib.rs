@@ -6,16 +6,18 @@
 //! on `version`. No row locks, no `LOCK TABLES`, no session state, so it
 //! works through connection pools and from many processes at once.
 //!
-//! * [`migrate`] applies and rolls back the schema (refinery-embedded).
-//! * [`row`] is the lock-row protocol: read, CAS write, acquire, release,
-//!   force-release, release-by-holder, release-all, bump.
-//! * [`wait`] adds deadlines and the [`wait::LockGuard`] for services.
-//! * [`audit`] records every operator change in `locks_audit`.
-//! * [`cli`] is the command line; the binary is a thin wrapper around it.
+//! Dependencies point one way: [`cli`] → library ([`locks`], [`migrate`],
+//! [`mod@bench`]) → database layer ([`db`]).
+//!
+//! * [`locks`]: the lock-row protocol, [`LockTable`] and [`LockGuard`].
+//! * [`migrate`]: applies and rolls back the schema (refinery-embedded).
+//! * [`mod@bench`]: lock throughput against the single-row ceiling.
+//! * [`db`]: URLs, connections, sessions and every SQL statement.
+//! * [`cli`]: the command line; the binary is a thin wrapper around it.
 //!
 //! ```no_run
-//! # async fn demo() -> locksmith::error::Result<()> {
-//! use locksmith::{row::LockTable, url::DbUrl, wait::AcquireOptions};
+//! # async fn demo() -> locksmith::Result<()> {
+//! use locksmith::{AcquireOptions, DbUrl, LockTable};
 //! let url = DbUrl::parse("mysql://app:secret@127.0.0.1:3306/app")?;
 //! let table = LockTable::connect(&url).await?;
 //! let guard = table
@@ -26,17 +28,14 @@
 //! # Ok(()) }
 //! ```
 
-pub mod audit;
 pub mod bench;
 pub mod cli;
 pub mod db;
 pub mod error;
+pub mod host;
+pub mod locks;
 pub mod migrate;
-pub mod render;
-pub mod row;
-pub mod runcmd;
-pub mod sql;
-pub mod url;
-pub mod wait;
 
+pub use db::url::DbUrl;
 pub use error::{Error, Kind, Result};
+pub use locks::{AcquireOptions, LockGuard, LockTable};

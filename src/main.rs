@@ -1,14 +1,17 @@
 //! The `locksmith` binary: parse the command line, run it, map the outcome
-//! to an exit code. Everything else lives in the library.
+//! to an exit code (documented in `locksmith --help` and the README). Errors
+//! go to stderr as `locksmith: …`; a closed stdout is not an error.
 
 use clap::Parser;
+use locksmith::cli::{self, Cli};
+use locksmith::error::exit;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = locksmith::cli::Cli::parse();
+    let cli = Cli::parse();
     // One thread is plenty for a command-line run and keeps start-up cheap;
     // the bench spreads its workers over the machine's cores.
-    let runtime = if matches!(cli.command, locksmith::cli::Command::Bench(_)) {
+    let runtime = if cli::wants_threads(&cli) {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -21,10 +24,10 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("locksmith: cannot start the async runtime: {e}");
-            return ExitCode::from(locksmith::error::exit::FAILURE);
+            return ExitCode::from(exit::FAILURE);
         }
     };
-    match runtime.block_on(locksmith::cli::run(cli)) {
+    match runtime.block_on(cli::run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if !matches!(e.kind(), locksmith::Kind::BrokenPipe) {

@@ -2,9 +2,9 @@
 //! drops after they were sent (resolved by re-reading, never repeated).
 
 use crate::harness::*;
-use locksmith::row::{LockTable, WriteOpts};
-use locksmith::url::DbUrl;
-use locksmith::wait::AcquireOptions;
+use locksmith::locks::{LockTable, WriteOpts};
+use locksmith::AcquireOptions;
+use locksmith::DbUrl;
 use locksmith::Kind;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -369,7 +369,7 @@ fn a_dropped_connection_after_an_audited_commit_is_resolved_by_its_op_id() {
             .unwrap();
         proxy.armed.store(true, Ordering::SeqCst);
         let opts = WriteOpts {
-            audit: Some(locksmith::audit::AuditInfo::new(
+            audit: Some(locksmith::locks::AuditInfo::new(
                 "force-release",
                 "test".into(),
             )),

@@ -2,8 +2,8 @@
 //! lock-row protocol's limits, against a real server.
 
 use crate::harness::*;
-use locksmith::audit::AuditRecord;
-use locksmith::render::{Dump, HistoryDoc};
+use locksmith::cli::output::{Dump, HistoryDoc};
+use locksmith::locks::AuditRecord;
 
 fn seed(db: &TestDb) {
     db.sql(

@@ -1,7 +1,7 @@
 //! `locksmith migrate`: up, down, status, races, failures, connection errors.
 
 use crate::harness::*;
-use locksmith::render::StatusDoc;
+use locksmith::cli::output::StatusDoc;
 
 const UP_FRESH: &str = "Applied V1__locks_create_table\nApplied V2__locks_audit_create_table\nSchema is now at version 2.\n";
 const UP_NOOP: &str = "Schema is up to date (version 2); nothing to apply.\n";

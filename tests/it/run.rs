@@ -2,7 +2,7 @@
 //! `--unless-held` rules, signals, exit codes, waiting, and a killed locksmith.
 
 use crate::harness::*;
-use locksmith::render::Dump;
+use locksmith::cli::output::Dump;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use std::path::Path;
@@ -364,7 +364,7 @@ fn a_killed_locksmith_leaves_its_lock_for_the_operator() {
         .spawn()
         .unwrap();
     let holder = wait_for_lock(&db, "platform", "update");
-    let host = locksmith::audit::hostname();
+    let host = locksmith::host::hostname();
     assert_eq!(
         holder,
         serde_json::json!(format!("{host}:{}", child.id())),

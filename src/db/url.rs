@@ -7,11 +7,6 @@
 use crate::error::{Kind, Result};
 use mysql_async::{Opts, OptsBuilder};
 
-/// The session settings every connection runs before anything else: strict
-/// mode, so the server refuses to truncate or mangle data, whatever the
-/// server's global `sql_mode` says.
-pub const SESSION_SETUP: &str = crate::sql::SESSION_SETUP;
-
 /// A parsed `mysql://` URL.
 #[derive(Clone)]
 pub struct DbUrl {
@@ -77,7 +72,7 @@ impl DbUrl {
         }
         let prefer_socket_given = parsed.query_pairs().any(|(k, _)| k == "prefer_socket");
         let mut builder = OptsBuilder::from_opts(opts)
-            .setup(vec![SESSION_SETUP.to_string()])
+            .setup(vec![super::sql::SESSION_SETUP.to_string()])
             // Values the driver would otherwise ask the server for on every
             // connect; locksmith's packets are far below either limit.
             .max_allowed_packet(Some(16 * 1024 * 1024))

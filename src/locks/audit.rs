@@ -5,11 +5,11 @@
 //! Each record carries a random op id. When a connection drops after COMMIT
 //! was sent, looking that id up tells whether the change landed.
 
+use super::data::json_text;
+use super::edit::Change;
+use crate::db::value::Cells;
+use crate::db::{sql, Lease};
 use crate::error::Result;
-use crate::row::{Change, Lease};
-use crate::sql;
-use mysql_async::prelude::Queryable;
-use mysql_async::Conn;
 use serde::{Deserialize, Serialize};
 
 /// Who is making a change, and how.
@@ -30,35 +30,11 @@ impl AuditInfo {
     pub fn new(action: &str, command: String) -> AuditInfo {
         AuditInfo {
             op_id: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
-            os_user: format!("{}@{}", os_user(), hostname()),
+            os_user: format!("{}@{}", crate::host::os_user(), crate::host::hostname()),
             command,
             action: action.into(),
         }
     }
-}
-
-/// The login name of the user running this process: `$USER`, `$LOGNAME`,
-/// or the password database's name for our uid.
-pub fn os_user() -> String {
-    for var in ["USER", "LOGNAME"] {
-        if let Ok(v) = std::env::var(var) {
-            if !v.is_empty() {
-                return v;
-            }
-        }
-    }
-    let uid = nix::unistd::Uid::current();
-    match nix::unistd::User::from_uid(uid) {
-        Ok(Some(user)) => user.name,
-        _ => format!("uid{uid}"),
-    }
-}
-
-/// This machine's host name.
-pub fn hostname() -> String {
-    nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "unknown-host".into())
 }
 
 /// Writes the record of `change`; runs inside the caller's transaction.
@@ -67,7 +43,7 @@ pub(crate) async fn insert(
     a: &AuditInfo,
     change: &Change,
 ) -> mysql_async::Result<()> {
-    let removed = (!change.removed.is_empty()).then(|| crate::row::json_text(&change.removed));
+    let removed = (!change.removed.is_empty()).then(|| json_text(&change.removed));
     c.exec_drop(
         sql::INSERT_AUDIT,
         mysql_async::Params::Positional(vec![
@@ -87,7 +63,9 @@ pub(crate) async fn insert(
 
 /// Did the change carrying this op id commit?
 pub(crate) async fn landed(c: &mut Lease, op_id: &str) -> Result<bool> {
-    let n: Option<u64> = c.exec_first(sql::AUDIT_BY_OP, (op_id,)).await?;
+    let n = c
+        .exec_number(sql::AUDIT_BY_OP, (op_id,), "locks_audit")
+        .await?;
     Ok(n.unwrap_or(0) > 0)
 }
 
@@ -120,44 +98,34 @@ pub struct AuditRecord {
     pub replaced_raw: Option<String>,
 }
 
-type RawAudit = (
-    u64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-);
-
 /// Reads the audit records, oldest first, optionally of one row only.
-pub async fn history(c: &mut Conn, row: Option<&str>) -> Result<Vec<AuditRecord>> {
-    let rows: Vec<RawAudit> = match row {
-        Some(r) => c.exec(sql::SELECT_AUDIT_ROW, (r,)).await?,
-        None => c.query(sql::SELECT_AUDIT).await?,
+pub(crate) async fn history(c: &mut Lease, row: Option<&str>) -> Result<Vec<AuditRecord>> {
+    let rows = match row {
+        Some(r) => c.exec_rows(sql::SELECT_AUDIT_ROW, (r,)).await?,
+        None => c.query_rows(sql::SELECT_AUDIT).await?,
     };
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, at, db_user, os_user, command, action, row, vb, va, removed, raw)| AuditRecord {
-                id,
-                at: crate::render::epoch_text(&at),
-                db_user,
-                os_user,
-                command,
-                action,
-                row,
-                version_before: vb,
-                version_after: va,
-                removed: removed
-                    .and_then(|t| serde_json::from_str(&t).ok())
-                    .unwrap_or_default(),
-                replaced_raw: raw,
-            },
-        )
-        .collect())
+    rows.into_iter().map(record).collect()
+}
+
+fn record(row: mysql_async::Row) -> Result<AuditRecord> {
+    let mut c = Cells::new(row, "locks_audit");
+    let id: u64 = c.take(0, "id")?;
+    c.name_row(format!("#{id}"));
+    let at: String = c.take(1, "at")?;
+    let removed: Option<String> = c.take(9, "removedJson")?;
+    Ok(AuditRecord {
+        id,
+        at: crate::db::value::epoch_text(&at),
+        db_user: c.take(2, "dbUser")?,
+        os_user: c.take(3, "osUser")?,
+        command: c.take(4, "command")?,
+        action: c.take(5, "action")?,
+        row: c.take(6, "rowId")?,
+        version_before: c.take(7, "versionBefore")?,
+        version_after: c.take(8, "versionAfter")?,
+        removed: removed
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default(),
+        replaced_raw: c.take(10, "replacedRaw")?,
+    })
 }

@@ -21,11 +21,11 @@ pub const SESSION_SETUP: &str = "SET SESSION sql_mode = 'TRADITIONAL,NO_ENGINE_S
 pub const DOWN_STEPS: &[(&str, &str)] = &[
     (
         "V1__locks_create_table",
-        include_str!("../sql/V1__locks_create_table.down.sql"),
+        include_str!("../../sql/V1__locks_create_table.down.sql"),
     ),
     (
         "V2__locks_audit_create_table",
-        include_str!("../sql/V2__locks_audit_create_table.down.sql"),
+        include_str!("../../sql/V2__locks_audit_create_table.down.sql"),
     ),
 ];
 

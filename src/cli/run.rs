@@ -11,9 +11,9 @@
 //! locksmith would read as "press again to force quit" to many programs.
 //! Only signals sent by a process (`kill`, a supervisor) are forwarded.
 
+use super::output::{note, text};
 use crate::error::{exit, Error, Kind, Result};
-use crate::row::LockTable;
-use crate::wait::AcquireOptions;
+use crate::locks::{AcquireOptions, LockGuard, LockTable};
 use futures_util::StreamExt;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -24,7 +24,7 @@ use signal_hook_tokio::SignalsInfo;
 use std::os::unix::process::ExitStatusExt;
 
 /// Acquires, runs `command`, releases; returns the exit code to use.
-pub async fn run_locked(
+pub(super) async fn run_locked(
     table: &LockTable,
     row: &str,
     name: &str,
@@ -36,7 +36,7 @@ pub async fn run_locked(
         .split_first()
         .ok_or_else(|| Error::from(Kind::Invalid("no command given after --".into())))?;
 
-    let guard = crate::cli::acquire_interruptibly(table, row, name, holder, opts).await?;
+    let guard = super::signals::lock(table, row, name, holder, opts).await?;
 
     // Listen before the child exists, so that no signal slips through
     // unhandled; one that came in meanwhile means: do not start it.
@@ -55,7 +55,7 @@ pub async fn run_locked(
             } else {
                 126
             };
-            eprintln!("locksmith: cannot run {program:?}: {e}");
+            note(&format!("cannot run {program:?}: {e}"));
             release_loudly(guard).await;
             return Ok(code);
         }
@@ -76,7 +76,7 @@ pub async fn run_locked(
             (None, None) => exit::FAILURE,
         },
         Err(e) => {
-            eprintln!("locksmith: lost track of the command: {e}");
+            note(&format!("lost track of the command: {e}"));
             exit::FAILURE
         }
     };
@@ -104,7 +104,7 @@ fn should_forward(cause: &Cause) -> bool {
     !matches!(cause, Cause::Kernel)
 }
 
-async fn release_loudly(guard: crate::wait::LockGuard) -> bool {
+async fn release_loudly(guard: LockGuard) -> bool {
     let (row, name, holder) = (
         guard.row().to_string(),
         guard.name().to_string(),
@@ -113,11 +113,7 @@ async fn release_loudly(guard: crate::wait::LockGuard) -> bool {
     match guard.release().await {
         Ok(()) => true,
         Err(e) => {
-            eprintln!(
-                "locksmith: ERROR: could not release lock `{name}` in row `{row}` held by {holder}: {e}\n\
-                 locksmith: the lock is STILL HELD. Free it with:\n\
-                 locksmith:   locksmith locks force-release {row} --holder '{holder}'"
-            );
+            eprint!("{}", text::still_held(&row, &name, &holder, &e));
             false
         }
     }

@@ -1,17 +1,25 @@
-//! Acquiring with a deadline, and the guard a Rust service holds a lock by.
+//! Acquiring with a deadline, cleaning up after an acquisition that was cut
+//! off, and the guard a Rust service holds a lock by.
 //!
 //! Waiting is polling: the protocol has no notifications (no session state,
 //! no row locks held while waiting), so a waiter re-tries with backoff and
 //! jitter until its deadline, and reports what it is waiting for.
 //!
+//! An acquisition can be cut off after its write was sent: Ctrl-C, a
+//! timeout around it, its future dropped, or a connection that broke. The
+//! write may have landed. So [`LockTable::lock`] owes a release in that case
+//! (unless the holder held the lock before it started), and the table pays
+//! it before its next operation, or in a task spawned on the spot: a cut-off
+//! `lock()` leaves nothing held.
+//!
 //! A [`LockGuard`] is released explicitly with the async
 //! [`LockGuard::release`]. Dropping it without releasing leaves the lock held
 //! in the table, exactly as a crashed process would in the seed's design:
-//! `LockTable::release_by_holder` (or `locksmith locks force-release ROW
+//! [`LockTable::release_by_holder`] (or `locksmith locks force-release ROW
 //! --holder H`) cleans that up.
 
+use super::table::LockTable;
 use crate::error::{Error, Kind, Result};
-use crate::row::LockTable;
 use std::time::{Duration, Instant};
 
 /// How to acquire.
@@ -62,11 +70,77 @@ impl LockGuard {
 const POLL_START: Duration = Duration::from_millis(20);
 const POLL_MAX: Duration = Duration::from_millis(500);
 
+/// Owes a release if dropped while armed: the acquisition it watches was
+/// cut off, and its write may have landed.
+struct CutOff<'a> {
+    table: &'a LockTable,
+    lock: Option<(&'a str, &'a str, &'a str)>,
+}
+
+impl CutOff<'_> {
+    fn disarm(&mut self) {
+        self.lock = None;
+    }
+}
+
+impl Drop for CutOff<'_> {
+    fn drop(&mut self) {
+        if let Some((row, name, holder)) = self.lock {
+            self.table.release_later(row, name, holder);
+        }
+    }
+}
+
+/// Errors after which an acquisition's write may have landed: the
+/// connection broke or could not be settled.
+fn outcome_unknown(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        Kind::Db(_) | Kind::Unsettled(_) | Kind::Unreachable { .. }
+    )
+}
+
+// `lock` lives here, with the guard it returns and the clean-up it owes; it
+// is built only on LockTable's public operations.
 impl LockTable {
     /// Acquires `name` in `row` for `holder`, waiting up to `opts.wait` while
     /// it (or an `unless_held` lock) is busy. `on_wait` is called with the
     /// reason each time an attempt finds the lock busy.
+    ///
+    /// If this future is dropped before it finishes, or fails on the
+    /// connection, whatever it may have taken is released (see the module
+    /// docs), unless `holder` held the lock before the call.
     pub async fn lock(
+        &self,
+        row: &str,
+        name: &str,
+        holder: &str,
+        opts: &AcquireOptions,
+        on_wait: impl FnMut(&Error),
+    ) -> Result<LockGuard> {
+        let held_before = self.holds(row, name, holder).await?;
+        let mut cut_off = CutOff {
+            table: self,
+            lock: (!held_before).then_some((row, name, holder)),
+        };
+        let result = self.lock_waiting(row, name, holder, opts, on_wait).await;
+        cut_off.disarm();
+        match result {
+            Err(e) if outcome_unknown(&e) && !held_before => {
+                self.release_later(row, name, holder);
+                match self.finish_pending().await {
+                    Ok(()) => Err(e),
+                    Err(cleanup) => Err(Kind::Unsettled(format!(
+                        "{e}; and could not make sure lock `{name}` in row `{row}` is not left held by {holder}: {cleanup}\nhint: check with `locksmith locks dump {row}`; `locksmith locks force-release {row} --holder '{holder}'` frees it"
+                    ))
+                    .into()),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn lock_waiting(
         &self,
         row: &str,
         name: &str,

@@ -1,19 +1,19 @@
 //! Connecting, and turning driver errors into messages an operator can act
 //! on: server unreachable, access denied, no such database, missing table.
 //!
-//! Every connection made here runs [`crate::sql::SESSION_SETUP`] first (via
+//! Every connection made here runs [`super::sql::SESSION_SETUP`] first (via
 //! the driver's setup hook), so strict `sql_mode` holds on every session.
 
+use super::url::DbUrl;
 use crate::error::{Error, Kind, Result};
-use crate::url::DbUrl;
 use mysql_async::Conn;
 use std::time::Duration;
 
 /// How long a connection attempt may take before it counts as unreachable.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens one connection in strict mode.
-pub async fn connect(url: &DbUrl) -> Result<Conn> {
+pub(crate) async fn connect(url: &DbUrl) -> Result<Conn> {
     match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(url.opts().clone())).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(classify(e, Some(url))),
@@ -27,7 +27,7 @@ pub async fn connect(url: &DbUrl) -> Result<Conn> {
 
 /// Maps a driver error to an [`Error`] that says what failed and what to do.
 /// `url` supplies the redacted URL for connection errors.
-pub fn classify(e: mysql_async::Error, url: Option<&DbUrl>) -> Error {
+pub(crate) fn classify(e: mysql_async::Error, url: Option<&DbUrl>) -> Error {
     let shown = url
         .map(|u| u.redacted().to_string())
         .unwrap_or_else(|| "the server".into());
@@ -35,39 +35,38 @@ pub fn classify(e: mysql_async::Error, url: Option<&DbUrl>) -> Error {
         Some(u) => u.scrub(&s),
         None => s,
     };
-    match e {
+    let kind = match &e {
         mysql_async::Error::Server(se) => match se.code {
             1044 | 1045 | 1698 => Kind::AccessDenied {
                 url: shown,
-                reason: scrub(se.message),
-            }
-            .into(),
+                reason: scrub(se.message.clone()),
+            },
             1049 => Kind::NoDatabase {
                 url: shown,
                 db: url.map(|u| u.db_name().to_string()).unwrap_or_default(),
-            }
-            .into(),
-            1146 => Kind::NoTable(table_from_message(&se.message)).into(),
-            _ => Kind::Db(scrub(format!("{} (error {})", se.message, se.code))).into(),
+            },
+            1146 => Kind::NoTable(table_from_message(&se.message)),
+            _ => Kind::Db(scrub(format!("{} (error {})", se.message, se.code))),
         },
-        mysql_async::Error::Io(io) => {
-            if url.is_some() {
-                Kind::Unreachable {
-                    url: shown,
-                    reason: scrub(io.to_string()),
-                }
-                .into()
-            } else {
-                Kind::Db(format!("connection lost: {io}")).into()
-            }
-        }
-        other => Kind::Db(scrub(other.to_string())).into(),
+        mysql_async::Error::Io(io) if url.is_some() => Kind::Unreachable {
+            url: shown,
+            reason: scrub(io.to_string()),
+        },
+        mysql_async::Error::Io(io) => Kind::Db(format!("connection lost: {io}")),
+        other => Kind::Db(scrub(other.to_string())),
+    };
+    Error::with_source(kind, e)
+}
+
+impl From<mysql_async::Error> for Error {
+    fn from(e: mysql_async::Error) -> Self {
+        classify(e, None)
     }
 }
 
 /// True for errors after which the outcome of a sent write is unknown: the
 /// connection broke, so the statement may or may not have landed.
-pub fn is_connection_loss(e: &mysql_async::Error) -> bool {
+pub(crate) fn is_connection_loss(e: &mysql_async::Error) -> bool {
     matches!(
         e,
         mysql_async::Error::Io(_)
@@ -91,7 +90,7 @@ fn table_from_message(msg: &str) -> String {
 /// place, keeping key order, while MySQL's return their canonical form
 /// (keys re-sorted, duplicates dropped), which would rewrite locks that
 /// locksmith does not own.
-pub fn is_mariadb(conn: &Conn) -> bool {
+pub(crate) fn is_mariadb(conn: &Conn) -> bool {
     server_is_mariadb(conn.server_version())
 }
 
@@ -100,7 +99,7 @@ fn server_is_mariadb(version: (u16, u16, u16)) -> bool {
 }
 
 /// Server error code of a driver error, if the server sent one.
-pub fn server_code(e: &mysql_async::Error) -> Option<u16> {
+pub(crate) fn server_code(e: &mysql_async::Error) -> Option<u16> {
     match e {
         mysql_async::Error::Server(se) => Some(se.code),
         _ => None,

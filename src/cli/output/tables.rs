@@ -1,84 +1,13 @@
-//! Output: the structs that `--format json` serialises, and the tables built
-//! from the same structs. Fetching data happens elsewhere; this module only
-//! turns it into text.
-//!
-//! Tables use colour only when stdout is a terminal and `NO_COLOR` is unset.
+//! The structs that `--format json` serialises, and the tables built from
+//! the same structs, so that both formats always say the same thing.
 
-use crate::audit::AuditRecord;
+use super::style::{age_text, clip, table};
+use crate::bench::BenchReport;
+use crate::locks::data::holder_text;
+use crate::locks::{AuditRecord, LockData, RowState};
 use crate::migrate::{MigrationStatus, State};
-use crate::row::{holder_text, LockData, RowState};
-use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
+use comfy_table::{Cell, Color};
 use serde::{Deserialize, Serialize};
-use std::io::IsTerminal;
-
-/// Output format of listing commands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// A table for people.
-    Table,
-    /// JSON for scripts (schema in README.md).
-    Json,
-}
-
-/// Whether stdout gets colour: a terminal, and `NO_COLOR` unset or empty.
-pub fn colour() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-fn table(headers: &[&str]) -> Table {
-    let mut t = Table::new();
-    if std::io::stdout().is_terminal() {
-        t.load_preset(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic);
-    } else {
-        t.load_preset(presets::ASCII_BORDERS_ONLY_CONDENSED);
-    }
-    if !colour() {
-        t.force_no_tty();
-    } else {
-        t.enforce_styling();
-    }
-    t.set_header(headers.iter().map(Cell::new));
-    t
-}
-
-/// Seconds since the epoch (possibly with a fraction) as RFC 3339 UTC.
-pub fn epoch_text(epoch: &str) -> String {
-    let (secs, frac) = match epoch.split_once('.') {
-        Some((s, f)) => (s, f.trim_end_matches('0')),
-        None => (epoch, ""),
-    };
-    let Ok(secs) = secs.parse::<i64>() else {
-        return epoch.to_string();
-    };
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(secs) else {
-        return epoch.to_string();
-    };
-    let base = t
-        .format(&time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second]"
-        ))
-        .unwrap_or_else(|_| epoch.to_string());
-    if frac.is_empty() {
-        format!("{base}Z")
-    } else {
-        format!("{base}.{frac}Z")
-    }
-}
-
-/// A duration in seconds as `1d02h`, `3h04m`, `5m06s` or `7s`.
-pub fn age_text(secs: i64) -> String {
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    if d > 0 {
-        format!("{d}d{h:02}h")
-    } else if h > 0 {
-        format!("{h}h{m:02}m")
-    } else if m > 0 {
-        format!("{m}m{s:02}s")
-    } else {
-        format!("{s}s")
-    }
-}
 
 // ---- locks dump -----------------------------------------------------------
 
@@ -136,24 +65,12 @@ impl From<&RowState> for DumpRow {
         DumpRow {
             row: s.id.clone(),
             version: s.version,
-            changed_at: s.changed_at.map(|t| epoch_text(&t.to_string())),
+            changed_at: s.changed_at_text(),
             age_seconds: s.age_secs(),
             locks,
             raw,
         }
     }
-}
-
-/// Longest value a table cell shows; `--format json` always has all of it.
-const CELL_MAX: usize = 120;
-
-/// A value for a table cell, shortened when very long.
-fn clip(s: &str) -> String {
-    if s.chars().count() <= CELL_MAX {
-        return s.to_string();
-    }
-    let head: String = s.chars().take(CELL_MAX).collect();
-    format!("{head}… ({} bytes in all; see --format json)", s.len())
 }
 
 /// The dump as a table: one line per held lock.
@@ -281,30 +198,33 @@ pub fn history_table(records: &[AuditRecord]) -> String {
     t.to_string()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+// ---- bench ----------------------------------------------------------------
 
-    #[test]
-    fn long_cells_are_clipped() {
-        assert_eq!(clip("short"), "short");
-        let long = "x".repeat(500);
-        let c = clip(&long);
-        assert!(
-            c.starts_with(&"x".repeat(CELL_MAX))
-                && c.ends_with("(500 bytes in all; see --format json)"),
-            "{c}"
-        );
+/// A bench report as a two-column table.
+pub fn bench_table(r: &BenchReport) -> String {
+    let mut t = table(&["METRIC", "VALUE"]);
+    let rows: Vec<(&str, String)> = vec![
+        ("workers", r.workers.to_string()),
+        ("held locks (K)", r.held.to_string()),
+        ("lock ops/s", format!("{:.0}", r.ops_per_sec)),
+        (
+            "ceiling UPDATE commits/s",
+            format!("{:.0}", r.ceiling_per_sec),
+        ),
+        ("ratio", format!("{:.2}", r.ratio)),
+        ("acquire p50", format!("{:.2} ms", r.p50_ms)),
+        ("acquire p99", format!("{:.2} ms", r.p99_ms)),
+        ("acquire max", format!("{:.2} ms", r.max_ms)),
+        ("conflicts/op", format!("{:.4}", r.conflicts_per_op)),
+        ("slow path/op", format!("{:.4}", r.slow_path_per_op)),
+        ("errors", r.errors.to_string()),
+        (
+            "end-of-run check",
+            if r.check_passed { "passed" } else { "FAILED" }.to_string(),
+        ),
+    ];
+    for (k, v) in rows {
+        t.add_row(vec![k.to_string(), v]);
     }
-
-    #[test]
-    fn times() {
-        assert_eq!(epoch_text("0"), "1970-01-01T00:00:00Z");
-        assert_eq!(epoch_text("1764129600.120"), "2025-11-26T04:00:00.12Z");
-        assert_eq!(epoch_text("1764129600.000"), "2025-11-26T04:00:00Z");
-        assert_eq!(age_text(7), "7s");
-        assert_eq!(age_text(366), "6m06s");
-        assert_eq!(age_text(3 * 3600 + 240), "3h04m");
-        assert_eq!(age_text(90_000), "1d01h");
-    }
+    t.to_string()
 }

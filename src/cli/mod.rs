@@ -1,0 +1,33 @@
+//! The command line: [`args`] holds every clap type, one file per command
+//! group carries the commands out through the library (`migrate`,
+//! `locks`, `run`, `bench`), and [`output`] builds everything printed.
+//! `main.rs` only parses, calls [`run`] and turns the result into an exit
+//! code.
+
+pub mod args;
+mod bench;
+mod locks;
+mod migrate;
+pub mod output;
+mod run;
+mod signals;
+
+pub use args::{Cli, Command};
+
+use crate::error::Result;
+
+/// Runs a parsed command line. Returns the exit code on success (only
+/// `locks run` returns anything but 0).
+pub async fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Migrate(cmd) => migrate::run(cmd).await,
+        Command::Locks(cmd) => locks::run(cmd).await,
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+/// Whether a command wants a multi-threaded runtime (the bench spreads its
+/// workers over the cores; everything else is one thread, cheap to start).
+pub fn wants_threads(cli: &Cli) -> bool {
+    matches!(cli.command, Command::Bench(_))
+}

@@ -1,0 +1,112 @@
+//! Everything the command line prints, built in one place: tables and JSON
+//! documents ([`tables`]), text transcripts of changes and migration runs
+//! ([`text`]), the table style (`style`), the wait line and the
+//! confirmation prompt (here).
+//!
+//! Data goes to stdout; progress, prompts and warnings go to stderr as
+//! `locksmith: …`. Tables use colour only when stdout is a terminal and
+//! `NO_COLOR` is unset. A closed stdout (`| head`) ends the command quietly.
+
+mod style;
+pub mod tables;
+pub mod text;
+
+pub use tables::{Dump, DumpLock, DumpRow, HistoryDoc, StatusDoc, StatusLine};
+
+use crate::error::{Error, Kind, Result};
+use std::io::{IsTerminal, Write};
+
+/// Output format of listing commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A table for people.
+    Table,
+    /// JSON for scripts (schema in README.md).
+    Json,
+}
+
+/// Writes to stdout; a closed pipe ends the command quietly.
+pub fn out(text: &str) -> Result<()> {
+    let mut o = std::io::stdout().lock();
+    match o.write_all(text.as_bytes()).and_then(|()| o.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Kind::BrokenPipe.into()),
+        r => r.map_err(Error::from),
+    }
+}
+
+/// Writes a value as pretty JSON, one document, to stdout.
+pub fn out_json<T: serde::Serialize>(doc: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(doc)
+        .map_err(|e| Error::from(Kind::Internal(format!("cannot write JSON: {e}"))))?;
+    out(&format!("{text}\n"))
+}
+
+/// A diagnostic line on stderr.
+pub fn note(text: &str) {
+    eprintln!("locksmith: {text}");
+}
+
+/// Asks on the terminal whether to go ahead with `plan`; refuses without a
+/// terminal.
+pub fn confirm(plan: &str) -> Result<()> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Kind::Invalid(
+            "refusing to change a lock row without confirmation: stdin is not a terminal; pass --yes (or --dry-run to look first)".into(),
+        )
+        .into());
+    }
+    eprint!("{plan}Proceed? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin.read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        Err(Kind::Aborted.into())
+    }
+}
+
+/// Says on stderr what a waiter waits for: on a terminal one line updated in
+/// place, otherwise one line each time the reason changes.
+pub struct WaitLine {
+    tty: bool,
+    last: Option<String>,
+    since: std::time::Instant,
+}
+
+impl WaitLine {
+    /// A wait line for stderr.
+    pub fn new() -> WaitLine {
+        WaitLine {
+            tty: std::io::stderr().is_terminal(),
+            last: None,
+            since: std::time::Instant::now(),
+        }
+    }
+
+    /// Another attempt found the lock busy, for this reason.
+    pub fn waiting(&mut self, why: &Error) {
+        let msg = format!("waiting: {why}");
+        if self.tty {
+            let secs = self.since.elapsed().as_secs();
+            eprint!("\r\x1b[Klocksmith: {msg} ({secs}s)");
+        } else if self.last.as_deref() != Some(msg.as_str()) {
+            note(&msg);
+        }
+        self.last = Some(msg);
+    }
+
+    /// The wait is over: clears the line on a terminal.
+    pub fn done(&self) {
+        if self.tty && self.last.is_some() {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+impl Default for WaitLine {
+    fn default() -> Self {
+        WaitLine::new()
+    }
+}

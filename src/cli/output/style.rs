@@ -1,0 +1,80 @@
+//! The table style, decided once: UTF-8 boxes on a terminal, ASCII
+//! otherwise; colour only on a terminal without `NO_COLOR`; long cells
+//! clipped; ages in short units.
+
+use comfy_table::{presets, Cell, ContentArrangement, Table};
+use std::io::IsTerminal;
+
+/// Whether stdout gets colour: a terminal, and `NO_COLOR` unset or empty.
+fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// A table with the house style: UTF-8 boxes on a terminal, ASCII otherwise.
+pub(super) fn table(headers: &[&str]) -> Table {
+    let mut t = Table::new();
+    if std::io::stdout().is_terminal() {
+        t.load_preset(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic);
+    } else {
+        t.load_preset(presets::ASCII_BORDERS_ONLY_CONDENSED);
+    }
+    if !colour() {
+        t.force_no_tty();
+    } else {
+        t.enforce_styling();
+    }
+    t.set_header(headers.iter().map(Cell::new));
+    t
+}
+
+/// Longest value a table cell shows; `--format json` always has all of it.
+const CELL_MAX: usize = 120;
+
+/// A value for a table cell, shortened when very long.
+pub(super) fn clip(s: &str) -> String {
+    if s.chars().count() <= CELL_MAX {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(CELL_MAX).collect();
+    format!("{head}… ({} bytes in all; see --format json)", s.len())
+}
+
+/// A duration in seconds as `1d02h`, `3h04m`, `5m06s` or `7s`.
+pub(super) fn age_text(secs: i64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d{h:02}h")
+    } else if h > 0 {
+        format!("{h}h{m:02}m")
+    } else if m > 0 {
+        format!("{m}m{s:02}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_cells_are_clipped() {
+        assert_eq!(clip("short"), "short");
+        let long = "x".repeat(500);
+        let c = clip(&long);
+        assert!(
+            c.starts_with(&"x".repeat(CELL_MAX))
+                && c.ends_with("(500 bytes in all; see --format json)"),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(age_text(7), "7s");
+        assert_eq!(age_text(366), "6m06s");
+        assert_eq!(age_text(3 * 3600 + 240), "3h04m");
+        assert_eq!(age_text(90_000), "1d01h");
+    }
+}

@@ -1,0 +1,109 @@
+//! Text transcripts for people: what an operator change will do and did,
+//! and what a migration run applied or rolled back.
+
+use crate::locks::data::holder_text;
+use crate::locks::{Change, Edit};
+use crate::migrate::{DownReport, UpReport};
+
+/// A change before → after, in words; `planned` for the preview.
+pub fn change(c: &Change, edit: &Edit, planned: bool) -> String {
+    let mut s = format!(
+        "row `{}`: version {} -> {}{}\n",
+        c.row,
+        c.version_before,
+        c.version_after,
+        if planned { " (planned)" } else { "" }
+    );
+    let verb = if planned { "release" } else { "released" };
+    for (name, holder) in &c.removed {
+        s.push_str(&format!(
+            "{verb} {name} (held by {})\n",
+            holder_text(holder)
+        ));
+    }
+    if let Some(raw) = &c.replaced_raw {
+        s.push_str(&format!(
+            "{} unparsable dataJson with {{}}; the old text, verbatim:\n{raw}\n",
+            if planned { "replace" } else { "replaced" }
+        ));
+    }
+    if let Edit::Bump(_) = edit {
+        s.push_str("locks untouched\n");
+    }
+    if c.raw_kept {
+        s.push_str("dataJson is not a JSON object; left as it is\n");
+    } else {
+        s.push_str(&format!("{} lock(s) remain\n", c.remaining.len()));
+    }
+    s
+}
+
+/// What `migrate up` did, or would do with `--dry-run`.
+pub fn up(report: &UpReport, dry_run: bool) -> String {
+    let mut text = String::new();
+    if report.applied.is_empty() {
+        text.push_str(&match report.version {
+            Some(v) => format!("Schema is up to date (version {v}); nothing to apply.\n"),
+            None => "Nothing to apply.\n".to_string(),
+        });
+    } else if dry_run {
+        for p in &report.applied {
+            text.push_str(&format!(
+                "-- Would apply {}:\n{}\n",
+                p.label,
+                p.sql.trim_end()
+            ));
+        }
+        text.push_str("-- Dry run: nothing was changed.\n");
+    } else {
+        for p in &report.applied {
+            text.push_str(&format!("Applied {}\n", p.label));
+        }
+        if let Some(v) = report.version {
+            text.push_str(&format!("Schema is now at version {v}.\n"));
+        }
+    }
+    text
+}
+
+/// The migrations a failed `migrate up` applied before the one that failed.
+pub fn applied_before_failure(applied: &[String]) -> String {
+    applied.iter().map(|a| format!("Applied {a}\n")).collect()
+}
+
+/// What `migrate down` did, or would do with `--dry-run`.
+pub fn down(report: &DownReport, dry_run: bool) -> String {
+    let mut text = String::new();
+    if report.rolled_back.is_empty() {
+        text.push_str("Nothing to roll back.\n");
+    }
+    for p in &report.rolled_back {
+        if dry_run {
+            text.push_str(&format!(
+                "-- Would roll back {}:\n{}\n",
+                p.label,
+                p.sql.trim_end()
+            ));
+        } else {
+            text.push_str(&format!("Rolled back {}\n", p.label));
+        }
+    }
+    if dry_run {
+        text.push_str("-- Dry run: nothing was changed.\n");
+    } else if !report.rolled_back.is_empty() {
+        text.push_str(&match report.version {
+            Some(v) => format!("Schema is now at version {v}.\n"),
+            None => "No migrations are applied now.\n".to_string(),
+        });
+    }
+    text
+}
+
+/// The loud message of a `locks run` whose lock could not be released.
+pub fn still_held(row: &str, name: &str, holder: &str, why: &crate::Error) -> String {
+    format!(
+        "locksmith: ERROR: could not release lock `{name}` in row `{row}` held by {holder}: {why}\n\
+         locksmith: the lock is STILL HELD. Free it with:\n\
+         locksmith:   locksmith locks force-release {row} --holder '{holder}'\n"
+    )
+}

@@ -1,0 +1,264 @@
+//! One connection that survives being cut off mid-statement.
+//!
+//! A statement whose reply never arrives (the connection broke, or the
+//! future running it was dropped: Ctrl-C, a timeout) may still be running on
+//! the server. Reading the row then could show it from before a write that
+//! is about to land, and repeating the write could apply it twice. So a
+//! connection given up on mid-statement is not reused: the next [`Lease`]
+//! opens a new one and first *settles* the old session (`KILL CONNECTION`,
+//! then waits until the server has dropped it). After that, whatever it was
+//! running has committed or rolled back, and a read tells the truth.
+
+use super::connect::{connect, is_mariadb, server_code};
+use super::sql;
+use super::url::DbUrl;
+use super::value::Cells;
+use crate::error::{Error, Kind, Result};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Row};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A connection of its own, replaced (and the old session settled) when it
+/// breaks. Operations take turns through [`Session::lease`].
+pub(crate) struct Session {
+    url: DbUrl,
+    slot: Arc<tokio::sync::Mutex<Slot>>,
+    mariadb: bool,
+}
+
+struct Slot {
+    conn: Option<Conn>,
+    last_used: Instant,
+    /// A statement was sent on `conn` and its reply not yet read. Still set
+    /// when a lease is dropped: the operation's future was dropped
+    /// mid-statement, so `conn` is out of step with the server.
+    in_flight: bool,
+    /// Id of a session of ours, given up on while a statement of it may
+    /// still be running on the server. The next connection ends it and waits
+    /// until it is gone before anything reads or writes (see [`settle`]).
+    unsettled: Option<u32>,
+}
+
+impl Slot {
+    /// Gives up on the connection; if it may have a statement running, its
+    /// session is settled before the next one is used.
+    fn abandon(&mut self) {
+        if let Some(c) = self.conn.take() {
+            self.unsettled = Some(c.id());
+        }
+        self.in_flight = false;
+    }
+}
+
+/// How long to wait for an abandoned session to end on the server.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Idle time after which a connection is pinged before use: the server may
+/// have closed it (`wait_timeout`) in the meantime.
+const IDLE_PING: Duration = Duration::from_secs(30);
+
+impl Session {
+    /// Connects (in strict mode).
+    pub(crate) async fn open(url: &DbUrl) -> Result<Session> {
+        let conn = connect(url).await?;
+        Ok(Session {
+            url: url.clone(),
+            mariadb: is_mariadb(&conn),
+            slot: Arc::new(tokio::sync::Mutex::new(Slot {
+                conn: Some(conn),
+                last_used: Instant::now(),
+                in_flight: false,
+                unsettled: None,
+            })),
+        })
+    }
+
+    /// The URL this session connects to.
+    pub(crate) fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
+    /// True when the server is MariaDB (see [`super::connect::is_mariadb`]).
+    pub(crate) fn is_mariadb(&self) -> bool {
+        self.mariadb
+    }
+
+    /// Closes the connection cleanly (once nobody is using it).
+    pub(crate) async fn close(&self) -> Result<()> {
+        let mut slot = self.slot.lock().await;
+        match slot.conn.take() {
+            Some(c) => c.disconnect().await.map_err(Error::from),
+            None => Ok(()),
+        }
+    }
+
+    /// Exclusive use of the connection, reconnecting if it broke or went
+    /// stale. A connection given up on mid-statement has its session settled
+    /// first, so nothing reads while that statement may still land.
+    pub(crate) async fn lease(&self) -> Result<Lease> {
+        let mut slot = self.slot.clone().lock_owned().await;
+        // An operation cut off mid-statement (a dropped future) or a broken
+        // connection: the statement it sent may or may not run.
+        if slot.in_flight || slot.conn.as_ref().is_some_and(|c| c.is_disconnected()) {
+            slot.abandon();
+        }
+        // After a long idle spell the server may have closed it; nothing
+        // was running on it, so there is nothing to settle.
+        if slot.last_used.elapsed() > IDLE_PING {
+            if let Some(c) = slot.conn.as_mut() {
+                if c.ping().await.is_err() {
+                    slot.conn = None;
+                }
+            }
+        }
+        if slot.conn.is_none() {
+            let mut c = connect(&self.url).await?;
+            if let Some(id) = slot.unsettled {
+                settle(&mut c, id).await?;
+                slot.unsettled = None;
+            }
+            slot.conn = Some(c);
+        }
+        Ok(Lease { slot })
+    }
+}
+
+/// Ends session `id` (ours, abandoned while a statement of it may still be
+/// running) and waits until the server has dropped it, so that whatever it
+/// was running has committed or rolled back.
+async fn settle(c: &mut Conn, id: u32) -> Result<()> {
+    match c.query_drop(sql::kill_connection(id)).await {
+        // 1094: no such session (it is gone already); 1095: the id now
+        // belongs to someone else's session, so ours is gone too.
+        Err(e) if !matches!(server_code(&e), Some(1094 | 1095)) => return Err(e.into()),
+        _ => {}
+    }
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let n: Option<u64> = c.exec_first(sql::SESSION_EXISTS, (id,)).await?;
+        if n.unwrap_or(0) == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Kind::Unsettled(format!(
+                "an earlier connection (session {id}) was cut off mid-statement and is still running on the server after {}s, so whether its write landed cannot be told yet; check with `locksmith locks dump`",
+                SETTLE_TIMEOUT.as_secs()
+            ))
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Exclusive use of the session's connection for one step of an operation.
+///
+/// Statements run through its methods, which mark the connection in flight
+/// until the reply is read: a future dropped mid-statement leaves the mark,
+/// and the next lease then replaces the connection and settles its session
+/// instead of reading a stale reply or guessing about a write that may
+/// still land.
+pub(crate) struct Lease {
+    slot: tokio::sync::OwnedMutexGuard<Slot>,
+}
+
+/// Runs one statement on a lease's connection with the in-flight mark set.
+macro_rules! tracked {
+    ($lease:expr, |$c:ident| $call:expr) => {{
+        let slot = &mut *$lease.slot;
+        slot.in_flight = true;
+        let $c = slot.conn.as_mut().expect(LEASED);
+        let r = $call.await;
+        slot.in_flight = false;
+        r
+    }};
+}
+
+const LEASED: &str = "a lease always holds a connection";
+
+impl Lease {
+    /// Drops the connection instead of keeping it: after it broke, or when
+    /// the outcome of what was sent on it is unknown.
+    pub(crate) fn discard(&mut self) {
+        self.slot.abandon();
+    }
+
+    fn conn(&self) -> &Conn {
+        self.slot.conn.as_ref().expect(LEASED)
+    }
+
+    /// Rows changed by the last statement.
+    pub(crate) fn affected_rows(&self) -> u64 {
+        self.conn().affected_rows()
+    }
+
+    /// `LAST_INSERT_ID()` as reported by the last statement's OK packet.
+    pub(crate) fn last_insert_id(&self) -> Option<u64> {
+        self.conn().last_insert_id()
+    }
+
+    /// Runs a prepared statement, discarding any result.
+    pub(crate) async fn exec_drop<P>(&mut self, stmt: &str, params: P) -> mysql_async::Result<()>
+    where
+        P: Into<mysql_async::Params> + Send,
+    {
+        tracked!(self, |c| c.exec_drop(stmt, params))
+    }
+
+    /// Runs a prepared statement, returning its rows.
+    pub(crate) async fn exec_rows<P>(
+        &mut self,
+        stmt: &str,
+        params: P,
+    ) -> mysql_async::Result<Vec<Row>>
+    where
+        P: Into<mysql_async::Params> + Send,
+    {
+        tracked!(self, |c| c.exec(stmt, params))
+    }
+
+    /// Runs a prepared statement, returning its first row.
+    pub(crate) async fn exec_first_row<P>(
+        &mut self,
+        stmt: &str,
+        params: P,
+    ) -> mysql_async::Result<Option<Row>>
+    where
+        P: Into<mysql_async::Params> + Send,
+    {
+        tracked!(self, |c| c.exec_first(stmt, params))
+    }
+
+    /// Runs a text statement, discarding any result.
+    pub(crate) async fn query_drop(&mut self, stmt: &str) -> mysql_async::Result<()> {
+        tracked!(self, |c| c.query_drop(stmt))
+    }
+
+    /// Runs a text statement, returning its rows.
+    pub(crate) async fn query_rows(&mut self, stmt: &str) -> mysql_async::Result<Vec<Row>> {
+        tracked!(self, |c| c.query(stmt))
+    }
+
+    /// Runs a prepared statement that returns one number (a `COUNT(*)`, a
+    /// `GET_LOCK`); `None` for no row or NULL.
+    pub(crate) async fn exec_number<P>(
+        &mut self,
+        stmt: &str,
+        params: P,
+        what: &'static str,
+    ) -> Result<Option<i64>>
+    where
+        P: Into<mysql_async::Params> + Send,
+    {
+        match self.exec_first_row(stmt, params).await? {
+            Some(row) => Cells::new(row, what).take::<Option<i64>>(0, "result"),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.slot.last_used = Instant::now();
+    }
+}

@@ -1,0 +1,102 @@
+//! Reading columns without panicking: the driver's tuple conversions panic
+//! when a column holds an unexpected type or NULL (a `version` altered to
+//! VARCHAR, a NULL checksum in a history table), and locksmith reads tables
+//! that other programs write. Every read goes through [`Cells`], which turns
+//! such a value into an error naming the table, the column and the row.
+
+use crate::error::{Kind, Result};
+use mysql_async::prelude::FromValue;
+use mysql_async::{Row, Value};
+
+/// The columns of one result row, taken one at a time by position.
+pub(crate) struct Cells {
+    row: Row,
+    table: &'static str,
+    /// How to name this row in a message (its id, once known).
+    key: Option<String>,
+}
+
+impl Cells {
+    /// Wraps a row read from `table`.
+    pub(crate) fn new(row: Row, table: &'static str) -> Cells {
+        Cells {
+            row,
+            table,
+            key: None,
+        }
+    }
+
+    /// Names the row in later messages (for instance by its id).
+    pub(crate) fn name_row(&mut self, key: impl Into<String>) {
+        self.key = Some(key.into());
+    }
+
+    /// Takes column `i` as a `T`. `T = Option<_>` accepts NULL.
+    pub(crate) fn take<T: FromValue>(&mut self, i: usize, column: &'static str) -> Result<T> {
+        match self.row.take_opt::<T, usize>(i) {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(self.bad(column, &describe(&e.0))),
+            None => Err(self.bad(column, "the column is missing from the result")),
+        }
+    }
+
+    fn bad(&self, column: &'static str, found: &str) -> crate::Error {
+        Kind::BadValue {
+            table: self.table.to_string(),
+            column: column.to_string(),
+            row: self.key.clone(),
+            found: found.to_string(),
+        }
+        .into()
+    }
+}
+
+/// What an unexpected value was, for a message.
+fn describe(v: &Value) -> String {
+    match v {
+        Value::NULL => "NULL".into(),
+        Value::Bytes(b) => format!(
+            "the text {:?}",
+            String::from_utf8_lossy(&b[..b.len().min(200)])
+        ),
+        other => format!("the value {}", other.as_sql(true)),
+    }
+}
+
+/// Seconds since the epoch as the server returns them from
+/// `UNIX_TIMESTAMP(…)` (possibly with a fraction), as RFC 3339 UTC. Text
+/// that is not such a number is returned as it is.
+pub(crate) fn epoch_text(epoch: &str) -> String {
+    let (secs, frac) = match epoch.split_once('.') {
+        Some((s, f)) => (s, f.trim_end_matches('0')),
+        None => (epoch, ""),
+    };
+    let Ok(secs) = secs.parse::<i64>() else {
+        return epoch.to_string();
+    };
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(secs) else {
+        return epoch.to_string();
+    };
+    let base = t
+        .format(&time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]"
+        ))
+        .unwrap_or_else(|_| epoch.to_string());
+    if frac.is_empty() {
+        format!("{base}Z")
+    } else {
+        format!("{base}.{frac}Z")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times() {
+        use super::epoch_text;
+        assert_eq!(epoch_text("0"), "1970-01-01T00:00:00Z");
+        assert_eq!(epoch_text("1764129600.120"), "2025-11-26T04:00:00.12Z");
+        assert_eq!(epoch_text("1764129600.000"), "2025-11-26T04:00:00Z");
+        assert_eq!(epoch_text("soon"), "soon");
+    }
+}

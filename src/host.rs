@@ -1,0 +1,31 @@
+//! Who this process is, in the words locks and audit records use: the host
+//! name, the operating-system user, and the default holder `HOST:PID`.
+
+/// The login name of the user running this process: `$USER`, `$LOGNAME`,
+/// or the password database's name for our uid.
+pub fn os_user() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var) {
+            if !v.is_empty() {
+                return v;
+            }
+        }
+    }
+    let uid = nix::unistd::Uid::current();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => user.name,
+        _ => format!("uid{uid}"),
+    }
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown-host".into())
+}
+
+/// `HOST:PID` of this process: enough for an operator to find it.
+pub fn default_holder() -> String {
+    format!("{}:{}", hostname(), std::process::id())
+}

@@ -1,0 +1,421 @@
+//! The one place that writes lock rows. Every change is a compare-and-swap
+//! on `version`, exactly as the seed's writers do:
+//! `UPDATE … SET dataJson=?, version=version+1 WHERE id=? AND version=?`,
+//! where 0 rows matched is a conflict. Plain acquire and release first try
+//! one statement with no read: a CAS from the cached copy of the row, or a
+//! conditional UPDATE the server evaluates under its row lock. Operator
+//! changes write their audit record in the same transaction.
+//!
+//! A write whose reply never arrived is never repeated blindly: the session
+//! that sent it is settled first (see [`crate::db::session`]), then a read
+//! (or, for an audited write, the record's op id) tells whether it landed.
+
+use super::audit::{self, AuditInfo};
+use super::cache::{Cache, Plain};
+use super::data::{encode, RowState, TEXT_LIMIT};
+use super::edit::{Change, Edit};
+use crate::db::{is_connection_loss, server_code, sql, DbUrl, Lease, Session};
+use crate::error::{Error, Kind, Result};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Counters of what the protocol did, for the bench.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Operations answered by a single statement with no read first.
+    pub fast: AtomicU64,
+    /// Operations that needed the read-then-CAS path.
+    pub slow: AtomicU64,
+    /// CAS writes that matched no row (someone else wrote first) and retried.
+    pub conflicts: AtomicU64,
+}
+
+/// Bounded, jittered exponential backoff between CAS retries.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    /// Attempts before giving up with [`Kind::Contended`].
+    const MAX_ATTEMPTS: u32 = 64;
+
+    /// Waits before the next attempt; `false` when attempts are used up.
+    pub(crate) async fn wait(&mut self) -> bool {
+        self.attempt += 1;
+        if self.attempt >= Self::MAX_ATTEMPTS {
+            return false;
+        }
+        // Full jitter over 0.2 ms · 2^n, capped at 50 ms: contenders spread
+        // out instead of colliding again in lockstep.
+        let cap_us = (200u64 << self.attempt.min(8)).min(50_000);
+        tokio::time::sleep(Duration::from_micros(fastrand::u64(0..=cap_us))).await;
+        true
+    }
+}
+
+/// Result of one CAS attempt.
+pub(crate) enum Cas {
+    Landed,
+    Conflict,
+}
+
+/// Why a CAS attempt did not return a definite answer.
+pub(crate) enum WriteError {
+    /// The connection dropped after the statement was sent, so it may or may
+    /// not have landed. Callers resolve it by re-reading, never by repeating.
+    Ambiguous,
+    /// The server refused the statement: it did not apply.
+    Failed(Error),
+}
+
+/// The connection to the `locks` table, with what the protocol keeps
+/// between operations: the cached row and the counters.
+pub(crate) struct Writer {
+    session: Session,
+    stats: Stats,
+    cache: Mutex<Cache>,
+    /// The server edits JSON in place (MariaDB), so the server-evaluated
+    /// acquire and release keep every other lock exactly as stored. On
+    /// MySQL they would re-sort keys, so read + CAS does all the work there.
+    server_json: bool,
+}
+
+impl Writer {
+    /// Connects, checking that the `locks` table exists.
+    pub(crate) async fn open(url: &DbUrl) -> Result<Writer> {
+        let session = Session::open(url).await?;
+        session
+            .lease()
+            .await?
+            .query_drop(sql::CHECK_LOCKS_TABLE)
+            .await?;
+        Ok(Writer {
+            server_json: session.is_mariadb(),
+            session,
+            stats: Stats::default(),
+            cache: Mutex::default(),
+        })
+    }
+
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub(crate) fn count_slow(&self) {
+        self.stats.slow.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_conflict(&self) {
+        self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The cached row is no longer trusted (an operator edit is coming).
+    pub(crate) fn forget_cache(&self) {
+        self.cache().forget();
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        // The cache is a guess; one poisoned by a panicking thread is as
+        // good as any other guess.
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Exclusive use of the connection for one step of an operation.
+    pub(crate) async fn lease(&self) -> Result<Lease> {
+        self.session.lease().await
+    }
+
+    /// Reads one row; `None` when it does not exist.
+    pub(crate) async fn read(&self, row: &str) -> Result<Option<RowState>> {
+        read_with(&mut self.lease().await?, row).await
+    }
+
+    /// Reads every row, by id.
+    pub(crate) async fn read_all(&self) -> Result<Vec<RowState>> {
+        let rows = self.lease().await?.query_rows(sql::SELECT_ROWS).await?;
+        rows.into_iter().map(RowState::from_row).collect()
+    }
+
+    /// Creates the row with no locks unless it exists. Never deletes rows.
+    pub(crate) async fn ensure_row(&self, c: &mut Lease, row: &str) -> Result<()> {
+        c.exec_drop(sql::ENSURE_ROW, (row,)).await?;
+        Ok(())
+    }
+
+    /// Does `holder` hold `name` in `row` right now? (Also how a dropped
+    /// connection is resolved, once its session is settled.)
+    pub(crate) async fn holds(&self, row: &str, name: &str, holder: &str) -> Result<bool> {
+        Ok(self
+            .read(row)
+            .await?
+            .and_then(|s| s.data.locks())
+            .and_then(|l| l.get(name).map(|h| super::data::holder_matches(h, holder)))
+            .unwrap_or(false))
+    }
+
+    /// A plain acquire or release in one statement, with no read: a CAS
+    /// from the cached copy of the row when there is one (no JSON work on
+    /// the server), else, on MariaDB, the server-evaluated conditional
+    /// UPDATE. `true`: it landed. `false`: the read + CAS path must decide.
+    /// On a dropped connection, re-reads to learn whether it landed.
+    pub(crate) async fn plain(&self, op: Plain<'_>) -> Result<bool> {
+        let cached = self.cache().take_next(&op);
+        if let Some((version, next)) = cached {
+            let c = self.lease().await?;
+            if self.cas_plain(c, &op, version, next).await? {
+                self.stats.fast.fetch_add(1, Ordering::Relaxed);
+                return Ok(true);
+            }
+            self.count_conflict();
+            self.cache().forget();
+        }
+        if !self.server_json {
+            return Ok(false);
+        }
+        let mut c = self.lease().await?;
+        let path = sql::json_path(op.name);
+        let sent = if op.acquire {
+            let params = (&path, op.holder, op.row, &path);
+            c.exec_drop(sql::FAST_ACQUIRE, params).await
+        } else {
+            let params = (&path, op.row, &path, sql::json_string(op.holder));
+            c.exec_drop(sql::FAST_RELEASE, params).await
+        };
+        match sent {
+            Ok(()) if c.affected_rows() == 1 => {
+                self.stats.fast.fetch_add(1, Ordering::Relaxed);
+                let version = c.last_insert_id().map(|v| v as i64);
+                let quiet = self.cache().applied(&op, version);
+                if quiet {
+                    // Nobody else wrote between our last two writes: worth
+                    // one read so the next operations can skip the JSON work.
+                    // Only a cache refill: the operation has landed, and a
+                    // failed read must not turn it into an error.
+                    if let Ok(Some(state)) = read_with(&mut c, op.row).await {
+                        self.cache().seen(&state);
+                    }
+                }
+                Ok(true)
+            }
+            Ok(()) => Ok(false),
+            Err(e) if is_connection_loss(&e) => {
+                // Sent, but did it land? Ask, on a fresh connection. (For a
+                // release, "we do not hold it" is the outcome either way.)
+                c.discard();
+                drop(c);
+                Ok(self.holds(op.row, op.name, op.holder).await? == op.acquire)
+            }
+            // Nothing was written: unparsable data made a JSON function fail,
+            // or the server's spacing made the value too long for TEXT (1406).
+            // The read + CAS path decides, and reports exactly; the limit is
+            // on locksmith's own compact JSON, whichever path writes it.
+            Err(e) if server_code(&e).is_some() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes `locks`, the result of a plain acquire or release, by CAS
+    /// against `version`. `true` once it is done (also when a dropped
+    /// connection turns out to have landed it); `false` on a conflict.
+    pub(crate) async fn cas_plain(
+        &self,
+        c: Lease,
+        op: &Plain<'_>,
+        version: i64,
+        locks: super::data::Locks,
+    ) -> Result<bool> {
+        let json = encode(op.row, &locks)?;
+        match self.cas(c, op.row, version, &json, None).await {
+            Ok(Cas::Landed) => {
+                self.cache().wrote(op.row, version + 1, Some(locks));
+                Ok(true)
+            }
+            Ok(Cas::Conflict) => Ok(false),
+            Err(WriteError::Failed(e)) => Err(e),
+            Err(WriteError::Ambiguous) => {
+                Ok(self.holds(op.row, op.name, op.holder).await? == op.acquire)
+            }
+        }
+    }
+
+    /// Writes an operator's planned change by CAS against the version it
+    /// was planned from, with its audit record in the same transaction.
+    pub(crate) async fn write_change(
+        &self,
+        c: Lease,
+        edit: &Edit,
+        change: &Change,
+        audit: Option<&AuditInfo>,
+    ) -> Result<Cas, WriteError> {
+        match edit {
+            Edit::Bump(by) => self.cas_bump(c, change, *by, audit).await,
+            _ => {
+                let json = encode(&change.row, &change.remaining).map_err(WriteError::Failed)?;
+                let audited = audit.map(|a| (a, change));
+                self.cas(c, &change.row, change.version_before, &json, audited)
+                    .await
+            }
+        }
+    }
+
+    /// After a dropped connection left an operator's write unresolved (its
+    /// session is settled by now): did it land? Audited writes are looked
+    /// up by op id; without a record, only a row that did not move shows
+    /// for certain that nothing landed.
+    pub(crate) async fn landed(&self, change: &Change, audit: Option<&AuditInfo>) -> Result<bool> {
+        if let Some(audit) = audit {
+            return audit::landed(&mut self.lease().await?, &audit.op_id).await;
+        }
+        let row = &change.row;
+        let now = self.read(row).await?.map(|s| s.version);
+        if now != Some(change.version_before) {
+            return Err(Kind::Unsettled(format!(
+                "the connection dropped while writing row `{row}`, and the row has changed since; the change may or may not be ours, check with `locksmith locks dump {row}`"
+            ))
+            .into());
+        }
+        Ok(false)
+    }
+
+    /// One CAS write, optionally with its audit record in one transaction.
+    async fn cas(
+        &self,
+        mut c: Lease,
+        row: &str,
+        version: i64,
+        json: &str,
+        audit: Option<(&AuditInfo, &Change)>,
+    ) -> Result<Cas, WriteError> {
+        let r: std::result::Result<bool, mysql_async::Error> = async {
+            match audit {
+                None => {
+                    c.exec_drop(sql::CAS_WRITE, (json, row, version)).await?;
+                    Ok(c.affected_rows() == 1)
+                }
+                Some((a, change)) => {
+                    c.query_drop(sql::BEGIN).await?;
+                    c.exec_drop(sql::CAS_WRITE, (json, row, version)).await?;
+                    if c.affected_rows() != 1 {
+                        c.query_drop(sql::ROLLBACK).await?;
+                        return Ok(false);
+                    }
+                    audit::insert(&mut c, a, change).await?;
+                    c.query_drop(sql::COMMIT).await?;
+                    Ok(true)
+                }
+            }
+        }
+        .await;
+        finish(r, row, &mut c, audit.is_some()).await
+    }
+
+    async fn cas_bump(
+        &self,
+        mut c: Lease,
+        change: &Change,
+        by: i64,
+        audit: Option<&AuditInfo>,
+    ) -> Result<Cas, WriteError> {
+        let (row, version) = (change.row.as_str(), change.version_before);
+        let r: std::result::Result<bool, mysql_async::Error> = async {
+            if audit.is_some() {
+                c.query_drop(sql::BEGIN).await?;
+            }
+            c.exec_drop(sql::CAS_BUMP, (by, row, version)).await?;
+            if c.affected_rows() != 1 {
+                if audit.is_some() {
+                    c.query_drop(sql::ROLLBACK).await?;
+                }
+                return Ok(false);
+            }
+            if let Some(a) = audit {
+                audit::insert(&mut c, a, change).await?;
+                c.query_drop(sql::COMMIT).await?;
+            }
+            Ok(true)
+        }
+        .await;
+        finish(r, row, &mut c, audit.is_some()).await
+    }
+
+    // ---- for the bench only: its scratch row, never a real one ----------
+
+    /// Fills a freshly created scratch row with `locks`, by CAS.
+    pub(crate) async fn bench_fill(&self, row: &str, locks: &super::data::Locks) -> Result<()> {
+        let mut c = self.lease().await?;
+        let state = read_with(&mut c, row)
+            .await?
+            .ok_or_else(|| Kind::NoRow(row.into()))?;
+        let json = encode(row, locks)?;
+        c.exec_drop(sql::CAS_WRITE, (json, row, state.version))
+            .await?;
+        if c.affected_rows() != 1 {
+            return Err(Kind::Contended(row.into()).into());
+        }
+        Ok(())
+    }
+
+    /// The bench's ceiling: plain single-row commits on the scratch row
+    /// until `until`. Returns how many landed.
+    pub(crate) async fn bench_ceiling(&self, row: &str, until: Instant) -> Result<u64> {
+        let mut c = self.lease().await?;
+        let mut n = 0u64;
+        while Instant::now() < until {
+            c.exec_drop(sql::BENCH_CEILING, (row,)).await?;
+            n += c.affected_rows();
+        }
+        Ok(n)
+    }
+
+    /// Removes the bench's scratch row.
+    pub(crate) async fn bench_remove(&self, row: &str) -> Result<()> {
+        self.lease()
+            .await?
+            .exec_drop(sql::DELETE_ROW, (row,))
+            .await?;
+        Ok(())
+    }
+}
+
+/// Classifies a write's outcome. A failed audited write rolls its
+/// transaction back; a connection whose outcome is unknown is not reused.
+async fn finish(
+    r: std::result::Result<bool, mysql_async::Error>,
+    row: &str,
+    c: &mut Lease,
+    in_transaction: bool,
+) -> Result<Cas, WriteError> {
+    if let Err(e) = &r {
+        if is_connection_loss(e) || (in_transaction && c.query_drop(sql::ROLLBACK).await.is_err()) {
+            c.discard();
+        }
+    }
+    match r {
+        Ok(true) => Ok(Cas::Landed),
+        Ok(false) => Ok(Cas::Conflict),
+        Err(e) if is_connection_loss(&e) => Err(WriteError::Ambiguous),
+        Err(e) if server_code(&e) == Some(1406) => Err(WriteError::Failed(
+            Kind::TooLarge {
+                row: row.into(),
+                bytes: TEXT_LIMIT + 1,
+                limit: TEXT_LIMIT,
+            }
+            .into(),
+        )),
+        Err(e) => Err(WriteError::Failed(e.into())),
+    }
+}
+
+/// Reads one row on a leased connection.
+pub(crate) async fn read_with(c: &mut Lease, row: &str) -> Result<Option<RowState>> {
+    c.exec_first_row(sql::SELECT_ROW, (row,))
+        .await?
+        .map(RowState::from_row)
+        .transpose()
+}
