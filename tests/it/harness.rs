@@ -1,181 +1,133 @@
 //! The test harness: one real MariaDB server per test run, one database per
 //! test, and a runner for the built `locksmith` binary.
 //!
-//! With `LOCKSMITH_TEST_DATABASE_URL` set (an account that may create
-//! databases and users), tests use that server. Otherwise the harness starts
-//! a throwaway `mariadbd` (Debian's mariadb-server) on a free loopback port
-//! with its data in a temp dir. A small shell wrapper owns the server and
-//! stops it, and removes the data, as soon as this test process exits, even
-//! if it is killed.
+//! Servers are started the one way the project starts them, by
+//! `scripts/throwaway-mariadb` (data in a temp dir, free loopback ports,
+//! stopped and removed when this process exits, even if it is killed). With
+//! `LOCKSMITH_TEST_DATABASE_URL` set (an account that may create databases
+//! and users), the shared server is that one instead.
+//!
+//! Either way, the tests connect as an account of their own with a fresh
+//! random password, allowed only on this run's databases. When this process
+//! ends, however it ends, a reaper (this test binary, re-run in a special
+//! mode) drops that account and every database of the run.
 
 #![allow(dead_code)]
 
 use mysql_async::prelude::Queryable;
-use std::io::Write as _;
+use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
-/// Password of the account tests connect with.
-pub const PASSWORD: &str = "Pw-for-tests-7d1f";
-/// The account tests connect with.
-pub const USER: &str = "locksmith_test";
-
-struct Server {
+/// The shared server, and who the tests are on it.
+struct Shared {
     /// host:port
     addr: String,
-    /// URL of an account that can create databases (no db part).
+    /// URL of an account that can create databases and users (no db part).
     admin: String,
-    /// Keeps the wrapper's stdin open; when the test process exits it closes
-    /// and the wrapper stops the server.
-    _keepalive: Option<std::process::ChildStdin>,
+    /// This run's id: every database and account of the run starts with it.
+    run: String,
+    password: String,
+    /// Keeps the server (or the reaper) alive until this process exits.
+    _keep: Keep,
 }
 
-static SERVER: OnceLock<Server> = OnceLock::new();
+enum Keep {
+    Server(Throwaway),
+    Reaper(ChildStdin),
+}
+
+static SHARED: OnceLock<Shared> = OnceLock::new();
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-/// True when the harness started the server itself, so a test may change
-/// server-wide settings: nobody else uses it, and it is thrown away.
-pub fn own_server() -> bool {
-    server()._keepalive.is_some()
-}
-
-fn server() -> &'static Server {
-    SERVER.get_or_init(|| match std::env::var("LOCKSMITH_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => external(&url),
-        _ => start_mariadb(),
+fn shared() -> &'static Shared {
+    SHARED.get_or_init(|| {
+        let run = format!("lt_{:08x}", fastrand::u32(..));
+        let password: String = std::iter::repeat_with(fastrand::alphanumeric)
+            .take(24)
+            .collect();
+        let (addr, admin, keep) = match std::env::var("LOCKSMITH_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => {
+                let parsed = url::Url::parse(&url)
+                    .expect("LOCKSMITH_TEST_DATABASE_URL must be a mysql:// URL");
+                let addr = format!(
+                    "{}:{}",
+                    parsed.host_str().unwrap_or("127.0.0.1"),
+                    parsed.port().unwrap_or(3306)
+                );
+                let mut admin = parsed.clone();
+                admin.set_path("/");
+                let admin = admin.to_string();
+                let reaper = start_reaper(&admin, &run);
+                (addr, admin, Keep::Reaper(reaper))
+            }
+            _ => {
+                let server = Throwaway::start(1, &[]);
+                (server.addr(0), server.admin_url(0), Keep::Server(server))
+            }
+        };
+        let s = Shared {
+            addr,
+            admin,
+            run,
+            password,
+            _keep: keep,
+        };
+        block(async {
+            let mut c = admin_conn(&s.admin).await;
+            let (user, pw) = (user_of(&s.run), &s.password);
+            c.query_drop(format!("CREATE USER '{user}'@'%' IDENTIFIED BY '{pw}'"))
+                .await
+                .unwrap();
+            let pattern = s.run.replace('_', "\\_");
+            c.query_drop(format!("GRANT ALL ON `{pattern}\\_%`.* TO '{user}'@'%'"))
+                .await
+                .unwrap();
+            c.disconnect().await.unwrap();
+        });
+        s
     })
 }
 
-fn external(url: &str) -> Server {
-    let parsed = url::Url::parse(url).expect("LOCKSMITH_TEST_DATABASE_URL must be a mysql:// URL");
-    let addr = format!(
-        "{}:{}",
-        parsed.host_str().unwrap_or("127.0.0.1"),
-        parsed.port().unwrap_or(3306)
-    );
-    let mut admin = parsed.clone();
-    admin.set_path("/");
-    let s = Server {
-        addr,
-        admin: admin.to_string(),
-        _keepalive: None,
-    };
-    block(async {
-        let mut c = admin_conn(&s.admin).await;
-        create_test_user(&mut c).await;
+fn user_of(run: &str) -> String {
+    format!("{run}_u")
+}
+
+/// The account tests connect with.
+pub fn user() -> String {
+    user_of(&shared().run)
+}
+
+/// Its password: random, made for this run, never written anywhere.
+pub fn password() -> &'static str {
+    &shared().password
+}
+
+/// True when the harness started the shared server itself, so a test may
+/// change server-wide settings: nobody else uses it, and it is thrown away.
+pub fn own_server() -> bool {
+    matches!(shared()._keep, Keep::Server(_))
+}
+
+/// Runs SQL as the administrator of the shared server.
+pub fn admin_sql(stmts: &str) {
+    let (admin, stmts) = (shared().admin.clone(), stmts.to_string());
+    block(async move {
+        let mut c = admin_conn(&admin).await;
+        c.query_drop(stmts).await.unwrap();
         c.disconnect().await.unwrap();
-    });
-    s
+    })
 }
 
-fn find(cmd: &str, fallback: &str) -> PathBuf {
-    let from_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(cmd))
-            .find(|p| p.is_file())
-    });
-    from_path.unwrap_or_else(|| PathBuf::from(fallback))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-// The wrapper outlives this process by design (it stops the server after we
-// exit), so it is never waited for.
-#[allow(clippy::zombie_processes)]
-fn start_mariadb() -> Server {
-    let mariadbd = find("mariadbd", "/usr/sbin/mariadbd");
-    let install_db = find("mariadb-install-db", "/usr/bin/mariadb-install-db");
-    assert!(
-        mariadbd.is_file() && install_db.is_file(),
-        "mariadbd not found: install Debian's mariadb-server (scripts/test does), or set LOCKSMITH_TEST_DATABASE_URL"
-    );
-    let dir = tempfile::Builder::new()
-        .prefix("locksmith-mariadb-")
-        .tempdir()
-        .unwrap()
-        .keep();
-    let data = dir.join("data");
-    let sock = dir.join("mysqld.sock");
-    let out = Command::new(&install_db)
-        .arg("--no-defaults")
-        .arg(format!("--datadir={}", data.display()))
-        .arg("--auth-root-authentication-method=normal")
-        .arg("--skip-test-db")
-        .arg("--user=root")
-        .output()
-        .expect("run mariadb-install-db");
-    assert!(
-        out.status.success(),
-        "mariadb-install-db failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let port = free_port();
-    let args = [
-        "--no-defaults".to_string(),
-        format!("--datadir={}", data.display()),
-        format!("--socket={}", sock.display()),
-        format!("--port={port}"),
-        "--bind-address=127.0.0.1".into(),
-        "--skip-name-resolve".into(),
-        format!("--pid-file={}", dir.join("mysqld.pid").display()),
-        format!("--log-error={}", dir.join("error.log").display()),
-        "--innodb-buffer-pool-size=64M".into(),
-        "--max-connections=500".into(),
-        "--user=root".into(),
-    ];
-    let quoted: Vec<String> = std::iter::once(mariadbd.display().to_string())
-        .chain(args)
-        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
-        .collect();
-    // The wrapper: start the server, wait for our stdin to close (we exited
-    // or died), then stop it and remove its data.
-    let script = format!(
-        "{} & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid; rm -rf '{}'",
-        quoted.join(" "),
-        dir.display()
-    );
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start mariadbd");
-    let stdin = child.stdin.take();
-    let admin = format!("mysql://root@localhost/?socket={}", sock.display());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if sock.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "mariadbd did not start; see {}",
-            dir.join("error.log").display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let s = Server {
-        addr: format!("127.0.0.1:{port}"),
-        admin,
-        _keepalive: stdin,
-    };
-    block(async {
-        let mut c = admin_conn(&s.admin).await;
-        create_test_user(&mut c).await;
-        c.disconnect().await.unwrap();
-    });
-    s
+/// A name for a database or account of this run, unique within it.
+pub fn unique_name(what: &str) -> String {
+    format!(
+        "{}_{what}{}",
+        shared().run,
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 async fn admin_conn(url: &str) -> mysql_async::Conn {
@@ -186,15 +138,208 @@ async fn admin_conn(url: &str) -> mysql_async::Conn {
         .expect("connect as admin")
 }
 
-async fn create_test_user(c: &mut mysql_async::Conn) {
-    c.query_drop(format!(
-        "CREATE USER IF NOT EXISTS '{USER}'@'%' IDENTIFIED BY '{PASSWORD}'"
-    ))
-    .await
-    .unwrap();
-    c.query_drop(format!("GRANT ALL ON *.* TO '{USER}'@'%'"))
-        .await
-        .unwrap();
+/// Starts the reaper: this test binary again, running only [`reaper`],
+/// which waits for our end (its stdin closing) and then drops the run's
+/// account and databases. It gets the admin URL through its environment,
+/// never its command line. It outlives this process by design, so it is
+/// never waited for.
+#[allow(clippy::zombie_processes)]
+fn start_reaper(admin: &str, run: &str) -> ChildStdin {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "harness::reaper",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env("LOCKSMITH_TEST_REAPER", format!("{run} {admin}"))
+        .env_remove("LOCKSMITH_TEST_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the reaper");
+    child.stdin.take().unwrap()
+}
+
+/// Not a test: the reaper mode of this binary (see [`start_reaper`]). It
+/// does nothing unless started as the reaper.
+#[test]
+#[ignore = "runs only as the harness's reaper"]
+fn reaper() {
+    let Ok(spec) = std::env::var("LOCKSMITH_TEST_REAPER") else {
+        return;
+    };
+    let (run, admin) = spec.split_once(' ').unwrap();
+    // Wait for the test process to end, however it ends.
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+    block(async {
+        let mut c = admin_conn(admin).await;
+        let pattern = format!("{}\\_%", run.replace('_', "\\_"));
+        let dbs: Vec<String> = c
+            .exec(
+                "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?",
+                (&pattern,),
+            )
+            .await
+            .unwrap();
+        for db in dbs {
+            let _ = c.query_drop(format!("DROP DATABASE `{db}`")).await;
+        }
+        let users: Vec<(String, String)> = c
+            .exec(
+                "SELECT User, Host FROM mysql.user WHERE User LIKE ?",
+                (&pattern,),
+            )
+            .await
+            .unwrap();
+        for (u, h) in users {
+            let _ = c.query_drop(format!("DROP USER '{u}'@'{h}'")).await;
+        }
+        let _ = c.disconnect().await;
+    });
+}
+
+/// A server (or a Galera cluster) of its own, started by
+/// `scripts/throwaway-mariadb`, which this drives through its stdin: the
+/// tests may kill, restart, freeze and thaw its nodes. Dropping it (or the
+/// end of this process) stops every node and removes all its files.
+pub struct Throwaway {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    nodes: Vec<Node>,
+}
+
+/// One node: its SQL port, unix socket and server pid.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub port: u16,
+    pub socket: PathBuf,
+    pub pid: u32,
+}
+
+impl Throwaway {
+    /// Starts `nodes` nodes (1: a plain server; 3: a Galera cluster), with
+    /// extra mariadbd arguments.
+    pub fn start(nodes: usize, extra: &[String]) -> Throwaway {
+        let dir = std::env::temp_dir().join(format!(
+            "locksmith-test-{}-{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        let mut cmd =
+            Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/throwaway-mariadb"));
+        cmd.arg("--nodes").arg(nodes.to_string());
+        for a in extra {
+            cmd.arg("--mariadbd-arg").arg(a);
+        }
+        let mut child = cmd
+            .arg(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run scripts/throwaway-mariadb");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut t = Throwaway {
+            child,
+            stdin,
+            stdout,
+            nodes: Vec::new(),
+        };
+        let lines = t.read_until(&["ready"]);
+        assert!(
+            !t.nodes.is_empty(),
+            "throwaway-mariadb started nothing: {lines:?}"
+        );
+        t
+    }
+
+    /// Reads protocol lines until one of `ends`, noting node lines.
+    fn read_until(&mut self, ends: &[&str]) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = self.stdout.read_line(&mut line).unwrap();
+            assert!(n > 0, "throwaway-mariadb ended early: {seen:?}");
+            let line = line.trim_end().to_string();
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let ["node", i, "port", port, "socket", sock, "pid", pid] = words[..] {
+                let i: usize = i.parse().unwrap();
+                let node = Node {
+                    port: port.parse().unwrap(),
+                    socket: PathBuf::from(sock),
+                    pid: pid.parse().unwrap(),
+                };
+                if self.nodes.len() < i {
+                    self.nodes.resize(i, node.clone());
+                }
+                self.nodes[i - 1] = node;
+            }
+            seen.push(line.clone());
+            if ends.iter().any(|e| line == *e) || line.starts_with("error") {
+                assert!(!line.starts_with("error"), "throwaway-mariadb: {line}");
+                return seen;
+            }
+        }
+    }
+
+    /// Sends one command (`kill 1`, `start 2`, `stop 1`, `cont 1`, …) and
+    /// waits for it to be done.
+    pub fn command(&mut self, cmd: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{cmd}").unwrap();
+        stdin.flush().unwrap();
+        self.read_until(&["ok"]);
+    }
+
+    /// Node `i` (0-based).
+    pub fn node(&self, i: usize) -> &Node {
+        &self.nodes[i]
+    }
+
+    /// host:port of node `i` (0-based).
+    pub fn addr(&self, i: usize) -> String {
+        format!("127.0.0.1:{}", self.nodes[i].port)
+    }
+
+    /// Root over node `i`'s socket (no database part).
+    pub fn admin_url(&self, i: usize) -> String {
+        format!(
+            "mysql://root@localhost/?socket={}",
+            self.nodes[i].socket.display()
+        )
+    }
+
+    /// SIGKILL node `i` (0-based) and wait until it is gone.
+    pub fn kill(&mut self, i: usize) {
+        self.command(&format!("kill {}", i + 1));
+    }
+
+    /// Start node `i` again and wait until it is ready.
+    pub fn restart(&mut self, i: usize) {
+        self.command(&format!("start {}", i + 1));
+    }
+
+    /// SIGSTOP node `i`.
+    pub fn freeze(&mut self, i: usize) {
+        self.command(&format!("stop {}", i + 1));
+    }
+
+    /// SIGCONT node `i`.
+    pub fn thaw(&mut self, i: usize) {
+        self.command(&format!("cont {}", i + 1));
+    }
+}
+
+impl Drop for Throwaway {
+    fn drop(&mut self) {
+        // EOF on its stdin: it stops every node and removes its files.
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
 }
 
 /// Runs a future to completion on a fresh single-thread runtime.
@@ -206,29 +351,59 @@ pub fn block<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-/// A database of its own for one test.
+/// A database of its own for one test, on the shared server or on a
+/// throwaway server of the test's own.
 pub struct TestDb {
     pub name: String,
+    addr: String,
+    admin: String,
+}
+
+impl Default for TestDb {
+    fn default() -> Self {
+        TestDb::new()
+    }
 }
 
 impl TestDb {
-    /// A fresh, empty database.
+    /// A fresh, empty database on the shared server.
     pub fn new() -> TestDb {
-        let s = server();
-        let name = format!(
-            "lt_{}_{}_{:x}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst),
-            fastrand::u32(..)
-        );
+        let s = shared();
+        TestDb::create(s.addr.clone(), s.admin.clone())
+    }
+
+    /// A fresh, empty database on node `i` of a throwaway server, with the
+    /// run's account allowed on it.
+    pub fn on(server: &Throwaway, i: usize) -> TestDb {
+        let (user, pw, run) = (user(), password().to_string(), shared().run.clone());
+        let admin = server.admin_url(i);
         block(async {
-            let mut c = admin_conn(&s.admin).await;
-            c.query_drop(format!("CREATE DATABASE `{name}`"))
+            let mut c = admin_conn(&admin).await;
+            c.query_drop(format!(
+                "CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{pw}'"
+            ))
+            .await
+            .unwrap();
+            let pattern = run.replace('_', "\\_");
+            c.query_drop(format!("GRANT ALL ON `{pattern}\\_%`.* TO '{user}'@'%'"))
                 .await
                 .unwrap();
             c.disconnect().await.unwrap();
         });
-        TestDb { name }
+        TestDb::create(server.addr(i), admin)
+    }
+
+    fn create(addr: String, admin: String) -> TestDb {
+        let name = unique_name("db");
+        let n = name.clone();
+        block(async {
+            let mut c = admin_conn(&admin).await;
+            c.query_drop(format!("CREATE DATABASE `{n}`"))
+                .await
+                .unwrap();
+            c.disconnect().await.unwrap();
+        });
+        TestDb { name, addr, admin }
     }
 
     /// A fresh database with `migrate up` applied.
@@ -240,32 +415,38 @@ impl TestDb {
 
     /// The URL the tests' account uses for this database.
     pub fn url(&self) -> String {
-        format!("mysql://{USER}:{PASSWORD}@{}/{}", server().addr, self.name)
+        format!(
+            "mysql://{}:{}@{}/{}",
+            user(),
+            password(),
+            self.addr,
+            self.name
+        )
+    }
+
+    /// The same, through a proxy listening on `port`.
+    pub fn url_via(&self, port: u16) -> String {
+        format!(
+            "mysql://{}:{}@127.0.0.1:{port}/{}",
+            user(),
+            password(),
+            self.name
+        )
     }
 
     /// host:port of the server.
     pub fn addr(&self) -> String {
-        server().addr.clone()
+        self.addr.clone()
     }
 
     /// Runs `locksmith` with DATABASE_URL pointing here.
     pub fn locksmith(&self, args: &[&str]) -> Run {
-        run(
-            Command::new(bin())
-                .args(args)
-                .env("DATABASE_URL", self.url()),
-            None,
-        )
+        run(&mut self.command(args), None)
     }
 
     /// Runs `locksmith` with this stdin.
     pub fn locksmith_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        run(
-            Command::new(bin())
-                .args(args)
-                .env("DATABASE_URL", self.url()),
-            Some(stdin),
-        )
+        run(&mut self.command(args), Some(stdin))
     }
 
     /// A `locksmith` command with DATABASE_URL set, not started yet.
@@ -280,7 +461,7 @@ impl TestDb {
     /// Starts `locksmith ARGS` on a pseudo-terminal of its own (through
     /// `script` from util-linux): what is written to the child's stdin is
     /// typed at that terminal, and its stdout is the terminal's output.
-    pub fn spawn_on_tty(&self, args: &str) -> std::process::Child {
+    pub fn spawn_on_tty(&self, args: &str) -> Child {
         let cmd = format!("{} {args}", bin().display());
         Command::new("script")
             .args(["-qec", &cmd, "/dev/null"])
@@ -295,7 +476,7 @@ impl TestDb {
 
     /// Starts `locksmith` in the background, stdout and stderr captured;
     /// `Run::from(child.wait_with_output()?)` collects it.
-    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+    pub fn spawn(&self, args: &[&str]) -> Child {
         self.command(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -305,7 +486,7 @@ impl TestDb {
 
     /// Runs SQL statements (as the test account) on this database.
     pub fn sql(&self, stmts: &str) {
-        let url = self.url();
+        let (url, stmts) = (self.url(), stmts.to_string());
         block(async move {
             let mut c = mysql_async::Conn::from_url(url).await.unwrap();
             c.query_drop(stmts).await.unwrap();
@@ -366,21 +547,35 @@ impl TestDb {
             .parse()
             .unwrap()
     }
+
+    /// Sessions connected to this database, other than the one asking.
+    pub fn sessions(&self) -> usize {
+        self.scalar(&format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '{}' AND ID <> CONNECTION_ID()",
+            self.name
+        ))
+        .unwrap()
+        .parse()
+        .unwrap()
+    }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            // Keep it for a look when the server is external.
-            return;
-        }
-        let (admin, name) = (server().admin.clone(), self.name.clone());
-        block(async move {
-            let mut c = admin_conn(&admin).await;
-            let _ = c
-                .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
-                .await;
-            let _ = c.disconnect().await;
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // A server already gone (a fault test's) has nothing left to drop.
+        let _ = std::panic::catch_unwind(|| {
+            block(async move {
+                if let Ok(opts) = mysql_async::Opts::from_url(&admin) {
+                    let opts = mysql_async::OptsBuilder::from_opts(opts).prefer_socket(false);
+                    if let Ok(mut c) = mysql_async::Conn::new(opts).await {
+                        let _ = c
+                            .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+                            .await;
+                        let _ = c.disconnect().await;
+                    }
+                }
+            })
         });
     }
 }
@@ -419,7 +614,9 @@ fn run(cmd: &mut Command, stdin: Option<&str>) -> Run {
     Run::from(child.wait_with_output().unwrap())
 }
 
-/// What a finished `locksmith` run printed, and how it exited.
+/// What a finished `locksmith` run printed, and how it exited. Its checks
+/// look at status, stdout and stderr together: an error leaves stdout empty
+/// unless the test says otherwise.
 #[derive(Debug)]
 pub struct Run {
     pub code: i32,
@@ -446,10 +643,23 @@ impl Run {
         self
     }
 
-    /// Asserts this exit code and that stderr is one `locksmith: …` error
-    /// (several lines at most) with nothing on stdout.
+    /// Asserts this exit code, an error on stderr (`locksmith: …`, several
+    /// lines at most) and nothing on stdout.
     #[track_caller]
     pub fn fails(&self, code: i32) -> &Run {
+        self.fails_with_output(code);
+        assert_eq!(
+            self.stdout, "",
+            "an error prints nothing on stdout: {self:#?}"
+        );
+        self
+    }
+
+    /// Like [`Run::fails`], for the few commands that print data before
+    /// failing (`migrate status --check`, a partly applied `migrate up`):
+    /// the caller asserts stdout itself.
+    #[track_caller]
+    pub fn fails_with_output(&self, code: i32) -> &Run {
         assert_eq!(self.code, code, "wrong exit code: {self:#?}");
         assert!(self.stderr.starts_with("locksmith: "), "stderr: {self:#?}");
         self
@@ -490,8 +700,9 @@ impl Run {
     /// Asserts the password appears nowhere in the output.
     #[track_caller]
     pub fn no_secret(&self) -> &Run {
+        let pw = password();
         assert!(
-            !self.stdout.contains(PASSWORD) && !self.stderr.contains(PASSWORD),
+            !self.stdout.contains(pw) && !self.stderr.contains(pw),
             "password leaked: {self:#?}"
         );
         self

@@ -2,14 +2,12 @@
 //! drops after they were sent (resolved by re-reading, never repeated).
 
 use crate::harness::*;
+use crate::proxy::{self, Proxy};
 use locksmith::locks::{LockTable, WriteOpts};
 use locksmith::AcquireOptions;
 use locksmith::DbUrl;
 use locksmith::Kind;
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 #[test]
@@ -151,106 +149,26 @@ fn compare_and_swap_against_a_seed_style_writer() {
     });
 }
 
-/// A TCP proxy that, once armed, forwards the client's next packet for
-/// which `trigger` is true to the server, lets the server act on it, and then
-/// cuts the connection before the reply can reach the client.
-struct CuttingProxy {
-    port: u16,
-    armed: Arc<AtomicBool>,
-    cut: Arc<AtomicBool>,
-}
-
-impl CuttingProxy {
-    /// The test account's URL for `db`, through this proxy.
-    fn url(&self, db: &TestDb) -> String {
-        format!(
-            "mysql://{USER}:{PASSWORD}@127.0.0.1:{}/{}",
-            self.port, db.name
-        )
-    }
-
-    fn start(upstream: String, trigger: fn(&[u8]) -> bool) -> CuttingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let armed = Arc::new(AtomicBool::new(false));
-        let cut = Arc::new(AtomicBool::new(false));
-        let (a, k) = (armed.clone(), cut.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { return };
-                let server = TcpStream::connect(&upstream).unwrap();
-                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                // Set once this connection's reply must never arrive.
-                let dead = Arc::new(AtomicBool::new(false));
-                let d = dead.clone();
-                std::thread::spawn(move || pump(s2, c2, &d, None));
-                let (a, k) = (a.clone(), k.clone());
-                std::thread::spawn(move || pump(client, server, &dead, Some((trigger, a, k))));
-            }
-        });
-        CuttingProxy { port, armed, cut }
-    }
-}
-
-type Watch = (fn(&[u8]) -> bool, Arc<AtomicBool>, Arc<AtomicBool>);
-
-fn pump(mut from: TcpStream, mut to: TcpStream, dead: &AtomicBool, watch: Option<Watch>) {
-    let mut buf = [0u8; 65_536];
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let trip = watch.as_ref().is_some_and(|(trigger, armed, _)| {
-            trigger(&buf[..n]) && armed.swap(false, Ordering::SeqCst)
-        });
-        if trip {
-            dead.store(true, Ordering::SeqCst);
-            watch.as_ref().unwrap().2.store(true, Ordering::SeqCst);
-        } else if dead.load(Ordering::SeqCst) {
-            // The reply is dropped on the floor.
-            break;
-        }
-        if to.write_all(&buf[..n]).is_err() {
-            break;
-        }
-        if trip {
-            // Let the server execute (and commit) it, then cut both sides.
-            std::thread::sleep(Duration::from_millis(300));
-            let _ = from.shutdown(Shutdown::Both);
-            let _ = to.shutdown(Shutdown::Both);
-            break;
-        }
-    }
-    let _ = to.shutdown(Shutdown::Both);
-}
-
 #[test]
 fn a_dropped_connection_after_a_landed_acquire_is_resolved_by_reading() {
     let db = TestDb::migrated();
     db.sql("INSERT INTO locks (id, dataJson) VALUES ('platform', '{}')");
     // The first prepared-statement execution after arming: for a plain
     // acquire or release that is its one UPDATE (whichever variant).
-    let proxy = CuttingProxy::start(db.addr(), |p| p.len() > 4 && p[4] == 0x17);
-    let url = proxy.url(&db);
+    let proxy = Proxy::start(db.addr());
+    let url = db.url_via(proxy.port);
     let after_acquire = block(async {
         let t = LockTable::connect(&DbUrl::parse(&url).unwrap())
             .await
             .unwrap();
-        proxy.armed.store(true, Ordering::SeqCst);
+        proxy.cut_after(proxy::is_execute);
         t.acquire("platform", "backup", "task-1").await.unwrap();
-        assert!(
-            proxy.cut.swap(false, Ordering::SeqCst),
-            "the proxy did cut the connection"
-        );
+        assert!(proxy.took_cut(), "the proxy did cut the connection");
         let state = t.read("platform").await.unwrap().unwrap();
         // Same for release.
-        proxy.armed.store(true, Ordering::SeqCst);
+        proxy.cut_after(proxy::is_execute);
         t.release("platform", "backup", "task-1").await.unwrap();
-        assert!(
-            proxy.cut.load(Ordering::SeqCst),
-            "the proxy did cut the connection"
-        );
+        assert!(proxy.took_cut(), "the proxy did cut the connection");
         let _ = t.disconnect().await;
         state
     });
@@ -313,8 +231,10 @@ fn an_operation_cut_off_mid_statement_never_lands_later() {
         t.disconnect().await.unwrap();
     });
     blocker.join().unwrap();
-    // The blocker is gone: a release still queued would have landed now.
-    std::thread::sleep(Duration::from_millis(300));
+    // The blocker is gone, and no session of ours is left on the server
+    // (the cut-off one was ended before the read): nothing is queued that
+    // could still land.
+    assert_eq!(db.sessions(), 0, "no session left behind");
     assert_eq!(
         db.data("platform").as_deref(),
         Some(r#"{"backup":"task-1"}"#)
@@ -336,20 +256,17 @@ fn a_write_still_running_when_its_connection_drops_is_settled_not_raced() {
     // still show the lock held; a second write would queue behind the
     // first, and whichever lands second would find it gone ("not held").
     let blocker = hold_row(&db, "platform", Duration::from_millis(1500));
-    let proxy = CuttingProxy::start(db.addr(), |p| p.len() > 4 && p[4] == 0x17);
-    let url = proxy.url(&db);
+    let proxy = Proxy::start(db.addr());
+    let url = db.url_via(proxy.port);
     block(async {
         let t = LockTable::connect(&DbUrl::parse(&url).unwrap())
             .await
             .unwrap();
-        proxy.armed.store(true, Ordering::SeqCst);
+        proxy.cut_on(proxy::is_execute);
         // Settling ends the cut-off session (and its waiting UPDATE) before
         // anything is read: the release then happens exactly once.
         t.release("platform", "backup", "task-1").await.unwrap();
-        assert!(
-            proxy.cut.load(Ordering::SeqCst),
-            "the proxy did cut the connection"
-        );
+        assert!(proxy.took_cut(), "the proxy did cut the connection");
         let _ = t.disconnect().await;
     });
     blocker.join().unwrap();
@@ -361,13 +278,13 @@ fn a_write_still_running_when_its_connection_drops_is_settled_not_raced() {
 fn a_dropped_connection_after_an_audited_commit_is_resolved_by_its_op_id() {
     let db = TestDb::migrated();
     db.sql(r#"INSERT INTO locks (id, dataJson) VALUES ('platform', '{"a":"t1","b":"t2"}')"#);
-    let proxy = CuttingProxy::start(db.addr(), |p| p.windows(6).any(|w| w == b"COMMIT"));
-    let url = proxy.url(&db);
+    let proxy = Proxy::start(db.addr());
+    let url = db.url_via(proxy.port);
     let change = block(async {
         let t = LockTable::connect(&DbUrl::parse(&url).unwrap())
             .await
             .unwrap();
-        proxy.armed.store(true, Ordering::SeqCst);
+        proxy.cut_after(proxy::is_commit);
         let opts = WriteOpts {
             audit: Some(locksmith::locks::AuditInfo::new(
                 "force-release",
@@ -382,10 +299,7 @@ fn a_dropped_connection_after_an_audited_commit_is_resolved_by_its_op_id() {
         let _ = t.disconnect().await;
         change
     });
-    assert!(
-        proxy.cut.load(Ordering::SeqCst),
-        "the proxy did cut the connection"
-    );
+    assert!(proxy.took_cut(), "the proxy did cut the connection");
     assert_eq!(change.removed.keys().collect::<Vec<_>>(), ["a"]);
     assert_eq!(db.version("platform"), 2, "applied once, not repeated");
     assert_eq!(
@@ -472,4 +386,44 @@ fn awkward_names_take_the_single_update_path() {
     });
     assert_eq!(slow, 0);
     assert_eq!(db.data("platform").as_deref(), Some("{}"));
+}
+
+/// The fast-path acquire of holder `task-1`: an execute carrying it.
+fn executes_for_task_1(p: &[u8]) -> bool {
+    proxy::is_execute(p) && p.windows(6).any(|w| w == b"task-1")
+}
+
+#[test]
+fn a_lock_future_dropped_after_its_write_landed_leaves_nothing_held() {
+    let db = TestDb::migrated();
+    db.sql("INSERT INTO locks (id, dataJson) VALUES ('platform', '{}')");
+    let v = db.version("platform");
+    let proxy = Proxy::start(db.addr());
+    let url = db.url_via(proxy.port);
+    block(async {
+        let t = LockTable::connect(&DbUrl::parse(&url).unwrap())
+            .await
+            .unwrap();
+        // The acquire's UPDATE runs on the server, but its reply never
+        // comes back: the caller gives up and drops the future.
+        proxy.swallow(executes_for_task_1);
+        let opts = AcquireOptions::default();
+        let cut = tokio::time::timeout(
+            Duration::from_millis(500),
+            t.lock("platform", "backup", "task-1", &opts, |_| {}),
+        )
+        .await;
+        assert!(cut.is_err(), "cut off mid-acquire: {cut:?}");
+        assert!(proxy.took_cut(), "the UPDATE ran and its reply was dropped");
+        // The table owes a release and pays it before anything else.
+        let state = t.read("platform").await.unwrap().unwrap();
+        assert!(state.data.locks().unwrap().is_empty(), "{state:?}");
+        t.disconnect().await.unwrap();
+    });
+    assert_eq!(db.data("platform").as_deref(), Some("{}"));
+    assert_eq!(
+        db.version("platform"),
+        v + 2,
+        "acquired once, released once"
+    );
 }

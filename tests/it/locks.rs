@@ -308,7 +308,7 @@ fn force_release_by_holder_and_bump() {
         ]
     );
     let first = &doc.records[0];
-    assert_eq!(first.db_user, format!("{USER}@%"));
+    assert_eq!(first.db_user, format!("{}@%", user()));
     assert!(first.os_user.contains('@'), "{first:?}");
     assert_eq!(
         first.command,
@@ -488,21 +488,21 @@ fn a_foreign_holder_beyond_the_bmp_is_kept_escaped() {
 /// Makes the server's global sql_mode lax until dropped; only on the
 /// throwaway server the harness started (on a server of the user's, a
 /// global setting is not a test's to change).
-struct LaxServer<'a>(&'a TestDb, Option<String>);
-impl<'a> LaxServer<'a> {
-    fn new(db: &'a TestDb) -> LaxServer<'a> {
+struct LaxServer(Option<String>);
+impl LaxServer {
+    fn new(db: &TestDb) -> LaxServer {
         if !own_server() {
-            return LaxServer(db, None);
+            return LaxServer(None);
         }
         let old = db.scalar("SELECT @@GLOBAL.sql_mode").unwrap();
-        db.sql("SET GLOBAL sql_mode = ''");
-        LaxServer(db, Some(old))
+        admin_sql("SET GLOBAL sql_mode = ''");
+        LaxServer(Some(old))
     }
 }
-impl Drop for LaxServer<'_> {
+impl Drop for LaxServer {
     fn drop(&mut self) {
-        if let Some(old) = &self.1 {
-            self.0.sql(&format!("SET GLOBAL sql_mode = '{old}'"));
+        if let Some(old) = &self.0 {
+            admin_sql(&format!("SET GLOBAL sql_mode = '{old}'"));
         }
     }
 }

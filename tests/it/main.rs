@@ -6,4 +6,6 @@ mod harness;
 mod library;
 mod locks;
 mod migrate;
+mod proxy;
+mod readme;
 mod run;

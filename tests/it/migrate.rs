@@ -82,7 +82,7 @@ fn status_in_both_formats_and_check() {
     let states: Vec<&str> = doc.migrations.iter().map(|m| m.state.as_str()).collect();
     assert_eq!(states, ["pending", "pending"]);
     db.locksmith(&["migrate", "status", "--check"])
-        .fails(6)
+        .fails_with_output(6)
         .stdout_has(&["locks_create_table", "pending"])
         .stderr_has(&["schema is not current", "V1__locks_create_table is pending"]);
 
@@ -120,7 +120,9 @@ fn status_in_both_formats_and_check() {
         states,
         [(1, "applied"), (2, "divergent"), (7, "applied-unknown")]
     );
-    db.locksmith(&["migrate", "status", "--check"]).fails(6);
+    db.locksmith(&["migrate", "status", "--check"])
+        .fails_with_output(6)
+        .stdout_has(&["divergent", "applied-unknown"]);
     db.locksmith(&["migrate", "up"])
         .fails(1)
         .no_stdout()
@@ -305,7 +307,7 @@ fn a_broken_migration_fails_cleanly_and_a_rerun_after_the_fix_works() {
     .unwrap();
     let src = p.to_str().unwrap();
     db.locksmith(&["migrate", "up", "--source", src])
-        .fails(1)
+        .fails_with_output(1)
         .stdout_is("Applied V1__first\n")
         .stderr_has(&[
             "migration V2__second failed",
@@ -333,7 +335,8 @@ fn connection_errors_are_clear_and_hide_the_password() {
         .fails(2)
         .stderr_has(&["--url", "DATABASE_URL"]);
     let addr = db.addr();
-    let wrong = format!("mysql://{USER}:not-the-{PASSWORD}@{addr}/{}", db.name);
+    let (user, pw) = (user(), password());
+    let wrong = format!("mysql://{user}:not-the-{pw}@{addr}/{}", db.name);
     locksmith_bare(&["migrate", "up", "--url", &wrong])
         .fails(3)
         .no_secret()
@@ -343,31 +346,27 @@ fn connection_errors_are_clear_and_hide_the_password() {
         .local_addr()
         .unwrap()
         .port();
-    let unreachable = format!("mysql://{USER}:{PASSWORD}@127.0.0.1:{port}/x");
+    let unreachable = format!("mysql://{user}:{pw}@127.0.0.1:{port}/x");
     locksmith_bare(&["migrate", "status", "--url", &unreachable])
         .fails(3)
         .no_secret()
         .stderr_has(&[
-            "cannot connect to mysql://locksmith_test:***@127.0.0.1:",
+            &format!("cannot connect to mysql://{user}:***@127.0.0.1:"),
             "is the server running",
         ]);
-    let missing = format!("mysql://{USER}:{PASSWORD}@{addr}/no_such_db_here");
+    let missing_db = unique_name("missing");
+    let missing = format!("mysql://{user}:{pw}@{addr}/{missing_db}");
     locksmith_bare(&["locks", "dump", "--url", &missing])
         .fails(5)
         .no_secret()
         .stderr_has(&[
-            "database `no_such_db_here` does not exist",
+            &format!("database `{missing_db}` does not exist"),
             "CREATE DATABASE",
         ]);
-    locksmith_bare(&[
-        "migrate",
-        "up",
-        "--url",
-        &format!("postgres://u:{PASSWORD}@h/db"),
-    ])
-    .fails(2)
-    .no_secret()
-    .stderr_has(&["unsupported scheme"]);
+    locksmith_bare(&["migrate", "up", "--url", &format!("postgres://u:{pw}@h/db")])
+        .fails(2)
+        .no_secret()
+        .stderr_has(&["unsupported scheme"]);
     // The password in DATABASE_URL never shows in --help either.
     let help = db.locksmith(&["migrate", "up", "--help"]);
     help.success().no_secret().stdout_has(&["DATABASE_URL"]);

@@ -84,6 +84,22 @@ fn run_is_mutually_exclusive() {
     assert_eq!(db.data("platform").as_deref(), Some("{}"), "all released");
 }
 
+/// An app task: marks its start, then waits (up to 30 s) until another
+/// app task has started too, so that app tasks demonstrably run side by
+/// side; gives up waiting (and so proves nothing) only if they cannot.
+fn app_task_cmd(file: &Path, dir: &Path, tag: &str) -> Vec<String> {
+    let (f, d) = (file.display(), dir.display());
+    vec![
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "echo \"start {tag} $(date +%s%N)\" >> '{f}'; touch '{d}/started.{tag}'; \
+             i=0; while [ $(ls '{d}' | grep -c '^started\\.') -lt 2 ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; \
+             echo \"end {tag} $(date +%s%N)\" >> '{f}'"
+        ),
+    ]
+}
+
 #[test]
 fn update_never_overlaps_app_tasks_which_run_in_parallel() {
     let db = TestDb::migrated();
@@ -91,6 +107,8 @@ fn update_never_overlaps_app_tasks_which_run_in_parallel() {
     let file = dir.path().join("markers");
     let mut children = Vec::new();
     for round in 0..2 {
+        let barrier = dir.path().join(format!("round{round}"));
+        std::fs::create_dir(&barrier).unwrap();
         for app in 0..3 {
             let name = format!("app_task_{app}");
             children.push(spawn_run(
@@ -98,7 +116,7 @@ fn update_never_overlaps_app_tasks_which_run_in_parallel() {
                 "platform",
                 &name,
                 &["--unless-held", "update"],
-                &marker_cmd(&file, &format!("app{app}.{round}"), "1.5"),
+                &app_task_cmd(&file, &barrier, &format!("app{app}.{round}")),
             ));
         }
         children.push(spawn_run(
@@ -184,16 +202,20 @@ fn wait_times_out_with_the_conflict_code() {
     .fails(4)
     .stderr_has(&["is held by task-1"]);
     // A waiter gets it once it is released.
-    let waiter = db.spawn(&[
+    let mut waiter = db.spawn(&[
         "locks", "acquire", "platform", "backup", "--holder", "task-2", "--wait", "60s",
     ]);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut stderr = std::io::BufReader::new(waiter.stderr.take().unwrap());
+    read_until(
+        &mut stderr,
+        "waiting: lock `backup` in row `platform` is held by task-1",
+    );
     db.locksmith(&[
         "locks", "release", "platform", "backup", "--holder", "task-1",
     ])
     .success();
     let r = Run::from(waiter.wait_with_output().unwrap());
-    assert_eq!(r.code, 0, "{r:#?}");
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{r:#?}");
     let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
     assert_eq!(doc.rows[0].locks[0].holder, serde_json::json!("task-2"));
     db.locksmith(&[
