@@ -9,7 +9,7 @@
 //! worker lock left behind, and the version advanced by exactly the number of
 //! successful writes (so no write was lost).
 
-use crate::db::DbUrl;
+use crate::db::{ConnectOptions, DbUrl};
 use crate::error::{Kind, Result};
 use crate::locks::{LockTable, Locks, Stats};
 use serde::{Deserialize, Serialize};
@@ -62,29 +62,97 @@ pub struct BenchReport {
     pub problems: Vec<String>,
 }
 
-/// Runs the bench on a scratch row, which it removes afterwards whatever
-/// happened. A report whose check failed is an error
-/// ([`Kind::BenchFailed`]) after the caller has had the report: see
-/// [`BenchReport::check`].
-pub async fn run(url: &DbUrl, opts: &BenchOptions) -> Result<BenchReport> {
-    if opts.workers == 0 {
-        return Err(Kind::Invalid("a bench needs at least 1 worker".into()).into());
+/// A bench in progress: its connections and its scratch row. Measure with
+/// [`Bench::measure`]; [`Bench::finish`] removes the scratch row, and must
+/// be called whatever happened (an interrupted measurement included).
+pub struct Bench {
+    table: LockTable,
+    workers: Vec<LockTable>,
+    row: String,
+    opts: BenchOptions,
+    fillers: Locks,
+}
+
+impl Bench {
+    /// Connects (one connection per worker, and one more), creates the
+    /// scratch row and fills it with `opts.held` other locks.
+    pub async fn start(
+        url: &DbUrl,
+        opts: &BenchOptions,
+        connect: &ConnectOptions,
+    ) -> Result<Bench> {
+        if opts.workers == 0 {
+            return Err(Kind::Invalid("a bench needs at least 1 worker".into()).into());
+        }
+        let table = LockTable::connect_with(url, connect).await?;
+        let mut workers = Vec::with_capacity(opts.workers);
+        for _ in 0..opts.workers {
+            workers.push(LockTable::connect_with(url, connect).await?);
+        }
+        let row = format!("locksmith-bench-{:016x}", fastrand::u64(..));
+        let mut fillers = Locks::new();
+        for i in 0..opts.held {
+            fillers.insert(format!("filler_{i:05}"), format!("bench-filler-{i}").into());
+        }
+        let bench = Bench {
+            table,
+            workers,
+            row,
+            opts: opts.clone(),
+            fillers,
+        };
+        bench.table.ensure_row(&bench.row).await?;
+        if !bench.fillers.is_empty() {
+            bench
+                .table
+                .writer()
+                .bench_fill(&bench.row, &bench.fillers)
+                .await?;
+        }
+        Ok(bench)
     }
-    let table = LockTable::connect(url).await?;
-    let mut workers = Vec::with_capacity(opts.workers);
-    for _ in 0..opts.workers {
-        workers.push(LockTable::connect(url).await?);
+
+    /// The scratch row's id.
+    pub fn row(&self) -> &str {
+        &self.row
     }
-    let row = format!("locksmith-bench-{:016x}", fastrand::u64(..));
-    let result = bench(&table, &workers, &row, opts).await;
-    // The scratch row goes, whatever happened.
-    let cleanup = table.writer().bench_remove(&row).await;
-    for t in workers {
-        let _ = t.disconnect().await;
+
+    /// Runs both phases and the end-of-run check. Dropping this future
+    /// stops every worker.
+    pub async fn measure(&self) -> Result<BenchReport> {
+        bench(
+            &self.table,
+            &self.workers,
+            &self.row,
+            &self.opts,
+            &self.fillers,
+        )
+        .await
     }
-    let _ = table.disconnect().await;
-    let report = result?;
-    cleanup?;
+
+    /// Removes the scratch row and closes every connection.
+    pub async fn finish(self) -> Result<()> {
+        let removed = self.table.writer().bench_remove(&self.row).await;
+        for t in self.workers {
+            let _ = t.disconnect().await;
+        }
+        let _ = self.table.disconnect().await;
+        removed
+    }
+}
+
+/// Runs a whole bench: start, measure, finish. A report whose check failed
+/// is returned as it is; [`BenchReport::check`] turns it into an error.
+pub async fn run(
+    url: &DbUrl,
+    opts: &BenchOptions,
+    connect: &ConnectOptions,
+) -> Result<BenchReport> {
+    let bench = Bench::start(url, opts, connect).await?;
+    let report = bench.measure().await;
+    let removed = bench.finish().await;
+    let report = report?;
+    removed?;
     Ok(report)
 }
 
@@ -108,15 +176,8 @@ async fn bench(
     workers: &[LockTable],
     row: &str,
     opts: &BenchOptions,
+    fillers: &Locks,
 ) -> Result<BenchReport> {
-    table.ensure_row(row).await?;
-    let mut fillers = Locks::new();
-    for i in 0..opts.held {
-        fillers.insert(format!("filler_{i:05}"), format!("bench-filler-{i}").into());
-    }
-    if !fillers.is_empty() {
-        table.writer().bench_fill(row, &fillers).await?;
-    }
     let start_version = table.read(row).await?.map(|s| s.version).unwrap_or(0);
 
     // The two phases alternate in short slices, so that drift in the
@@ -146,7 +207,7 @@ async fn bench(
         .read(row)
         .await?
         .ok_or_else(|| Kind::NoRow(row.into()))?;
-    let locks_ok = end.data.locks().is_some_and(|l| l == fillers);
+    let locks_ok = end.data.locks().is_some_and(|l| &l == fillers);
     let version_ok = end.version == start_version + ceiling_commits as i64 + ops as i64;
     let mut problems = Vec::new();
     if !locks_ok {
@@ -202,17 +263,15 @@ const ROUNDS: u32 = 4;
 async fn ceiling_phase(workers: &[LockTable], row: &str, slice: Duration) -> Result<(u64, f64)> {
     let deadline = Instant::now() + slice;
     let started = Instant::now();
-    let mut tasks = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
     for t in workers {
         let t = t.clone();
         let row = row.to_string();
-        tasks.push(tokio::spawn(async move {
-            t.writer().bench_ceiling(&row, deadline).await
-        }));
+        tasks.spawn(async move { t.writer().bench_ceiling(&row, deadline).await });
     }
     let mut commits = 0;
-    for t in tasks {
-        commits += t.await.map_err(joined)??;
+    while let Some(done) = tasks.join_next().await {
+        commits += done.map_err(joined)??;
     }
     Ok((commits, started.elapsed().as_secs_f64()))
 }
@@ -226,11 +285,11 @@ async fn lock_phase(
 ) -> Result<(Vec<Duration>, u64, u64, f64)> {
     let deadline = Instant::now() + slice;
     let started = Instant::now();
-    let mut tasks = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
     for (w, t) in workers.iter().enumerate() {
         let table = t.clone();
         let row = row.to_string();
-        tasks.push(tokio::spawn(async move {
+        tasks.spawn(async move {
             let name = format!("bench_worker_{w}");
             let holder = format!("bench-{w}");
             let mut lat = Vec::new();
@@ -250,11 +309,11 @@ async fn lock_phase(
                 ops += 1;
             }
             (lat, ops, errors)
-        }));
+        });
     }
     let (mut lat, mut ops, mut errors) = (Vec::new(), 0u64, 0u64);
-    for t in tasks {
-        let (l, o, e) = t.await.map_err(joined)?;
+    while let Some(done) = tasks.join_next().await {
+        let (l, o, e) = done.map_err(joined)?;
         lat.extend(l);
         ops += o;
         errors += e;

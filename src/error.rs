@@ -53,8 +53,25 @@ pub enum Kind {
     /// the source. The text is what the server said, password removed.
     #[error("database error: {0}")]
     Db(String),
-    /// The connection broke, or an earlier one could not be settled, so
-    /// the outcome of a write cannot be told; the text says what to check.
+    /// The connection broke or stopped answering mid-operation (a server
+    /// restart, a dead node, a hung network). Retried within the deadline.
+    #[error("lost the connection to the server: {0}")]
+    Lost(String),
+    /// The server refused for now and nothing landed: a write conflict
+    /// between cluster nodes or a deadlock (1213), a lock wait timeout
+    /// (1205), a node not ready for queries (1047). Retried within the
+    /// deadline.
+    #[error("the server asked to try again: {0}")]
+    Transient(String),
+    /// The deadline passed while the server could not be reached or did not
+    /// answer.
+    #[error("gave up after {:.1}s: {what}", after.as_secs_f64())]
+    TimedOut {
+        after: std::time::Duration,
+        what: String,
+    },
+    /// The outcome of a write cannot be told (the deadline passed first);
+    /// the text says what to check.
     #[error("{0}")]
     Unsettled(String),
     /// The lock row named does not exist.
@@ -152,9 +169,10 @@ pub enum Kind {
     /// Something inside locksmith failed that should not (a task panicked).
     #[error("internal error: {0}")]
     Internal(String),
-    /// Interrupted by Ctrl-C (SIGINT) or SIGTERM before finishing.
-    #[error("interrupted; nothing is left held")]
-    Interrupted,
+    /// Interrupted by a signal (SIGINT, SIGTERM, SIGHUP) before finishing;
+    /// `note` says what that left behind, if anything.
+    #[error("interrupted by {}{}", signal_name(*signal), if note.is_empty() { String::new() } else { format!("; {note}") })]
+    Interrupted { signal: i32, note: String },
     /// The reader of stdout went away (a closed pipe is not an error).
     #[error("broken pipe")]
     BrokenPipe,
@@ -176,8 +194,18 @@ pub mod exit {
     pub const NOT_FOUND: u8 = 5;
     /// `migrate status --check`: the schema has pending, divergent or unknown migrations.
     pub const NOT_CURRENT: u8 = 6;
-    /// Interrupted by Ctrl-C or SIGTERM while waiting (128 + SIGINT).
-    pub const INTERRUPTED: u8 = 130;
+    /// Interrupted by signal N: 128 + N (130 for SIGINT, 143 for SIGTERM).
+    pub fn interrupted(signal: i32) -> u8 {
+        u8::try_from(128 + signal).unwrap_or(FAILURE)
+    }
+}
+
+/// `SIGINT` for 2, and so on.
+pub fn signal_name(signal: i32) -> String {
+    match nix::sys::signal::Signal::try_from(signal) {
+        Ok(s) => s.as_str().to_string(),
+        Err(_) => format!("signal {signal}"),
+    }
 }
 
 impl Error {
@@ -204,9 +232,14 @@ impl Error {
         use Kind::*;
         match self.kind() {
             MissingUrl | BadUrl { .. } | Invalid(_) | TooLarge { .. } => exit::USAGE,
-            Unreachable { .. } | AccessDenied { .. } | Db(_) | Unsettled(_) | Internal(_) => {
-                exit::DATABASE
-            }
+            Unreachable { .. }
+            | AccessDenied { .. }
+            | Db(_)
+            | Lost(_)
+            | Transient(_)
+            | TimedOut { .. }
+            | Unsettled(_)
+            | Internal(_) => exit::DATABASE,
             Held { .. }
             | WrongHolder { .. }
             | Blocked { .. }
@@ -217,7 +250,7 @@ impl Error {
             | MigrationLockTimeout { .. } => exit::CONFLICT,
             NoDatabase { .. } | NoTable(_) | NoRow(_) | NotHeld { .. } => exit::NOT_FOUND,
             NotCurrent(_) => exit::NOT_CURRENT,
-            Interrupted => exit::INTERRUPTED,
+            Interrupted { signal, .. } => exit::interrupted(*signal),
             BrokenPipe => exit::OK,
             Corrupt { .. }
             | BadValue { .. }
@@ -234,6 +267,36 @@ impl Error {
         matches!(
             self.kind(),
             Kind::Held { .. } | Kind::Blocked { .. } | Kind::Contended(_)
+        )
+    }
+
+    /// The server's error code, when the server refused something.
+    pub(crate) fn server_code(&self) -> Option<u16> {
+        match self
+            .inner
+            .source
+            .as_ref()?
+            .downcast_ref::<mysql_async::Error>()?
+        {
+            mysql_async::Error::Server(se) => Some(se.code),
+            _ => None,
+        }
+    }
+
+    /// True when the connection broke (or stopped answering) after
+    /// something was sent: whether it landed cannot be told from here.
+    pub(crate) fn is_lost(&self) -> bool {
+        matches!(self.kind(), Kind::Lost(_))
+    }
+
+    /// True when the failure is passing: the connection broke or could not
+    /// be made again (an earlier session not settled yet counts), or the
+    /// server asked to try again. Such an operation is retried within its
+    /// deadline.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind(),
+            Kind::Lost(_) | Kind::Transient(_) | Kind::Unreachable { .. }
         )
     }
 }

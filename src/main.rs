@@ -27,7 +27,11 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
-    match runtime.block_on(cli::run(cli)) {
+    let result = runtime.block_on(cli::run(cli));
+    // A prompt interrupted by a signal leaves a thread blocked reading the
+    // terminal: do not wait for it.
+    runtime.shutdown_background();
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if !matches!(e.kind(), locksmith::Kind::BrokenPipe) {

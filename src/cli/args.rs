@@ -22,7 +22,7 @@ Exit codes:
   4    conflict: lock held, row version moved, wait timed out, refused
   5    not found: no such row, lock, table or database
   6    migrate status --check: schema not current
-  130  interrupted (Ctrl-C or SIGTERM) while waiting for a lock
+  128+N  interrupted by signal N: 130 for SIGINT (Ctrl-C), 143 for SIGTERM
 `locks run` exits with the command's status (128+N if a signal N ended it),
 or 3 if the command succeeded but the lock could not be released.";
 
@@ -31,8 +31,26 @@ or 3 if the command succeeded but the lock could not be released.";
 #[derive(Debug, Parser)]
 #[command(name = "locksmith", version, after_help = EXIT_CODES)]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Options every command takes, before or after the subcommand.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalOpts {
+    /// How long each connect and each statement may take, and the whole
+    /// command unless it has a deadline of its own (--wait, --lock-timeout).
+    #[arg(
+        long,
+        global = true,
+        env = "LOCKSMITH_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "30s",
+        value_parser = parse_duration
+    )]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,6 +262,10 @@ pub enum LocksCmd {
         /// Who holds it (default: HOST:PID of this locksmith).
         #[arg(long, value_name = "H")]
         holder: Option<String>,
+        /// How long to keep trying to release the lock after the command
+        /// exits, while the server cannot be reached.
+        #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+        release_timeout: Duration,
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
@@ -321,14 +343,26 @@ impl BenchArgs {
     }
 }
 
-/// `30s`, `5m`, `1h30m`, `250ms`; a bare number is seconds.
+/// The longest duration any flag takes: ten years is forever enough.
+const DURATION_MAX: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// `30s`, `5m`, `1h30m`, `250ms`; a bare number is seconds. At most ten
+/// years.
 pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
+    let d = match s.trim().parse::<f64>() {
+        Ok(secs) if !secs.is_finite() || secs < 0.0 => {
+            return Err("must be a positive number of seconds (try 30s, 5m or 250ms)".into())
         }
+        Ok(secs) if secs > DURATION_MAX.as_secs_f64() => None,
+        Ok(secs) => Some(Duration::from_secs_f64(secs)),
+        Err(_) => {
+            Some(humantime::parse_duration(s).map_err(|e| format!("{e} (try 30s, 5m or 250ms)"))?)
+        }
+    };
+    match d {
+        Some(d) if d <= DURATION_MAX => Ok(d),
+        _ => Err("is longer than ten years, the most locksmith waits for anything".into()),
     }
-    humantime::parse_duration(s).map_err(|e| format!("{e} (try 30s, 5m or 250ms)"))
 }
 
 #[cfg(test)]
@@ -348,5 +382,10 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
         assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("1e19").is_err(), "range-checked, no panic");
+        assert!(parse_duration("1e20s").is_err());
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("NaN").is_err());
+        assert!(parse_duration("99999999999h").is_err());
     }
 }

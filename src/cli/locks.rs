@@ -1,17 +1,26 @@
 //! `locksmith locks dump|force-release|bump|history|acquire|release`.
 
 use super::args::{ChangeOpts, ConnectOpts, LockRef, LocksCmd};
-use super::output::{self, confirm, note, out, out_json, tables, text, Format};
-use crate::error::{exit, Result};
-use crate::locks::{AuditInfo, Edit, LockData, LockTable, WriteOpts};
+use super::output::{self, confirm, note, out, out_json, tables, text, Format, WaitLine};
+use super::signals::{interrupted, GRACE};
+use super::Ctx;
+use crate::db::deadline::{grace, within};
+use crate::error::{exit, Kind, Result};
+use crate::locks::{AcquireOptions, AuditInfo, Edit, LockData, LockGuard, LockTable, WriteOpts};
 
-pub(super) async fn run(cmd: LocksCmd) -> Result<u8> {
+pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
+    let stop = &ctx.stop;
     match cmd {
         LocksCmd::Dump { conn, format, rows } => {
-            let table = LockTable::connect(&conn.parse_url()?).await?;
-            let states = table.read_rows(&rows).await;
-            let _ = table.disconnect().await;
-            let states = states?;
+            let url = conn.parse_url()?;
+            let states = stop
+                .guard(within(ctx.timeout, async {
+                    let table = LockTable::connect_with(&url, &ctx.connect()).await?;
+                    let states = table.read_rows(&rows).await;
+                    let _ = table.disconnect().await;
+                    states
+                }))
+                .await?;
             for s in &states {
                 if let LockData::Raw(_) = s.data {
                     note(&format!(
@@ -41,19 +50,24 @@ pub(super) async fn run(cmd: LocksCmd) -> Result<u8> {
                 (None, true) => Edit::All,
                 (None, false) => Edit::Names(names),
             };
-            change_cmd(&conn, &change, &row, edit).await?;
+            change_cmd(ctx, &conn, &change, &row, edit).await?;
         }
         LocksCmd::Bump {
             conn,
             change,
             row,
             by,
-        } => change_cmd(&conn, &change, &row, Edit::Bump(by)).await?,
+        } => change_cmd(ctx, &conn, &change, &row, Edit::Bump(by)).await?,
         LocksCmd::History { conn, format, row } => {
-            let table = LockTable::connect(&conn.parse_url()?).await?;
-            let records = table.history(row.as_deref()).await;
-            let _ = table.disconnect().await;
-            let records = records?;
+            let url = conn.parse_url()?;
+            let records = stop
+                .guard(within(ctx.timeout, async {
+                    let table = LockTable::connect_with(&url, &ctx.connect()).await?;
+                    let records = table.history(row.as_deref()).await;
+                    let _ = table.disconnect().await;
+                    records
+                }))
+                .await?;
             match format.format {
                 Format::Table => out(&format!("{}\n", tables::history_table(&records)))?,
                 Format::Json => out_json(&output::HistoryDoc { records })?,
@@ -66,66 +80,168 @@ pub(super) async fn run(cmd: LocksCmd) -> Result<u8> {
             holder,
         } => {
             let opts = wait.options()?;
-            let table = LockTable::connect(&conn.parse_url()?).await?;
-            let result = super::signals::lock(&table, &row, &name, &holder, &opts).await;
-            let _ = table.disconnect().await;
+            let url = conn.parse_url()?;
+            let (table, held) = acquire(ctx, &url, &row, &name, &holder, &opts).await?;
             // The lock outlives this process on purpose: `locks release`
             // (or `force-release`) frees it later.
-            let _held = result?;
+            let _held: LockGuard = held;
+            let _ = grace(GRACE, table.disconnect()).await;
         }
         LocksCmd::Release {
             conn,
             lock: LockRef { row, name },
             holder,
         } => {
-            let table = LockTable::connect(&conn.parse_url()?).await?;
-            let result = table.release(&row, &name, &holder).await;
-            let _ = table.disconnect().await;
-            result?;
+            let url = conn.parse_url()?;
+            stop.guard(within(ctx.timeout, async {
+                let table = LockTable::connect_with(&url, &ctx.connect()).await?;
+                let result = table.release(&row, &name, &holder).await;
+                let _ = table.disconnect().await;
+                result
+            }))
+            .await?;
         }
         LocksCmd::Run {
             conn,
             wait,
             lock: LockRef { row, name },
             holder,
+            release_timeout,
             command,
         } => {
             let opts = wait.options()?;
             let holder = holder.unwrap_or_else(crate::host::default_holder);
-            let table = LockTable::connect(&conn.parse_url()?).await?;
-            let code = super::run::run_locked(&table, &row, &name, &holder, &opts, &command).await;
-            let _ = table.disconnect().await;
+            let url = conn.parse_url()?;
+            let (table, guard) = acquire(ctx, &url, &row, &name, &holder, &opts).await?;
+            let code = super::run::run_locked(ctx, guard, release_timeout, &command).await;
+            let _ = grace(GRACE, table.disconnect()).await;
             return code;
         }
     }
     Ok(exit::OK)
 }
 
+/// Connects and acquires, with a wait line on stderr, all within the
+/// command's deadline (`--wait`, or `--timeout` without it). A signal ends
+/// it at once; whatever the cut-off acquisition may have taken is released
+/// within [`GRACE`].
+pub(super) async fn acquire(
+    ctx: &Ctx,
+    url: &crate::DbUrl,
+    row: &str,
+    name: &str,
+    holder: &str,
+    opts: &AcquireOptions,
+) -> Result<(LockTable, LockGuard)> {
+    let deadline = opts.wait.unwrap_or(ctx.timeout);
+    let table = ctx
+        .stop
+        .guard(within(
+            deadline,
+            LockTable::connect_with(url, &ctx.connect()),
+        ))
+        .await?;
+    let mut line = WaitLine::new();
+    let result = ctx
+        .stop
+        .guard(within(
+            deadline,
+            table.lock(row, name, holder, opts, |why| line.waiting(why)),
+        ))
+        .await;
+    line.done();
+    match result {
+        Ok(guard) => Ok((table, guard)),
+        Err(e) => match e.kind() {
+            // The lock() future was dropped: pay what it owes now.
+            Kind::Interrupted { signal, .. } => {
+                let sig = *signal;
+                Err(match grace(GRACE, table.finish_pending()).await {
+                    Ok(()) => interrupted(sig, "nothing is left held"),
+                    Err(why) => interrupted(
+                        sig,
+                        &format!(
+                            "could not make sure lock `{name}` in row `{row}` is not left held by {holder}: {why}\nhint: check with `locksmith locks dump {row}`; `locksmith locks force-release {row} --holder '{holder}'` frees it"
+                        ),
+                    ),
+                })
+            }
+            // lock() has cleaned up after itself (within its grace).
+            _ => Err(e),
+        },
+    }
+}
+
 /// force-release and bump: plan, show, confirm, carry out by CAS with an
-/// audit record, then print before → after.
-async fn change_cmd(conn: &ConnectOpts, opts: &ChangeOpts, row: &str, edit: Edit) -> Result<()> {
+/// audit record, then print before → after. The plan and the write each
+/// get `--timeout`; the person at the prompt gets as long as they need.
+async fn change_cmd(
+    ctx: &Ctx,
+    conn: &ConnectOpts,
+    opts: &ChangeOpts,
+    row: &str,
+    edit: Edit,
+) -> Result<()> {
     edit.validate()?;
-    let table = LockTable::connect(&conn.parse_url()?).await?;
-    let result = change_with(&table, opts, row, &edit).await;
-    let _ = table.disconnect().await;
+    let url = conn.parse_url()?;
+    let stop = &ctx.stop;
+    let table = stop
+        .guard(within(
+            ctx.timeout,
+            LockTable::connect_with(&url, &ctx.connect()),
+        ))
+        .await?;
+    let result = change_with(ctx, &table, opts, row, &edit).await;
+    let _ = grace(GRACE, table.disconnect()).await;
     result
 }
 
-async fn change_with(table: &LockTable, opts: &ChangeOpts, row: &str, edit: &Edit) -> Result<()> {
-    let plan = table.plan(row, edit, opts.expect_version).await?;
+async fn change_with(
+    ctx: &Ctx,
+    table: &LockTable,
+    opts: &ChangeOpts,
+    row: &str,
+    edit: &Edit,
+) -> Result<()> {
+    let stop = &ctx.stop;
+    let plan = stop
+        .guard(within(
+            ctx.timeout,
+            table.plan(row, edit, opts.expect_version),
+        ))
+        .await?;
     let shown = text::change(&plan, edit, true);
     if opts.dry_run {
         return out(&format!("{shown}Dry run: nothing was changed.\n"));
     }
     if !opts.yes {
-        confirm(&shown)?;
+        // A blocking read of the terminal, on a thread of its own, so that
+        // a signal still ends the command at once.
+        let prompt = shown.clone();
+        let answer = tokio::task::spawn_blocking(move || confirm(&prompt));
+        stop.guard(async {
+            answer
+                .await
+                .map_err(|e| Kind::Internal(format!("the prompt failed: {e}")).into())
+                .and_then(|r| r)
+        })
+        .await?;
     }
     let write = WriteOpts {
         expect_version: opts.expect_version,
         dry_run: false,
         audit: Some(AuditInfo::new(edit.action(), audit_command())),
     };
-    let done = table.carry_out(&plan, edit, &write).await?;
+    let done = stop
+        .guard(within(ctx.timeout, table.carry_out(&plan, edit, &write)))
+        .await
+        .map_err(|e| match e.kind() {
+            Kind::Interrupted { signal, .. } => interrupted(
+                *signal,
+                &format!("the change may or may not have been made; check with `locksmith locks history {row}`"),
+            ),
+            _ => e,
+        })?;
     out(&text::change(&done, edit, false))
 }
 

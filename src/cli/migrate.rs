@@ -2,10 +2,13 @@
 
 use super::args::MigrateCmd;
 use super::output::{self, out, out_json, tables, text, Format};
+use super::Ctx;
+use crate::db::deadline::within;
 use crate::error::{exit, Kind, Result};
 use crate::migrate::{DownOptions, DownTo, Migrator, State, UpOptions};
 
-pub(super) async fn run(cmd: MigrateCmd) -> Result<u8> {
+pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
+    let stop = &ctx.stop;
     match cmd {
         MigrateCmd::Up {
             conn,
@@ -14,14 +17,17 @@ pub(super) async fn run(cmd: MigrateCmd) -> Result<u8> {
             dry_run,
         } => {
             let set = source.set()?;
-            let m = Migrator::connect(&conn.parse_url()?).await?;
+            let url = conn.parse_url()?;
+            let m = stop
+                .guard(within(ctx.timeout, Migrator::connect(&url, &ctx.connect())))
+                .await?;
             let opts = UpOptions {
                 target,
                 dry_run,
                 lock_timeout: source.lock_timeout,
             };
-            let result = m.up(&set, &opts).await;
-            let _ = m.close().await;
+            let result = stop.guard(m.up(&set, &opts)).await;
+            let _ = within(ctx.timeout, m.close()).await;
             match result {
                 Ok(report) => out(&text::up(&report, dry_run))?,
                 Err(e) => {
@@ -46,15 +52,18 @@ pub(super) async fn run(cmd: MigrateCmd) -> Result<u8> {
                 (None, true) => DownTo::All,
                 (None, false) => DownTo::One,
             };
-            let m = Migrator::connect(&conn.parse_url()?).await?;
+            let url = conn.parse_url()?;
+            let m = stop
+                .guard(within(ctx.timeout, Migrator::connect(&url, &ctx.connect())))
+                .await?;
             let opts = DownOptions {
                 to,
                 dry_run,
                 force,
                 lock_timeout: source.lock_timeout,
             };
-            let result = m.down(&set, &opts).await;
-            let _ = m.close().await;
+            let result = stop.guard(m.down(&set, &opts)).await;
+            let _ = within(ctx.timeout, m.close()).await;
             out(&text::down(&result?, dry_run))?;
         }
         MigrateCmd::Status {
@@ -64,10 +73,16 @@ pub(super) async fn run(cmd: MigrateCmd) -> Result<u8> {
             check,
         } => {
             let set = source.set()?;
-            let m = Migrator::connect(&conn.parse_url()?).await?;
-            let applied = m.applied().await;
-            let _ = m.close().await;
-            let list = crate::migrate::status(&set, &applied?);
+            let url = conn.parse_url()?;
+            let applied = stop
+                .guard(within(ctx.timeout, async {
+                    let m = Migrator::connect(&url, &ctx.connect()).await?;
+                    let applied = m.applied().await;
+                    let _ = m.close().await;
+                    applied
+                }))
+                .await?;
+            let list = crate::migrate::status(&set, &applied);
             match format.format {
                 Format::Table => out(&format!("{}\n", tables::status_table(&list)))?,
                 Format::Json => out_json(&output::StatusDoc {

@@ -1,37 +1,102 @@
-//! What SIGINT and SIGTERM do to a command that is waiting for a lock: the
-//! wait is given up, the library pays back whatever the cut-off acquisition
-//! may have taken, and the command ends with exit 130.
+//! What SIGINT, SIGTERM and SIGHUP do to a command: whatever it is doing
+//! (a connect, a read that hangs, a wait for a lock), it stops within
+//! [`GRACE`], pays back what it owes (a lock an interrupted acquire may
+//! have taken), and exits with 128+N.
+//!
+//! Signals are caught once, for the whole run, by [`Stop::listen`]; each
+//! command races its work against [`Stop::guard`], or watches
+//! [`Stop::next`] itself when it forwards signals (`locks run`).
 
-use super::output::WaitLine;
-use crate::error::{Kind, Result};
-use crate::locks::{AcquireOptions, LockGuard, LockTable};
+use crate::error::{Error, Kind, Result};
+use std::future::Future;
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
 
-/// Acquires with a wait line on stderr, giving up cleanly on Ctrl-C or
-/// SIGTERM.
-pub(super) async fn lock(
-    table: &LockTable,
-    row: &str,
-    name: &str,
-    holder: &str,
-    opts: &AcquireOptions,
-) -> Result<LockGuard> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut line = WaitLine::new();
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let result = tokio::select! {
-        r = table.lock(row, name, holder, opts, |why| line.waiting(why)) => r,
-        _ = tokio::signal::ctrl_c() => Err(Kind::Interrupted.into()),
-        _ = sigterm.recv() => Err(Kind::Interrupted.into()),
-    };
-    line.done();
-    if matches!(&result, Err(e) if matches!(e.kind(), Kind::Interrupted)) {
-        // The cut-off lock() owes a release if its write may have landed.
-        if let Err(e) = table.finish_pending().await {
-            return Err(Kind::Unsettled(format!(
-                "interrupted, and could not make sure lock `{name}` in row `{row}` is not left held by {holder}: {e}\nhint: check with `locksmith locks dump {row}`; `locksmith locks force-release {row} --holder '{holder}'` frees it"
-            ))
-            .into());
+/// How long a command may take to clean up after a signal.
+pub(super) const GRACE: Duration = Duration::from_secs(2);
+
+/// The signals received so far: how many, and the last one.
+#[derive(Clone)]
+pub(super) struct Stop {
+    rx: watch::Receiver<(u32, i32)>,
+    seen: u32,
+}
+
+impl Stop {
+    /// Catches SIGINT, SIGTERM and SIGHUP from now on.
+    pub(super) fn listen() -> Result<Stop> {
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let (tx, rx) = watch::channel((0u32, 0i32));
+        tokio::spawn(async move {
+            loop {
+                let sig = tokio::select! {
+                    Some(()) = int.recv() => libc_signal::INT,
+                    Some(()) = term.recv() => libc_signal::TERM,
+                    Some(()) = hup.recv() => libc_signal::HUP,
+                    else => return,
+                };
+                tx.send_modify(|(n, last)| {
+                    *n += 1;
+                    *last = sig;
+                });
+            }
+        });
+        Ok(Stop { rx, seen: 0 })
+    }
+
+    /// The last signal received, if any.
+    pub(super) fn received(&self) -> Option<i32> {
+        let (n, sig) = *self.rx.borrow();
+        (n > 0).then_some(sig)
+    }
+
+    /// Waits for the next signal this handle has not seen yet.
+    pub(super) async fn next(&mut self) -> i32 {
+        loop {
+            let (n, sig) = *self.rx.borrow_and_update();
+            if n > self.seen {
+                self.seen = n;
+                return sig;
+            }
+            if self.rx.changed().await.is_err() {
+                // The listener is gone: no signal will come.
+                std::future::pending::<()>().await;
+            }
         }
     }
-    result
+
+    /// Runs `f`, unless a signal comes first: then `f` is dropped (which
+    /// ends whatever it was waiting for) and the result is
+    /// [`Kind::Interrupted`].
+    pub(super) async fn guard<T>(&self, f: impl Future<Output = Result<T>>) -> Result<T> {
+        let mut me = self.clone();
+        if let Some(sig) = self.received() {
+            return Err(interrupted(sig, ""));
+        }
+        tokio::select! {
+            r = f => r,
+            sig = me.next() => Err(interrupted(sig, "")),
+        }
+    }
+}
+
+/// The error of a command ended by signal `sig`; `note` says what that
+/// left behind.
+pub(super) fn interrupted(sig: i32, note: &str) -> Error {
+    Kind::Interrupted {
+        signal: sig,
+        note: note.into(),
+    }
+    .into()
+}
+
+/// The numbers of the signals caught.
+pub(super) mod libc_signal {
+    use nix::sys::signal::Signal;
+    pub const INT: i32 = Signal::SIGINT as i32;
+    pub const TERM: i32 = Signal::SIGTERM as i32;
+    pub const HUP: i32 = Signal::SIGHUP as i32;
 }

@@ -4,22 +4,25 @@
 //! Every connection made here runs [`super::sql::SESSION_SETUP`] first (via
 //! the driver's setup hook), so strict `sql_mode` holds on every session.
 
+use super::deadline;
 use super::url::DbUrl;
 use crate::error::{Error, Kind, Result};
 use mysql_async::Conn;
 use std::time::Duration;
 
-/// How long a connection attempt may take before it counts as unreachable.
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Opens one connection in strict mode.
-pub(crate) async fn connect(url: &DbUrl) -> Result<Conn> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(url.opts().clone())).await {
+/// Opens one connection in strict mode, within `limit` (or less, if the
+/// deadline in force comes sooner).
+pub(crate) async fn connect(url: &DbUrl, limit: Duration) -> Result<Conn> {
+    let limit = deadline::bound(limit);
+    if limit.is_zero() {
+        return Err(Kind::Lost("no time was left to connect again".into()).into());
+    }
+    match tokio::time::timeout(limit, Conn::new(url.opts().clone())).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(classify(e, Some(url))),
         Err(_) => Err(Kind::Unreachable {
             url: url.redacted().to_string(),
-            reason: format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+            reason: format!("no answer within {:.1}s", limit.as_secs_f64()),
         }
         .into()),
     }
@@ -46,13 +49,20 @@ pub(crate) fn classify(e: mysql_async::Error, url: Option<&DbUrl>) -> Error {
                 db: url.map(|u| u.db_name().to_string()).unwrap_or_default(),
             },
             1146 => Kind::NoTable(table_from_message(&se.message)),
+            c if TRANSIENT.contains(&c) => {
+                Kind::Transient(scrub(format!("{} (error {c})", se.message)))
+            }
+            c if LOST.contains(&c) => Kind::Lost(scrub(format!("{} (error {c})", se.message))),
             _ => Kind::Db(scrub(format!("{} (error {})", se.message, se.code))),
         },
         mysql_async::Error::Io(io) if url.is_some() => Kind::Unreachable {
             url: shown,
             reason: scrub(io.to_string()),
         },
-        mysql_async::Error::Io(io) => Kind::Db(format!("connection lost: {io}")),
+        mysql_async::Error::Io(io) => Kind::Lost(io.to_string()),
+        mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed) => {
+            Kind::Lost("the connection was closed".into())
+        }
         other => Kind::Db(scrub(other.to_string())),
     };
     Error::with_source(kind, e)
@@ -64,15 +74,15 @@ impl From<mysql_async::Error> for Error {
     }
 }
 
-/// True for errors after which the outcome of a sent write is unknown: the
-/// connection broke, so the statement may or may not have landed.
-pub(crate) fn is_connection_loss(e: &mysql_async::Error) -> bool {
-    matches!(
-        e,
-        mysql_async::Error::Io(_)
-            | mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed)
-    ) || matches!(e, mysql_async::Error::Server(se) if matches!(se.code, 1053 | 2006 | 2013))
-}
+/// Server errors after which nothing landed and trying again may work: a
+/// deadlock or a write conflict between cluster nodes (1213), a lock wait
+/// timeout (1205), a cluster node not ready for queries (1047).
+const TRANSIENT: [u16; 3] = [1213, 1205, 1047];
+
+/// Server errors that end the session: shutdown in progress (1053), the
+/// connection was killed (1927), gone away (2006), lost during a query
+/// (2013), closed for inactivity (4031).
+const LOST: [u16; 5] = [1053, 1927, 2006, 2013, 4031];
 
 /// The bare table name out of "Table 'db.locks' doesn't exist".
 fn table_from_message(msg: &str) -> String {
@@ -96,14 +106,6 @@ pub(crate) fn is_mariadb(conn: &Conn) -> bool {
 
 fn server_is_mariadb(version: (u16, u16, u16)) -> bool {
     version.0 >= 10
-}
-
-/// Server error code of a driver error, if the server sent one.
-pub(crate) fn server_code(e: &mysql_async::Error) -> Option<u16> {
-    match e {
-        mysql_async::Error::Server(se) => Some(se.code),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

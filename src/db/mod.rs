@@ -12,11 +12,31 @@
 //!   unexpected types.
 
 pub(crate) mod connect;
+pub mod deadline;
 pub(crate) mod session;
 pub(crate) mod sql;
 pub mod url;
 pub(crate) mod value;
 
-pub(crate) use connect::{is_connection_loss, server_code};
+pub use session::DEFAULT_TIMEOUT;
 pub(crate) use session::{Lease, Session};
+
+use std::time::Duration;
+
+/// How to connect, for [`crate::LockTable`] and [`crate::migrate::Migrator`].
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// How long each connect and each statement may take, and each library
+    /// operation as a whole unless a deadline is already in force (see
+    /// [`deadline::within`]).
+    pub timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
 pub use url::DbUrl;

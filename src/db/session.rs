@@ -9,7 +9,8 @@
 //! then waits until the server has dropped it). After that, whatever it was
 //! running has committed or rolled back, and a read tells the truth.
 
-use super::connect::{connect, is_mariadb, server_code};
+use super::connect::{connect, is_mariadb};
+use super::deadline;
 use super::sql;
 use super::url::DbUrl;
 use super::value::Cells;
@@ -19,25 +20,38 @@ use mysql_async::{Conn, Row};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How long each connect and each statement may take, unless the deadline
+/// in force comes sooner (see [`super::deadline`]).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A connection of its own, replaced (and the old session settled) when it
 /// breaks. Operations take turns through [`Session::lease`].
 pub(crate) struct Session {
     url: DbUrl,
+    timeout: Duration,
     slot: Arc<tokio::sync::Mutex<Slot>>,
     mariadb: bool,
 }
 
 struct Slot {
     conn: Option<Conn>,
+    timeout: Duration,
     last_used: Instant,
     /// A statement was sent on `conn` and its reply not yet read. Still set
     /// when a lease is dropped: the operation's future was dropped
     /// mid-statement, so `conn` is out of step with the server.
     in_flight: bool,
-    /// Id of a session of ours, given up on while a statement of it may
-    /// still be running on the server. The next connection ends it and waits
-    /// until it is gone before anything reads or writes (see [`settle`]).
-    unsettled: Option<u32>,
+    /// A session of ours, given up on while a statement of it may still be
+    /// running on the server. The next connection ends it and waits until
+    /// it is gone before anything reads or writes (see [`settle`]).
+    unsettled: Option<Abandoned>,
+}
+
+/// A session given up on: its id, and when.
+#[derive(Clone, Copy)]
+struct Abandoned {
+    id: u32,
+    at: Instant,
 }
 
 impl Slot {
@@ -45,7 +59,12 @@ impl Slot {
     /// session is settled before the next one is used.
     fn abandon(&mut self) {
         if let Some(c) = self.conn.take() {
-            self.unsettled = Some(c.id());
+            if self.in_flight || self.unsettled.is_none() {
+                self.unsettled = Some(Abandoned {
+                    id: c.id(),
+                    at: Instant::now(),
+                });
+            }
         }
         self.in_flight = false;
     }
@@ -59,14 +78,17 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE_PING: Duration = Duration::from_secs(30);
 
 impl Session {
-    /// Connects (in strict mode).
-    pub(crate) async fn open(url: &DbUrl) -> Result<Session> {
-        let conn = connect(url).await?;
+    /// Connects (in strict mode). Each connect and statement later may take
+    /// `timeout` at most.
+    pub(crate) async fn open(url: &DbUrl, timeout: Duration) -> Result<Session> {
+        let conn = connect(url, timeout).await?;
         Ok(Session {
             url: url.clone(),
+            timeout,
             mariadb: is_mariadb(&conn),
             slot: Arc::new(tokio::sync::Mutex::new(Slot {
                 conn: Some(conn),
+                timeout,
                 last_used: Instant::now(),
                 in_flight: false,
                 unsettled: None,
@@ -79,16 +101,27 @@ impl Session {
         &self.url
     }
 
+    /// The per-connect, per-statement limit.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// True when the server is MariaDB (see [`super::connect::is_mariadb`]).
     pub(crate) fn is_mariadb(&self) -> bool {
         self.mariadb
     }
 
-    /// Closes the connection cleanly (once nobody is using it).
+    /// Closes the connection cleanly (once nobody is using it), within the
+    /// per-statement limit.
     pub(crate) async fn close(&self) -> Result<()> {
         let mut slot = self.slot.lock().await;
         match slot.conn.take() {
-            Some(c) => c.disconnect().await.map_err(Error::from),
+            Some(c) => {
+                match tokio::time::timeout(deadline::bound(self.timeout), c.disconnect()).await {
+                    Ok(r) => r.map_err(Error::from),
+                    Err(_) => Ok(()),
+                }
+            }
             None => Ok(()),
         }
     }
@@ -107,15 +140,16 @@ impl Session {
         // was running on it, so there is nothing to settle.
         if slot.last_used.elapsed() > IDLE_PING {
             if let Some(c) = slot.conn.as_mut() {
-                if c.ping().await.is_err() {
+                let limit = deadline::bound(self.timeout);
+                if !matches!(tokio::time::timeout(limit, c.ping()).await, Ok(Ok(()))) {
                     slot.conn = None;
                 }
             }
         }
         if slot.conn.is_none() {
-            let mut c = connect(&self.url).await?;
-            if let Some(id) = slot.unsettled {
-                settle(&mut c, id).await?;
+            let mut c = connect(&self.url, self.timeout).await?;
+            if let Some(old) = slot.unsettled {
+                settle(&mut c, old, self.timeout).await?;
                 slot.unsettled = None;
             }
             slot.conn = Some(c);
@@ -124,30 +158,63 @@ impl Session {
     }
 }
 
-/// Ends session `id` (ours, abandoned while a statement of it may still be
+/// Ends session `old` (ours, abandoned while a statement of it may still be
 /// running) and waits until the server has dropped it, so that whatever it
-/// was running has committed or rolled back.
-async fn settle(c: &mut Conn, id: u32) -> Result<()> {
-    match c.query_drop(sql::kill_connection(id)).await {
+/// was running has committed or rolled back. A server that restarted since
+/// has no session of before, and reuses their ids for new ones: then there
+/// is nothing to end, and nothing must be.
+async fn settle(c: &mut Conn, old: Abandoned, limit: Duration) -> Result<()> {
+    let uptime = bounded(limit, scalar(c, sql::SERVER_UPTIME, ())).await?;
+    if uptime.is_some_and(|up| up < 0 || up as u64 <= old.at.elapsed().as_secs()) {
+        return Ok(());
+    }
+    let id = old.id;
+    let kill = async {
+        c.query_drop(sql::kill_connection(id))
+            .await
+            .map_err(Error::from)
+    };
+    match bounded(limit, kill).await {
         // 1094: no such session (it is gone already); 1095: the id now
         // belongs to someone else's session, so ours is gone too.
-        Err(e) if !matches!(server_code(&e), Some(1094 | 1095)) => return Err(e.into()),
+        Err(e) if !matches!(e.server_code(), Some(1094 | 1095)) => return Err(e),
         _ => {}
     }
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    let until = Instant::now() + SETTLE_TIMEOUT;
     loop {
-        let n: Option<u64> = c.exec_first(sql::SESSION_EXISTS, (id,)).await?;
-        if n.unwrap_or(0) == 0 {
+        if bounded(limit, scalar(c, sql::SESSION_EXISTS, (id,)))
+            .await?
+            .unwrap_or(0)
+            == 0
+        {
             return Ok(());
         }
-        if Instant::now() > deadline {
-            return Err(Kind::Unsettled(format!(
-                "an earlier connection (session {id}) was cut off mid-statement and is still running on the server after {}s, so whether its write landed cannot be told yet; check with `locksmith locks dump`",
-                SETTLE_TIMEOUT.as_secs()
+        if Instant::now() > until || deadline::remaining().is_some_and(|r| r.is_zero()) {
+            return Err(Kind::Lost(format!(
+                "an earlier session ({id}), cut off mid-statement, is still running on the server after {:.1}s",
+                old.at.elapsed().as_secs_f64()
             ))
             .into());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// `f` within `limit` (or the deadline, if sooner).
+async fn bounded<T>(limit: Duration, f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::time::timeout(deadline::bound(limit), f)
+        .await
+        .unwrap_or_else(|_| Err(Kind::Lost("the server did not answer".into()).into()))
+}
+
+/// One number from a statement on a bare connection.
+async fn scalar<P>(c: &mut Conn, stmt: &str, params: P) -> Result<Option<i64>>
+where
+    P: Into<mysql_async::Params> + Send,
+{
+    match c.exec_first::<Row, _, _>(stmt, params).await? {
+        Some(row) => Cells::new(row, "a status query").take::<Option<i64>>(0, "value"),
+        None => Ok(None),
     }
 }
 
@@ -162,15 +229,24 @@ pub(crate) struct Lease {
     slot: tokio::sync::OwnedMutexGuard<Slot>,
 }
 
-/// Runs one statement on a lease's connection with the in-flight mark set.
+/// Runs one statement on a lease's connection with the in-flight mark set,
+/// within the per-statement limit. A statement that runs out of time stays
+/// marked in flight: its connection is given up on and settled.
 macro_rules! tracked {
     ($lease:expr, |$c:ident| $call:expr) => {{
         let slot = &mut *$lease.slot;
+        let limit = deadline::bound(slot.timeout);
         slot.in_flight = true;
         let $c = slot.conn.as_mut().expect(LEASED);
-        let r = $call.await;
-        slot.in_flight = false;
-        r
+        match tokio::time::timeout(limit, $call).await {
+            Ok(r) => {
+                slot.in_flight = false;
+                r.map_err(Error::from)
+            }
+            Err(_) => {
+                Err(Kind::Lost(format!("no answer within {:.1}s", limit.as_secs_f64())).into())
+            }
+        }
     }};
 }
 
@@ -198,7 +274,7 @@ impl Lease {
     }
 
     /// Runs a prepared statement, discarding any result.
-    pub(crate) async fn exec_drop<P>(&mut self, stmt: &str, params: P) -> mysql_async::Result<()>
+    pub(crate) async fn exec_drop<P>(&mut self, stmt: &str, params: P) -> Result<()>
     where
         P: Into<mysql_async::Params> + Send,
     {
@@ -206,11 +282,7 @@ impl Lease {
     }
 
     /// Runs a prepared statement, returning its rows.
-    pub(crate) async fn exec_rows<P>(
-        &mut self,
-        stmt: &str,
-        params: P,
-    ) -> mysql_async::Result<Vec<Row>>
+    pub(crate) async fn exec_rows<P>(&mut self, stmt: &str, params: P) -> Result<Vec<Row>>
     where
         P: Into<mysql_async::Params> + Send,
     {
@@ -218,11 +290,7 @@ impl Lease {
     }
 
     /// Runs a prepared statement, returning its first row.
-    pub(crate) async fn exec_first_row<P>(
-        &mut self,
-        stmt: &str,
-        params: P,
-    ) -> mysql_async::Result<Option<Row>>
+    pub(crate) async fn exec_first_row<P>(&mut self, stmt: &str, params: P) -> Result<Option<Row>>
     where
         P: Into<mysql_async::Params> + Send,
     {
@@ -230,12 +298,12 @@ impl Lease {
     }
 
     /// Runs a text statement, discarding any result.
-    pub(crate) async fn query_drop(&mut self, stmt: &str) -> mysql_async::Result<()> {
+    pub(crate) async fn query_drop(&mut self, stmt: &str) -> Result<()> {
         tracked!(self, |c| c.query_drop(stmt))
     }
 
     /// Runs a text statement, returning its rows.
-    pub(crate) async fn query_rows(&mut self, stmt: &str) -> mysql_async::Result<Vec<Row>> {
+    pub(crate) async fn query_rows(&mut self, stmt: &str) -> Result<Vec<Row>> {
         tracked!(self, |c| c.query(stmt))
     }
 

@@ -151,6 +151,11 @@ pub fn kill_connection(id: u32) -> String {
     format!("KILL CONNECTION {id}")
 }
 
+/// Seconds since the server started: a server that restarted after a
+/// session was abandoned no longer has it (and reuses its id).
+pub const SERVER_UPTIME: &str =
+    "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'UPTIME'";
+
 /// Is that session still there? Once it is gone, whatever it was running
 /// has committed or rolled back, so a read tells the truth about it.
 pub const SESSION_EXISTS: &str = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?";

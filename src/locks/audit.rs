@@ -38,11 +38,7 @@ impl AuditInfo {
 }
 
 /// Writes the record of `change`; runs inside the caller's transaction.
-pub(crate) async fn insert(
-    c: &mut Lease,
-    a: &AuditInfo,
-    change: &Change,
-) -> mysql_async::Result<()> {
+pub(crate) async fn insert(c: &mut Lease, a: &AuditInfo, change: &Change) -> Result<()> {
     let removed = (!change.removed.is_empty()).then(|| json_text(&change.removed));
     c.exec_drop(
         sql::INSERT_AUDIT,

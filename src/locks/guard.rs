@@ -19,8 +19,14 @@
 //! --holder H`) cleans that up.
 
 use super::table::LockTable;
+use crate::db::deadline;
 use crate::error::{Error, Kind, Result};
 use std::time::{Duration, Instant};
+
+/// How long the clean-up after a cut-off acquisition may take beyond the
+/// acquisition's own deadline (a little under the 2 s a command may run
+/// over its deadline, so that the command itself still ends in time).
+pub const CLEANUP_GRACE: Duration = Duration::from_millis(1500);
 
 /// How to acquire.
 #[derive(Clone, Debug, Default)]
@@ -55,6 +61,10 @@ impl LockGuard {
     /// Who holds it.
     pub fn holder(&self) -> &str {
         &self.holder
+    }
+    /// The table it was taken through.
+    pub fn table(&self) -> &LockTable {
+        &self.table
     }
 
     /// Releases the lock. On error the lock may still be held; it stays
@@ -91,25 +101,20 @@ impl Drop for CutOff<'_> {
     }
 }
 
-/// Errors after which an acquisition's write may have landed: the
-/// connection broke or could not be settled.
-fn outcome_unknown(e: &Error) -> bool {
-    matches!(
-        e.kind(),
-        Kind::Db(_) | Kind::Unsettled(_) | Kind::Unreachable { .. }
-    )
-}
-
 // `lock` lives here, with the guard it returns and the clean-up it owes; it
 // is built only on LockTable's public operations.
 impl LockTable {
     /// Acquires `name` in `row` for `holder`, waiting up to `opts.wait` while
-    /// it (or an `unless_held` lock) is busy. `on_wait` is called with the
-    /// reason each time an attempt finds the lock busy.
+    /// it (or an `unless_held` lock) is busy, or while the server cannot be
+    /// reached. `on_wait` is called with the reason each time an attempt
+    /// finds the lock busy. The whole acquisition ends by `opts.wait` (or by
+    /// the deadline in force, or the table's timeout, when there is no
+    /// wait).
     ///
-    /// If this future is dropped before it finishes, or fails on the
-    /// connection, whatever it may have taken is released (see the module
-    /// docs), unless `holder` held the lock before the call.
+    /// If this future is dropped before it finishes, or fails with its
+    /// outcome unknown, whatever it may have taken is released (see the
+    /// module docs), unless `holder` held the lock before the call; that
+    /// clean-up gets [`CLEANUP_GRACE`] beyond the deadline.
     pub async fn lock(
         &self,
         row: &str,
@@ -118,18 +123,32 @@ impl LockTable {
         opts: &AcquireOptions,
         on_wait: impl FnMut(&Error),
     ) -> Result<LockGuard> {
-        let held_before = self.holds(row, name, holder).await?;
-        let mut cut_off = CutOff {
-            table: self,
-            lock: (!held_before).then_some((row, name, holder)),
+        let attempt = async {
+            let held_before = self.holds(row, name, holder).await?;
+            let mut cut_off = CutOff {
+                table: self,
+                lock: (!held_before).then_some((row, name, holder)),
+            };
+            let result = self.lock_waiting(row, name, holder, opts, on_wait).await;
+            cut_off.disarm();
+            Ok::<_, Error>((held_before, result))
         };
-        let result = self.lock_waiting(row, name, holder, opts, on_wait).await;
-        cut_off.disarm();
+        let started = Instant::now();
+        let (held_before, result) = match opts.wait {
+            Some(wait) => deadline::within(wait, attempt).await?,
+            None => attempt.await?,
+        };
         match result {
-            Err(e) if outcome_unknown(&e) && !held_before => {
+            Err(e) if matches!(e.kind(), Kind::Unsettled(_)) && !held_before => {
                 self.release_later(row, name, holder);
-                match self.finish_pending().await {
-                    Ok(()) => Err(e),
+                match deadline::grace(CLEANUP_GRACE, self.finish_pending()).await {
+                    Ok(()) => Err(Kind::TimedOut {
+                        after: started.elapsed(),
+                        what: format!(
+                            "whether lock `{name}` in row `{row}` was taken could not be told in time; it is released again, nothing is left held"
+                        ),
+                    }
+                    .into()),
                     Err(cleanup) => Err(Kind::Unsettled(format!(
                         "{e}; and could not make sure lock `{name}` in row `{row}` is not left held by {holder}: {cleanup}\nhint: check with `locksmith locks dump {row}`; `locksmith locks force-release {row} --holder '{holder}'` frees it"
                     ))
@@ -149,7 +168,7 @@ impl LockTable {
         mut on_wait: impl FnMut(&Error),
     ) -> Result<LockGuard> {
         let start = Instant::now();
-        let deadline = opts.wait.map(|w| start + w);
+        let deadline = opts.wait.and(deadline::current());
         let mut pause = POLL_START;
         loop {
             match self

@@ -1,20 +1,28 @@
 //! [`LockTable`]: the public operations of the lock protocol, for the
 //! command line and for Rust services alike. Each operation reads the row
-//! when it must and writes through the `write` module, retrying conflicts with
-//! jittered, bounded backoff (or, for an operator's `--expect-version`,
-//! reporting them). Waiting with a deadline and the [`super::LockGuard`]
-//! are built on these in [`super::guard`].
+//! when it must and writes through the `write` module, retrying conflicts
+//! with jittered, bounded backoff (or, for an operator's `--expect-version`,
+//! reporting them).
+//!
+//! Every operation ends by its deadline (the one in force, see
+//! [`crate::db::deadline`], or the table's timeout). Until then, passing
+//! failures are retried: a lost connection, a restarting server, a deadlock
+//! or a cluster write conflict. A write whose reply was lost is settled
+//! before anything else happens: a read says whether it landed, and it is
+//! only repeated if it did not. Waiting for a busy lock and the
+//! [`super::LockGuard`] are built on these in [`super::guard`].
 
 use super::audit::{self, AuditInfo, AuditRecord};
 use super::cache::Plain;
 use super::data::{holder_matches, holder_text, validate_row_id, validate_text, RowState};
 use super::edit::{Change, Edit};
-use super::write::{read_with, Backoff, Cas, Stats, WriteError, Writer};
-
-use crate::db::DbUrl;
-use crate::error::{Kind, Result};
+use super::write::{read_with, Backoff, Outcome, Stats, Writer};
+use crate::db::deadline;
+use crate::db::{ConnectOptions, DbUrl};
+use crate::error::{Error, Kind, Result};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// How an operator change deals with conflicts, and whether it is recorded.
 #[derive(Clone, Debug, Default)]
@@ -56,13 +64,92 @@ impl std::fmt::Debug for LockTable {
     }
 }
 
+/// Runs `$attempt` until it is done, fails for good, or the deadline (the
+/// one in force, or else the table's timeout) passes, retrying passing failures
+/// with backoff. `$r` ([`Retry`]) carries between attempts whether an
+/// earlier one sent a write whose outcome is unknown; an attempt settles
+/// that first. If the deadline passes while it is still unknown, the error
+/// says so in `$unknown`'s words.
+macro_rules! retrying {
+    ($table:expr, $unknown:expr, |$r:ident| $attempt:expr) => {
+        deadline::within_or($table.timeout(), async {
+            let mut $r = Retry::new();
+            loop {
+                match $attempt {
+                    Err(e) if e.is_transient() => $r.after(e, $unknown).await?,
+                    done => break done,
+                }
+            }
+        })
+        .await
+    };
+}
+
+/// Between attempts of one operation: when it started, the backoff, and
+/// whether a write of it may have landed unseen.
+struct Retry {
+    started: Instant,
+    backoff: deadline::Backoff,
+    unsure: bool,
+    /// Backoff between CAS conflicts (these are not passing failures: the
+    /// row moved, so the attempt reads it again).
+    conflicts: Backoff,
+    /// The slow path was counted for the bench.
+    counted: bool,
+}
+
+impl Retry {
+    fn new() -> Retry {
+        Retry {
+            started: Instant::now(),
+            backoff: deadline::Backoff::new(Duration::from_millis(20), Duration::from_secs(1)),
+            unsure: false,
+            conflicts: Backoff::default(),
+            counted: false,
+        }
+    }
+
+    /// After a passing failure: waits before the next attempt, or gives up
+    /// once the deadline has passed.
+    async fn after(&mut self, e: Error, unknown: impl FnOnce() -> String) -> Result<()> {
+        if self.backoff.wait().await {
+            return Ok(());
+        }
+        Err(match self.unsure {
+            true => {
+                let text = unknown();
+                let (what, hint) = text.split_once("\nhint:").unwrap_or((&text, ""));
+                let last = e.to_string();
+                let last = last.lines().next().unwrap_or_default();
+                Kind::Unsettled(format!(
+                    "{what}: the deadline passed before the outcome could be told (last error: {last}){}",
+                    if hint.is_empty() { String::new() } else { format!("\nhint:{hint}") }
+                ))
+                .into()
+            }
+            false => Kind::TimedOut {
+                after: self.started.elapsed(),
+                what: e.to_string(),
+            }
+            .into(),
+        })
+    }
+}
+
 impl LockTable {
     /// Connects (in strict mode), checking that the server answers and the
-    /// `locks` table exists.
+    /// `locks` table exists, with the default timeout.
     pub async fn connect(url: &DbUrl) -> Result<LockTable> {
+        LockTable::connect_with(url, &ConnectOptions::default()).await
+    }
+
+    /// Connects with these options: `timeout` bounds each connect, each
+    /// statement, and each operation as a whole unless a deadline is
+    /// already in force.
+    pub async fn connect_with(url: &DbUrl, opts: &ConnectOptions) -> Result<LockTable> {
         Ok(LockTable {
             inner: Arc::new(Inner {
-                w: Writer::open(url).await?,
+                w: Writer::open(url, opts).await?,
                 pending: Mutex::default(),
             }),
         })
@@ -70,6 +157,11 @@ impl LockTable {
 
     pub(crate) fn writer(&self) -> &Writer {
         &self.inner.w
+    }
+
+    /// The per-statement and per-operation limit this table was opened with.
+    pub fn timeout(&self) -> Duration {
+        self.inner.w.session().timeout()
     }
 
     /// What the protocol did so far.
@@ -88,13 +180,13 @@ impl LockTable {
     /// Reads one row; `None` when it does not exist.
     pub async fn read(&self, row: &str) -> Result<Option<RowState>> {
         self.finish_pending().await?;
-        self.inner.w.read(row).await
+        retrying!(self, String::new, |r| self.inner.w.read(row).await)
     }
 
     /// Reads every row, by id.
     pub async fn read_all(&self) -> Result<Vec<RowState>> {
         self.finish_pending().await?;
-        self.inner.w.read_all().await
+        retrying!(self, String::new, |r| self.inner.w.read_all().await)
     }
 
     /// Reads the named rows (every row when `rows` is empty), by id; fails
@@ -114,21 +206,24 @@ impl LockTable {
     /// The audit trail, oldest first; only `row`'s records when given.
     pub async fn history(&self, row: Option<&str>) -> Result<Vec<AuditRecord>> {
         self.finish_pending().await?;
-        audit::history(&mut self.inner.w.lease().await?, row).await
+        retrying!(self, String::new, |r| self.history_once(row).await)
     }
 
     /// Creates the row with no locks unless it exists. Never deletes rows.
     pub async fn ensure_row(&self, row: &str) -> Result<()> {
         validate_row_id(row)?;
         self.finish_pending().await?;
-        let mut c = self.inner.w.lease().await?;
-        self.inner.w.ensure_row(&mut c, row).await
+        retrying!(self, String::new, |r| self.ensure_row_once(row).await)
     }
 
     /// Does `holder` hold `name` in `row` right now?
     pub async fn holds(&self, row: &str, name: &str, holder: &str) -> Result<bool> {
         self.finish_pending().await?;
-        self.inner.w.holds(row, name, holder).await
+        retrying!(self, String::new, |r| self
+            .inner
+            .w
+            .holds(row, name, holder)
+            .await)
     }
 
     /// Takes `name` for `holder`; fails with [`Kind::Held`] when taken.
@@ -151,71 +246,20 @@ impl LockTable {
         validate_text("lock name", name)?;
         validate_text("holder", holder)?;
         self.finish_pending().await?;
-        let w = &self.inner.w;
         let op = Plain {
             row,
             name,
             holder,
             acquire: true,
         };
-        let try_plain = || async {
-            if unless.is_empty() {
-                w.plain(op).await
-            } else {
-                Ok(false)
-            }
+        let unknown = || {
+            format!(
+                "lock `{name}` in row `{row}` may be held by {holder}\nhint: check with `locksmith locks dump {row}`; `locksmith locks release {row} '{name}' --holder '{holder}'` frees it"
+            )
         };
-        if try_plain().await? {
-            return Ok(());
-        }
-        w.count_slow();
-        let mut backoff = Backoff::default();
-        loop {
-            let mut c = w.lease().await?;
-            let Some(state) = read_with(&mut c, row).await? else {
-                // A new row: create it, then the usual single UPDATE.
-                w.ensure_row(&mut c, row).await?;
-                drop(c);
-                if try_plain().await? {
-                    return Ok(());
-                }
-                continue;
-            };
-            let mut locks = state.locks_or_corrupt()?;
-            for p in unless {
-                if let Some((k, v)) = locks.iter().find(|(k, _)| *k != name && p.matches(k)) {
-                    return Err(Kind::Blocked {
-                        row: row.into(),
-                        name: k.clone(),
-                        pattern: p.as_str().into(),
-                        holder: holder_text(v),
-                    }
-                    .into());
-                }
-            }
-            if let Some(h) = locks.get(name) {
-                if holder_matches(h, holder) {
-                    // Already ours: acquiring is idempotent. (This is also
-                    // how a write whose reply was lost turns out to have
-                    // landed after all.)
-                    return Ok(());
-                }
-                return Err(Kind::Held {
-                    row: row.into(),
-                    name: name.into(),
-                    holder: holder_text(h),
-                }
-                .into());
-            }
-            locks.insert(name.into(), Value::String(holder.into()));
-            if w.cas_plain(c, &op, state.version, locks).await? {
-                return Ok(());
-            }
-            w.count_conflict();
-            if !backoff.wait().await {
-                return Err(Kind::Contended(row.into()).into());
-            }
-        }
+        retrying!(self, unknown, |r| self
+            .try_acquire(op, unless, &mut r)
+            .await)
     }
 
     /// Releases `name` if `holder` holds it; otherwise fails, naming the real
@@ -228,52 +272,18 @@ impl LockTable {
     }
 
     async fn release_now(&self, row: &str, name: &str, holder: &str) -> Result<()> {
-        let w = &self.inner.w;
         let op = Plain {
             row,
             name,
             holder,
             acquire: false,
         };
-        if w.plain(op).await? {
-            return Ok(());
-        }
-        w.count_slow();
-        let mut backoff = Backoff::default();
-        loop {
-            let mut c = w.lease().await?;
-            let state = read_with(&mut c, row)
-                .await?
-                .ok_or_else(|| Kind::NoRow(row.into()))?;
-            let mut locks = state.locks_or_corrupt()?;
-            match locks.get(name) {
-                None => {
-                    return Err(Kind::NotHeld {
-                        row: row.into(),
-                        name: name.into(),
-                    }
-                    .into())
-                }
-                Some(h) if !holder_matches(h, holder) => {
-                    return Err(Kind::WrongHolder {
-                        row: row.into(),
-                        name: name.into(),
-                        holder: holder_text(h),
-                        wanted: holder.into(),
-                    }
-                    .into())
-                }
-                Some(_) => {}
-            }
-            locks.shift_remove(name);
-            if w.cas_plain(c, &op, state.version, locks).await? {
-                return Ok(());
-            }
-            w.count_conflict();
-            if !backoff.wait().await {
-                return Err(Kind::Contended(row.into()).into());
-            }
-        }
+        let unknown = || {
+            format!(
+                "lock `{name}` in row `{row}` may still be held by {holder}\nhint: check with `locksmith locks dump {row}`; `locksmith locks release {row} '{name}' --holder '{holder}'` frees it"
+            )
+        };
+        retrying!(self, unknown, |r| self.try_release(op, &mut r).await)
     }
 
     /// Owes a release of `name` by `holder` in `row`: an acquisition was cut
@@ -393,8 +403,181 @@ impl LockTable {
         self.finish_pending().await?;
         let w = &self.inner.w;
         w.forget_cache();
-        let mut backoff = Backoff::default();
+        // The change whose write was sent but not answered.
+        let mut sent: Option<Change> = None;
+        let unknown = || {
+            format!(
+                "the change to row `{row}` may or may not have been made\nhint: check with `locksmith locks history {row}` and `locksmith locks dump {row}`"
+            )
+        };
+        retrying!(self, unknown, |r| self
+            .try_edit(row, edit, opts, planned, &mut sent, &mut r)
+            .await)
+    }
+
+    async fn history_once(&self, row: Option<&str>) -> Result<Vec<AuditRecord>> {
+        audit::history(&mut self.inner.w.lease().await?, row).await
+    }
+
+    async fn ensure_row_once(&self, row: &str) -> Result<()> {
+        let mut c = self.inner.w.lease().await?;
+        self.inner.w.ensure_row(&mut c, row).await
+    }
+
+    /// One attempt of [`LockTable::acquire_unless`].
+    async fn try_acquire(
+        &self,
+        op: Plain<'_>,
+        unless: &[glob::Pattern],
+        r: &mut Retry,
+    ) -> Result<()> {
+        let (w, row, name, holder) = (&self.inner.w, op.row, op.name, op.holder);
         loop {
+            // An earlier attempt's outcome first: if it landed, we are done.
+            if r.unsure {
+                if w.holds(row, name, holder).await? {
+                    return Ok(());
+                }
+                r.unsure = false;
+            }
+            if unless.is_empty() {
+                match w.plain(op).await? {
+                    Outcome::Landed => return Ok(()),
+                    Outcome::Unknown => {
+                        r.unsure = true;
+                        continue;
+                    }
+                    Outcome::Missed => {}
+                }
+            }
+            if !std::mem::replace(&mut r.counted, true) {
+                w.count_slow();
+            }
+            let mut c = w.lease().await?;
+            let Some(state) = read_with(&mut c, row).await? else {
+                // A new row: create it, then the usual single UPDATE.
+                w.ensure_row(&mut c, row).await?;
+                continue;
+            };
+            let mut locks = state.locks_or_corrupt()?;
+            for p in unless {
+                if let Some((k, v)) = locks.iter().find(|(k, _)| *k != name && p.matches(k)) {
+                    return Err(Kind::Blocked {
+                        row: row.into(),
+                        name: k.clone(),
+                        pattern: p.as_str().into(),
+                        holder: holder_text(v),
+                    }
+                    .into());
+                }
+            }
+            if let Some(h) = locks.get(name) {
+                if holder_matches(h, holder) {
+                    // Already ours: acquiring is idempotent.
+                    return Ok(());
+                }
+                return Err(Kind::Held {
+                    row: row.into(),
+                    name: name.into(),
+                    holder: holder_text(h),
+                }
+                .into());
+            }
+            locks.insert(name.into(), Value::String(holder.into()));
+            match w.cas_plain(c, &op, state.version, locks).await? {
+                Outcome::Landed => return Ok(()),
+                Outcome::Unknown => r.unsure = true,
+                Outcome::Missed => {
+                    w.count_conflict();
+                    if !r.conflicts.wait().await {
+                        return Err(Kind::Contended(row.into()).into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// One attempt of a release.
+    async fn try_release(&self, op: Plain<'_>, r: &mut Retry) -> Result<()> {
+        let (w, row, name, holder) = (&self.inner.w, op.row, op.name, op.holder);
+        loop {
+            // An earlier attempt's outcome first: if it landed, we are done.
+            if r.unsure {
+                if !w.holds(row, name, holder).await? {
+                    return Ok(());
+                }
+                r.unsure = false;
+            }
+            match w.plain(op).await? {
+                Outcome::Landed => return Ok(()),
+                Outcome::Unknown => {
+                    r.unsure = true;
+                    continue;
+                }
+                Outcome::Missed => {}
+            }
+            if !std::mem::replace(&mut r.counted, true) {
+                w.count_slow();
+            }
+            let mut c = w.lease().await?;
+            let state = read_with(&mut c, row)
+                .await?
+                .ok_or_else(|| Kind::NoRow(row.into()))?;
+            let mut locks = state.locks_or_corrupt()?;
+            match locks.get(name) {
+                None => {
+                    return Err(Kind::NotHeld {
+                        row: row.into(),
+                        name: name.into(),
+                    }
+                    .into())
+                }
+                Some(h) if !holder_matches(h, holder) => {
+                    return Err(Kind::WrongHolder {
+                        row: row.into(),
+                        name: name.into(),
+                        holder: holder_text(h),
+                        wanted: holder.into(),
+                    }
+                    .into())
+                }
+                Some(_) => {}
+            }
+            locks.shift_remove(name);
+            match w.cas_plain(c, &op, state.version, locks).await? {
+                Outcome::Landed => return Ok(()),
+                Outcome::Unknown => r.unsure = true,
+                Outcome::Missed => {
+                    w.count_conflict();
+                    if !r.conflicts.wait().await {
+                        return Err(Kind::Contended(row.into()).into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// One attempt of an edit; `sent` is the change whose write was sent
+    /// but not answered.
+    async fn try_edit(
+        &self,
+        row: &str,
+        edit: &Edit,
+        opts: &WriteOpts,
+        planned: Option<&Change>,
+        sent: &mut Option<Change>,
+        r: &mut Retry,
+    ) -> Result<Change> {
+        let w = &self.inner.w;
+        loop {
+            if r.unsure {
+                if let Some(change) = sent.take() {
+                    if w.landed(&change, opts.audit.as_ref()).await? {
+                        return Ok(change);
+                    }
+                }
+                r.unsure = false;
+            }
             let mut c = w.lease().await?;
             let state = read_with(&mut c, row)
                 .await?
@@ -420,35 +603,30 @@ impl LockTable {
                 change.dry_run = true;
                 return Ok(change);
             }
-            match w.write_change(c, edit, &change, opts.audit.as_ref()).await {
-                Ok(Cas::Landed) => return Ok(change),
-                Ok(Cas::Conflict) => {}
-                Err(WriteError::Failed(e)) => return Err(e),
-                // By the time a new connection is leased, the session that
-                // sent the write has been settled: this answer is final, and
-                // a write that did not land can be retried.
-                Err(WriteError::Ambiguous) => {
-                    if w.landed(&change, opts.audit.as_ref()).await? {
-                        return Ok(change);
+            match w
+                .write_change(c, edit, &change, opts.audit.as_ref())
+                .await?
+            {
+                Outcome::Landed => return Ok(change),
+                Outcome::Unknown => {
+                    *sent = Some(change);
+                    r.unsure = true;
+                }
+                Outcome::Missed => {
+                    w.count_conflict();
+                    if opts.expect_version.is_some() {
+                        let actual = w.read(row).await?.map(|s| s.version).unwrap_or(-1);
+                        return Err(Kind::VersionMoved {
+                            row: row.into(),
+                            expected: state.version,
+                            actual,
+                        }
+                        .into());
                     }
-                    if !backoff.wait().await {
+                    if !r.conflicts.wait().await {
                         return Err(Kind::Contended(row.into()).into());
                     }
-                    continue;
                 }
-            }
-            w.count_conflict();
-            if opts.expect_version.is_some() {
-                let actual = w.read(row).await?.map(|s| s.version).unwrap_or(-1);
-                return Err(Kind::VersionMoved {
-                    row: row.into(),
-                    expected: state.version,
-                    actual,
-                }
-                .into());
-            }
-            if !backoff.wait().await {
-                return Err(Kind::Contended(row.into()).into());
             }
         }
     }

@@ -14,8 +14,8 @@ use super::audit::{self, AuditInfo};
 use super::cache::{Cache, Plain};
 use super::data::{encode, RowState, TEXT_LIMIT};
 use super::edit::{Change, Edit};
-use crate::db::{is_connection_loss, server_code, sql, DbUrl, Lease, Session};
-use crate::error::{Error, Kind, Result};
+use crate::db::{deadline, sql, ConnectOptions, DbUrl, Lease, Session};
+use crate::error::{Kind, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -41,7 +41,8 @@ impl Backoff {
     /// Attempts before giving up with [`Kind::Contended`].
     const MAX_ATTEMPTS: u32 = 64;
 
-    /// Waits before the next attempt; `false` when attempts are used up.
+    /// Waits before the next attempt; `false` when attempts (or the time
+    /// before the deadline) are used up.
     pub(crate) async fn wait(&mut self) -> bool {
         self.attempt += 1;
         if self.attempt >= Self::MAX_ATTEMPTS {
@@ -50,24 +51,22 @@ impl Backoff {
         // Full jitter over 0.2 ms · 2^n, capped at 50 ms: contenders spread
         // out instead of colliding again in lockstep.
         let cap_us = (200u64 << self.attempt.min(8)).min(50_000);
-        tokio::time::sleep(Duration::from_micros(fastrand::u64(0..=cap_us))).await;
-        true
+        deadline::pause(Duration::from_micros(fastrand::u64(0..=cap_us))).await
     }
 }
 
-/// Result of one CAS attempt.
-pub(crate) enum Cas {
+/// What became of one write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// It landed.
     Landed,
-    Conflict,
-}
-
-/// Why a CAS attempt did not return a definite answer.
-pub(crate) enum WriteError {
-    /// The connection dropped after the statement was sent, so it may or may
-    /// not have landed. Callers resolve it by re-reading, never by repeating.
-    Ambiguous,
-    /// The server refused the statement: it did not apply.
-    Failed(Error),
+    /// It did not: a CAS conflict, or a conditional UPDATE that matched
+    /// nothing. Nothing was written.
+    Missed,
+    /// It was sent, but the connection broke (or stopped answering) before
+    /// the reply: it may or may not have landed. The caller settles it (see
+    /// [`crate::db::session`]) by reading, never by repeating it blindly.
+    Unknown,
 }
 
 /// The connection to the `locks` table, with what the protocol keeps
@@ -84,8 +83,8 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Connects, checking that the `locks` table exists.
-    pub(crate) async fn open(url: &DbUrl) -> Result<Writer> {
-        let session = Session::open(url).await?;
+    pub(crate) async fn open(url: &DbUrl, opts: &ConnectOptions) -> Result<Writer> {
+        let session = Session::open(url, opts.timeout).await?;
         session
             .lease()
             .await?
@@ -162,21 +161,24 @@ impl Writer {
     /// A plain acquire or release in one statement, with no read: a CAS
     /// from the cached copy of the row when there is one (no JSON work on
     /// the server), else, on MariaDB, the server-evaluated conditional
-    /// UPDATE. `true`: it landed. `false`: the read + CAS path must decide.
-    /// On a dropped connection, re-reads to learn whether it landed.
-    pub(crate) async fn plain(&self, op: Plain<'_>) -> Result<bool> {
+    /// UPDATE. [`Outcome::Missed`]: the read + CAS path must decide.
+    pub(crate) async fn plain(&self, op: Plain<'_>) -> Result<Outcome> {
         let cached = self.cache().take_next(&op);
         if let Some((version, next)) = cached {
             let c = self.lease().await?;
-            if self.cas_plain(c, &op, version, next).await? {
-                self.stats.fast.fetch_add(1, Ordering::Relaxed);
-                return Ok(true);
+            match self.cas_plain(c, &op, version, next).await? {
+                Outcome::Missed => {
+                    self.count_conflict();
+                    self.cache().forget();
+                }
+                done => {
+                    self.stats.fast.fetch_add(1, Ordering::Relaxed);
+                    return Ok(done);
+                }
             }
-            self.count_conflict();
-            self.cache().forget();
         }
         if !self.server_json {
-            return Ok(false);
+            return Ok(Outcome::Missed);
         }
         let mut c = self.lease().await?;
         let path = sql::json_path(op.name);
@@ -201,47 +203,38 @@ impl Writer {
                         self.cache().seen(&state);
                     }
                 }
-                Ok(true)
+                Ok(Outcome::Landed)
             }
-            Ok(()) => Ok(false),
-            Err(e) if is_connection_loss(&e) => {
-                // Sent, but did it land? Ask, on a fresh connection. (For a
-                // release, "we do not hold it" is the outcome either way.)
-                c.discard();
-                drop(c);
-                Ok(self.holds(op.row, op.name, op.holder).await? == op.acquire)
+            Ok(()) => Ok(Outcome::Missed),
+            Err(e) if e.is_lost() => {
+                self.cache().forget();
+                Ok(Outcome::Unknown)
             }
             // Nothing was written: unparsable data made a JSON function fail,
             // or the server's spacing made the value too long for TEXT (1406).
             // The read + CAS path decides, and reports exactly; the limit is
             // on locksmith's own compact JSON, whichever path writes it.
-            Err(e) if server_code(&e).is_some() => Ok(false),
-            Err(e) => Err(e.into()),
+            Err(e) if e.server_code().is_some() && !e.is_transient() => Ok(Outcome::Missed),
+            Err(e) => Err(e),
         }
     }
 
     /// Writes `locks`, the result of a plain acquire or release, by CAS
-    /// against `version`. `true` once it is done (also when a dropped
-    /// connection turns out to have landed it); `false` on a conflict.
+    /// against `version`.
     pub(crate) async fn cas_plain(
         &self,
         c: Lease,
         op: &Plain<'_>,
         version: i64,
         locks: super::data::Locks,
-    ) -> Result<bool> {
+    ) -> Result<Outcome> {
         let json = encode(op.row, &locks)?;
-        match self.cas(c, op.row, version, &json, None).await {
-            Ok(Cas::Landed) => {
-                self.cache().wrote(op.row, version + 1, Some(locks));
-                Ok(true)
-            }
-            Ok(Cas::Conflict) => Ok(false),
-            Err(WriteError::Failed(e)) => Err(e),
-            Err(WriteError::Ambiguous) => {
-                Ok(self.holds(op.row, op.name, op.holder).await? == op.acquire)
-            }
+        let outcome = self.cas(c, op.row, version, &json, None).await?;
+        match outcome {
+            Outcome::Landed => self.cache().wrote(op.row, version + 1, Some(locks)),
+            _ => self.cache().forget(),
         }
+        Ok(outcome)
     }
 
     /// Writes an operator's planned change by CAS against the version it
@@ -252,11 +245,11 @@ impl Writer {
         edit: &Edit,
         change: &Change,
         audit: Option<&AuditInfo>,
-    ) -> Result<Cas, WriteError> {
+    ) -> Result<Outcome> {
         match edit {
             Edit::Bump(by) => self.cas_bump(c, change, *by, audit).await,
             _ => {
-                let json = encode(&change.row, &change.remaining).map_err(WriteError::Failed)?;
+                let json = encode(&change.row, &change.remaining)?;
                 let audited = audit.map(|a| (a, change));
                 self.cas(c, &change.row, change.version_before, &json, audited)
                     .await
@@ -291,8 +284,8 @@ impl Writer {
         version: i64,
         json: &str,
         audit: Option<(&AuditInfo, &Change)>,
-    ) -> Result<Cas, WriteError> {
-        let r: std::result::Result<bool, mysql_async::Error> = async {
+    ) -> Result<Outcome> {
+        let r: Result<bool> = async {
             match audit {
                 None => {
                     c.exec_drop(sql::CAS_WRITE, (json, row, version)).await?;
@@ -321,9 +314,9 @@ impl Writer {
         change: &Change,
         by: i64,
         audit: Option<&AuditInfo>,
-    ) -> Result<Cas, WriteError> {
+    ) -> Result<Outcome> {
         let (row, version) = (change.row.as_str(), change.version_before);
-        let r: std::result::Result<bool, mysql_async::Error> = async {
+        let r: Result<bool> = async {
             if audit.is_some() {
                 c.query_drop(sql::BEGIN).await?;
             }
@@ -386,29 +379,27 @@ impl Writer {
 /// Classifies a write's outcome. A failed audited write rolls its
 /// transaction back; a connection whose outcome is unknown is not reused.
 async fn finish(
-    r: std::result::Result<bool, mysql_async::Error>,
+    r: Result<bool>,
     row: &str,
     c: &mut Lease,
     in_transaction: bool,
-) -> Result<Cas, WriteError> {
+) -> Result<Outcome> {
     if let Err(e) = &r {
-        if is_connection_loss(e) || (in_transaction && c.query_drop(sql::ROLLBACK).await.is_err()) {
+        if e.is_lost() || (in_transaction && c.query_drop(sql::ROLLBACK).await.is_err()) {
             c.discard();
         }
     }
     match r {
-        Ok(true) => Ok(Cas::Landed),
-        Ok(false) => Ok(Cas::Conflict),
-        Err(e) if is_connection_loss(&e) => Err(WriteError::Ambiguous),
-        Err(e) if server_code(&e) == Some(1406) => Err(WriteError::Failed(
-            Kind::TooLarge {
-                row: row.into(),
-                bytes: TEXT_LIMIT + 1,
-                limit: TEXT_LIMIT,
-            }
-            .into(),
-        )),
-        Err(e) => Err(WriteError::Failed(e.into())),
+        Ok(true) => Ok(Outcome::Landed),
+        Ok(false) => Ok(Outcome::Missed),
+        Err(e) if e.is_lost() => Ok(Outcome::Unknown),
+        Err(e) if e.server_code() == Some(1406) => Err(Kind::TooLarge {
+            row: row.into(),
+            bytes: TEXT_LIMIT + 1,
+            limit: TEXT_LIMIT,
+        }
+        .into()),
+        Err(e) => Err(e),
     }
 }
 

@@ -10,7 +10,7 @@ use refinery::Migration;
 pub(crate) struct RefineryConn<'c>(pub(crate) &'c mut Lease);
 
 impl refinery_core::traits::r#async::AsyncTransaction for RefineryConn<'_> {
-    type Error = mysql_async::Error;
+    type Error = crate::Error;
 
     async fn execute<'a, T: Iterator<Item = &'a str> + Send + 'a>(
         &mut self,

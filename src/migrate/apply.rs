@@ -7,7 +7,7 @@ use super::runlock::RunLock;
 use super::set::MigrationSet;
 use super::status::{applied, check_consistent, status, Applied, State};
 use crate::db::value::Cells;
-use crate::db::{server_code, sql, Lease};
+use crate::db::{sql, Lease};
 use crate::error::{Error, Kind, Result};
 use crate::locks::LockData;
 use refinery::{Migration, Runner, Target};
@@ -243,7 +243,7 @@ async fn down_locked(
             conn.query_drop(p.sql.as_str()).await.map_err(|e| {
                 Error::from(Kind::MigrationFailed {
                     migration: format!("{} (down)", p.label),
-                    reason: Error::from(e).to_string(),
+                    reason: e.to_string(),
                     applied: done.iter().map(|d: &Planned| d.label.clone()).collect(),
                 })
             })
@@ -284,8 +284,8 @@ async fn lock_guarded_tables(conn: &mut Lease, p: &Planned) -> Result<bool> {
     }
     match conn.query_drop(&sql::lock_tables_write(&tables)).await {
         Ok(()) => Ok(true),
-        Err(e) if matches!(server_code(&e), Some(1044 | 1142 | 1146)) => Ok(false),
-        Err(e) => Err(e.into()),
+        Err(e) if matches!(e.server_code(), Some(1044 | 1142 | 1146)) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -295,8 +295,8 @@ async fn guard(conn: &mut Lease, p: &Planned) -> Result<()> {
     if drops(p, "locks") {
         let rows = match conn.query_rows(sql::SELECT_ALL_LOCK_DATA).await {
             Ok(r) => r,
-            Err(e) if server_code(&e) == Some(1146) => Vec::new(),
-            Err(e) => return Err(e.into()),
+            Err(e) if e.server_code() == Some(1146) => Vec::new(),
+            Err(e) => return Err(e),
         };
         let mut held = Vec::new();
         for row in rows {

@@ -22,7 +22,7 @@ pub use apply::{DownOptions, DownReport, DownTo, Planned, UpOptions, UpReport};
 pub use set::MigrationSet;
 pub use status::{status, Applied, MigrationStatus, State};
 
-use crate::db::{DbUrl, Session};
+use crate::db::{ConnectOptions, DbUrl, Session};
 use crate::error::Result;
 
 /// A connection for migration runs.
@@ -32,9 +32,9 @@ pub struct Migrator {
 
 impl Migrator {
     /// Connects (in strict mode).
-    pub async fn connect(url: &DbUrl) -> Result<Migrator> {
+    pub async fn connect(url: &DbUrl, opts: &ConnectOptions) -> Result<Migrator> {
         Ok(Migrator {
-            session: Session::open(url).await?,
+            session: Session::open(url, opts.timeout).await?,
         })
     }
 

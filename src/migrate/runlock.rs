@@ -5,7 +5,7 @@
 
 use crate::db::{sql, Lease};
 use crate::error::{Kind, Result};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The named server lock that serialises migration runs on one database.
 /// It belongs to the connection that took it, which is also the connection
@@ -15,20 +15,28 @@ pub(crate) struct RunLock {
 }
 
 impl RunLock {
-    /// Takes the lock of database `db`, waiting up to `timeout`.
+    /// Takes the lock of database `db`, waiting up to `timeout`. It asks
+    /// the server for at most a second at a time, so that no statement
+    /// outlives the per-statement limit.
     pub(crate) async fn acquire(c: &mut Lease, db: &str, timeout: Duration) -> Result<RunLock> {
         let name = run_lock_name(db);
-        let secs = timeout.as_secs().max(if timeout.is_zero() { 0 } else { 1 });
-        let got = c
-            .exec_number(&sql::get_lock(&name, secs), (), "GET_LOCK")
-            .await?;
-        match got {
-            Some(1) => Ok(RunLock { name }),
-            _ => Err(Kind::MigrationLockTimeout {
-                lock: name,
-                seconds: secs,
+        let until = Instant::now() + timeout;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let secs = left.as_secs().min(1);
+            let got = c
+                .exec_number(&sql::get_lock(&name, secs), (), "GET_LOCK")
+                .await?;
+            if got == Some(1) {
+                return Ok(RunLock { name });
             }
-            .into()),
+            if left.is_zero() || secs == 0 {
+                return Err(Kind::MigrationLockTimeout {
+                    lock: name,
+                    seconds: timeout.as_secs(),
+                }
+                .into());
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::set::MigrationSet;
 use crate::db::value::Cells;
-use crate::db::{server_code, sql, Lease};
+use crate::db::{sql, Lease};
 use crate::error::{Kind, Result};
 use serde::Serialize;
 
@@ -64,8 +64,8 @@ pub struct MigrationStatus {
 pub(crate) async fn applied(c: &mut Lease) -> Result<Vec<Applied>> {
     let rows = match c.query_rows(sql::SELECT_HISTORY).await {
         Ok(rows) => rows,
-        Err(e) if server_code(&e) == Some(1146) => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
+        Err(e) if e.server_code() == Some(1146) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
     };
     rows.into_iter()
         .map(|row| {

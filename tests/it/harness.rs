@@ -563,18 +563,22 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let (admin, name) = (self.admin.clone(), self.name.clone());
-        // A server already gone (a fault test's) has nothing left to drop.
+        // A server already gone (a fault test's) has nothing left to drop;
+        // one that is frozen gets a few seconds.
         let _ = std::panic::catch_unwind(|| {
             block(async move {
-                if let Ok(opts) = mysql_async::Opts::from_url(&admin) {
-                    let opts = mysql_async::OptsBuilder::from_opts(opts).prefer_socket(false);
-                    if let Ok(mut c) = mysql_async::Conn::new(opts).await {
-                        let _ = c
-                            .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
-                            .await;
-                        let _ = c.disconnect().await;
+                tokio::time::timeout(std::time::Duration::from_secs(5), async move {
+                    if let Ok(opts) = mysql_async::Opts::from_url(&admin) {
+                        let opts = mysql_async::OptsBuilder::from_opts(opts).prefer_socket(false);
+                        if let Ok(mut c) = mysql_async::Conn::new(opts).await {
+                            let _ = c
+                                .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+                                .await;
+                            let _ = c.disconnect().await;
+                        }
                     }
-                }
+                })
+                .await
             })
         });
     }

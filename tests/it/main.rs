@@ -2,6 +2,7 @@
 //! server (see `harness`). One test binary, so one server per run.
 
 mod bench;
+mod faults;
 mod harness;
 mod library;
 mod locks;

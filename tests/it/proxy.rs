@@ -10,6 +10,8 @@
 //!   nothing the server sends back on that connection is passed on;
 //! * [`Proxy::black_hole`]: from now on nothing is forwarded in either
 //!   direction, but every socket stays open (a hung network or server);
+//! * [`Proxy::hole_on`]: the same, from the next packet matching a trigger
+//!   (a hang at exactly that step, COMMIT for one);
 //! * [`Proxy::heal`]: new connections are forwarded again.
 
 use std::io::{Read, Write};
@@ -46,6 +48,8 @@ enum Mode {
     CutNow,
     /// Forward it, drop every reply, keep the connection open.
     Swallow,
+    /// Do not forward it: from then on, nothing is forwarded at all.
+    Hole,
 }
 
 /// First byte of a MySQL command packet (after the 4-byte header).
@@ -56,6 +60,12 @@ fn command(p: &[u8]) -> Option<u8> {
 /// COM_STMT_EXECUTE: a prepared statement runs (every protocol write).
 pub fn is_execute(p: &[u8]) -> bool {
     command(p) == Some(0x17)
+}
+
+/// COM_QUERY: a text-protocol statement (session setup, reads of whole
+/// tables, COMMIT).
+pub fn is_query(p: &[u8]) -> bool {
+    command(p) == Some(0x03)
 }
 
 /// A text-protocol COMMIT.
@@ -111,14 +121,18 @@ impl Proxy {
         self.state.cut.swap(false, Ordering::SeqCst)
     }
 
+    /// The next client packet for which `trigger` is true is held, and so
+    /// is everything after it, on every connection: a hang at that point.
+    pub fn hole_on(&self, trigger: Trigger) {
+        *self.state.armed.lock().unwrap() = Some((trigger, Mode::Hole));
+    }
+
     /// Stops forwarding anything, keeping every socket open.
-    #[allow(dead_code)] // for the fault tests
     pub fn black_hole(&self) {
         self.state.holed.store(true, Ordering::SeqCst);
     }
 
-    /// Forwards again (connections opened from now on).
-    #[allow(dead_code)] // for the fault tests
+    /// Forwards again.
     pub fn heal(&self) {
         self.state.holed.store(false, Ordering::SeqCst);
     }
@@ -170,9 +184,18 @@ fn pump(mut from: TcpStream, mut to: TcpStream, st: &State, link: &Link, client_
         } else {
             None
         };
-        if let Some(mode) = trip {
-            link.swallow.store(mode == Mode::Swallow, Ordering::SeqCst);
-            link.dead.store(true, Ordering::SeqCst);
+        match trip {
+            Some(Mode::Hole) => {
+                // Held, and never delivered: the client gives up on it.
+                st.holed.store(true, Ordering::SeqCst);
+                st.cut.store(true, Ordering::SeqCst);
+                continue;
+            }
+            Some(mode) => {
+                link.swallow.store(mode == Mode::Swallow, Ordering::SeqCst);
+                link.dead.store(true, Ordering::SeqCst);
+            }
+            None => {}
         }
         if to.write_all(&buf[..n]).is_err() {
             break;
