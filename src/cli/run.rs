@@ -77,7 +77,13 @@ pub(super) async fn run_locked(
         Ran::NotStarted(code) => code,
     };
     match release(ctx.stop.received()).await {
-        Released::Yes => Ok(code),
+        Released::Yes => {
+            // Yield: a waiter gets its turn before a loop of us re-takes it.
+            if ctx.stop.received().is_none() {
+                tokio::time::sleep(crate::locks::guard::YIELD).await;
+            }
+            Ok(code)
+        }
         Released::No if code == 0 => Ok(exit::DATABASE),
         Released::No => Ok(code),
         Released::Interrupted(sig) => Ok(exit::interrupted(sig)),

@@ -235,6 +235,40 @@ impl serde_json::ser::Formatter for Utf8mb3Formatter {
     }
 }
 
+/// Whether `holder` may take `name` in `row`, which holds `locks`:
+/// `Ok(true)` when it holds it already, `Ok(false)` when it is free, or the
+/// error naming who is in the way: [`Kind::Held`], or [`Kind::Blocked`] for
+/// another lock matching one of the `unless` patterns.
+pub fn may_take(
+    row: &str,
+    locks: &Locks,
+    name: &str,
+    holder: &str,
+    unless: &[glob::Pattern],
+) -> Result<bool> {
+    for p in unless {
+        if let Some((k, v)) = locks.iter().find(|(k, _)| *k != name && p.matches(k)) {
+            return Err(Kind::Blocked {
+                row: row.into(),
+                name: k.clone(),
+                pattern: p.as_str().into(),
+                holder: holder_text(v),
+            }
+            .into());
+        }
+    }
+    match locks.get(name) {
+        Some(h) if holder_matches(h, holder) => Ok(true),
+        Some(h) => Err(Kind::Held {
+            row: row.into(),
+            name: name.into(),
+            holder: holder_text(h),
+        }
+        .into()),
+        None => Ok(false),
+    }
+}
+
 /// Does a stored holder match the holder named on the command line? Strings
 /// compare exactly; other values by their JSON text (so `42` matches "42").
 pub fn holder_matches(stored: &Value, wanted: &str) -> bool {

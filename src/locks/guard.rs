@@ -76,9 +76,29 @@ impl LockGuard {
     }
 }
 
-/// Polling intervals: start quick, back off to this ceiling.
-const POLL_START: Duration = Duration::from_millis(20);
-const POLL_MAX: Duration = Duration::from_millis(500);
+/// How often a waiter looks, on average (each look is one read; with
+/// jitter, every 20–60 ms).
+const POLL: Duration = Duration::from_millis(40);
+/// After this long, a waiter looks less often, to spare the server.
+const POLL_PATIENT_AFTER: Duration = Duration::from_secs(30);
+const POLL_PATIENT: Duration = Duration::from_millis(250);
+
+/// A holder that takes again a lock it has just released waits this long
+/// first, so that a waiter, which looks at least this often, gets its turn.
+/// (`locks run` waits as long after its release before it exits, for the
+/// same reason: a loop of them re-takes the lock within milliseconds.)
+pub const YIELD: Duration = Duration::from_millis(60);
+
+/// The pause before the next look, with jitter (0.5–1.5×), so waiters do
+/// not look in lockstep.
+fn poll_pause(waited: Duration) -> Duration {
+    let base = if waited < POLL_PATIENT_AFTER {
+        POLL
+    } else {
+        POLL_PATIENT
+    };
+    base.mul_f64(0.5 + fastrand::f64())
+}
 
 /// Owes a release if dropped while armed: the acquisition it watches was
 /// cut off, and its write may have landed.
@@ -169,12 +189,24 @@ impl LockTable {
     ) -> Result<LockGuard> {
         let start = Instant::now();
         let deadline = opts.wait.and(deadline::current());
-        let mut pause = POLL_START;
+        // Just released by us: let a waiter have its turn first.
+        if let Some(at) = self.released_at(row, name) {
+            let left = YIELD.saturating_sub(at.elapsed());
+            if !left.is_zero() {
+                deadline::pause(left).await;
+            }
+        }
+        let mut busy = false;
         loop {
-            match self
-                .acquire_unless(row, name, holder, &opts.unless_held)
-                .await
-            {
+            // Once it was busy, look (one read) before trying (a write).
+            let attempt = async {
+                if busy {
+                    self.may_take(row, name, holder, &opts.unless_held).await?;
+                }
+                self.acquire_unless(row, name, holder, &opts.unless_held)
+                    .await
+            };
+            match attempt.await {
                 Ok(()) => {
                     return Ok(LockGuard {
                         table: self.clone(),
@@ -196,9 +228,8 @@ impl LockTable {
                         .into());
                     };
                     on_wait(&e);
-                    let jittered = pause.mul_f64(0.5 + fastrand::f64());
-                    tokio::time::sleep(jittered.min(deadline - now)).await;
-                    pause = (pause * 2).min(POLL_MAX);
+                    busy = true;
+                    tokio::time::sleep(poll_pause(now - start).min(deadline - now)).await;
                 }
                 Err(e) => return Err(e),
             }

@@ -14,7 +14,9 @@
 
 use super::audit::{self, AuditInfo, AuditRecord};
 use super::cache::Plain;
-use super::data::{holder_matches, holder_text, validate_row_id, validate_text, RowState};
+use super::data::{
+    holder_matches, holder_text, may_take, validate_row_id, validate_text, RowState,
+};
 use super::edit::{Change, Edit};
 use super::write::{read_with, Backoff, Outcome, Stats, Writer};
 use crate::db::deadline;
@@ -54,6 +56,8 @@ struct Inner {
     /// (their future dropped) after a write may have landed: (row, name,
     /// holder). Every operation finishes these first.
     pending: Mutex<Vec<(String, String, String)>>,
+    /// The last lock this table released, and when: (row, name, time).
+    released: Mutex<Option<(String, String, Instant)>>,
 }
 
 impl std::fmt::Debug for LockTable {
@@ -151,6 +155,7 @@ impl LockTable {
             inner: Arc::new(Inner {
                 w: Writer::open(url, opts).await?,
                 pending: Mutex::default(),
+                released: Mutex::default(),
             }),
         })
     }
@@ -226,6 +231,22 @@ impl LockTable {
             .await)
     }
 
+    /// Whether `holder` could take `name` in `row` now (see
+    /// [`super::data::may_take`]), by one read: how a waiter polls without
+    /// writing.
+    pub async fn may_take(
+        &self,
+        row: &str,
+        name: &str,
+        holder: &str,
+        unless: &[glob::Pattern],
+    ) -> Result<bool> {
+        match self.read(row).await? {
+            Some(state) => may_take(row, &state.locks_or_corrupt()?, name, holder, unless),
+            None => Ok(false),
+        }
+    }
+
     /// Takes `name` for `holder`; fails with [`Kind::Held`] when taken.
     /// Creates the row when it is missing. Acquiring a lock the holder
     /// already holds succeeds and writes nothing.
@@ -268,7 +289,9 @@ impl LockTable {
         validate_row_id(row)?;
         validate_text("lock name", name)?;
         self.finish_pending().await?;
-        self.release_now(row, name, holder).await
+        self.release_now(row, name, holder).await?;
+        self.note_released(row, name);
+        Ok(())
     }
 
     async fn release_now(&self, row: &str, name: &str, holder: &str) -> Result<()> {
@@ -284,6 +307,26 @@ impl LockTable {
             )
         };
         retrying!(self, unknown, |r| self.try_release(op, &mut r).await)
+    }
+
+    /// When this table last released `name` in `row`, if lately.
+    pub(crate) fn released_at(&self, row: &str, name: &str) -> Option<Instant> {
+        let last = self
+            .inner
+            .released
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        last.as_ref()
+            .filter(|(r, n, _)| r == row && n == name)
+            .map(|(_, _, at)| *at)
+    }
+
+    fn note_released(&self, row: &str, name: &str) {
+        *self
+            .inner
+            .released
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some((row.into(), name.into(), Instant::now()));
     }
 
     /// Owes a release of `name` by `holder` in `row`: an acquisition was cut
@@ -460,28 +503,9 @@ impl LockTable {
                 continue;
             };
             let mut locks = state.locks_or_corrupt()?;
-            for p in unless {
-                if let Some((k, v)) = locks.iter().find(|(k, _)| *k != name && p.matches(k)) {
-                    return Err(Kind::Blocked {
-                        row: row.into(),
-                        name: k.clone(),
-                        pattern: p.as_str().into(),
-                        holder: holder_text(v),
-                    }
-                    .into());
-                }
-            }
-            if let Some(h) = locks.get(name) {
-                if holder_matches(h, holder) {
-                    // Already ours: acquiring is idempotent.
-                    return Ok(());
-                }
-                return Err(Kind::Held {
-                    row: row.into(),
-                    name: name.into(),
-                    holder: holder_text(h),
-                }
-                .into());
+            if may_take(row, &locks, name, holder, unless)? {
+                // Already ours: acquiring is idempotent.
+                return Ok(());
             }
             locks.insert(name.into(), Value::String(holder.into()));
             match w.cas_plain(c, &op, state.version, locks).await? {
