@@ -1,31 +1,127 @@
 //! Connecting, and turning driver errors into messages an operator can act
 //! on: server unreachable, access denied, no such database, missing table.
 //!
-//! Every connection made here runs [`super::sql::SESSION_SETUP`] first (via
-//! the driver's setup hook), so strict `sql_mode` holds on every session.
+//! Every connection runs locksmith's session setup first, in the same round
+//! trip that learns what the server is: strict `sql_mode` on every session,
+//! and on a Galera node, causal reads (`wsrep_sync_wait`), so that a read
+//! that drives a decision sees every write the cluster committed before it.
+//! With several nodes in the URL, it connects to the first that answers.
 
 use super::deadline;
+use super::sql;
 use super::url::DbUrl;
 use crate::error::{Error, Kind, Result};
+use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use std::time::Duration;
 
-/// Opens one connection in strict mode, within `limit` (or less, if the
-/// deadline in force comes sooner).
-pub(crate) async fn connect(url: &DbUrl, limit: Duration) -> Result<Conn> {
+/// What kind of server a connection reached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Flavour {
+    /// MariaDB, not MySQL (see [`is_mariadb`]).
+    pub(crate) mariadb: bool,
+    /// A Galera cluster node (`@@wsrep_on`).
+    pub(crate) galera: bool,
+}
+
+/// An open, set-up connection and the node it reached.
+pub(crate) struct Connected {
+    pub(crate) conn: Conn,
+    /// Index of the node in the URL.
+    pub(crate) node: usize,
+    pub(crate) flavour: Flavour,
+}
+
+/// How long one node of several may take to answer before the next is
+/// tried.
+const NODE_TRY: Duration = Duration::from_secs(5);
+
+/// Opens one connection, set up, within `limit` (or less, if the deadline in
+/// force comes sooner): to node `first` of the URL, or, when it does not
+/// answer, to the next one that does.
+pub(crate) async fn connect(url: &DbUrl, limit: Duration, first: usize) -> Result<Connected> {
+    let n = url.nodes().len();
+    let mut last = None;
+    for k in 0..n {
+        let node = (first + k) % n;
+        let mut node_limit = deadline::bound(limit);
+        if n > 1 {
+            node_limit = node_limit.min(NODE_TRY);
+        }
+        match connect_node(url, node, node_limit).await {
+            Ok((conn, flavour)) => {
+                return Ok(Connected {
+                    conn,
+                    node,
+                    flavour,
+                })
+            }
+            // A node that is down or does not answer: try the next.
+            Err(e) if matches!(e.kind(), Kind::Unreachable { .. } | Kind::Lost(_)) => {
+                last = Some(e)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Kind::Lost("no node to connect to".into()).into()))
+}
+
+/// Opens and sets up one connection to node `i`.
+pub(crate) async fn connect_node(
+    url: &DbUrl,
+    i: usize,
+    limit: Duration,
+) -> Result<(Conn, Flavour)> {
     let limit = deadline::bound(limit);
+    let shown = || match url.nodes().len() {
+        1 => url.redacted().to_string(),
+        _ => format!("{} (node {})", url.redacted(), url.nodes()[i]),
+    };
     if limit.is_zero() {
         return Err(Kind::Lost("no time was left to connect again".into()).into());
     }
-    match tokio::time::timeout(limit, Conn::new(url.opts().clone())).await {
-        Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(classify(e, Some(url))),
+    let attempt = async {
+        let mut conn = Conn::new(url.opts(i))
+            .await
+            .map_err(|e| classify(e, Some(url)))?;
+        let flavour = set_up(&mut conn).await?;
+        Ok::<_, Error>((conn, flavour))
+    };
+    match tokio::time::timeout(limit, attempt).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => Err(match e.kind() {
+            Kind::Unreachable { reason, .. } => Kind::Unreachable {
+                url: shown(),
+                reason: reason.clone(),
+            }
+            .into(),
+            _ => e,
+        }),
         Err(_) => Err(Kind::Unreachable {
-            url: url.redacted().to_string(),
+            url: shown(),
             reason: format!("no answer within {:.1}s", limit.as_secs_f64()),
         }
         .into()),
     }
+}
+
+/// Runs the session setup, learning in the same round trip whether this is
+/// a Galera node.
+async fn set_up(conn: &mut Conn) -> Result<Flavour> {
+    let mariadb = is_mariadb(conn);
+    if !mariadb {
+        conn.query_drop(sql::SESSION_SETUP_MYSQL).await?;
+        return Ok(Flavour::default());
+    }
+    let mut result = conn.query_iter(sql::SESSION_SETUP_MARIADB).await?;
+    let mut galera = false;
+    while !result.is_empty() {
+        let rows: Vec<mysql_async::Row> = result.collect().await?;
+        if let Some(row) = rows.into_iter().next() {
+            galera = row.get_opt::<i64, _>(0).and_then(|r| r.ok()) == Some(1);
+        }
+    }
+    Ok(Flavour { mariadb, galera })
 }
 
 /// Maps a driver error to an [`Error`] that says what failed and what to do.
@@ -96,10 +192,10 @@ fn table_from_message(msg: &str) -> String {
 /// handshake (`5.5.5-10.11.6-MariaDB`), which the driver parses to a
 /// version of 10 or more; MySQL's versions are 5.x, 8.x and 9.x.
 ///
-/// It matters for one thing: MariaDB's JSON functions edit `dataJson` in
+/// It matters for two things: MariaDB's JSON functions edit `dataJson` in
 /// place, keeping key order, while MySQL's return their canonical form
 /// (keys re-sorted, duplicates dropped), which would rewrite locks that
-/// locksmith does not own.
+/// locksmith does not own; and only MariaDB has Galera's `wsrep` settings.
 pub(crate) fn is_mariadb(conn: &Conn) -> bool {
     server_is_mariadb(conn.server_version())
 }

@@ -9,7 +9,7 @@
 //! then waits until the server has dropped it). After that, whatever it was
 //! running has committed or rolled back, and a read tells the truth.
 
-use super::connect::{connect, is_mariadb};
+use super::connect::{connect, connect_node, Flavour};
 use super::deadline;
 use super::sql;
 use super::url::DbUrl;
@@ -30,11 +30,15 @@ pub(crate) struct Session {
     url: DbUrl,
     timeout: Duration,
     slot: Arc<tokio::sync::Mutex<Slot>>,
-    mariadb: bool,
+    flavour: Flavour,
 }
 
 struct Slot {
     conn: Option<Conn>,
+    /// The node `conn` is connected to (index in the URL); the next
+    /// connection tries it first.
+    node: usize,
+    galera: bool,
     timeout: Duration,
     last_used: Instant,
     /// A statement was sent on `conn` and its reply not yet read. Still set
@@ -47,10 +51,12 @@ struct Slot {
     unsettled: Option<Abandoned>,
 }
 
-/// A session given up on: its id, and when.
+/// A session given up on: its id, its node, and when.
 #[derive(Clone, Copy)]
 struct Abandoned {
     id: u32,
+    node: usize,
+    galera: bool,
     at: Instant,
 }
 
@@ -62,6 +68,8 @@ impl Slot {
             if self.in_flight || self.unsettled.is_none() {
                 self.unsettled = Some(Abandoned {
                     id: c.id(),
+                    node: self.node,
+                    galera: self.galera,
                     at: Instant::now(),
                 });
             }
@@ -81,13 +89,20 @@ impl Session {
     /// Connects (in strict mode). Each connect and statement later may take
     /// `timeout` at most.
     pub(crate) async fn open(url: &DbUrl, timeout: Duration) -> Result<Session> {
-        let conn = connect(url, timeout).await?;
+        Session::open_at(url, timeout, 0).await
+    }
+
+    /// Connects to node `first` of the URL (or the next that answers).
+    pub(crate) async fn open_at(url: &DbUrl, timeout: Duration, first: usize) -> Result<Session> {
+        let c = connect(url, timeout, first).await?;
         Ok(Session {
             url: url.clone(),
             timeout,
-            mariadb: is_mariadb(&conn),
+            flavour: c.flavour,
             slot: Arc::new(tokio::sync::Mutex::new(Slot {
-                conn: Some(conn),
+                conn: Some(c.conn),
+                node: c.node,
+                galera: c.flavour.galera,
                 timeout,
                 last_used: Instant::now(),
                 in_flight: false,
@@ -108,7 +123,17 @@ impl Session {
 
     /// True when the server is MariaDB (see [`super::connect::is_mariadb`]).
     pub(crate) fn is_mariadb(&self) -> bool {
-        self.mariadb
+        self.flavour.mariadb
+    }
+
+    /// True when the server is a Galera cluster node.
+    pub(crate) fn is_galera(&self) -> bool {
+        self.flavour.galera
+    }
+
+    /// The node the session is connected to now (index in the URL).
+    pub(crate) async fn node(&self) -> usize {
+        self.slot.lock().await.node
     }
 
     /// Closes the connection cleanly (once nobody is using it), within the
@@ -147,16 +172,43 @@ impl Session {
             }
         }
         if slot.conn.is_none() {
-            let mut c = connect(&self.url, self.timeout).await?;
+            let mut c = connect(&self.url, self.timeout, slot.node).await?;
             if let Some(old) = slot.unsettled {
-                settle(&mut c, old, self.timeout).await?;
+                self.settle(&mut c, old).await?;
                 slot.unsettled = None;
             }
-            slot.conn = Some(c);
+            slot.node = c.node;
+            slot.galera = c.flavour.galera;
+            slot.conn = Some(c.conn);
         }
         Ok(Lease { slot })
     }
+
+    /// Settles `old` before anything reads or writes through `c`: ends it
+    /// on its own node (through `c` when that is the node, else through a
+    /// connection of its own). A Galera node that cannot be reached needs
+    /// nothing: its write either was certified, and every node applies it,
+    /// or it never will be, and the causal reads of this session wait until
+    /// the cluster has decided which.
+    async fn settle(&self, c: &mut super::connect::Connected, old: Abandoned) -> Result<()> {
+        if c.node == old.node {
+            return settle(&mut c.conn, old, self.timeout).await;
+        }
+        match connect_node(&self.url, old.node, self.timeout.min(OTHER_NODE)).await {
+            Ok((mut there, _)) => {
+                let settled = settle(&mut there, old, self.timeout).await;
+                let _ = tokio::time::timeout(deadline::bound(OTHER_NODE), there.disconnect()).await;
+                settled
+            }
+            Err(_) if old.galera => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 }
+
+/// How long to try a node other than the one connected to, to settle a
+/// session there.
+const OTHER_NODE: Duration = Duration::from_secs(2);
 
 /// Ends session `old` (ours, abandoned while a statement of it may still be
 /// running) and waits until the server has dropped it, so that whatever it

@@ -5,15 +5,29 @@
 //! reading rows, the compare-and-swap write, the audit trail and the
 //! migration lock. Values always travel as parameters, never spliced in.
 
-/// Run on every new connection: strict mode, so the server errors instead
-/// of truncating or mangling data, whatever the server's global `sql_mode`.
+/// Run on every new connection to MariaDB, in one round trip with the
+/// question whether this is a Galera node: strict mode, so the server
+/// errors instead of truncating or mangling data, whatever the server's
+/// global `sql_mode`; and on a Galera node, causal reads
+/// (`wsrep_sync_wait = 1`): a read waits until the node has applied every
+/// write the cluster committed before it, so a decision is never made on a
+/// stale row. (Off a cluster the setting is 0, as it would be anyway.)
 ///
 /// What we send is declared utf8mb3, the `locks` table's own character set:
 /// locksmith refuses anything outside it before writing anyway, and the
 /// server then stores a 64 KB `dataJson` without converting it from
 /// utf8mb4 on every write (a fifth of the cost of such a write). Results
 /// stay utf8mb4, so nothing read is ever narrowed.
-pub const SESSION_SETUP: &str = "SET SESSION sql_mode = 'TRADITIONAL,NO_ENGINE_SUBSTITUTION', \
+pub const SESSION_SETUP_MARIADB: &str =
+    "SET SESSION sql_mode = 'TRADITIONAL,NO_ENGINE_SUBSTITUTION', \
+     character_set_client = utf8mb3, character_set_connection = utf8mb3, \
+     character_set_results = utf8mb4, \
+     wsrep_sync_wait = IF(@@GLOBAL.wsrep_on, 1, 0); \
+     SELECT @@GLOBAL.wsrep_on";
+
+/// The same for MySQL, which has no Galera settings.
+pub const SESSION_SETUP_MYSQL: &str =
+    "SET SESSION sql_mode = 'TRADITIONAL,NO_ENGINE_SUBSTITUTION', \
      character_set_client = utf8mb3, character_set_connection = utf8mb3, \
      character_set_results = utf8mb4";
 

@@ -1,18 +1,63 @@
 //! The database URL: where it comes from (`--url` or `DATABASE_URL`), how it
 //! is turned into driver options, and how it is shown without its password.
 //!
+//! `mysql://user:pass@host:port/db?params`, or with several nodes of one
+//! cluster, in libpq's convention: `mysql://user:pass@h1:3306,h2:3306/db`.
+//! IPv6 literals go in brackets (`[::1]:3306`). Characters of the user
+//! name or password that would end their part of the URL (`@ : / ? #`)
+//! must be percent-encoded (`%40 %3A %2F %3F %23`).
+//!
 //! This is the only place that sees the password. Everything printed about a
 //! connection goes through [`DbUrl::redacted`].
 
 use crate::error::{Kind, Result};
 use mysql_async::{Opts, OptsBuilder};
+use percent_encoding::percent_decode_str;
 
-/// A parsed `mysql://` URL.
+/// What must be percent-encoded in a user or database name shown in a URL.
+const URL_RESERVED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'@')
+    .add(b':')
+    .add(b'/')
+    .add(b'?')
+    .add(b'#')
+    .add(b'%')
+    .add(b',')
+    .add(b'[')
+    .add(b']');
+
+/// The query parameters locksmith understands.
+const PARAMS: &[&str] = &["socket", "password"];
+
+/// A parsed `mysql://` URL: one or more nodes of the same database.
 #[derive(Clone)]
 pub struct DbUrl {
-    opts: Opts,
-    redacted: String,
+    user: String,
     password: Option<String>,
+    nodes: Vec<Node>,
+    db: String,
+    socket: Option<String>,
+    redacted: String,
+}
+
+/// One host of a URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    /// Host name or IP address (an IPv6 address without its brackets).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl std::fmt::Display for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
 }
 
 impl std::fmt::Debug for DbUrl {
@@ -21,72 +66,133 @@ impl std::fmt::Debug for DbUrl {
     }
 }
 
+/// Where a bad URL went wrong, for the message.
+fn bad(raw: &str, reason: impl Into<String>) -> crate::Error {
+    Kind::BadUrl {
+        url: redact_unparsed(raw),
+        reason: reason.into(),
+    }
+    .into()
+}
+
+/// The hint for a URL whose password (or user name) holds a character that
+/// ends its part of the URL.
+const ENCODE_HINT: &str = "if the password or user name contains @, :, /, ? or #, percent-encode it (%40, %3A, %2F, %3F, %23)";
+
 impl DbUrl {
-    /// Parses `mysql://user:pass@host:port/db?params`.
+    /// Parses `mysql://user:pass@host:port/db?params` (several
+    /// `host:port` separated by commas for the nodes of a cluster).
     pub fn parse(raw: &str) -> Result<DbUrl> {
-        let parsed = url::Url::parse(raw).map_err(|e| Kind::BadUrl {
-            url: redact_unparsed(raw),
-            reason: e.to_string(),
-        })?;
-        if parsed.cannot_be_a_base() || !parsed.has_host() {
-            // `mysql:user:pass@host/db` parses, but as an opaque path: the
-            // password would not be recognised as one.
-            return Err(Kind::BadUrl {
-                url: redact_unparsed(raw),
-                reason: "expected mysql://user:pass@host:port/db".into(),
+        let raw = raw.trim();
+        let Some((scheme, rest)) = raw.split_once("://") else {
+            return Err(bad(raw, "expected mysql://user:pass@host:port/db"));
+        };
+        if !matches!(scheme, "mysql" | "mariadb") {
+            return Err(bad(
+                raw,
+                format!("unsupported scheme `{scheme}`; use mysql://user:pass@host:port/db"),
+            ));
+        }
+        if rest.contains('#') {
+            return Err(bad(raw, format!("a URL has no `#` part; {ENCODE_HINT}")));
+        }
+        let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (authority, path) = match before_query.find('/') {
+            Some(i) => before_query.split_at(i),
+            None => (before_query, ""),
+        };
+        let (userinfo, hosts) = match authority.rfind('@') {
+            Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
+            None => (None, authority),
+        };
+        let decode = |what: &str, s: &str| -> Result<String> {
+            percent_decode_str(s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| {
+                    bad(
+                        raw,
+                        format!("the {what} is not valid UTF-8 once percent-decoded"),
+                    )
+                })
+        };
+        let (user, mut password) = match userinfo {
+            None => (String::new(), None),
+            Some(u) => match u.split_once(':') {
+                Some((name, pw)) => (decode("user name", name)?, Some(decode("password", pw)?)),
+                None => (decode("user name", u)?, None),
+            },
+        };
+        // Without an `@`, what looks like `host:port` may be `user:password`
+        // whose host was left out: then no part of it is quoted back.
+        let nodes = parse_hosts(raw, hosts, userinfo.is_some())?;
+        let db = match path.strip_prefix('/') {
+            None | Some("") => {
+                return Err(bad(raw, "no database name; use mysql://user:pass@host:port/db"))
             }
-            .into());
-        }
-        let mut shown = parsed.clone();
-        let password = parsed.password().map(|p| {
-            percent_encoding::percent_decode_str(p)
-                .decode_utf8_lossy()
-                .into_owned()
-        });
-        if password.is_some() {
-            let _ = shown.set_password(Some("***"));
-        }
-        let redacted = shown.to_string();
-        if !matches!(parsed.scheme(), "mysql" | "mariadb") {
-            return Err(Kind::BadUrl {
-                url: redacted,
-                reason: format!(
-                    "unsupported scheme `{}`; use mysql://user:pass@host:port/db",
-                    parsed.scheme()
-                ),
+            Some(p) if p.contains('/') => {
+                return Err(bad(
+                    raw,
+                    format!("unexpected path `{path}`: a URL names one database, as in mysql://user:pass@host:port/db; {ENCODE_HINT}"),
+                ))
             }
-            .into());
-        }
-        let mut normalised = parsed.clone();
-        let _ = normalised.set_scheme("mysql");
-        let opts = Opts::from_url(normalised.as_str()).map_err(|e| Kind::BadUrl {
-            url: redacted.clone(),
-            reason: scrub(&e.to_string(), password.as_deref()),
-        })?;
-        if opts.db_name().is_none() {
-            return Err(Kind::BadUrl {
-                url: redacted,
-                reason: "no database name; use mysql://user:pass@host:port/db".into(),
+            Some(p) => decode("database name", p)?,
+        };
+        let mut socket = None;
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            match k.as_ref() {
+                "socket" => socket = Some(v.into_owned()),
+                "password" => password = Some(v.into_owned()),
+                other => {
+                    return Err(bad(
+                        raw,
+                        format!(
+                            "unknown parameter `{other}` (locksmith understands: {})",
+                            PARAMS.join(", ")
+                        ),
+                    ))
+                }
             }
-            .into());
         }
-        let prefer_socket_given = parsed.query_pairs().any(|(k, _)| k == "prefer_socket");
-        let mut builder = OptsBuilder::from_opts(opts)
-            .setup(vec![super::sql::SESSION_SETUP.to_string()])
-            // Values the driver would otherwise ask the server for on every
-            // connect; locksmith's packets are far below either limit.
-            .max_allowed_packet(Some(16 * 1024 * 1024))
-            .wait_timeout(Some(28_800));
-        if !prefer_socket_given {
-            // Reconnecting over the server's socket costs a second handshake
-            // on every start; keep the transport the URL names.
-            builder = builder.prefer_socket(false);
-        }
-        Ok(DbUrl {
-            opts: builder.into(),
-            redacted,
+        let mut url = DbUrl {
+            user,
             password,
-        })
+            nodes,
+            db,
+            socket,
+            redacted: String::new(),
+        };
+        url.redacted = url.show(scheme, query);
+        Ok(url)
+    }
+
+    /// The URL as it may be shown: the password (wherever it was given)
+    /// replaced by `***`.
+    fn show(&self, scheme: &str, query: &str) -> String {
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, URL_RESERVED).to_string();
+        let mut out = format!("{scheme}://");
+        if !self.user.is_empty() || self.password.is_some() {
+            out.push_str(&enc(&self.user));
+            if self.password.is_some() {
+                out.push_str(":***");
+            }
+            out.push('@');
+        }
+        let hosts: Vec<String> = self.nodes.iter().map(|n| n.to_string()).collect();
+        out.push_str(&hosts.join(","));
+        out.push('/');
+        out.push_str(&enc(&self.db));
+        let params: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| match k.as_ref() {
+                "password" => format!("{k}=***"),
+                _ => format!("{k}={v}"),
+            })
+            .collect();
+        if !params.is_empty() {
+            out.push('?');
+            out.push_str(&params.join("&"));
+        }
+        out
     }
 
     /// Takes `--url`, falling back to `DATABASE_URL` (clap already merged
@@ -105,24 +211,110 @@ impl DbUrl {
 
     /// The database name.
     pub fn db_name(&self) -> &str {
-        self.opts.db_name().unwrap_or_default()
+        &self.db
     }
 
     /// The user name.
     pub fn user(&self) -> &str {
-        self.opts.user().unwrap_or_default()
+        &self.user
     }
 
-    /// Driver options, with strict-mode session setup. Not public: the
-    /// driver's `Debug` output of them includes the password.
-    pub(crate) fn opts(&self) -> &Opts {
-        &self.opts
+    /// The nodes, in the order the URL lists them.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// Driver options for node `i`. Not public: the driver's `Debug` output
+    /// of them includes the password.
+    pub(crate) fn opts(&self, i: usize) -> Opts {
+        let node = &self.nodes[i.min(self.nodes.len() - 1)];
+        let mut b = OptsBuilder::default()
+            .user((!self.user.is_empty()).then(|| self.user.clone()))
+            .pass(self.password.clone())
+            .db_name(Some(self.db.clone()))
+            .ip_or_hostname(node.host.clone())
+            .tcp_port(node.port)
+            // Reconnecting over the server's socket costs a second
+            // handshake on every start; keep the transport the URL names.
+            .prefer_socket(false)
+            // Values the driver would otherwise ask the server for on every
+            // connect; locksmith's packets are far below either limit.
+            .max_allowed_packet(Some(16 * 1024 * 1024))
+            .wait_timeout(Some(28_800));
+        if let Some(sock) = &self.socket {
+            b = b.socket(Some(sock.clone()));
+        }
+        b.into()
     }
 
     /// Removes the password from a message that may quote it.
     pub fn scrub(&self, msg: &str) -> String {
         scrub(msg, self.password.as_deref())
     }
+}
+
+/// `h1:3306,[::1]:3307,h3` as nodes (port 3306 unless given). `quote`:
+/// whether a message may quote the host part back.
+fn parse_hosts(raw: &str, hosts: &str, quote: bool) -> Result<Vec<Node>> {
+    let q = |s: &str| {
+        if quote {
+            format!("`{s}`")
+        } else {
+            "the host part".to_string()
+        }
+    };
+    if hosts.is_empty() {
+        return Ok(vec![Node {
+            host: "localhost".into(),
+            port: 3306,
+        }]);
+    }
+    let mut nodes = Vec::new();
+    for spec in hosts.split(',') {
+        let (host, port) = if let Some(v6) = spec.strip_prefix('[') {
+            let Some((addr, after)) = v6.split_once(']') else {
+                return Err(bad(
+                    raw,
+                    format!("{}: an IPv6 address needs its closing `]`", q(spec)),
+                ));
+            };
+            if addr.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(bad(raw, format!("{} is not an IPv6 address", q(addr))));
+            }
+            match after {
+                "" => (addr, None),
+                p if p.starts_with(':') => (addr, Some(&p[1..])),
+                _ => return Err(bad(raw, format!("{}: expected [address]:port", q(spec)))),
+            }
+        } else {
+            match spec.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (spec, None),
+            }
+        };
+        let port = match port {
+            None => 3306,
+            Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                match quote {
+                    true => bad(raw, format!("invalid port `{p}` in `{spec}`; {ENCODE_HINT}")),
+                    false => bad(raw, format!("invalid port in the host part, or a password without `@host`; {ENCODE_HINT}")),
+                }
+            })?,
+        };
+        let valid = !host.is_empty()
+            && (host.contains(':')
+                || host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')));
+        if !valid {
+            return Err(bad(raw, format!("invalid host {}; {ENCODE_HINT}", q(host))));
+        }
+        nodes.push(Node {
+            host: host.to_string(),
+            port,
+        });
+    }
+    Ok(nodes)
 }
 
 fn scrub(msg: &str, password: Option<&str>) -> String {
@@ -161,6 +353,7 @@ mod tests {
     fn redacts_password() {
         let u = DbUrl::parse("mysql://root:s3cret@127.0.0.1:3306/app").unwrap();
         assert_eq!(u.redacted(), "mysql://root:***@127.0.0.1:3306/app");
+        assert_eq!(u.nodes().len(), 1);
         assert!(!format!("{u:?}").contains("s3cret"));
         assert_eq!(u.db_name(), "app");
         assert_eq!(u.user(), "root");
@@ -218,6 +411,54 @@ mod tests {
             msg.contains("--url") && msg.contains("DATABASE_URL"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn several_nodes_ipv6_and_ports() {
+        let u = DbUrl::parse("mysql://u:pw@h1:3306,[::1]:3307,h3/db").unwrap();
+        let shown: Vec<String> = u.nodes().iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["h1:3306", "[::1]:3307", "h3:3306"]);
+        assert_eq!(u.redacted(), "mysql://u:***@h1:3306,[::1]:3307,h3:3306/db");
+        assert_eq!(u.nodes()[1].host, "::1", "no brackets for the driver");
+        let one = DbUrl::parse("mariadb://u@[::1]/db").unwrap();
+        assert_eq!(one.nodes()[0].port, 3306);
+    }
+
+    #[test]
+    fn what_is_wrong_with_a_url_is_said_with_a_hint() {
+        // A host cannot hold `@`, and the first `:` ends the user name: so
+        // these still mean what they say.
+        for (raw, pw) in [
+            ("mysql://u:p@ss@h/db", "p@ss"),
+            ("mysql://u:pa:ss@h/db", "pa:ss"),
+        ] {
+            assert_eq!(DbUrl::parse(raw).unwrap().password.as_deref(), Some(pw));
+        }
+        for (raw, says) in [
+            ("mysql://u:Qz7/Kw@h/db", "invalid port"),
+            ("mysql://u:Qz7Kw@h:99999/db", "invalid port `99999`"),
+            ("mysql://u:Qz7Kw@h/db/extra", "unexpected path `/db/extra`"),
+            ("mysql://u:Qz7Kw@[::1/db", "closing `]`"),
+            (
+                "mysql://u:Qz7Kw@h/db?require_ssl=true",
+                "unknown parameter `require_ssl`",
+            ),
+        ] {
+            let e = DbUrl::parse(raw).unwrap_err().to_string();
+            assert!(e.contains(says), "{raw}: {e}");
+            assert!(!e.contains("Qz7") && !e.contains("Kw@"), "{raw}: {e}");
+        }
+        let e = DbUrl::parse("mysql://u:Qz7/Kw@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("percent-encode"), "{e}");
+    }
+
+    #[test]
+    fn a_password_given_as_a_parameter_is_masked() {
+        let u = DbUrl::parse("mysql://u@h/db?password=hunter22").unwrap();
+        assert_eq!(u.redacted(), "mysql://u:***@h:3306/db?password=***");
+        assert_eq!(u.scrub("x hunter22 y"), "x *** y");
     }
 
     #[test]
