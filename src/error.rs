@@ -154,9 +154,9 @@ pub enum Kind {
     /// Applied migrations differ from the ones this binary carries.
     #[error("{0}")]
     Diverged(String),
-    /// Another migration run held the migration lock for too long.
-    #[error("another `locksmith migrate` run held the migration lock `{lock}` for more than {seconds}s; giving up\nhint: wait for it to finish, or raise --lock-timeout")]
-    MigrationLockTimeout { lock: String, seconds: u64 },
+    /// Another migration run held the migration guard for too long.
+    #[error("another `locksmith migrate` run, {holder}, held the migration guard for all of {seconds}s; giving up\nhint: wait for it to finish, or raise --lock-timeout; `locksmith migrate status` shows the guard")]
+    MigrationLockTimeout { holder: String, seconds: u64 },
     /// `migrate status --check` found pending, divergent or unknown migrations.
     #[error("schema is not current: {0}")]
     NotCurrent(String),

@@ -88,10 +88,19 @@ pub struct SourceOpts {
     /// locksmith.
     #[arg(long, value_name = "DIR")]
     pub source: Option<PathBuf>,
+}
 
-    /// How long to wait for another migration run to finish (e.g. 30s, 5m).
+/// Sharing the database with other migration runs.
+#[derive(Debug, Args, Clone)]
+pub struct GuardOpts {
+    /// How long to wait while another migration run holds the guard (e.g.
+    /// 30s, 5m).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
+    /// How long a run's guard lives without its heartbeat: a run that died
+    /// is taken over after this.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_ttl)]
+    pub lease_ttl: Duration,
 }
 
 impl SourceOpts {
@@ -134,6 +143,8 @@ pub enum MigrateCmd {
         conn: ConnectOpts,
         #[command(flatten)]
         source: SourceOpts,
+        #[command(flatten)]
+        guard: GuardOpts,
         /// Apply migrations up to and including version V only.
         #[arg(long, value_name = "V")]
         target: Option<i32>,
@@ -148,6 +159,8 @@ pub enum MigrateCmd {
         conn: ConnectOpts,
         #[command(flatten)]
         source: SourceOpts,
+        #[command(flatten)]
+        guard: GuardOpts,
         /// Roll back every migration above version V.
         #[arg(long, value_name = "V")]
         target: Option<i32>,
@@ -341,6 +354,16 @@ impl BenchArgs {
             held: self.held,
         }
     }
+}
+
+/// A guard's TTL: at least 2 s (its heartbeat beats every TTL/5), at most
+/// an hour.
+fn parse_ttl(s: &str) -> std::result::Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(2) || d > Duration::from_secs(3600) {
+        return Err("must be between 2s and 1h".into());
+    }
+    Ok(d)
 }
 
 /// The longest duration any flag takes: ten years is forever enough.

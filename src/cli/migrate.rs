@@ -1,10 +1,11 @@
 //! `locksmith migrate up|down|status`.
 
 use super::args::MigrateCmd;
-use super::output::{self, out, out_json, tables, text, Format};
+use super::output::{self, note, out, out_json, tables, text, Format, WaitLine};
 use super::Ctx;
 use crate::db::deadline::within;
 use crate::error::{exit, Kind, Result};
+use crate::migrate::guard::DEFAULT_TTL;
 use crate::migrate::{DownOptions, DownTo, Migrator, State, UpOptions};
 
 pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
@@ -13,6 +14,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
         MigrateCmd::Up {
             conn,
             source,
+            guard,
             target,
             dry_run,
         } => {
@@ -24,12 +26,22 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             let opts = UpOptions {
                 target,
                 dry_run,
-                lock_timeout: source.lock_timeout,
+                lock_timeout: guard.lock_timeout,
+                lease_ttl: guard.lease_ttl,
             };
-            let result = stop.guard(m.up(&set, &opts)).await;
+            let mut line = WaitLine::new();
+            let result = stop
+                .guard(m.up(&set, &opts, |h| line.say(&text::guard_wait(h))))
+                .await;
+            line.done();
             let _ = within(ctx.timeout, m.close()).await;
             match result {
-                Ok(report) => out(&text::up(&report, dry_run))?,
+                Ok(report) => {
+                    if let Some(h) = &report.took_over {
+                        note(&text::took_over(h));
+                    }
+                    out(&text::up(&report, dry_run))?
+                }
                 Err(e) => {
                     if let Kind::MigrationFailed { applied, .. } = e.kind() {
                         out(&text::applied_before_failure(applied))?;
@@ -41,6 +53,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
         MigrateCmd::Down {
             conn,
             source,
+            guard,
             target,
             all,
             dry_run,
@@ -60,9 +73,14 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
                 to,
                 dry_run,
                 force,
-                lock_timeout: source.lock_timeout,
+                lock_timeout: guard.lock_timeout,
+                lease_ttl: guard.lease_ttl,
             };
-            let result = stop.guard(m.down(&set, &opts)).await;
+            let mut line = WaitLine::new();
+            let result = stop
+                .guard(m.down(&set, &opts, |h| line.say(&text::guard_wait(h))))
+                .await;
+            line.done();
             let _ = within(ctx.timeout, m.close()).await;
             out(&text::down(&result?, dry_run))?;
         }
@@ -74,19 +92,27 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
         } => {
             let set = source.set()?;
             let url = conn.parse_url()?;
-            let applied = stop
+            let (applied, guard) = stop
                 .guard(within(ctx.timeout, async {
                     let m = Migrator::connect(&url, &ctx.connect()).await?;
                     let applied = m.applied().await;
+                    let guard = m.guard(DEFAULT_TTL).await;
                     let _ = m.close().await;
-                    applied
+                    Ok::<_, crate::Error>((applied?, guard?))
                 }))
                 .await?;
             let list = crate::migrate::status(&set, &applied);
             match format.format {
-                Format::Table => out(&format!("{}\n", tables::status_table(&list)))?,
+                Format::Table => {
+                    let mut t = format!("{}\n", tables::status_table(&list));
+                    if let Some(h) = &guard.holder {
+                        t.push_str(&text::guard_line(h));
+                    }
+                    out(&t)?
+                }
                 Format::Json => out_json(&output::StatusDoc {
                     migrations: list.iter().map(Into::into).collect(),
+                    guard: guard.holder.as_ref().map(Into::into),
                 })?,
             }
             let off: Vec<String> = list

@@ -55,37 +55,90 @@ pub const SELECT_HISTORY: &str =
 /// Forget one migration after its down step ran.
 pub const DELETE_HISTORY: &str = "DELETE FROM refinery_schema_history WHERE version = ?";
 
-/// Take the named lock that serialises migration runs (1 = got it, 0 =
-/// timeout). Text protocol, so it costs one round trip, not a prepare and an
-/// execute; the name is quoted as a string literal.
-pub fn get_lock(name: &str, seconds: u64) -> String {
-    format!("SELECT GET_LOCK({}, {seconds})", literal(name))
+// ---- the migration run guard ---------------------------------------------
+
+/// The table of the migration run guard: one row, `run`, whose `token` says
+/// which run holds it, `beat` when it last said it is alive, and `applying`
+/// which migration it is applying right now. Created on demand; not part
+/// of the migrations, so it exists before V1 and after `down --all`.
+pub const GUARD_TABLE: &str = "locksmith_migrate";
+
+/// Create it unless it exists (DDL: ordered cluster-wide on Galera, and a
+/// second CREATE … IF NOT EXISTS is harmless).
+pub const GUARD_CREATE: &str = "CREATE TABLE IF NOT EXISTS locksmith_migrate (
+    name VARCHAR(16) NOT NULL PRIMARY KEY,
+    token CHAR(32) NULL,
+    holder VARCHAR(255) NULL,
+    since DATETIME(6) NULL,
+    beat DATETIME(6) NULL,
+    applying INT NULL,
+    applying_name VARCHAR(255) NULL,
+    applying_by VARCHAR(255) NULL,
+    applying_since DATETIME(6) NULL
+) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin";
+
+/// Its one row, unless it is there.
+pub const GUARD_ROW: &str = "INSERT IGNORE INTO locksmith_migrate (name) VALUES ('run')";
+
+/// The row as it stands, times as seconds since the epoch (UTC), and
+/// whether the holder's heartbeat is older than the TTL (param).
+pub const GUARD_READ: &str = "SELECT token, holder, UNIX_TIMESTAMP(since), \
+     beat < UTC_TIMESTAMP(6) - INTERVAL ? SECOND, \
+     applying, applying_name, applying_by, UNIX_TIMESTAMP(applying_since) \
+     FROM locksmith_migrate WHERE name = 'run'";
+
+/// Take the guard: only when nobody holds it, or the holder's heartbeat is
+/// older than the TTL. Params: token, holder, TTL seconds. One row
+/// affected: ours (on Galera, certified, so no other node's run has it).
+pub const GUARD_TAKE: &str = "UPDATE locksmith_migrate \
+     SET token = ?, holder = ?, since = UTC_TIMESTAMP(6), beat = UTC_TIMESTAMP(6) \
+     WHERE name = 'run' AND (token IS NULL OR beat < UTC_TIMESTAMP(6) - INTERVAL ? SECOND)";
+
+/// The heartbeat of the run holding `token`; 0 rows: it is not ours any more.
+pub const GUARD_BEAT: &str =
+    "UPDATE locksmith_migrate SET beat = UTC_TIMESTAMP(6) WHERE name = 'run' AND token = ?";
+
+/// Let go of the guard (`token`).
+pub const GUARD_RELEASE: &str = "UPDATE locksmith_migrate \
+     SET token = NULL, holder = NULL, since = NULL, beat = NULL WHERE name = 'run' AND token = ?";
+
+/// Record which migration the run (`token`) is applying now: version,
+/// name, who. A run that dies leaves it for the next to find.
+pub const GUARD_APPLYING: &str = "UPDATE locksmith_migrate \
+     SET applying = ?, applying_name = ?, applying_by = ?, applying_since = UTC_TIMESTAMP(6) \
+     WHERE name = 'run' AND token = ?";
+
+/// That migration is done (or was dealt with): forget it. Param: token.
+pub const GUARD_APPLIED: &str = "UPDATE locksmith_migrate \
+     SET applying = NULL, applying_name = NULL, applying_by = NULL, applying_since = NULL \
+     WHERE name = 'run' AND token = ?";
+
+/// Rows of a locks table (`locks`, or the name it was quarantined
+/// under), to see whether any holds a lock. The name is locksmith's own.
+pub fn select_lock_data(table: &str) -> String {
+    format!("SELECT id, dataJson FROM `{table}` ORDER BY id")
 }
 
-/// Let go of the migration lock.
-pub fn release_lock(name: &str) -> String {
-    format!("SELECT RELEASE_LOCK({})", literal(name))
+/// How many rows a table (`locks_audit`, or its quarantine name) holds.
+pub fn count_rows(table: &str) -> String {
+    format!("SELECT COUNT(*) FROM `{table}`")
 }
 
-/// A string as an escaped SQL literal.
-fn literal(s: &str) -> String {
-    mysql_async::Value::from(s).as_sql(false)
+/// Move a table out of every writer's reach, or back: atomic, and ordered
+/// cluster-wide on Galera. Names are locksmith's own.
+pub fn rename_table(from: &str, to: &str) -> String {
+    format!("RENAME TABLE `{from}` TO `{to}`")
 }
 
-/// Rows of `locks` that the V1 down step would drop.
-pub const SELECT_ALL_LOCK_DATA: &str = "SELECT id, dataJson FROM locks ORDER BY id";
-
-/// Hold tables still while a down step checks and drops them.
-pub fn lock_tables_write(tables: &[&str]) -> String {
-    let list: Vec<String> = tables.iter().map(|t| format!("`{t}` WRITE")).collect();
-    format!("LOCK TABLES {}", list.join(", "))
+/// Drop a quarantined table.
+pub fn drop_table(table: &str) -> String {
+    format!("DROP TABLE `{table}`")
 }
 
-/// Let go of [`lock_tables_write`].
-pub const UNLOCK_TABLES: &str = "UNLOCK TABLES";
-
-/// How many audit records the V2 down step would drop.
-pub const COUNT_AUDIT: &str = "SELECT COUNT(*) FROM locks_audit";
+/// Bound the server's own wait for a table's metadata lock.
+pub fn lock_wait_timeout(limit: std::time::Duration) -> String {
+    format!("SET SESSION lock_wait_timeout = {}", limit.as_secs().max(1))
+}
 
 // ---- lock rows ------------------------------------------------------------
 
@@ -205,18 +258,3 @@ pub const SELECT_AUDIT: &str =
 /// Audit records of one row, oldest first.
 pub const SELECT_AUDIT_ROW: &str = "SELECT id, UNIX_TIMESTAMP(at), dbUser, osUser, command, action, rowId, \
      versionBefore, versionAfter, removedJson, replacedRaw FROM locks_audit WHERE rowId = ? ORDER BY id";
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn lock_names_are_quoted() {
-        assert_eq!(
-            super::get_lock("locksmith.migrate.app", 60),
-            "SELECT GET_LOCK('locksmith.migrate.app', 60)"
-        );
-        assert_eq!(
-            super::release_lock(r"it's\x"),
-            r"SELECT RELEASE_LOCK('it\'s\\x')"
-        );
-    }
-}

@@ -1,5 +1,6 @@
 //! Schema migrations: the embedded up migrations (through refinery), their
-//! down steps, and the run lock that makes racing deployers safe.
+//! down steps, and the run guard that makes racing deployers safe, on one
+//! server and on a multi-primary cluster.
 //!
 //! Refinery applies migrations and owns the history table
 //! (`refinery_schema_history`, in refinery's own format, so refinery's CLI
@@ -8,26 +9,31 @@
 //!
 //! * [`set`]: the migrations, embedded or from a directory.
 //! * [`mod@status`]: the history, and each migration's state.
-//! * `apply` (crate-private): `up` and `down`.
-//! * `runlock` (crate-private): the lock that serialises runs.
+//! * [`guard`]: the run guard, a lease row every cluster node sees.
+//! * `up` and `down` (crate-private): applying and rolling back.
 //! * `adapter` (crate-private): refinery's driver, on our connection.
 
 mod adapter;
-mod apply;
-mod runlock;
+mod down;
+pub mod guard;
 pub mod set;
 pub mod status;
+mod up;
 
-pub use apply::{DownOptions, DownReport, DownTo, Planned, UpOptions, UpReport};
-pub use set::MigrationSet;
+pub use down::{DownOptions, DownReport, DownTo};
+pub use guard::{GuardState, Holder};
+pub use set::{MigrationSet, Planned};
 pub use status::{status, Applied, MigrationStatus, State};
+pub use up::{UpOptions, UpReport};
 
 use crate::db::{ConnectOptions, DbUrl, Session};
 use crate::error::Result;
+use std::time::Duration;
 
 /// A connection for migration runs.
 pub struct Migrator {
     session: Session,
+    connect: ConnectOptions,
 }
 
 impl Migrator {
@@ -35,6 +41,7 @@ impl Migrator {
     pub async fn connect(url: &DbUrl, opts: &ConnectOptions) -> Result<Migrator> {
         Ok(Migrator {
             session: Session::open(url, opts.timeout).await?,
+            connect: opts.clone(),
         })
     }
 
@@ -43,16 +50,31 @@ impl Migrator {
         status::applied(&mut self.session.lease().await?).await
     }
 
-    /// Applies what is pending (or, with `dry_run`, plans it).
-    pub async fn up(&self, set: &MigrationSet, opts: &UpOptions) -> Result<UpReport> {
-        let db = self.session.url().db_name().to_string();
-        apply::up(&mut self.session.lease().await?, &db, set, opts).await
+    /// The run guard as it stands: who holds it, and what a run recorded it
+    /// was applying and did not finish.
+    pub async fn guard(&self, ttl: Duration) -> Result<GuardState> {
+        guard::read(&mut self.session.lease().await?, ttl).await
+    }
+
+    /// Applies what is pending (or, with `dry_run`, plans it). `on_wait`
+    /// hears who holds the guard while another run does.
+    pub async fn up(
+        &self,
+        set: &MigrationSet,
+        opts: &UpOptions,
+        on_wait: impl FnMut(&Holder),
+    ) -> Result<UpReport> {
+        up::up(self, set, opts, on_wait).await
     }
 
     /// Rolls back, newest first (or, with `dry_run`, plans it).
-    pub async fn down(&self, set: &MigrationSet, opts: &DownOptions) -> Result<DownReport> {
-        let db = self.session.url().db_name().to_string();
-        apply::down(&mut self.session.lease().await?, &db, set, opts).await
+    pub async fn down(
+        &self,
+        set: &MigrationSet,
+        opts: &DownOptions,
+        on_wait: impl FnMut(&Holder),
+    ) -> Result<DownReport> {
+        down::down(self, set, opts, on_wait).await
     }
 
     /// Closes the connection cleanly.

@@ -74,6 +74,28 @@ impl MigrationSet {
     }
 }
 
+/// A migration that was run or is planned, with the SQL it runs.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    /// `V<n>__<name>`.
+    pub label: String,
+    /// Its version.
+    pub version: i32,
+    /// The SQL it runs.
+    pub sql: String,
+}
+
+impl Planned {
+    /// The up step of `m`.
+    pub(crate) fn up(m: &Migration) -> Planned {
+        Planned {
+            label: m.to_string(),
+            version: m.version(),
+            sql: m.sql().unwrap_or_default().to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -246,7 +246,14 @@ fn racing_deployers_apply_each_migration_once() {
         .collect();
     let mut applied_v1 = 0;
     for r in &runs {
-        r.success();
+        assert_eq!(r.code, 0, "{r:#?}");
+        // A run that waited for another's guard said so, and nothing else.
+        for line in r.stderr.lines() {
+            assert!(
+                line.starts_with("locksmith: waiting for the migration guard, held by "),
+                "{r:#?}"
+            );
+        }
         applied_v1 += r.stdout.matches("Applied V1__locks_create_table").count();
         assert!(r.stdout == UP_FRESH || r.stdout == UP_NOOP, "{r:#?}");
     }
@@ -258,39 +265,55 @@ fn racing_deployers_apply_each_migration_once() {
 }
 
 #[test]
-fn migration_lock_timeout_is_reported() {
+fn a_run_waiting_for_the_guard_says_who_holds_it_and_gives_up_in_time() {
     let db = TestDb::new();
-    let lock = format!("locksmith.migrate.{}", db.name);
-    let url = db.url();
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
-    let holder = std::thread::spawn(move || {
-        block(async move {
-            use mysql_async::prelude::Queryable;
-            let mut c = mysql_async::Conn::from_url(url).await.unwrap();
-            let got: Option<i64> = c
-                .exec_first("SELECT GET_LOCK(?, 5)", (&lock,))
-                .await
-                .unwrap();
-            assert_eq!(got, Some(1));
-            held_tx.send(()).unwrap();
-            rx.recv().unwrap();
-            c.disconnect().await.unwrap();
-        })
-    });
-    held_rx.recv().unwrap();
-    db.locksmith(&["migrate", "up", "--lock-timeout", "1s"])
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(p.join("V1__slow.sql"), "DO SLEEP(4);").unwrap();
+    std::fs::write(p.join("V1__slow.down.sql"), "DO 0;").unwrap();
+    let src = p.to_str().unwrap();
+    let mut first = db.spawn(&["migrate", "up", "--source", src]);
+    // Once it records what it applies, it holds the guard.
+    let t = std::time::Instant::now();
+    let applying = || {
+        db.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'locksmith_migrate'")
+            .as_deref()
+            == Some("1")
+            && db
+                .scalar("SELECT applying FROM locksmith_migrate WHERE name = 'run'")
+                .is_some()
+    };
+    while !applying() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "the first run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let holder = format!("{}:{}", locksmith::host::hostname(), first.id());
+    let status = db.locksmith(&["migrate", "status"]);
+    status
+        .success()
+        .stdout_has(&[&format!("Migration guard: held by {holder} (since ")]);
+    db.locksmith(&["migrate", "up", "--source", src, "--lock-timeout", "1s"])
         .fails(4)
-        .no_stdout()
         .stderr_has(&[
-            "another `locksmith migrate` run held the migration lock",
+            &format!("locksmith: waiting for the migration guard, held by {holder} (since "),
+            &format!("another `locksmith migrate` run, {holder} (since "),
+            "held the migration guard for all of 1s",
             "--lock-timeout",
         ]);
-    tx.send(()).unwrap();
-    holder.join().unwrap();
-    db.locksmith(&["migrate", "up"])
+    let r = Run::from(first.wait_with_output().unwrap());
+    r.success()
+        .stdout_is("Applied V1__slow\nSchema is now at version 1.\n");
+    db.locksmith(&["migrate", "up", "--source", src])
         .success()
-        .stdout_is(UP_FRESH);
+        .stdout_is("Schema is up to date (version 1); nothing to apply.\n");
+    assert_eq!(
+        db.scalar("SELECT token FROM locksmith_migrate"),
+        None,
+        "released"
+    );
 }
 
 #[test]
@@ -401,7 +424,7 @@ fn a_lock_taken_during_down_is_not_dropped() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while db.scalar(&format!(
         "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-         WHERE DB = '{}' AND INFO LIKE 'LOCK TABLES%' AND STATE LIKE 'Waiting for table metadata lock%'",
+         WHERE DB = '{}' AND INFO LIKE 'RENAME TABLE%' AND STATE LIKE 'Waiting for table metadata lock%'",
         db.name
     ))
     .as_deref()
@@ -409,7 +432,7 @@ fn a_lock_taken_during_down_is_not_dropped() {
     {
         assert!(
             std::time::Instant::now() < deadline,
-            "`down` never waited to lock `locks`"
+            "`down` never waited to move `locks` out of reach"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

@@ -87,7 +87,12 @@ impl WaitLine {
 
     /// Another attempt found the lock busy, for this reason.
     pub fn waiting(&mut self, why: &Error) {
-        let msg = format!("waiting: {why}");
+        self.say(&format!("waiting: {why}"));
+    }
+
+    /// Says what it waits for (one line, updated in place on a terminal).
+    pub fn say(&mut self, msg: &str) {
+        let msg = msg.to_string();
         if self.tty {
             let secs = self.since.elapsed().as_secs();
             eprint!("\r\x1b[Klocksmith: {msg} ({secs}s)");

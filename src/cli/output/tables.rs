@@ -5,7 +5,7 @@ use super::style::{age_text, clip, table};
 use crate::bench::BenchReport;
 use crate::locks::data::holder_text;
 use crate::locks::{AuditRecord, LockData, RowState};
-use crate::migrate::{MigrationStatus, State};
+use crate::migrate::{Holder, MigrationStatus, State};
 use comfy_table::{Cell, Color};
 use serde::{Deserialize, Serialize};
 
@@ -110,6 +110,30 @@ pub fn dump_table(d: &Dump) -> String {
 pub struct StatusDoc {
     /// Every migration, known or found in the history, by version.
     pub migrations: Vec<StatusLine>,
+    /// The run holding the migration guard, if one does.
+    pub guard: Option<GuardDoc>,
+}
+
+/// Who holds the migration guard.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GuardDoc {
+    /// `HOST:PID` of the run.
+    pub holder: String,
+    /// Since when, RFC 3339 UTC.
+    pub since: Option<String>,
+    /// Its heartbeat has stopped; the next run takes over.
+    pub stale: bool,
+}
+
+impl From<&Holder> for GuardDoc {
+    fn from(h: &Holder) -> GuardDoc {
+        GuardDoc {
+            holder: h.holder.clone(),
+            since: h.since.clone(),
+            stale: h.stale,
+        }
+    }
 }
 
 /// One migration.

@@ -3,7 +3,8 @@
 
 use crate::locks::data::holder_text;
 use crate::locks::{Change, Edit};
-use crate::migrate::{DownReport, UpReport};
+use crate::migrate::guard::held_by;
+use crate::migrate::{DownReport, Holder, UpReport};
 
 /// A change before → after, in words; `planned` for the preview.
 pub fn change(c: &Change, edit: &Edit, planned: bool) -> String {
@@ -59,11 +60,37 @@ pub fn up(report: &UpReport, dry_run: bool) -> String {
         for p in &report.applied {
             text.push_str(&format!("Applied {}\n", p.label));
         }
+        for label in &report.applied_elsewhere {
+            text.push_str(&format!("{label} was applied by another run meanwhile\n"));
+        }
         if let Some(v) = report.version {
             text.push_str(&format!("Schema is now at version {v}.\n"));
         }
     }
     text
+}
+
+/// What a run waiting for the migration guard says.
+pub fn guard_wait(h: &Holder) -> String {
+    format!("waiting for the migration guard, held by {}", held_by(h))
+}
+
+/// The line `migrate status` adds while a run holds the guard.
+pub fn guard_line(h: &Holder) -> String {
+    let stale = if h.stale {
+        " (its heartbeat has stopped: the next run takes over)"
+    } else {
+        ""
+    };
+    format!("Migration guard: held by {}{stale}\n", held_by(h))
+}
+
+/// What a run that took over a dead run's guard says.
+pub fn took_over(h: &Holder) -> String {
+    format!(
+        "took over the migration guard from {}, whose heartbeat had stopped",
+        held_by(h)
+    )
 }
 
 /// The migrations a failed `migrate up` applied before the one that failed.

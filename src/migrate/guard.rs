@@ -1,0 +1,276 @@
+//! The migration run guard: makes racing deployers safe on one server and
+//! on a multi-primary cluster alike. `GET_LOCK` and `LOCK TABLES` are per
+//! node on Galera (a second node's run takes the same named lock at the
+//! same time), so the guard is a lease row every node sees, taken by a
+//! conditional UPDATE that the cluster certifies: of two runs on two nodes,
+//! one gets the row, the other a conflict.
+//!
+//! The run holding it keeps it alive with a heartbeat from a connection of
+//! its own. A run that dies stops beating; after the TTL, the next run takes
+//! over, and says so. Before each migration the run records which one it is
+//! applying, and who it is; a run that dies mid-migration leaves that
+//! record for `migrate status` and the next `up` to find.
+
+use crate::db::value::{epoch_text, Cells};
+use crate::db::{deadline, sql, ConnectOptions, DbUrl, Lease, Session};
+use crate::error::{Kind, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a run's guard lives without a heartbeat, by default.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
+
+/// Who holds the guard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holder {
+    /// `HOST:PID` of the run.
+    pub holder: String,
+    /// Since when, RFC 3339 UTC (server clock).
+    pub since: Option<String>,
+    /// Its heartbeat is older than the TTL: the run is gone, and the next
+    /// run takes over.
+    pub stale: bool,
+}
+
+/// A migration a run recorded it was applying, and did not finish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applying {
+    /// Its version.
+    pub version: i32,
+    /// Its name, without the `V<n>__` prefix.
+    pub name: String,
+    /// `HOST:PID` of the run.
+    pub by: String,
+    /// Since when, RFC 3339 UTC (server clock).
+    pub since: Option<String>,
+}
+
+/// The guard row as it stands.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GuardState {
+    /// Held by a run (maybe a stale one), or free.
+    pub holder: Option<Holder>,
+    /// What a run was applying and has not recorded as done.
+    pub applying: Option<Applying>,
+}
+
+/// Reads the guard row; a missing table or row means: free, nothing
+/// applying.
+pub(crate) async fn read(c: &mut Lease, ttl: Duration) -> Result<GuardState> {
+    let row = match c
+        .exec_first_row(sql::GUARD_READ, (ttl.as_secs_f64(),))
+        .await
+    {
+        Ok(Some(row)) => row,
+        Ok(None) => return Ok(GuardState::default()),
+        Err(e) if matches!(e.kind(), Kind::NoTable(_)) => return Ok(GuardState::default()),
+        Err(e) => return Err(e),
+    };
+    let mut c = Cells::new(row, sql::GUARD_TABLE);
+    c.name_row("run");
+    let token: Option<String> = c.take(0, "token")?;
+    let holder: Option<String> = c.take(1, "holder")?;
+    let since: Option<String> = c.take(2, "since")?;
+    let stale: Option<i64> = c.take(3, "beat")?;
+    let applying: Option<i32> = c.take(4, "applying")?;
+    let applying_name: Option<String> = c.take(5, "applying_name")?;
+    let applying_by: Option<String> = c.take(6, "applying_by")?;
+    let applying_since: Option<String> = c.take(7, "applying_since")?;
+    Ok(GuardState {
+        holder: token.map(|_| Holder {
+            holder: holder.unwrap_or_default(),
+            since: since.as_deref().map(epoch_text),
+            stale: stale.unwrap_or(1) != 0,
+        }),
+        applying: applying.map(|version| Applying {
+            version,
+            name: applying_name.unwrap_or_default(),
+            by: applying_by.unwrap_or_default(),
+            since: applying_since.as_deref().map(epoch_text),
+        }),
+    })
+}
+
+/// The guard, held by this run until [`RunGuard::release`].
+pub(crate) struct RunGuard {
+    token: String,
+    me: String,
+    lost: Arc<AtomicBool>,
+    heartbeat: tokio::task::JoinHandle<()>,
+    /// The stale holder this run took over from, if it did.
+    pub(crate) took_over: Option<Holder>,
+}
+
+impl RunGuard {
+    /// Takes the guard through `c`, waiting up to `wait` while another run
+    /// holds it (`on_wait` hears who, each time it looks), and starts the
+    /// heartbeat on a connection of its own.
+    pub(crate) async fn take(
+        c: &mut Lease,
+        url: &DbUrl,
+        connect: &ConnectOptions,
+        wait: Duration,
+        ttl: Duration,
+        mut on_wait: impl FnMut(&Holder),
+    ) -> Result<RunGuard> {
+        c.query_drop(sql::GUARD_CREATE).await?;
+        c.query_drop(sql::GUARD_ROW).await?;
+        let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        let me = crate::host::default_holder();
+        let until = Instant::now() + wait;
+        let ttl_secs = ttl.as_secs_f64();
+        loop {
+            let before = read(c, ttl).await?;
+            let taken = c
+                .exec_drop(sql::GUARD_TAKE, (&token, &me, ttl_secs))
+                .await
+                .map(|()| c.affected_rows() == 1);
+            match taken {
+                Ok(true) => {
+                    let lost = Arc::new(AtomicBool::new(false));
+                    let heartbeat = tokio::spawn(beat(
+                        url.clone(),
+                        connect.clone(),
+                        token.clone(),
+                        ttl,
+                        lost.clone(),
+                    ));
+                    return Ok(RunGuard {
+                        token,
+                        me,
+                        lost,
+                        heartbeat,
+                        took_over: before.holder.filter(|h| h.stale),
+                    });
+                }
+                // Another node's run won the same row (Galera certified its
+                // UPDATE first): look again.
+                Err(e) if e.is_transient() => continue,
+                Err(e) => return Err(e),
+                Ok(false) => {}
+            }
+            let holder = read(c, ttl).await?.holder;
+            if Instant::now() >= until {
+                return Err(Kind::MigrationLockTimeout {
+                    holder: holder
+                        .map(|h| held_by(&h))
+                        .unwrap_or_else(|| "another run".into()),
+                    seconds: wait.as_secs(),
+                }
+                .into());
+            }
+            if let Some(h) = &holder {
+                on_wait(h);
+            }
+            let pause = Duration::from_millis(100).mul_f64(1.0 + 4.0 * fastrand::f64());
+            tokio::time::sleep(pause.min(until.saturating_duration_since(Instant::now()))).await;
+        }
+    }
+
+    /// Fails once the guard is no longer ours (its heartbeat found another
+    /// run holding it, or could not beat for a whole TTL).
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(Kind::Refused(
+                "this run lost the migration guard (no heartbeat reached the database for a whole TTL, and another run may have taken over); it stopped before the next migration\nhint: see `locksmith migrate status`".into(),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Records that migration `version` (`name`) is being applied now.
+    pub(crate) async fn applying(&self, c: &mut Lease, version: i32, name: &str) -> Result<()> {
+        self.check()?;
+        c.exec_drop(sql::GUARD_APPLYING, (version, name, &self.me, &self.token))
+            .await?;
+        if c.affected_rows() != 1 {
+            self.lost.store(true, Ordering::SeqCst);
+            self.check()?;
+        }
+        Ok(())
+    }
+
+    /// Records that the migration being applied is done.
+    pub(crate) async fn applied(&self, c: &mut Lease) -> Result<()> {
+        c.exec_drop(sql::GUARD_APPLIED, (&self.token,)).await?;
+        Ok(())
+    }
+
+    /// Clears what an earlier run left recorded as being applied (it was
+    /// dealt with: adopted, or marked applied by an operator).
+    pub(crate) async fn forget_interrupted(&self, c: &mut Lease) -> Result<()> {
+        self.applied(c).await
+    }
+
+    /// Lets go of the guard and stops the heartbeat.
+    pub(crate) async fn release(self, c: &mut Lease) -> Result<()> {
+        self.heartbeat.abort();
+        c.exec_drop(sql::GUARD_RELEASE, (&self.token,)).await?;
+        Ok(())
+    }
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        // Not released (the run was cut off): the guard expires after its
+        // TTL, and the next run takes over.
+        self.heartbeat.abort();
+    }
+}
+
+/// `HOST:PID` (since T), for messages.
+pub fn held_by(h: &Holder) -> String {
+    match &h.since {
+        Some(t) => format!("{} (since {t})", h.holder),
+        None => h.holder.clone(),
+    }
+}
+
+/// Keeps the guard alive: beats every TTL/5 from a connection of its own.
+/// Sets `lost` when a beat finds the guard is not ours, or when no beat got
+/// through for most of a TTL (another run may take over by then).
+async fn beat(
+    url: DbUrl,
+    connect: ConnectOptions,
+    token: String,
+    ttl: Duration,
+    lost: Arc<AtomicBool>,
+) {
+    let every = ttl / 5;
+    let mut last_ok = Instant::now();
+    let mut session = None;
+    loop {
+        tokio::time::sleep(every).await;
+        let attempt = beat_once(&mut session, &url, &connect, &token);
+        match deadline::within(every.max(Duration::from_secs(1)), attempt).await {
+            Ok(true) => last_ok = Instant::now(),
+            Ok(false) => {
+                lost.store(true, Ordering::SeqCst);
+                return;
+            }
+            Err(_) if last_ok.elapsed() < ttl.mul_f64(0.8) => {}
+            Err(_) => {
+                lost.store(true, Ordering::SeqCst);
+                return;
+            }
+        }
+    }
+}
+
+/// One heartbeat; `true` while the guard is ours.
+async fn beat_once(
+    session: &mut Option<Session>,
+    url: &DbUrl,
+    connect: &ConnectOptions,
+    token: &str,
+) -> Result<bool> {
+    let s = match session {
+        Some(s) => s,
+        None => session.insert(Session::open(url, connect.timeout).await?),
+    };
+    let mut c = s.lease().await?;
+    c.exec_drop(sql::GUARD_BEAT, (token,)).await?;
+    Ok(c.affected_rows() == 1)
+}
