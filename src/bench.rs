@@ -8,6 +8,11 @@
 //! Before removing it, it checks the row: every filler lock still there, no
 //! worker lock left behind, and the version advanced by exactly the number of
 //! successful writes (so no write was lost).
+//!
+//! With several nodes in the URL (a Galera cluster), the lock workers are
+//! spread over the nodes, and the report says how each node did and how
+//! often the cluster refused a write for a conflict with another node
+//! (1213); the ceiling is measured on the first node alone.
 
 use crate::db::{ConnectOptions, DbUrl};
 use crate::error::{Kind, Result};
@@ -56,10 +61,29 @@ pub struct BenchReport {
     pub slow_path_per_op: f64,
     /// Operations that failed (must be 0).
     pub errors: u64,
+    /// Statements refused for now and tried again (1213, 1205, 1047), per
+    /// operation.
+    pub retried_per_op: f64,
+    /// How each node did (one entry per node of the URL).
+    pub nodes: Vec<NodeReport>,
     /// The end-of-run check passed: no lock lost or left behind, no write lost.
     pub check_passed: bool,
     /// What the check found wrong, in words (empty when it passed).
     pub problems: Vec<String>,
+}
+
+/// How the lock workers on one node did.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeReport {
+    /// The node, `host:port`.
+    pub node: String,
+    /// Lock workers connected to it.
+    pub workers: usize,
+    /// Their lock operations per second.
+    pub ops_per_sec: f64,
+    /// Their statements refused for now (1213 and the like) per operation.
+    pub retried_per_op: f64,
 }
 
 /// A bench in progress: its connections and its scratch row. Measure with
@@ -68,6 +92,10 @@ pub struct BenchReport {
 pub struct Bench {
     table: LockTable,
     workers: Vec<LockTable>,
+    /// Where the ceiling is measured: the workers themselves on one
+    /// server, as many connections to the first node of a cluster.
+    ceiling: Vec<LockTable>,
+    nodes: Vec<String>,
     row: String,
     opts: BenchOptions,
     fillers: Locks,
@@ -85,10 +113,24 @@ impl Bench {
             return Err(Kind::Invalid("a bench needs at least 1 worker".into()).into());
         }
         let table = LockTable::connect_with(url, connect).await?;
+        let nodes: Vec<String> = url.nodes().iter().map(|n| n.to_string()).collect();
         let mut workers = Vec::with_capacity(opts.workers);
-        for _ in 0..opts.workers {
-            workers.push(LockTable::connect_with(url, connect).await?);
+        for w in 0..opts.workers {
+            let on = ConnectOptions {
+                first_node: w % nodes.len(),
+                ..connect.clone()
+            };
+            workers.push(LockTable::connect_with(url, &on).await?);
         }
+        let ceiling = if nodes.len() == 1 {
+            workers.clone()
+        } else {
+            let mut first = Vec::with_capacity(opts.workers);
+            for _ in 0..opts.workers {
+                first.push(LockTable::connect_with(url, connect).await?);
+            }
+            first
+        };
         let row = format!("locksmith-bench-{:016x}", fastrand::u64(..));
         let mut fillers = Locks::new();
         for i in 0..opts.held {
@@ -97,6 +139,8 @@ impl Bench {
         let bench = Bench {
             table,
             workers,
+            ceiling,
+            nodes,
             row,
             opts: opts.clone(),
             fillers,
@@ -120,14 +164,7 @@ impl Bench {
     /// Runs both phases and the end-of-run check. Dropping this future
     /// stops every worker.
     pub async fn measure(&self) -> Result<BenchReport> {
-        bench(
-            &self.table,
-            &self.workers,
-            &self.row,
-            &self.opts,
-            &self.fillers,
-        )
-        .await
+        bench(self).await
     }
 
     /// Removes the scratch row and closes every connection.
@@ -135,6 +172,11 @@ impl Bench {
         let removed = self.table.writer().bench_remove(&self.row).await;
         for t in self.workers {
             let _ = t.disconnect().await;
+        }
+        if self.nodes.len() > 1 {
+            for t in self.ceiling {
+                let _ = t.disconnect().await;
+            }
         }
         let _ = self.table.disconnect().await;
         removed
@@ -171,36 +213,69 @@ impl BenchReport {
     }
 }
 
-async fn bench(
-    table: &LockTable,
-    workers: &[LockTable],
-    row: &str,
-    opts: &BenchOptions,
-    fillers: &Locks,
-) -> Result<BenchReport> {
+async fn bench(b: &Bench) -> Result<BenchReport> {
+    let (table, workers, row, opts, fillers) = (&b.table, &b.workers, &b.row, &b.opts, &b.fillers);
     let start_version = table.read(row).await?.map(|s| s.version).unwrap_or(0);
 
     // The two phases alternate in short slices, so that drift in the
     // machine's fsync latency over the run hits both alike.
-    let counters = |f: fn(&Stats) -> u64| workers.iter().map(|t| f(t.stats())).sum::<u64>();
+    let counters =
+        |f: fn(&Stats) -> u64| workers.iter().map(|t| f(t.stats())).collect::<Vec<u64>>();
     let conflicts = |s: &Stats| s.conflicts.load(Ordering::Relaxed);
     let slow = |s: &Stats| s.slow.load(Ordering::Relaxed);
-    let before = (counters(conflicts), counters(slow));
+    let retried = |s: &Stats| s.transient.load(Ordering::Relaxed);
+    let before = (counters(conflicts), counters(slow), counters(retried));
     let slice = opts.duration / ROUNDS;
     let (mut ceiling_commits, mut ceiling_secs) = (0u64, 0f64);
-    let (mut lat, mut ops, mut errors, mut lock_secs) = (Vec::new(), 0u64, 0u64, 0f64);
+    let (mut lat, mut errors, mut lock_secs) = (Vec::new(), 0u64, 0f64);
+    let mut ops_by_worker = vec![0u64; workers.len()];
     for _ in 0..ROUNDS {
-        let (n, secs) = ceiling_phase(workers, row, slice).await?;
+        let (n, secs) = ceiling_phase(&b.ceiling, row, slice).await?;
         ceiling_commits += n;
         ceiling_secs += secs;
         let (l, o, e, secs) = lock_phase(workers, row, slice).await?;
         lat.extend(l);
-        ops += o;
+        for (w, n) in o {
+            ops_by_worker[w] += n;
+        }
         errors += e;
         lock_secs += secs;
     }
-    let conflicts = counters(conflicts) - before.0;
-    let slow = counters(slow) - before.1;
+    let since = |now: Vec<u64>, then: &[u64]| -> Vec<u64> {
+        now.iter().zip(then).map(|(a, b)| a - b).collect()
+    };
+    let retried_by_worker = since(counters(retried), &before.2);
+    let conflicts: u64 = since(counters(conflicts), &before.0).iter().sum();
+    let slow: u64 = since(counters(slow), &before.1).iter().sum();
+    let retried: u64 = retried_by_worker.iter().sum();
+    let ops: u64 = ops_by_worker.iter().sum();
+    let nodes = b
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let mine = |v: &[u64]| -> u64 {
+                v.iter()
+                    .enumerate()
+                    .filter(|(w, _)| w % b.nodes.len() == i)
+                    .map(|(_, n)| n)
+                    .sum()
+            };
+            let (n_ops, n_retried) = (mine(&ops_by_worker), mine(&retried_by_worker));
+            NodeReport {
+                node: node.clone(),
+                workers: (0..workers.len())
+                    .filter(|w| w % b.nodes.len() == i)
+                    .count(),
+                ops_per_sec: n_ops as f64 / lock_secs,
+                retried_per_op: if n_ops == 0 {
+                    0.0
+                } else {
+                    n_retried as f64 / n_ops as f64
+                },
+            }
+        })
+        .collect();
 
     // The end-of-run check.
     let end = table
@@ -250,6 +325,8 @@ async fn bench(
         max_ms: lat.last().map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
         conflicts_per_op: per_op(conflicts),
         slow_path_per_op: per_op(slow),
+        retried_per_op: per_op(retried),
+        nodes,
         errors,
         check_passed: locks_ok && version_ok && errors == 0,
         problems,
@@ -277,12 +354,13 @@ async fn ceiling_phase(workers: &[LockTable], row: &str, slice: Duration) -> Res
 }
 
 /// Each worker acquires and releases its own lock through the protocol.
-/// Returns acquire latencies, successful operations, errors and seconds.
+/// Returns acquire latencies, successful operations by worker, errors and
+/// seconds.
 async fn lock_phase(
     workers: &[LockTable],
     row: &str,
     slice: Duration,
-) -> Result<(Vec<Duration>, u64, u64, f64)> {
+) -> Result<(Vec<Duration>, Vec<(usize, u64)>, u64, f64)> {
     let deadline = Instant::now() + slice;
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -308,14 +386,14 @@ async fn lock_phase(
                 }
                 ops += 1;
             }
-            (lat, ops, errors)
+            (w, lat, ops, errors)
         });
     }
-    let (mut lat, mut ops, mut errors) = (Vec::new(), 0u64, 0u64);
+    let (mut lat, mut ops, mut errors) = (Vec::new(), Vec::new(), 0u64);
     while let Some(done) = tasks.join_next().await {
-        let (l, o, e) = done.map_err(joined)?;
+        let (w, l, o, e) = done.map_err(joined)?;
         lat.extend(l);
-        ops += o;
+        ops.push((w, o));
         errors += e;
     }
     Ok((lat, ops, errors, started.elapsed().as_secs_f64()))

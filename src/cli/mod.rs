@@ -32,6 +32,7 @@ impl Ctx {
     fn connect(&self) -> ConnectOptions {
         ConnectOptions {
             timeout: self.timeout,
+            ..ConnectOptions::default()
         }
     }
 }

@@ -30,12 +30,16 @@ pub struct ConnectOptions {
     /// operation as a whole unless a deadline is already in force (see
     /// [`deadline::within`]).
     pub timeout: Duration,
+    /// The node of the URL to try first (an index; 0, the first, unless a
+    /// client should spread over a cluster's nodes).
+    pub first_node: usize,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
             timeout: DEFAULT_TIMEOUT,
+            first_node: 0,
         }
     }
 }

@@ -80,7 +80,12 @@ macro_rules! retrying {
             let mut $r = Retry::new();
             loop {
                 match $attempt {
-                    Err(e) if e.is_transient() => $r.after(e, $unknown).await?,
+                    Err(e) if e.is_transient() => {
+                        if matches!(e.kind(), Kind::Transient(_)) {
+                            $table.writer().count_transient();
+                        }
+                        $r.after(e, $unknown).await?
+                    }
                     done => break done,
                 }
             }
@@ -93,7 +98,11 @@ macro_rules! retrying {
 /// whether a write of it may have landed unseen.
 struct Retry {
     started: Instant,
+    /// Backoff after a lost connection or an unreachable server.
     backoff: deadline::Backoff,
+    /// Backoff after a write the server refused for now (1213 …): short,
+    /// like a CAS conflict, since the other writer has already won.
+    refused: deadline::Backoff,
     unsure: bool,
     /// Backoff between CAS conflicts (these are not passing failures: the
     /// row moved, so the attempt reads it again).
@@ -107,6 +116,7 @@ impl Retry {
         Retry {
             started: Instant::now(),
             backoff: deadline::Backoff::new(Duration::from_millis(20), Duration::from_secs(1)),
+            refused: deadline::Backoff::new(Duration::from_millis(1), Duration::from_millis(100)),
             unsure: false,
             conflicts: Backoff::default(),
             counted: false,
@@ -116,7 +126,11 @@ impl Retry {
     /// After a passing failure: waits before the next attempt, or gives up
     /// once the deadline has passed.
     async fn after(&mut self, e: Error, unknown: impl FnOnce() -> String) -> Result<()> {
-        if self.backoff.wait().await {
+        let waited = match e.kind() {
+            Kind::Transient(_) => self.refused.wait().await,
+            _ => self.backoff.wait().await,
+        };
+        if waited {
             return Ok(());
         }
         Err(match self.unsure {
@@ -149,7 +163,7 @@ impl LockTable {
 
     /// Connects with these options: `timeout` bounds each connect, each
     /// statement, and each operation as a whole unless a deadline is
-    /// already in force.
+    /// already in force; `first_node` is the node of the URL tried first.
     pub async fn connect_with(url: &DbUrl, opts: &ConnectOptions) -> Result<LockTable> {
         Ok(LockTable {
             inner: Arc::new(Inner {
@@ -162,6 +176,16 @@ impl LockTable {
 
     pub(crate) fn writer(&self) -> &Writer {
         &self.inner.w
+    }
+
+    /// The node of the URL this table is connected to now.
+    pub async fn node(&self) -> usize {
+        self.inner.w.session().node().await
+    }
+
+    /// True when it is connected to a Galera cluster.
+    pub fn is_galera(&self) -> bool {
+        self.inner.w.session().is_galera()
     }
 
     /// The per-statement and per-operation limit this table was opened with.

@@ -27,8 +27,14 @@ pub struct Stats {
     pub fast: AtomicU64,
     /// Operations that needed the read-then-CAS path.
     pub slow: AtomicU64,
-    /// CAS writes that matched no row (someone else wrote first) and retried.
+    /// Writes that lost to another writer and were tried again: CAS writes
+    /// that matched no row, and statements the server refused for now
+    /// (1213, 1205, 1047; counted in `transient` too).
     pub conflicts: AtomicU64,
+    /// Statements the server refused for now and that were tried again: a
+    /// cluster write conflict or deadlock (1213), a lock wait timeout
+    /// (1205), a node not ready (1047).
+    pub transient: AtomicU64,
 }
 
 /// Bounded, jittered exponential backoff between CAS retries.
@@ -84,7 +90,7 @@ pub(crate) struct Writer {
 impl Writer {
     /// Connects, checking that the `locks` table exists.
     pub(crate) async fn open(url: &DbUrl, opts: &ConnectOptions) -> Result<Writer> {
-        let session = Session::open(url, opts.timeout).await?;
+        let session = Session::open_at(url, opts.timeout, opts.first_node).await?;
         session
             .lease()
             .await?
@@ -112,6 +118,11 @@ impl Writer {
 
     pub(crate) fn count_conflict(&self) {
         self.stats.conflicts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_transient(&self) {
+        self.stats.transient.fetch_add(1, Ordering::Relaxed);
+        self.count_conflict();
     }
 
     /// The cached row is no longer trusted (an operator edit is coming).
@@ -355,13 +366,18 @@ impl Writer {
     }
 
     /// The bench's ceiling: plain single-row commits on the scratch row
-    /// until `until`. Returns how many landed.
+    /// until `until`. Returns how many landed. On a cluster node, a commit
+    /// the cluster refuses for now (1213: another node's write was being
+    /// applied) is counted and tried again, as the lock protocol would.
     pub(crate) async fn bench_ceiling(&self, row: &str, until: Instant) -> Result<u64> {
         let mut c = self.lease().await?;
         let mut n = 0u64;
         while Instant::now() < until {
-            c.exec_drop(sql::BENCH_CEILING, (row,)).await?;
-            n += c.affected_rows();
+            match c.exec_drop(sql::BENCH_CEILING, (row,)).await {
+                Ok(()) => n += c.affected_rows(),
+                Err(e) if matches!(e.kind(), Kind::Transient(_)) => self.count_transient(),
+                Err(e) => return Err(e),
+            }
         }
         Ok(n)
     }

@@ -100,7 +100,7 @@ async fn plan(
     set: &MigrationSet,
     opts: &DownOptions,
 ) -> Result<(Vec<Applied>, Vec<Planned>)> {
-    let history = applied(c).await?;
+    let history = again!(applied(c))?;
     let mut newest_first: Vec<&Applied> = history.iter().collect();
     newest_first.sort_by_key(|a| std::cmp::Reverse(a.version));
     let chosen: Vec<&Applied> = match opts.to {
@@ -183,7 +183,7 @@ async fn under_guard(
             }
             .into(),
         })?;
-        c.exec_drop(sql::DELETE_HISTORY, (p.version,)).await?;
+        again!(c.exec_drop(sql::DELETE_HISTORY, (p.version,)))?;
         done.push(p);
     }
     Ok(DownReport {
@@ -235,7 +235,7 @@ async fn quarantine_and_drop(c: &mut Lease, p: &Planned, tables: &[&'static str]
     let mut moved: Vec<(&str, String)> = Vec::new();
     for t in tables {
         let q = format!("{t}_dropping_{tag}");
-        match c.query_drop(&sql::rename_table(t, &q)).await {
+        match again!(c.query_drop(&sql::rename_table(t, &q))) {
             Ok(()) => moved.push((t, q)),
             // Not there (IF EXISTS): nothing to drop.
             Err(e) if matches!(e.kind(), Kind::NoTable(_)) => {}
@@ -251,7 +251,7 @@ async fn quarantine_and_drop(c: &mut Lease, p: &Planned, tables: &[&'static str]
         return Err(e);
     }
     for (_, q) in &moved {
-        c.query_drop(&sql::drop_table(q)).await?;
+        again!(c.query_drop(&sql::drop_table(q)))?;
     }
     Ok(())
 }
@@ -260,7 +260,7 @@ async fn quarantine_and_drop(c: &mut Lease, p: &Planned, tables: &[&'static str]
 /// table would be left under its quarantine name.
 async fn restore(c: &mut Lease, moved: &[(&str, String)]) {
     for (t, q) in moved.iter().rev() {
-        if let Err(e) = c.query_drop(&sql::rename_table(q, t)).await {
+        if let Err(e) = again!(c.query_drop(&sql::rename_table(q, t))) {
             eprintln!(
                 "locksmith: ERROR: could not rename `{q}` back to `{t}`: {e}\nlocksmith: rename it back with: RENAME TABLE `{q}` TO `{t}`"
             );
@@ -312,7 +312,7 @@ async fn refuse_if_kept(c: &mut Lease, p: &Planned, tables: &[(&str, &str)]) -> 
 
 /// The rows of a locks table (named `table` now) that hold something.
 async fn held_locks(c: &mut Lease, table: &str) -> Result<Vec<String>> {
-    let rows = match c.query_rows(&sql::select_lock_data(table)).await {
+    let rows = match again!(c.query_rows(&sql::select_lock_data(table))) {
         Ok(r) => r,
         Err(e) if matches!(e.kind(), Kind::NoTable(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e),

@@ -114,14 +114,14 @@ impl RunGuard {
         ttl: Duration,
         mut on_wait: impl FnMut(&Holder),
     ) -> Result<RunGuard> {
-        c.query_drop(sql::GUARD_CREATE).await?;
-        c.query_drop(sql::GUARD_ROW).await?;
+        again!(c.query_drop(sql::GUARD_CREATE))?;
+        again!(c.query_drop(sql::GUARD_ROW))?;
         let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         let me = crate::host::default_holder();
         let until = Instant::now() + wait;
         let ttl_secs = ttl.as_secs_f64();
         loop {
-            let before = read(c, ttl).await?;
+            let before = again!(read(c, ttl))?;
             let taken = c
                 .exec_drop(sql::GUARD_TAKE, (&token, &me, ttl_secs))
                 .await
@@ -150,7 +150,7 @@ impl RunGuard {
                 Err(e) => return Err(e),
                 Ok(false) => {}
             }
-            let holder = read(c, ttl).await?.holder;
+            let holder = again!(read(c, ttl))?.holder;
             if Instant::now() >= until {
                 return Err(Kind::MigrationLockTimeout {
                     holder: holder
@@ -183,8 +183,7 @@ impl RunGuard {
     /// Records that migration `version` (`name`) is being applied now.
     pub(crate) async fn applying(&self, c: &mut Lease, version: i32, name: &str) -> Result<()> {
         self.check()?;
-        c.exec_drop(sql::GUARD_APPLYING, (version, name, &self.me, &self.token))
-            .await?;
+        again!(c.exec_drop(sql::GUARD_APPLYING, (version, name, &self.me, &self.token)))?;
         if c.affected_rows() != 1 {
             self.lost.store(true, Ordering::SeqCst);
             self.check()?;
@@ -194,20 +193,14 @@ impl RunGuard {
 
     /// Records that the migration being applied is done.
     pub(crate) async fn applied(&self, c: &mut Lease) -> Result<()> {
-        c.exec_drop(sql::GUARD_APPLIED, (&self.token,)).await?;
+        again!(c.exec_drop(sql::GUARD_APPLIED, (&self.token,)))?;
         Ok(())
-    }
-
-    /// Clears what an earlier run left recorded as being applied (it was
-    /// dealt with: adopted, or marked applied by an operator).
-    pub(crate) async fn forget_interrupted(&self, c: &mut Lease) -> Result<()> {
-        self.applied(c).await
     }
 
     /// Lets go of the guard and stops the heartbeat.
     pub(crate) async fn release(self, c: &mut Lease) -> Result<()> {
         self.heartbeat.abort();
-        c.exec_drop(sql::GUARD_RELEASE, (&self.token,)).await?;
+        again!(c.exec_drop(sql::GUARD_RELEASE, (&self.token,)))?;
         Ok(())
     }
 }

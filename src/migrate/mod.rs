@@ -13,6 +13,34 @@
 //! * `up` and `down` (crate-private): applying and rolling back.
 //! * `adapter` (crate-private): refinery's driver, on our connection.
 
+/// Runs one autocommit statement (an expression, evaluated again for each
+/// try), trying again while a cluster refuses it for now: a conflict with
+/// another node's write, or a read aborted by another node's DDL (1213),
+/// a lock wait timeout (1205), a node not ready (1047). Nothing of a
+/// refused statement landed. Never for a statement inside a transaction:
+/// there a refusal rolled the whole transaction back.
+macro_rules! again {
+    ($statement:expr) => {{
+        let mut backoff = crate::db::deadline::Backoff::new(
+            std::time::Duration::from_millis(2),
+            std::time::Duration::from_millis(200),
+        );
+        let mut tries = 0;
+        loop {
+            match $statement.await {
+                Err(e)
+                    if matches!(e.kind(), crate::error::Kind::Transient(_))
+                        && tries < 50
+                        && backoff.wait().await =>
+                {
+                    tries += 1
+                }
+                done => break done,
+            }
+        }
+    }};
+}
+
 mod adapter;
 mod down;
 pub mod guard;
@@ -47,13 +75,15 @@ impl Migrator {
 
     /// The migrations recorded as applied, oldest first.
     pub async fn applied(&self) -> Result<Vec<Applied>> {
-        status::applied(&mut self.session.lease().await?).await
+        let mut c = self.session.lease().await?;
+        again!(status::applied(&mut c))
     }
 
     /// The run guard as it stands: who holds it, and what a run recorded it
     /// was applying and did not finish.
     pub async fn guard(&self, ttl: Duration) -> Result<GuardState> {
-        guard::read(&mut self.session.lease().await?, ttl).await
+        let mut c = self.session.lease().await?;
+        again!(guard::read(&mut c, ttl))
     }
 
     /// Applies what is pending (or, with `dry_run`, plans it). `on_wait`

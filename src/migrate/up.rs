@@ -80,7 +80,7 @@ async fn pending(
     set: &MigrationSet,
     target: Option<i32>,
 ) -> Result<(Vec<Planned>, Option<i32>)> {
-    let history = applied(c).await?;
+    let history = again!(applied(c))?;
     let list = status(set, &history);
     check_consistent(&list)?;
     let pending = set
@@ -167,7 +167,7 @@ async fn apply_one(c: &mut Lease, set: &MigrationSet, p: &Planned) -> Result<Don
         };
         let raced = matches!(&cause, Some((Some(1062), _, _)) | Some((_, true, _)));
         if raced {
-            let history = applied(c).await?;
+            let history = again!(applied(c))?;
             let recorded = set
                 .find(p.version)
                 .zip(history.iter().find(|a| a.version == p.version))
@@ -176,7 +176,8 @@ async fn apply_one(c: &mut Lease, set: &MigrationSet, p: &Planned) -> Result<Don
                 return Ok(Done::Elsewhere);
             }
             conflicts += 1;
-            if conflicts < 5 {
+            if conflicts < 10 {
+                tokio::time::sleep(std::time::Duration::from_millis(5 * conflicts)).await;
                 continue;
             }
         }

@@ -424,6 +424,18 @@ impl TestDb {
         )
     }
 
+    /// The URL for these nodes of a cluster, in this order (0-based).
+    pub fn url_over(&self, server: &Throwaway, nodes: &[usize]) -> String {
+        let hosts: Vec<String> = nodes.iter().map(|i| server.addr(*i)).collect();
+        format!(
+            "mysql://{}:{}@{}/{}",
+            user(),
+            password(),
+            hosts.join(","),
+            self.name
+        )
+    }
+
     /// The same, through a proxy listening on `port`.
     pub fn url_via(&self, port: u16) -> String {
         format!(

@@ -3,6 +3,7 @@
 
 mod bench;
 mod faults;
+mod galera;
 mod harness;
 mod library;
 mod locks;

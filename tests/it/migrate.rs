@@ -272,7 +272,7 @@ fn a_run_waiting_for_the_guard_says_who_holds_it_and_gives_up_in_time() {
     std::fs::write(p.join("V1__slow.sql"), "DO SLEEP(4);").unwrap();
     std::fs::write(p.join("V1__slow.down.sql"), "DO 0;").unwrap();
     let src = p.to_str().unwrap();
-    let mut first = db.spawn(&["migrate", "up", "--source", src]);
+    let first = db.spawn(&["migrate", "up", "--source", src]);
     // Once it records what it applies, it holds the guard.
     let t = std::time::Instant::now();
     let applying = || {

@@ -241,6 +241,7 @@ pub fn bench_table(r: &BenchReport) -> String {
         ("acquire max", format!("{:.2} ms", r.max_ms)),
         ("conflicts/op", format!("{:.4}", r.conflicts_per_op)),
         ("slow path/op", format!("{:.4}", r.slow_path_per_op)),
+        ("retried (1213 …)/op", format!("{:.4}", r.retried_per_op)),
         ("errors", r.errors.to_string()),
         (
             "end-of-run check",
@@ -249,6 +250,17 @@ pub fn bench_table(r: &BenchReport) -> String {
     ];
     for (k, v) in rows {
         t.add_row(vec![k.to_string(), v]);
+    }
+    if r.nodes.len() > 1 {
+        for n in &r.nodes {
+            t.add_row(vec![
+                format!("node {}", n.node),
+                format!(
+                    "{} workers, {:.0} lock ops/s, {:.4} retried/op",
+                    n.workers, n.ops_per_sec, n.retried_per_op
+                ),
+            ]);
+        }
     }
     t.to_string()
 }

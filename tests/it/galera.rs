@@ -1,0 +1,437 @@
+//! On a real 3-node MariaDB Galera cluster (started by
+//! `scripts/throwaway-mariadb --nodes 3`): racing deployers over the nodes,
+//! mutual exclusion across nodes, operators beside workers, `migrate down`
+//! while another node takes locks, and a node killed under a client.
+//!
+//! One cluster serves every test here, one test at a time. Set
+//! `LOCKSMITH_TEST_GALERA=0` to skip them (scripts/test says so).
+
+use crate::harness::*;
+use locksmith::cli::output::{Dump, HistoryDoc};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+static CLUSTER: OnceLock<Mutex<Throwaway>> = OnceLock::new();
+
+/// The cluster, for one test at a time; `None` when the Galera tests are
+/// switched off.
+fn cluster() -> Option<MutexGuard<'static, Throwaway>> {
+    if std::env::var("LOCKSMITH_TEST_GALERA").as_deref() == Ok("0") {
+        eprintln!("skipped: LOCKSMITH_TEST_GALERA=0");
+        return None;
+    }
+    let c = CLUSTER.get_or_init(|| Mutex::new(Throwaway::start(3, &[])));
+    // A test that failed still leaves a usable cluster.
+    Some(c.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+fn run_with(url: &str, args: &[&str]) -> Run {
+    Run::from(
+        Command::new(bin())
+            .args(args)
+            .env("DATABASE_URL", url)
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap(),
+    )
+}
+
+fn spawn_with(url: &str, args: &[&str]) -> Child {
+    Command::new(bin())
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The URL that starts at node `i` and falls back to the others.
+fn from_node(db: &TestDb, c: &Throwaway, i: usize) -> String {
+    db.url_over(c, &[i, (i + 1) % 3, (i + 2) % 3])
+}
+
+/// The embedded migrations, plus a DDL migration and one that inserts rows.
+fn source_set(dir: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (from, names) in [
+        (
+            "migrations",
+            [
+                "V1__locks_create_table.sql",
+                "V2__locks_audit_create_table.sql",
+            ],
+        ),
+        (
+            "sql",
+            [
+                "V1__locks_create_table.down.sql",
+                "V2__locks_audit_create_table.down.sql",
+            ],
+        ),
+    ] {
+        for n in names {
+            std::fs::copy(root.join(from).join(n), dir.join(n)).unwrap();
+        }
+    }
+    std::fs::write(
+        dir.join("V3__deploy_log.sql"),
+        "CREATE TABLE deploy_log (id INT NOT NULL PRIMARY KEY, what VARCHAR(64) NOT NULL);",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("V3__deploy_log.down.sql"),
+        "DROP TABLE deploy_log;",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("V4__seed_log.sql"),
+        "INSERT INTO deploy_log (id, what) VALUES (1, 'one'), (2, 'two'), (3, 'three');",
+    )
+    .unwrap();
+    std::fs::write(dir.join("V4__seed_log.down.sql"), "DELETE FROM deploy_log;").unwrap();
+}
+
+#[test]
+fn racing_deployers_over_three_nodes_apply_each_migration_once() {
+    let Some(c) = cluster() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    source_set(dir.path());
+    let src = dir.path().to_str().unwrap();
+    let (mut runs, mut failed) = (0, 0);
+    for trial in 0..10 {
+        let db = TestDb::on(&c, trial % 3);
+        let children: Vec<Child> = (0..8)
+            .map(|i| {
+                spawn_with(
+                    &from_node(&db, &c, i % 3),
+                    &["migrate", "up", "--source", src],
+                )
+            })
+            .collect();
+        for child in children {
+            let r = Run::from(child.wait_with_output().unwrap());
+            runs += 1;
+            if r.code != 0 {
+                failed += 1;
+                eprintln!("trial {trial}: {r:#?}");
+            }
+        }
+        let history = db.rows(
+            "SELECT version, COUNT(*) FROM refinery_schema_history GROUP BY version ORDER BY version",
+        );
+        let once: Vec<Vec<Option<String>>> = (1..=4)
+            .map(|v| vec![Some(v.to_string()), Some("1".into())])
+            .collect();
+        assert_eq!(history, once, "trial {trial}: each migration recorded once");
+        assert_eq!(
+            db.scalar("SELECT COUNT(*) FROM deploy_log").as_deref(),
+            Some("3"),
+            "trial {trial}: the inserted rows are there exactly once"
+        );
+    }
+    eprintln!("racing deployers over 3 nodes: {failed} of {runs} runs failed");
+    assert_eq!(failed, 0);
+}
+
+/// Appends `start <tag> <ns>` and `end <tag> <ns>` around a short sleep.
+fn marker(file: &Path, tag: &str) -> Vec<String> {
+    let f = file.display();
+    vec![
+        "sh".into(),
+        "-c".into(),
+        format!("echo \"start {tag} $(date +%s%N)\" >> '{f}'; sleep 0.02; echo \"end {tag} $(date +%s%N)\" >> '{f}'"),
+    ]
+}
+
+/// Runs never overlap in a marker file; returns how many ran.
+fn no_overlap(file: &Path) -> usize {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut open: Option<&str> = None;
+    let mut n = 0;
+    for line in text.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        match (parts[0], open) {
+            ("start", None) => open = Some(parts[1]),
+            ("end", Some(tag)) if tag == parts[1] => {
+                open = None;
+                n += 1;
+            }
+            _ => panic!("overlap at {line:?} in:\n{text}"),
+        }
+    }
+    n
+}
+
+fn locks_left(db: &TestDb) -> usize {
+    let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+    doc.rows.iter().map(|r| r.locks.len()).sum()
+}
+
+#[test]
+fn lock_runs_spread_over_the_nodes_exclude_each_other() {
+    let Some(c) = cluster() else { return };
+    let db = TestDb::on(&c, 0);
+    db.locksmith(&["migrate", "up"]).success();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("markers");
+    let (mut failed, mut ran) = (0, 0);
+    for round in 0..3 {
+        let children: Vec<Child> = (0..12)
+            .map(|i| {
+                let cmd = marker(&file, &format!("r{round}.{i}"));
+                let mut args = vec!["locks", "run", "platform", "backup", "--wait", "120s", "--"];
+                args.extend(cmd.iter().map(String::as_str));
+                spawn_with(&from_node(&db, &c, i % 3), &args)
+            })
+            .collect();
+        for child in children {
+            let r = Run::from(child.wait_with_output().unwrap());
+            if r.code != 0 {
+                failed += 1;
+                eprintln!("{r:#?}");
+            }
+            ran += 1;
+        }
+    }
+    let exclusive = no_overlap(&file);
+    assert_eq!(
+        (failed, exclusive),
+        (0, ran),
+        "every contender ran, one at a time"
+    );
+    // Distinct names on one row: all at once, none lost, none left.
+    let children: Vec<Child> = (0..12)
+        .map(|i| {
+            let name = format!("job_{i}");
+            spawn_with(
+                &from_node(&db, &c, i % 3),
+                &[
+                    "locks", "run", "platform", &name, "--wait", "120s", "--", "true",
+                ],
+            )
+        })
+        .collect();
+    for child in children {
+        let r = Run::from(child.wait_with_output().unwrap());
+        assert_eq!(r.code, 0, "{r:#?}");
+    }
+    eprintln!("mutual exclusion over 3 nodes: {ran} contenders, 0 overlaps, 0 failures; 12 distinct names, 0 failures");
+    assert_eq!(locks_left(&db), 0);
+}
+
+#[test]
+fn an_operator_on_one_node_beside_workers_on_the_others() {
+    let Some(c) = cluster() else { return };
+    let db = TestDb::on(&c, 0);
+    db.locksmith(&["migrate", "up"]).success();
+    db.locksmith(&["locks", "acquire", "shared", "warmup", "--holder", "w"])
+        .success();
+    db.locksmith(&["locks", "release", "shared", "warmup", "--holder", "w"])
+        .success();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            // Workers on nodes 1 and 3; the operator on node 2.
+            let url = from_node(&db, &c, if w % 2 == 0 { 0 } else { 2 });
+            std::thread::spawn(move || {
+                let (name, holder) = (format!("lock_{w}"), format!("worker-{w}"));
+                let mut lost = 0;
+                for _ in 0..15 {
+                    let a = run_with(
+                        &url,
+                        &[
+                            "locks", "acquire", "shared", &name, "--holder", &holder, "--wait",
+                            "30s",
+                        ],
+                    );
+                    assert_eq!(a.code, 0, "worker {w} acquire: {a:#?}");
+                    let r = run_with(
+                        &url,
+                        &["locks", "release", "shared", &name, "--holder", &holder],
+                    );
+                    match r.code {
+                        0 => {}
+                        5 if r.stderr.contains("is not held") => lost += 1,
+                        _ => panic!("worker {w} release: {r:#?}"),
+                    }
+                }
+                lost
+            })
+        })
+        .collect();
+    let operator = {
+        let (url, stop) = (from_node(&db, &c, 1), stop.clone());
+        std::thread::spawn(move || {
+            let (mut changes, mut i) = (0, 0);
+            while i < 6 || !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                i += 1;
+                let lock = format!("lock_{}", i % 4);
+                let args: Vec<&str> = if i % 3 == 0 {
+                    vec!["locks", "bump", "shared", "--yes"]
+                } else {
+                    vec!["locks", "force-release", "shared", &lock, "--yes"]
+                };
+                let r = run_with(&url, &args);
+                match r.code {
+                    0 => changes += 1,
+                    5 if r.stderr.contains("is not held") => {}
+                    _ => panic!("operator {args:?}: {r:#?}"),
+                }
+            }
+            changes
+        })
+    };
+    let lost: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let changes: usize = operator.join().unwrap();
+    let doc: HistoryDoc = db
+        .locksmith(&["locks", "history", "--format", "json"])
+        .json();
+    assert_eq!(
+        doc.records.len(),
+        changes,
+        "exactly one audit record per change"
+    );
+    let removed: usize = doc.records.iter().map(|r| r.removed.len()).sum();
+    assert_eq!(
+        removed, lost,
+        "every lock a worker lost, the operator removed"
+    );
+    eprintln!("operators on node 2 beside workers on 1 and 3: {changes} changes, {} audit records, 0 failures", doc.records.len());
+    assert_eq!(locks_left(&db), 0);
+}
+
+#[test]
+fn migrate_down_on_one_node_while_another_takes_locks() {
+    let Some(c) = cluster() else { return };
+    let (mut refused, mut dropped) = (0, 0);
+    for trial in 0..20 {
+        let db = TestDb::on(&c, 0);
+        db.locksmith(&["migrate", "up", "--target", "1"]).success();
+        // Node 3 takes locks, a new one every few ms, never releasing.
+        let taker = {
+            let url = db.url_over(&c, &[2]);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(fastrand::u64(0..40)));
+                let mut taken = Vec::new();
+                for i in 0..20 {
+                    let name = format!("k{i}");
+                    let r = run_with(
+                        &url,
+                        &[
+                            "locks",
+                            "acquire",
+                            "platform",
+                            &name,
+                            "--holder",
+                            "t",
+                            "--timeout",
+                            "5s",
+                        ],
+                    );
+                    match r.code {
+                        0 => taken.push(name),
+                        // The table is gone: down won the race.
+                        5 | 3 => break,
+                        _ => panic!("{r:#?}"),
+                    }
+                }
+                taken
+            })
+        };
+        let t = Instant::now();
+        let r = run_with(
+            &db.url_over(&c, &[0]),
+            &["migrate", "down", "--all", "--timeout", "10s"],
+        );
+        let took = t.elapsed();
+        let taken = taker.join().unwrap();
+        assert!(
+            took < Duration::from_secs(12),
+            "trial {trial}: down took {took:?}"
+        );
+        match r.code {
+            0 => {
+                dropped += 1;
+                assert!(
+                    taken.is_empty(),
+                    "trial {trial}: down dropped the table while {taken:?} were held: {r:#?}"
+                );
+            }
+            4 => {
+                refused += 1;
+                r.fails(4)
+                    .stderr_has(&["refusing to roll back V1__locks_create_table"]);
+                // Every lock taken is still there.
+                let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+                let held: Vec<String> = doc
+                    .rows
+                    .iter()
+                    .flat_map(|r| r.locks.iter().map(|l| l.name.clone()))
+                    .collect();
+                for name in &taken {
+                    assert!(held.contains(name), "trial {trial}: {name} lost: {held:?}");
+                }
+            }
+            _ => panic!("trial {trial}: {r:#?}"),
+        }
+    }
+    eprintln!("migrate down on node 1 while node 3 takes locks: 20 trials, {refused} refused, {dropped} dropped an empty table, 0 held locks dropped, none hung");
+}
+
+#[test]
+fn a_node_killed_under_a_client_that_holds_a_lock() {
+    let Some(mut c) = cluster() else { return };
+    let db = TestDb::on(&c, 0);
+    db.locksmith(&["migrate", "up"]).success();
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    let script = format!(
+        "echo ready; while [ ! -e '{}' ]; do sleep 0.02; done",
+        go.display()
+    );
+    // The client talks to node 2 first.
+    let mut client = spawn_with(
+        &from_node(&db, &c, 1),
+        &[
+            "locks", "run", "platform", "backup", "--holder", "client-2", "--", "sh", "-c", &script,
+        ],
+    );
+    let mut out = std::io::BufReader::new(client.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    // Contenders on the surviving nodes.
+    let contenders: Vec<Child> = [0, 2]
+        .iter()
+        .map(|i| {
+            let holder = format!("c{i}");
+            spawn_with(
+                &db.url_over(&c, &[*i]),
+                &[
+                    "locks", "run", "platform", "backup", "--holder", &holder, "--wait", "60s",
+                    "--", "true",
+                ],
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    c.kill(1);
+    let t = Instant::now();
+    std::fs::write(&go, "").unwrap();
+    let r = Run::from(client.wait_with_output().unwrap());
+    let took = t.elapsed();
+    eprintln!("node 2 killed under its client: the release went through another node {:.2}s after the command ended", took.as_secs_f64());
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    for child in contenders {
+        let r = Run::from(child.wait_with_output().unwrap());
+        assert_eq!(r.code, 0, "the contenders carried on: {r:#?}");
+    }
+    assert_eq!(locks_left(&db), 0);
+    c.restart(1);
+}
