@@ -16,7 +16,7 @@
 
 use crate::db::{ConnectOptions, DbUrl};
 use crate::error::{Kind, Result};
-use crate::locks::{LockTable, Locks, Stats};
+use crate::locks::{Entry, LockTable, Locks, Stats, Version};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -134,7 +134,10 @@ impl Bench {
         let row = format!("locksmith-bench-{:016x}", fastrand::u64(..));
         let mut fillers = Locks::new();
         for i in 0..opts.held {
-            fillers.insert(format!("filler_{i:05}"), format!("bench-filler-{i}").into());
+            fillers.push(Entry::new(
+                &format!("filler_{i:05}"),
+                &format!("bench-filler-{i}"),
+            ));
         }
         let bench = Bench {
             table,
@@ -215,7 +218,10 @@ impl BenchReport {
 
 async fn bench(b: &Bench) -> Result<BenchReport> {
     let (table, workers, row, opts, fillers) = (&b.table, &b.workers, &b.row, &b.opts, &b.fillers);
-    let start_version = table.read(row).await?.map(|s| s.version).unwrap_or(0);
+    let start_version = match table.read(row).await? {
+        Some(s) => s.number()?,
+        None => return Err(Kind::NoRow(row.into()).into()),
+    };
 
     // The two phases alternate in short slices, so that drift in the
     // machine's fsync latency over the run hits both alike.
@@ -283,7 +289,8 @@ async fn bench(b: &Bench) -> Result<BenchReport> {
         .await?
         .ok_or_else(|| Kind::NoRow(row.into()))?;
     let locks_ok = end.data.locks().is_some_and(|l| &l == fillers);
-    let version_ok = end.version == start_version + ceiling_commits as i64 + ops as i64;
+    let version_ok =
+        end.version == Version::Number(start_version + ceiling_commits as i64 + ops as i64);
     let mut problems = Vec::new();
     if !locks_ok {
         problems.push(format!(

@@ -8,6 +8,7 @@
 //! turned into an [`Error`] by the database layer, which knows what they
 //! mean.
 
+use crate::shown::{shown, shown_id};
 use std::fmt;
 
 /// Errors returned by locksmith. [`Error::kind`] tells what went wrong,
@@ -47,21 +48,21 @@ pub enum Kind {
     #[error("database `{db}` does not exist on {url}\nhint: create it first (CREATE DATABASE `{db}`) or fix the name in the URL")]
     NoDatabase { url: String, db: String },
     /// The `locks` table (or another table locksmith needs) is missing.
-    #[error("table `{0}` does not exist\nhint: run `locksmith migrate up` first")]
+    #[error("table `{}` does not exist\nhint: run `locksmith migrate up` first", shown(.0))]
     NoTable(String),
     /// The server or the driver reported an error; the driver's error is
     /// the source. The text is what the server said, password removed.
-    #[error("database error: {0}")]
+    #[error("database error: {}", shown(.0))]
     Db(String),
     /// The connection broke or stopped answering mid-operation (a server
     /// restart, a dead node, a hung network). Retried within the deadline.
-    #[error("lost the connection to the server: {0}")]
+    #[error("lost the connection to the server: {}", shown(.0))]
     Lost(String),
     /// The server refused for now and nothing landed: a write conflict
     /// between cluster nodes or a deadlock (1213), a lock wait timeout
     /// (1205), a node not ready for queries (1047). Retried within the
     /// deadline.
-    #[error("the server asked to try again: {0}")]
+    #[error("the server asked to try again: {}", shown(.0))]
     Transient(String),
     /// The deadline passed while the server could not be reached or did not
     /// answer.
@@ -75,20 +76,20 @@ pub enum Kind {
     #[error("{0}")]
     Unsettled(String),
     /// The lock row named does not exist.
-    #[error("lock row `{0}` does not exist")]
+    #[error("lock row `{}` does not exist", shown_id(.0))]
     NoRow(String),
     /// The named lock is not held in that row.
-    #[error("lock `{name}` is not held in row `{row}`")]
+    #[error("lock `{}` is not held in row `{}`", shown(.name), shown_id(.row))]
     NotHeld { row: String, name: String },
     /// The lock is held by somebody else.
-    #[error("lock `{name}` in row `{row}` is held by {holder}")]
+    #[error("lock `{}` in row `{}` is held by {}", shown(.name), shown_id(.row), shown(.holder))]
     Held {
         row: String,
         name: String,
         holder: String,
     },
     /// The lock is held, but by a different holder than the one releasing it.
-    #[error("lock `{name}` in row `{row}` is held by {holder}, not by {wanted}")]
+    #[error("lock `{}` in row `{}` is held by {}, not by {}", shown(.name), shown_id(.row), shown(.holder), shown(.wanted))]
     WrongHolder {
         row: String,
         name: String,
@@ -96,7 +97,7 @@ pub enum Kind {
         wanted: String,
     },
     /// A lock matching an `--unless-held` pattern is held.
-    #[error("lock `{name}` in row `{row}` (matching `{pattern}`) is held by {holder}")]
+    #[error("lock `{}` in row `{}` (matching `{}`) is held by {}", shown(.name), shown_id(.row), shown(.pattern), shown(.holder))]
     Blocked {
         row: String,
         name: String,
@@ -104,14 +105,14 @@ pub enum Kind {
         holder: String,
     },
     /// The row changed between reading and writing (`--expect-version`).
-    #[error("row `{row}` is at version {actual}, not the expected {expected}; nothing was changed (look again with `locksmith locks dump {row}`)")]
+    #[error("row `{}` is at version {}, not the expected {}; nothing was changed (look again with `locksmith locks dump {}`)", shown_id(.row), shown(.actual), shown(.expected), shown_id(.row))]
     VersionMoved {
         row: String,
-        expected: i64,
-        actual: i64,
+        expected: String,
+        actual: String,
     },
     /// Retries were exhausted because other writers kept winning.
-    #[error("row `{0}` kept changing under us; gave up after repeated conflicts")]
+    #[error("row `{}` kept changing under us; gave up after repeated conflicts", shown_id(.0))]
     Contended(String),
     /// Waiting for a lock ran out of time.
     #[error("gave up after waiting {:.1}s: {what}", waited.as_secs_f64())]
@@ -120,11 +121,15 @@ pub enum Kind {
         what: String,
     },
     /// The row's dataJson is not a JSON object, so it cannot be changed safely.
-    #[error("row `{row}` holds data that is not a JSON object: {raw}\nhint: inspect it with `locksmith locks dump {row}`; `locksmith locks force-release {row} --all` replaces it with {{}} and prints the old text")]
+    #[error("row `{}` holds data that is not a JSON object: {}\nhint: inspect it with `locksmith locks dump {}`; `locksmith locks repair {}` replaces it with {{}} and keeps the old text in the audit trail", shown_id(.row), shown(.raw), shown_id(.row), shown_id(.row))]
     Corrupt { row: String, raw: String },
+    /// The row is in a state no lock write can handle safely (a NULL or
+    /// maxed-out version, a name written twice, …); `what` says which.
+    #[error("row `{}` cannot be written safely: {}\nhint: look with `locksmith locks dump {}`; `locksmith locks repair {}` mends it, and shows first every lock it would drop", shown_id(.row), shown(.what), shown_id(.row), shown_id(.row))]
+    Damaged { row: String, what: String },
     /// A column held a value of an unexpected type, or NULL where a value
     /// is needed (a table altered or written by something else).
-    #[error("unexpected value in table `{table}`, column `{column}`{}: {found}", row.as_ref().map(|r| format!(" of row `{r}`")).unwrap_or_default())]
+    #[error("unexpected value in table `{}`, column `{}`{}: {}", shown(.table), shown(.column), .row.as_ref().map(|r| format!(" of row `{}`", shown_id(r))).unwrap_or_default(), shown(.found))]
     BadValue {
         table: String,
         column: String,
@@ -132,7 +137,7 @@ pub enum Kind {
         found: String,
     },
     /// The change would make dataJson larger than a TEXT column holds.
-    #[error("row `{row}` would need {bytes} bytes of dataJson, more than the {limit} a TEXT column holds; nothing was changed")]
+    #[error("row `{}` would need {bytes} bytes of dataJson, more than the {limit} a TEXT column holds; nothing was changed", shown_id(.row))]
     TooLarge {
         row: String,
         bytes: usize,
@@ -145,7 +150,7 @@ pub enum Kind {
     #[error("aborted: nothing was changed")]
     Aborted,
     /// A migration failed; holds the migrations applied before it.
-    #[error("migration {migration} failed: {reason}")]
+    #[error("migration {} failed: {}", shown(.migration), shown(.reason))]
     MigrationFailed {
         migration: String,
         reason: String,
@@ -253,6 +258,7 @@ impl Error {
             Interrupted { signal, .. } => exit::interrupted(*signal),
             BrokenPipe => exit::OK,
             Corrupt { .. }
+            | Damaged { .. }
             | BadValue { .. }
             | Aborted
             | MigrationFailed { .. }

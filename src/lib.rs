@@ -35,6 +35,7 @@ pub mod error;
 pub mod host;
 pub mod locks;
 pub mod migrate;
+pub mod shown;
 
 pub use db::url::DbUrl;
 pub use error::{Error, Kind, Result};

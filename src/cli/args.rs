@@ -233,6 +233,18 @@ pub enum LocksCmd {
         #[arg(long, default_value_t = 1, value_name = "N")]
         by: i64,
     },
+    /// Mend a row no lock write can handle safely (a version that is NULL,
+    /// not a number or at the INT maximum; a name written twice; data that
+    /// is not a JSON object). Shows first every lock it would drop, and
+    /// keeps the old text in the audit trail.
+    Repair {
+        #[command(flatten)]
+        conn: ConnectOpts,
+        #[command(flatten)]
+        change: ChangeOpts,
+        /// The lock row, exactly as stored.
+        row: String,
+    },
     /// Show the audit trail of operator changes.
     History {
         #[command(flatten)]

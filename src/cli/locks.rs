@@ -7,6 +7,7 @@ use super::Ctx;
 use crate::db::deadline::{grace, within};
 use crate::error::{exit, Kind, Result};
 use crate::locks::{AcquireOptions, AuditInfo, Edit, LockData, LockGuard, LockTable, WriteOpts};
+use crate::shown::{shown, shown_id};
 
 pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
     let stop = &ctx.stop;
@@ -22,11 +23,18 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
                 }))
                 .await?;
             for s in &states {
-                if let LockData::Raw(_) = s.data {
-                    note(&format!(
+                match (&s.data, s.problem()) {
+                    (LockData::Raw { .. }, _) => note(&format!(
                         "warning: row `{}` holds data that is not a JSON object; shown raw",
-                        s.id
-                    ));
+                        shown_id(&s.id)
+                    )),
+                    (_, Some(what)) => note(&format!(
+                        "warning: row `{}`: {}; `locksmith locks repair {}` mends it",
+                        shown_id(&s.id),
+                        shown(&what),
+                        shown_id(&s.id)
+                    )),
+                    _ => {}
                 }
             }
             let doc = output::Dump {
@@ -58,6 +66,9 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             row,
             by,
         } => change_cmd(ctx, &conn, &change, &row, Edit::Bump(by)).await?,
+        LocksCmd::Repair { conn, change, row } => {
+            change_cmd(ctx, &conn, &change, &row, Edit::Repair).await?
+        }
         LocksCmd::History { conn, format, row } => {
             let url = conn.parse_url()?;
             let records = stop
@@ -210,6 +221,12 @@ async fn change_with(
             table.plan(row, edit, opts.expect_version),
         ))
         .await?;
+    if plan.is_noop() {
+        return out(&format!(
+            "row `{}` needs no repair; nothing was changed\n",
+            shown_id(row)
+        ));
+    }
     let shown = text::change(&plan, edit, true);
     if opts.dry_run {
         return out(&format!("{shown}Dry run: nothing was changed.\n"));

@@ -164,6 +164,12 @@ pub const ENSURE_ROW: &str =
 pub const CAS_WRITE: &str =
     "UPDATE locks SET dataJson = ?, version = version + 1 WHERE id = ? AND version = ?";
 
+/// A repair: rewrite the row, matching it exactly as it was read (a NULL
+/// or textual version, data that may not be JSON): params are the new
+/// data, the new version, the id, the version and the data as read.
+pub const REPAIR_WRITE: &str = "UPDATE locks SET dataJson = ?, version = ? \
+     WHERE id = ? AND version <=> ? AND dataJson <=> ?";
+
 /// Bump the version without touching the locks.
 pub const CAS_BUMP: &str = "UPDATE locks SET version = version + ? WHERE id = ? AND version = ?";
 

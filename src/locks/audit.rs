@@ -5,7 +5,6 @@
 //! Each record carries a random op id. When a connection drops after COMMIT
 //! was sent, looking that id up tells whether the change landed.
 
-use super::data::json_text;
 use super::edit::Change;
 use crate::db::value::Cells;
 use crate::db::{sql, Lease};
@@ -39,7 +38,7 @@ impl AuditInfo {
 
 /// Writes the record of `change`; runs inside the caller's transaction.
 pub(crate) async fn insert(c: &mut Lease, a: &AuditInfo, change: &Change) -> Result<()> {
-    let removed = (!change.removed.is_empty()).then(|| json_text(&change.removed));
+    let removed = (!change.removed.is_empty()).then(|| change.removed.to_json());
     c.exec_drop(
         sql::INSERT_AUDIT,
         mysql_async::Params::Positional(vec![
@@ -48,7 +47,7 @@ pub(crate) async fn insert(c: &mut Lease, a: &AuditInfo, change: &Change) -> Res
             a.command.as_str().into(),
             a.action.as_str().into(),
             change.row.as_str().into(),
-            change.version_before.into(),
+            change.version_before.number().into(),
             change.version_after.into(),
             removed.into(),
             change.replaced_raw.clone().into(),
@@ -67,7 +66,7 @@ pub(crate) async fn landed(c: &mut Lease, op_id: &str) -> Result<bool> {
 
 /// One audit record, as `locks history` shows it and as its JSON output
 /// serialises it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditRecord {
     /// Record number, increasing.
@@ -80,7 +79,8 @@ pub struct AuditRecord {
     pub os_user: String,
     /// The command, without connection secrets.
     pub command: String,
-    /// `force-release`, `release-by-holder`, `release-all` or `bump`.
+    /// `force-release`, `release-by-holder`, `release-all`, `bump` or
+    /// `repair`.
     pub action: String,
     /// The lock row changed.
     pub row: String,
@@ -88,10 +88,22 @@ pub struct AuditRecord {
     pub version_before: Option<i64>,
     /// Version after the change.
     pub version_after: Option<i64>,
-    /// Locks removed, name → holder.
-    pub removed: serde_json::Map<String, serde_json::Value>,
+    /// Locks removed, name → holder, exactly as they were stored (null when
+    /// none were).
+    pub removed: Option<Box<serde_json::value::RawValue>>,
     /// Unparsable data that was replaced, verbatim.
     pub replaced_raw: Option<String>,
+}
+
+impl AuditRecord {
+    /// The locks removed, as entries (none when the record holds none, or
+    /// holds text that is not a JSON object).
+    pub fn removed_locks(&self) -> super::entries::Locks {
+        self.removed
+            .as_ref()
+            .and_then(|r| super::entries::Locks::parse(r.get()).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// Reads the audit records, oldest first, optionally of one row only.
@@ -119,9 +131,7 @@ fn record(row: mysql_async::Row) -> Result<AuditRecord> {
         row: c.take(6, "rowId")?,
         version_before: c.take(7, "versionBefore")?,
         version_after: c.take(8, "versionAfter")?,
-        removed: removed
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default(),
+        removed: removed.and_then(|t| serde_json::value::RawValue::from_string(t).ok()),
         replaced_raw: c.take(10, "replacedRaw")?,
     })
 }

@@ -3,8 +3,8 @@
 //! work on the server. It is only a guess: the version check in the CAS
 //! makes a stale guess a harmless conflict, after which the row is read.
 
-use super::data::{holder_matches, LockData, Locks, RowState};
-use serde_json::Value;
+use super::data::{LockData, RowState, Version};
+use super::entries::{Entry, Locks};
 use std::time::{Duration, Instant};
 
 /// How long a cached copy of a row is trusted without a write or read.
@@ -25,17 +25,14 @@ impl Plain<'_> {
     /// holder.
     pub(crate) fn apply(&self, locks: &mut Locks) -> bool {
         if self.acquire {
-            if locks.contains_key(self.name) {
+            if locks.contains(self.name) {
                 return false;
             }
-            locks.insert(self.name.into(), Value::String(self.holder.into()));
+            locks.push(Entry::new(self.name, self.holder));
             true
         } else {
             match locks.get(self.name) {
-                Some(h) if holder_matches(h, self.holder) => {
-                    locks.shift_remove(self.name);
-                    true
-                }
+                Some(e) if e.held_by(self.holder) => !locks.remove(self.name).is_empty(),
                 _ => false,
             }
         }
@@ -104,8 +101,11 @@ impl Cache {
     /// Remembers a row as read.
     pub(crate) fn seen(&mut self, state: &RowState) {
         self.known_at = Some(Instant::now());
-        self.known = match &state.data {
-            LockData::Locks(l) => Some((state.id.clone(), state.version, l.clone())),
+        // Only a sound row is worth a guess to write from.
+        self.known = match (&state.data, &state.version, state.problem()) {
+            (LockData::Locks(l), Version::Number(v), None) => {
+                Some((state.id.clone(), *v, l.clone()))
+            }
             _ => None,
         };
     }

@@ -1,15 +1,18 @@
-//! The row model: what a row of `locks` holds, how its `dataJson` is read
-//! and written, and which names, holders and row ids can be stored at all.
-//! Pure code, no I/O: the protocol that changes rows lives in
-//! `write` and [`super::table`].
+//! The row model: what a row of `locks` holds, what can be wrong with it,
+//! and which names, holders and row ids can be stored at all. Pure code, no
+//! I/O: the protocol that changes rows lives in `write` and
+//! [`super::table`].
 //!
-//! A row's `dataJson` is a JSON object mapping lock name to holder. Holders
-//! may be any JSON value; what locksmith does not understand it keeps as it
-//! is, key order included.
+//! Every row can be read, whatever state another writer (or an altered
+//! table) left it in: a NULL or non-numeric version, a version at the INT
+//! maximum, a name written twice, data that is not a JSON object. Such a
+//! row says what is wrong ([`RowState::problem`]); lock writes refuse it,
+//! and `locks repair` mends it.
 
+use super::entries::{Entry, Locks};
 use crate::db::value::Cells;
 use crate::error::{Kind, Result};
-use serde_json::{Map, Value};
+use mysql_async::Value;
 
 /// Bytes a `TEXT` column holds.
 pub const TEXT_LIMIT: usize = 65_535;
@@ -20,18 +23,15 @@ pub const VERSION_MAX: i64 = i32::MAX as i64;
 /// Characters the `id` column (`VARCHAR(128)`) holds.
 pub const ROW_ID_LIMIT: usize = 128;
 
-/// The locks of a row: lock name → holder, in stored order.
-pub type Locks = Map<String, Value>;
-
 /// What a row's `dataJson` holds.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LockData {
-    /// A JSON object of locks (possibly empty).
+    /// A JSON object of locks (possibly empty), each entry as stored.
     Locks(Locks),
     /// `NULL`: a row created without data. Holds no locks.
     Null,
-    /// Anything that is not a JSON object, kept verbatim.
-    Raw(String),
+    /// Anything that is not a JSON object, kept verbatim, and why not.
+    Raw { text: String, why: String },
 }
 
 impl LockData {
@@ -39,9 +39,12 @@ impl LockData {
     pub fn parse(text: Option<&str>) -> LockData {
         match text {
             None => LockData::Null,
-            Some(t) => match serde_json::from_str::<Value>(t) {
-                Ok(Value::Object(m)) => LockData::Locks(m),
-                _ => LockData::Raw(t.to_string()),
+            Some(t) => match Locks::parse(t) {
+                Ok(locks) => LockData::Locks(locks),
+                Err(why) => LockData::Raw {
+                    text: t.to_string(),
+                    why,
+                },
             },
         }
     }
@@ -51,7 +54,16 @@ impl LockData {
         match self {
             LockData::Locks(m) => Some(m.clone()),
             LockData::Null => Some(Locks::new()),
-            LockData::Raw(_) => None,
+            LockData::Raw { .. } => None,
+        }
+    }
+
+    /// The text as stored (`None` for NULL).
+    pub fn raw_text(&self) -> Option<String> {
+        match self {
+            LockData::Locks(m) => Some(m.to_json()),
+            LockData::Null => None,
+            LockData::Raw { text, .. } => Some(text.clone()),
         }
     }
 
@@ -61,21 +73,53 @@ impl LockData {
         match self {
             LockData::Locks(m) if !m.is_empty() => Some(
                 m.iter()
-                    .map(|(k, v)| format!("{k} (held by {})", holder_text(v)))
+                    .map(|e| format!("{} (held by {})", e.shown_name(), e.holder_text()))
                     .collect::<Vec<_>>()
                     .join(", "),
             ),
-            LockData::Raw(r) => Some(format!("dataJson is not a JSON object: {r}")),
+            LockData::Raw { text, .. } => Some(format!("dataJson is not a JSON object: {text}")),
             _ => None,
         }
     }
 }
 
-/// A holder as text: strings bare, other JSON values as JSON.
-pub fn holder_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+/// A row's version, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// A number (possibly at the INT maximum: see [`RowState::problem`]).
+    Number(i64),
+    /// `NULL`.
+    Null,
+    /// Text that is not a number (the column was altered to a string type).
+    Text(String),
+}
+
+impl Version {
+    /// The version as a statement parameter, as stored.
+    pub(crate) fn sql_value(&self) -> Value {
+        match self {
+            Version::Number(v) => Value::Int(*v),
+            Version::Null => Value::NULL,
+            Version::Text(t) => Value::Bytes(t.clone().into_bytes()),
+        }
+    }
+
+    /// The version when it is a number.
+    pub fn number(&self) -> Option<i64> {
+        match self {
+            Version::Number(v) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Version::Number(v) => write!(f, "{v}"),
+            Version::Null => f.write_str("NULL"),
+            Version::Text(t) => write!(f, "`{t}`"),
+        }
     }
 }
 
@@ -85,7 +129,7 @@ pub struct RowState {
     /// The row's id.
     pub id: String,
     /// Its version.
-    pub version: i64,
+    pub version: Version,
     /// Its data.
     pub data: LockData,
     /// Last change, seconds since the epoch (server clock, no time zone).
@@ -95,19 +139,71 @@ pub struct RowState {
 }
 
 impl RowState {
-    /// The locks, or [`Kind::Corrupt`] when the data is not a JSON object.
-    pub fn locks_or_corrupt(&self) -> Result<Locks> {
-        self.data.locks().ok_or_else(|| {
-            let raw = match &self.data {
-                LockData::Raw(raw) => raw.clone(),
-                _ => String::new(),
-            };
-            Kind::Corrupt {
-                row: self.id.clone(),
-                raw,
+    /// What is wrong with the row, in words, or `None` when nothing is.
+    /// Lock writes refuse such a row; `locks repair` mends it.
+    pub fn problem(&self) -> Option<String> {
+        let mut found = Vec::new();
+        match &self.version {
+            Version::Null => found.push("its version is NULL".to_string()),
+            Version::Text(t) => found.push(format!("its version is `{t}`, not a number")),
+            Version::Number(v) if *v >= VERSION_MAX => found.push(format!(
+                "its version is {v}, the most the INT column holds, so no write can move it on"
+            )),
+            Version::Number(v) if *v < 0 => found.push(format!("its version is {v}, below zero")),
+            Version::Number(_) => {}
+        }
+        match &self.data {
+            LockData::Raw { why, .. } => {
+                found.push(format!("its dataJson is not a JSON object ({why})"))
             }
-            .into()
-        })
+            LockData::Locks(l) => {
+                let twice = l.duplicates();
+                if !twice.is_empty() {
+                    found.push(format!(
+                        "its dataJson names {} more than once, so who holds it is ambiguous",
+                        twice
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+            }
+            LockData::Null => {}
+        }
+        (!found.is_empty()).then(|| found.join("; "))
+    }
+
+    /// The version, for a write that needs a sound one.
+    pub fn number(&self) -> Result<i64> {
+        match &self.version {
+            Version::Number(v) if (0..VERSION_MAX).contains(v) => Ok(*v),
+            _ => Err(self.damaged()),
+        }
+    }
+
+    /// The locks, for a lock write: refused when the row has a problem.
+    pub fn locks_to_write(&self) -> Result<Locks> {
+        if let LockData::Raw { text, .. } = &self.data {
+            return Err(Kind::Corrupt {
+                row: self.id.clone(),
+                raw: text.clone(),
+            }
+            .into());
+        }
+        if self.problem().is_some() {
+            return Err(self.damaged());
+        }
+        Ok(self.data.locks().unwrap_or_default())
+    }
+
+    /// The error a write into this row gets.
+    pub fn damaged(&self) -> crate::Error {
+        Kind::Damaged {
+            row: self.id.clone(),
+            what: self.problem().unwrap_or_default(),
+        }
+        .into()
     }
 
     /// Last change as RFC 3339 UTC, by the server's clock.
@@ -120,20 +216,30 @@ impl RowState {
     pub fn age_secs(&self) -> Option<i64> {
         self.changed_at.map(|t| (self.read_at - t).max(0))
     }
-    /// Reads a row of `SELECT id, version, dataJson, UNIX_TIMESTAMP(ts),
-    /// UNIX_TIMESTAMP()` (see [`crate::db::sql::SELECT_ROW`]).
+
+    /// Reads a row of `SELECT id, version, dataJson, ts, now` (see
+    /// [`crate::db::sql::SELECT_ROW`]), whatever its version column holds.
     pub(crate) fn from_row(row: mysql_async::Row) -> Result<RowState> {
         let mut c = Cells::new(row, "locks");
         let id: String = c.take(0, "id")?;
         c.name_row(id.clone());
-        let version: Option<i64> = c.take(1, "version")?;
+        let version = match c.take::<Value>(1, "version")? {
+            Value::NULL => Version::Null,
+            Value::Int(v) => Version::Number(v),
+            Value::UInt(v) => {
+                i64::try_from(v).map_or_else(|_| Version::Text(v.to_string()), Version::Number)
+            }
+            Value::Bytes(b) => {
+                let t = String::from_utf8_lossy(&b).into_owned();
+                t.trim()
+                    .parse::<i64>()
+                    .map_or(Version::Text(t), Version::Number)
+            }
+            other => Version::Text(other.as_sql(true)),
+        };
         let data: Option<String> = c.take(2, "dataJson")?;
         let changed_at: Option<i64> = c.take(3, "ts")?;
         let read_at: i64 = c.take(4, "UNIX_TIMESTAMP()")?;
-        let version = version.ok_or_else(|| Kind::Corrupt {
-            row: id.clone(),
-            raw: "version is NULL".into(),
-        })?;
         Ok(RowState {
             data: LockData::parse(data.as_deref()),
             id,
@@ -158,7 +264,7 @@ pub fn validate_text(what: &str, s: &str) -> Result<()> {
         ))
         .into());
     }
-    if let Some(c) = first_unstorable(s) {
+    if let Some(c) = s.chars().find(|c| (*c as u32) > 0xFFFF) {
         return Err(Kind::Invalid(format!(
             "{what} {s:?} contains {c:?} (U+{:X}), which the locks table's 3-byte utf8 cannot store; use characters up to U+FFFF",
             c as u32
@@ -168,15 +274,18 @@ pub fn validate_text(what: &str, s: &str) -> Result<()> {
     Ok(())
 }
 
-/// The first character outside the Basic Multilingual Plane, which the
-/// `locks` table's 3-byte `utf8` cannot store (emoji, for one).
-fn first_unstorable(s: &str) -> Option<char> {
-    s.chars().find(|c| (*c as u32) > 0xFFFF)
-}
-
-/// Checks a row id fits the `id` column.
+/// Checks a row id can be written: it fits the `id` column, and neither
+/// begins nor ends with whitespace (the column's collation ignores
+/// trailing spaces, so `"plat "` would alias `plat`).
 pub fn validate_row_id(id: &str) -> Result<()> {
     validate_text("row id", id)?;
+    if id.trim() != id {
+        return Err(Kind::Invalid(format!(
+            "row id {id:?} begins or ends with whitespace; the locks table would take `{}` for it",
+            id.trim_end()
+        ))
+        .into());
+    }
     let n = id.chars().count();
     if n > ROW_ID_LIMIT {
         return Err(Kind::Invalid(format!(
@@ -187,9 +296,21 @@ pub fn validate_row_id(id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks a row id names a row that may exist (an operator command on a row
+/// another writer created): anything the column can hold.
+pub fn validate_stored_row_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.chars().count() > ROW_ID_LIMIT {
+        return Err(Kind::Invalid(format!(
+            "row id must be 1 to {ROW_ID_LIMIT} characters long"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// Serialises locks for the `dataJson` column, refusing what would not fit.
 pub fn encode(row: &str, locks: &Locks) -> Result<String> {
-    let text = json_text(locks);
+    let text = locks.to_json();
     if text.len() > TEXT_LIMIT {
         return Err(Kind::TooLarge {
             row: row.to_string(),
@@ -199,40 +320,6 @@ pub fn encode(row: &str, locks: &Locks) -> Result<String> {
         .into());
     }
     Ok(text)
-}
-
-/// Locks as compact JSON that a 3-byte `utf8` column can store: characters
-/// beyond U+FFFF, which locksmith never writes itself but another writer
-/// may have stored escaped (`"\ud83d\ude80"`), stay escaped.
-pub fn json_text(locks: &Locks) -> String {
-    let mut out = Vec::with_capacity(128);
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, Utf8mb3Formatter);
-    serde::Serialize::serialize(locks, &mut ser).expect("a JSON map always serialises");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
-}
-
-/// serde_json's compact output, but with characters beyond U+FFFF written
-/// as `\uXXXX` surrogate pairs.
-struct Utf8mb3Formatter;
-
-impl serde_json::ser::Formatter for Utf8mb3Formatter {
-    fn write_string_fragment<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
-        let mut rest = fragment;
-        // A 4-byte UTF-8 sequence, and only such, starts with 0xF0..=0xF4.
-        while let Some(i) = rest.bytes().position(|b| b >= 0xF0) {
-            writer.write_all(&rest.as_bytes()[..i])?;
-            let c = rest[i..].chars().next().expect("a char starts here");
-            for unit in c.encode_utf16(&mut [0u16; 2]) {
-                write!(writer, "\\u{unit:04x}")?;
-            }
-            rest = &rest[i + c.len_utf8()..];
-        }
-        writer.write_all(rest.as_bytes())
-    }
 }
 
 /// Whether `holder` may take `name` in `row`, which holds `locks`:
@@ -247,61 +334,92 @@ pub fn may_take(
     unless: &[glob::Pattern],
 ) -> Result<bool> {
     for p in unless {
-        if let Some((k, v)) = locks.iter().find(|(k, _)| *k != name && p.matches(k)) {
+        let in_way = locks
+            .iter()
+            .find(|e| e.name() != Some(name) && p.matches(&e.shown_name()));
+        if let Some(e) = in_way {
             return Err(Kind::Blocked {
                 row: row.into(),
-                name: k.clone(),
+                name: e.shown_name().into_owned(),
                 pattern: p.as_str().into(),
-                holder: holder_text(v),
+                holder: e.holder_text(),
             }
             .into());
         }
     }
     match locks.get(name) {
-        Some(h) if holder_matches(h, holder) => Ok(true),
-        Some(h) => Err(Kind::Held {
+        Some(e) if e.held_by(holder) => Ok(true),
+        Some(e) => Err(Kind::Held {
             row: row.into(),
             name: name.into(),
-            holder: holder_text(h),
+            holder: e.holder_text(),
         }
         .into()),
         None => Ok(false),
     }
 }
 
-/// Does a stored holder match the holder named on the command line? Strings
-/// compare exactly; other values by their JSON text (so `42` matches "42").
-pub fn holder_matches(stored: &Value, wanted: &str) -> bool {
-    match stored {
-        Value::String(s) => s == wanted,
-        Value::Null => false,
-        other => serde_json::to_string(other).is_ok_and(|text| text == wanted),
-    }
+/// A lock this holder takes: locksmith writes holders as JSON strings.
+pub fn new_entry(name: &str, holder: &str) -> Entry {
+    Entry::new(name, holder)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn row(version: Version, data: &str) -> RowState {
+        RowState {
+            id: "r".into(),
+            version,
+            data: LockData::parse(Some(data)),
+            changed_at: Some(0),
+            read_at: 5,
+        }
+    }
+
     #[test]
     fn parse_keeps_order_and_raw_text() {
         let d = LockData::parse(Some(r#"{"z":"1","a":{"x":[1,2]},"m":3}"#));
-        let LockData::Locks(m) = &d else { panic!() };
-        assert_eq!(m.keys().collect::<Vec<_>>(), ["z", "a", "m"]);
-        assert_eq!(
-            serde_json::to_string(m).unwrap(),
-            r#"{"z":"1","a":{"x":[1,2]},"m":3}"#
-        );
-        assert_eq!(LockData::parse(Some("[1]")), LockData::Raw("[1]".into()));
-        assert_eq!(
-            LockData::parse(Some("\"s\"")),
-            LockData::Raw("\"s\"".into())
-        );
-        assert_eq!(LockData::parse(Some("nope")), LockData::Raw("nope".into()));
+        let LockData::Locks(m) = &d else {
+            panic!("{d:?}")
+        };
+        let names: Vec<_> = m.iter().map(|e| e.shown_name().into_owned()).collect();
+        assert_eq!(names, ["z", "a", "m"]);
+        assert_eq!(m.to_json(), r#"{"z":"1","a":{"x":[1,2]},"m":3}"#);
+        for raw in ["[1]", "\"s\"", "nope"] {
+            assert!(
+                matches!(LockData::parse(Some(raw)), LockData::Raw { text, .. } if text == raw)
+            );
+        }
         assert_eq!(LockData::parse(None), LockData::Null);
         assert!(LockData::parse(Some("{}")).held_summary().is_none());
         assert!(LockData::parse(None).held_summary().is_none());
         assert!(LockData::parse(Some("[]")).held_summary().is_some());
+    }
+
+    #[test]
+    fn problems_are_said_and_writes_refuse_them() {
+        assert_eq!(row(Version::Number(3), "{}").problem(), None);
+        for (r, says) in [
+            (row(Version::Null, "{}"), "its version is NULL"),
+            (
+                row(Version::Text("abc".into()), "{}"),
+                "its version is `abc`, not a number",
+            ),
+            (
+                row(Version::Number(VERSION_MAX), "{}"),
+                "the most the INT column holds",
+            ),
+            (
+                row(Version::Number(1), r#"{"b":"x","b":"y"}"#),
+                "names `b` more than once",
+            ),
+            (row(Version::Number(1), "[1]"), "not a JSON object"),
+        ] {
+            assert!(r.problem().unwrap().contains(says), "{:?}", r.problem());
+            assert!(r.locks_to_write().is_err());
+        }
     }
 
     #[test]
@@ -317,38 +435,22 @@ mod tests {
         assert!(validate_text("lock name", "a\nb").is_err());
         assert!(validate_row_id(&"r".repeat(128)).is_ok());
         assert!(validate_row_id(&"r".repeat(129)).is_err());
+        for padded in ["plat ", " plat", "plat\t"] {
+            assert!(validate_row_id(padded).is_err(), "{padded:?}");
+        }
+        assert!(validate_stored_row_id("plat ").is_ok());
     }
 
     #[test]
     fn encode_enforces_text_limit() {
         let mut m = Locks::new();
         // {"k":"…"} is 8 bytes of syntax around the holder.
-        m.insert("k".into(), Value::String("x".repeat(TEXT_LIMIT - 8)));
+        m.push(Entry::new("k", &"x".repeat(TEXT_LIMIT - 8)));
         assert_eq!(encode("r", &m).unwrap().len(), TEXT_LIMIT);
-        m.insert("k".into(), Value::String("x".repeat(TEXT_LIMIT - 7)));
+        let mut m = Locks::new();
+        m.push(Entry::new("k", &"x".repeat(TEXT_LIMIT - 7)));
         assert!(
             matches!(encode("r", &m).unwrap_err().kind(), Kind::TooLarge { bytes, .. } if *bytes == TEXT_LIMIT + 1)
         );
-    }
-
-    #[test]
-    fn characters_beyond_the_bmp_stay_escaped() {
-        let d = LockData::parse(Some(
-            r#"{"deploy \ud83d\ude80":"h\ud83c\udf89 1","a":"é☃"}"#,
-        ));
-        let locks = d.locks().unwrap();
-        assert_eq!(locks.get("deploy 🚀"), Some(&Value::String("h🎉 1".into())));
-        assert_eq!(
-            encode("r", &locks).unwrap(),
-            r#"{"deploy \ud83d\ude80":"h\ud83c\udf89 1","a":"é☃"}"#
-        );
-    }
-
-    #[test]
-    fn holder_matching() {
-        assert!(holder_matches(&Value::String("42".into()), "42"));
-        assert!(holder_matches(&serde_json::json!(42), "42"));
-        assert!(!holder_matches(&Value::String("42".into()), "4"));
-        assert!(!holder_matches(&Value::Null, "null"));
     }
 }

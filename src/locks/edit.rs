@@ -1,9 +1,10 @@
 //! Operator edits as pure planned changes: what force-release, release by
-//! holder, release-all and bump would do to a row as read. No I/O here;
-//! [`super::table::LockTable`] reads the row, plans with [`Edit::apply`],
-//! and writes the result by compare-and-swap.
+//! holder, release-all, bump and repair would do to a row as read. No I/O
+//! here; [`super::table::LockTable`] reads the row, plans with
+//! [`Edit::apply`], and writes the result by compare-and-swap.
 
-use super::data::{holder_matches, validate_text, LockData, Locks, RowState, VERSION_MAX};
+use super::data::{validate_text, LockData, RowState, Version, VERSION_MAX};
+use super::entries::Locks;
 use crate::error::{Kind, Result};
 
 /// What an operator change does to the locks of a row.
@@ -17,6 +18,11 @@ pub enum Edit {
     All,
     /// Leave the locks, add this (at least 1) to the version.
     Bump(i64),
+    /// Mend what is wrong with the row (see [`RowState::problem`]): a
+    /// version that is NULL, not a number or at the INT maximum starts
+    /// over at 1; a name written twice keeps its last holder, as JSON
+    /// parsers read it; data that is not a JSON object becomes `{}`.
+    Repair,
 }
 
 /// A change made (or, for a dry run, planned) to one row.
@@ -24,28 +30,41 @@ pub enum Edit {
 pub struct Change {
     /// The row.
     pub row: String,
-    /// Version before.
-    pub version_before: i64,
+    /// Version before, as stored.
+    pub version_before: Version,
     /// Version after (what it would be, for a dry run).
     pub version_after: i64,
-    /// Locks removed, with the holders they had.
+    /// Locks removed, exactly as they were stored.
     pub removed: Locks,
-    /// The unparsable text that was replaced, if any.
+    /// The data replaced, verbatim: unparsable text (release-all), or
+    /// whatever a repair rewrote.
     pub replaced_raw: Option<String>,
     /// Locks left in the row afterwards.
     pub remaining: Locks,
     /// The row's data is not a JSON object and was left as it is (a bump).
     pub raw_kept: bool,
+    /// What a repair mends, in words (empty for other edits, and for a row
+    /// that needs no repair).
+    pub repairs: Vec<String>,
     /// True when nothing was written.
     pub dry_run: bool,
 }
 
 impl Change {
     /// Does this change remove exactly what `planned` removes (the same
-    /// locks from the same holders, the same unparsable text)? A plan an
+    /// locks from the same holders, the same replaced text)? A plan an
     /// operator confirmed is only carried out while this holds.
     pub fn same_effect(&self, planned: &Change) -> bool {
-        self.removed == planned.removed && self.replaced_raw == planned.replaced_raw
+        self.removed == planned.removed
+            && self.replaced_raw == planned.replaced_raw
+            && self.repairs == planned.repairs
+    }
+
+    /// True when there is nothing to write (a repair of a sound row).
+    pub fn is_noop(&self) -> bool {
+        self.repairs.is_empty()
+            && self.replaced_raw.is_none()
+            && matches!(self.version_before, Version::Number(v) if v == self.version_after)
     }
 }
 
@@ -57,6 +76,7 @@ impl Edit {
             Edit::Holder(_) => "release-by-holder",
             Edit::All => "release-all",
             Edit::Bump(_) => "bump",
+            Edit::Repair => "repair",
         }
     }
 
@@ -69,7 +89,7 @@ impl Edit {
             }
             Edit::Names(names) => names.iter().try_for_each(|n| validate_text("lock name", n)),
             Edit::Holder(h) => validate_text("holder", h),
-            Edit::All => Ok(()),
+            Edit::All | Edit::Repair => Ok(()),
             Edit::Bump(by) if *by < 1 => Err(Kind::Invalid(format!(
                 "a bump must add at least 1 to the version, not {by}"
             ))
@@ -78,91 +98,139 @@ impl Edit {
         }
     }
 
-    /// Applies the edit to a row as read: the new locks, or why not.
+    /// Applies the edit to a row as read: the change, or why not.
     pub fn apply(&self, state: &RowState) -> Result<Change> {
+        if let Edit::Repair = self {
+            return Ok(repair(state));
+        }
         let id = &state.id;
+        let version = state.number()?;
         let mut change = Change {
             row: id.clone(),
-            version_before: state.version,
-            version_after: state.version + 1,
+            version_before: Version::Number(version),
+            version_after: version + 1,
             removed: Locks::new(),
             replaced_raw: None,
             remaining: Locks::new(),
             raw_kept: false,
+            repairs: Vec::new(),
             dry_run: false,
         };
-        if let Edit::Bump(by) = self {
-            change.version_after = state
-                .version
-                .checked_add(*by)
-                .filter(|v| *v <= VERSION_MAX)
-                .ok_or_else(|| {
-                    Kind::Invalid(format!(
-                        "bumping row `{id}` (version {}) by {by} would take its version past {VERSION_MAX}, the most the INT column holds; nothing was changed",
-                        state.version
-                    ))
-                })?;
-            match state.data.locks() {
-                Some(locks) => change.remaining = locks,
-                None => change.raw_kept = true,
-            }
-            return Ok(change);
-        }
-        if let (Edit::All, LockData::Raw(raw)) = (self, &state.data) {
-            change.replaced_raw = Some(raw.clone());
-            return Ok(change);
-        }
-        let mut locks = state.locks_or_corrupt()?;
-        match self {
-            Edit::Names(names) => {
-                for n in names {
-                    match locks.shift_remove(n) {
-                        Some(h) => {
-                            change.removed.insert(n.clone(), h);
-                        }
-                        None if change.removed.contains_key(n) => {}
-                        None => {
-                            return Err(Kind::NotHeld {
-                                row: id.clone(),
-                                name: n.clone(),
-                            }
-                            .into())
-                        }
-                    }
+        match (self, &state.data) {
+            (Edit::Bump(by), data) => {
+                change.version_after = version
+                    .checked_add(*by)
+                    .filter(|v| *v <= VERSION_MAX)
+                    .ok_or_else(|| {
+                        Kind::Invalid(format!(
+                            "bumping row `{id}` (version {version}) by {by} would take its version past {VERSION_MAX}, the most the INT column holds; nothing was changed"
+                        ))
+                    })?;
+                match data.locks() {
+                    Some(locks) => change.remaining = locks,
+                    None => change.raw_kept = true,
                 }
             }
-            Edit::Holder(h) => {
-                let (gone, kept): (Locks, Locks) = std::mem::take(&mut locks)
-                    .into_iter()
-                    .partition(|(_, v)| holder_matches(v, h));
-                if gone.is_empty() {
+            (Edit::All, LockData::Raw { text, .. }) => change.replaced_raw = Some(text.clone()),
+            (Edit::All, data) => change.removed = data.locks().unwrap_or_default(),
+            (Edit::Names(names), _) => {
+                let mut locks = state.locks_to_write()?;
+                for n in names {
+                    let gone = locks.remove(n);
+                    if gone.is_empty() && !change.removed.contains(n) {
+                        return Err(Kind::NotHeld {
+                            row: id.clone(),
+                            name: n.clone(),
+                        }
+                        .into());
+                    }
+                    for e in gone.iter() {
+                        change.removed.push(e.clone());
+                    }
+                }
+                change.remaining = locks;
+            }
+            (Edit::Holder(h), _) => {
+                let mut locks = state.locks_to_write()?;
+                change.removed = locks.split_off(|e| e.held_by(h));
+                if change.removed.is_empty() {
                     return Err(Kind::NotHeld {
                         row: id.clone(),
                         name: format!("(any lock held by {h})"),
                     }
                     .into());
                 }
-                change.removed = gone;
-                locks = kept;
+                change.remaining = locks;
             }
-            Edit::All => change.removed = std::mem::take(&mut locks),
-            // Returned above.
-            Edit::Bump(_) => {}
+            (Edit::Repair, _) => {}
         }
-        change.remaining = locks;
         Ok(change)
     }
+}
+
+/// What mending a row takes. A sound row gets a change that writes nothing
+/// ([`Change::is_noop`]).
+fn repair(state: &RowState) -> Change {
+    let mut change = Change {
+        row: state.id.clone(),
+        version_before: state.version.clone(),
+        version_after: 1,
+        removed: Locks::new(),
+        replaced_raw: None,
+        remaining: Locks::new(),
+        raw_kept: false,
+        repairs: Vec::new(),
+        dry_run: false,
+    };
+    match &state.version {
+        Version::Number(v) if (0..VERSION_MAX).contains(v) => change.version_after = *v + 1,
+        other => change
+            .repairs
+            .push(format!("version {other} starts over at 1")),
+    }
+    match &state.data {
+        LockData::Raw { why, .. } => change.repairs.push(format!(
+            "dataJson, which is not a JSON object ({why}), is replaced by {{}}"
+        )),
+        LockData::Null => {}
+        LockData::Locks(locks) => {
+            let mut kept = locks.clone();
+            let gone = kept.dedupe();
+            if !gone.is_empty() {
+                change.repairs.push(format!(
+                    "names written more than once keep their last holder: {}",
+                    locks
+                        .duplicates()
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            change.removed = gone;
+            change.remaining = kept;
+        }
+    }
+    if change.repairs.is_empty() {
+        change.version_after = match state.version {
+            Version::Number(v) => v,
+            _ => 1,
+        };
+    } else {
+        change.replaced_raw = state.data.raw_text();
+    }
+    change
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
+    use crate::locks::data::LockData;
 
-    fn state(data: &str) -> RowState {
+    fn state(version: Version, data: &str) -> RowState {
         RowState {
             id: "r".into(),
-            version: 7,
+            version,
             data: LockData::parse(Some(data)),
             changed_at: Some(0),
             read_at: 5,
@@ -171,27 +239,24 @@ mod tests {
 
     #[test]
     fn edits() {
-        let s = state(r#"{"a":"t1","b":"t2","c":"t1"}"#);
+        let s = state(Version::Number(7), r#"{"a":"t1","b":"t2","c":"t1"}"#);
         let c = Edit::Names(vec!["b".into()]).apply(&s).unwrap();
-        assert_eq!(
-            serde_json::to_string(&c.remaining).unwrap(),
-            r#"{"a":"t1","c":"t1"}"#
-        );
-        assert_eq!(c.removed.get("b"), Some(&Value::String("t2".into())));
+        assert_eq!(c.remaining.to_json(), r#"{"a":"t1","c":"t1"}"#);
+        assert_eq!(c.removed.to_json(), r#"{"b":"t2"}"#);
         let c = Edit::Holder("t1".into()).apply(&s).unwrap();
-        assert_eq!(
-            serde_json::to_string(&c.remaining).unwrap(),
-            r#"{"b":"t2"}"#
-        );
+        assert_eq!(c.remaining.to_json(), r#"{"b":"t2"}"#);
         assert_eq!(c.removed.len(), 2);
         let e = Edit::Names(vec!["zz".into()]).apply(&s).unwrap_err();
         assert!(matches!(e.kind(), Kind::NotHeld { .. }));
         let e = Edit::Holder("nobody".into()).apply(&s).unwrap_err();
         assert!(matches!(e.kind(), Kind::NotHeld { .. }));
         let c = Edit::Bump(5).apply(&s).unwrap();
-        assert_eq!((c.version_before, c.version_after), (7, 12));
+        assert_eq!(
+            (c.version_before.clone(), c.version_after),
+            (Version::Number(7), 12)
+        );
         assert_eq!(c.remaining.len(), 3);
-        let raw = state("[1,2]");
+        let raw = state(Version::Number(7), "[1,2]");
         assert!(matches!(
             Edit::Names(vec!["a".into()])
                 .apply(&raw)
@@ -202,6 +267,53 @@ mod tests {
         let c = Edit::All.apply(&raw).unwrap();
         assert_eq!(c.replaced_raw.as_deref(), Some("[1,2]"));
         assert!(c.remaining.is_empty());
+    }
+
+    #[test]
+    fn an_ambiguous_row_is_refused_by_name_and_holder_but_listed_by_all() {
+        let s = state(Version::Number(1), r#"{"b":"x","c":"z","b":"y"}"#);
+        for e in [Edit::Names(vec!["b".into()]), Edit::Holder("x".into())] {
+            assert!(matches!(
+                e.apply(&s).unwrap_err().kind(),
+                Kind::Damaged { .. }
+            ));
+        }
+        let all = Edit::All.apply(&s).unwrap();
+        assert_eq!(all.removed.to_json(), r#"{"b":"x","c":"z","b":"y"}"#);
+    }
+
+    #[test]
+    fn repairs_mend_each_problem_and_list_what_goes() {
+        let dup = Edit::Repair
+            .apply(&state(Version::Number(4), r#"{"b":"x","c":"z","b":"y"}"#))
+            .unwrap();
+        assert_eq!(dup.remaining.to_json(), r#"{"b":"y","c":"z"}"#);
+        assert_eq!(dup.removed.to_json(), r#"{"b":"x"}"#);
+        assert_eq!(dup.version_after, 5);
+        assert_eq!(
+            dup.replaced_raw.as_deref(),
+            Some(r#"{"b":"x","c":"z","b":"y"}"#)
+        );
+        for v in [
+            Version::Null,
+            Version::Text("abc".into()),
+            Version::Number(VERSION_MAX),
+        ] {
+            let c = Edit::Repair
+                .apply(&state(v.clone(), r#"{"a":"t"}"#))
+                .unwrap();
+            assert_eq!(c.version_after, 1, "{v:?}");
+            assert_eq!(c.remaining.to_json(), r#"{"a":"t"}"#, "no lock goes");
+            assert!(c.removed.is_empty());
+        }
+        let raw = Edit::Repair
+            .apply(&state(Version::Number(2), "[1]"))
+            .unwrap();
+        assert_eq!(raw.replaced_raw.as_deref(), Some("[1]"));
+        let sound = Edit::Repair
+            .apply(&state(Version::Number(2), r#"{"a":"t"}"#))
+            .unwrap();
+        assert!(sound.is_noop(), "{sound:?}");
     }
 
     #[test]

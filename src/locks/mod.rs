@@ -2,7 +2,9 @@
 //! the compare-and-swap writes, the public [`LockTable`] operations, waiting
 //! with a deadline, and the audit trail of operator changes.
 //!
-//! * [`data`]: what a row holds, and what can be stored (pure).
+//! * [`entries`]: a row's locks, each exactly as its writer stored it.
+//! * [`data`]: what a row holds, what can be wrong with it, and what can
+//!   be stored (pure).
 //! * [`edit`]: operator edits as planned changes (pure).
 //! * `cache` and `write` (crate-private): the client's copy of the row, and
 //!   the one module that writes rows.
@@ -14,13 +16,15 @@ pub mod audit;
 mod cache;
 pub mod data;
 pub mod edit;
+pub mod entries;
 pub mod guard;
 pub mod table;
 pub(crate) mod write;
 
 pub use audit::{AuditInfo, AuditRecord};
-pub use data::{LockData, Locks, RowState};
+pub use data::{LockData, RowState, Version};
 pub use edit::{Change, Edit};
+pub use entries::{Entry, Locks};
 pub use guard::{AcquireOptions, LockGuard};
 pub use table::{LockTable, WriteOpts};
 pub use write::Stats;

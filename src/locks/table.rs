@@ -15,14 +15,13 @@
 use super::audit::{self, AuditInfo, AuditRecord};
 use super::cache::Plain;
 use super::data::{
-    holder_matches, holder_text, may_take, validate_row_id, validate_text, RowState,
+    may_take, new_entry, validate_row_id, validate_stored_row_id, validate_text, RowState, Version,
 };
 use super::edit::{Change, Edit};
 use super::write::{read_with, Backoff, Outcome, Stats, Writer};
 use crate::db::deadline;
 use crate::db::{ConnectOptions, DbUrl};
 use crate::error::{Error, Kind, Result};
-use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -266,7 +265,7 @@ impl LockTable {
         unless: &[glob::Pattern],
     ) -> Result<bool> {
         match self.read(row).await? {
-            Some(state) => may_take(row, &state.locks_or_corrupt()?, name, holder, unless),
+            Some(state) => may_take(row, &state.locks_to_write()?, name, holder, unless),
             None => Ok(false),
         }
     }
@@ -465,7 +464,7 @@ impl LockTable {
         opts: &WriteOpts,
         planned: Option<&Change>,
     ) -> Result<Change> {
-        validate_row_id(row)?;
+        validate_stored_row_id(row)?;
         edit.validate()?;
         self.finish_pending().await?;
         let w = &self.inner.w;
@@ -521,18 +520,19 @@ impl LockTable {
                 w.count_slow();
             }
             let mut c = w.lease().await?;
-            let Some(state) = read_with(&mut c, row).await? else {
+            let Some(state) = exact(read_with(&mut c, row).await?, row)? else {
                 // A new row: create it, then the usual single UPDATE.
                 w.ensure_row(&mut c, row).await?;
                 continue;
             };
-            let mut locks = state.locks_or_corrupt()?;
+            let mut locks = state.locks_to_write()?;
+            let version = state.number()?;
             if may_take(row, &locks, name, holder, unless)? {
                 // Already ours: acquiring is idempotent.
                 return Ok(());
             }
-            locks.insert(name.into(), Value::String(holder.into()));
-            match w.cas_plain(c, &op, state.version, locks).await? {
+            locks.push(new_entry(name, holder));
+            match w.cas_plain(c, &op, version, locks).await? {
                 Outcome::Landed => return Ok(()),
                 Outcome::Unknown => r.unsure = true,
                 Outcome::Missed => {
@@ -568,10 +568,10 @@ impl LockTable {
                 w.count_slow();
             }
             let mut c = w.lease().await?;
-            let state = read_with(&mut c, row)
-                .await?
+            let state = exact(read_with(&mut c, row).await?, row)?
                 .ok_or_else(|| Kind::NoRow(row.into()))?;
-            let mut locks = state.locks_or_corrupt()?;
+            let mut locks = state.locks_to_write()?;
+            let version = state.number()?;
             match locks.get(name) {
                 None => {
                     return Err(Kind::NotHeld {
@@ -580,19 +580,19 @@ impl LockTable {
                     }
                     .into())
                 }
-                Some(h) if !holder_matches(h, holder) => {
+                Some(e) if !e.held_by(holder) => {
                     return Err(Kind::WrongHolder {
                         row: row.into(),
                         name: name.into(),
-                        holder: holder_text(h),
+                        holder: e.holder_text(),
                         wanted: holder.into(),
                     }
                     .into())
                 }
                 Some(_) => {}
             }
-            locks.shift_remove(name);
-            match w.cas_plain(c, &op, state.version, locks).await? {
+            locks.remove(name);
+            match w.cas_plain(c, &op, version, locks).await? {
                 Outcome::Landed => return Ok(()),
                 Outcome::Unknown => r.unsure = true,
                 Outcome::Missed => {
@@ -627,14 +627,16 @@ impl LockTable {
                 r.unsure = false;
             }
             let mut c = w.lease().await?;
-            let state = read_with(&mut c, row)
-                .await?
+            let state = exact(read_with(&mut c, row).await?, row)?
                 .ok_or_else(|| Kind::NoRow(row.into()))?;
-            if let Some(expected) = opts.expect_version.filter(|v| *v != state.version) {
+            if let Some(expected) = opts
+                .expect_version
+                .filter(|v| state.version != Version::Number(*v))
+            {
                 return Err(Kind::VersionMoved {
                     row: row.into(),
-                    expected,
-                    actual: state.version,
+                    expected: expected.to_string(),
+                    actual: state.version.to_string(),
                 }
                 .into());
             }
@@ -642,12 +644,12 @@ impl LockTable {
             if let Some(plan) = planned.filter(|p| !change.same_effect(p)) {
                 return Err(Kind::VersionMoved {
                     row: row.into(),
-                    expected: plan.version_before,
-                    actual: state.version,
+                    expected: plan.version_before.to_string(),
+                    actual: state.version.to_string(),
                 }
                 .into());
             }
-            if opts.dry_run {
+            if opts.dry_run || change.is_noop() {
                 change.dry_run = true;
                 return Ok(change);
             }
@@ -663,11 +665,11 @@ impl LockTable {
                 Outcome::Missed => {
                     w.count_conflict();
                     if opts.expect_version.is_some() {
-                        let actual = w.read(row).await?.map(|s| s.version).unwrap_or(-1);
+                        let actual = w.read(row).await?.map(|s| s.version);
                         return Err(Kind::VersionMoved {
                             row: row.into(),
-                            expected: state.version,
-                            actual,
+                            expected: state.version.to_string(),
+                            actual: actual.map_or("(row gone)".into(), |v| v.to_string()),
                         }
                         .into());
                     }
@@ -677,5 +679,20 @@ impl LockTable {
                 }
             }
         }
+    }
+}
+
+/// A row read by id, which must be exactly that id: the `id` column's
+/// collation ignores trailing spaces, so `WHERE id = 'plat'` also finds a
+/// row `"plat "` another writer created. Such a row is not silently taken
+/// for this one.
+fn exact(state: Option<RowState>, row: &str) -> Result<Option<RowState>> {
+    match state {
+        Some(s) if s.id != row => Err(Kind::Invalid(format!(
+            "row `{row}` cannot be used: the table holds {:?}, which its collation takes for the same id; name that row exactly",
+            s.id
+        ))
+        .into()),
+        other => Ok(other),
     }
 }

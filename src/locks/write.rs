@@ -12,7 +12,7 @@
 
 use super::audit::{self, AuditInfo};
 use super::cache::{Cache, Plain};
-use super::data::{encode, RowState, TEXT_LIMIT};
+use super::data::{encode, RowState, Version, TEXT_LIMIT};
 use super::edit::{Change, Edit};
 use crate::db::{deadline, sql, ConnectOptions, DbUrl, Lease, Session};
 use crate::error::{Kind, Result};
@@ -165,7 +165,7 @@ impl Writer {
             .read(row)
             .await?
             .and_then(|s| s.data.locks())
-            .and_then(|l| l.get(name).map(|h| super::data::holder_matches(h, holder)))
+            .and_then(|l| l.get(name).map(|e| e.held_by(holder)))
             .unwrap_or(false))
     }
 
@@ -237,10 +237,10 @@ impl Writer {
         c: Lease,
         op: &Plain<'_>,
         version: i64,
-        locks: super::data::Locks,
+        locks: super::entries::Locks,
     ) -> Result<Outcome> {
         let json = encode(op.row, &locks)?;
-        let outcome = self.cas(c, op.row, version, &json, None).await?;
+        let outcome = self.cas(c, op.row, version, &json).await?;
         match outcome {
             Outcome::Landed => self.cache().wrote(op.row, version + 1, Some(locks)),
             _ => self.cache().forget(),
@@ -248,7 +248,7 @@ impl Writer {
         Ok(outcome)
     }
 
-    /// Writes an operator's planned change by CAS against the version it
+    /// Writes an operator's planned change by CAS against the row as it
     /// was planned from, with its audit record in the same transaction.
     pub(crate) async fn write_change(
         &self,
@@ -257,15 +257,35 @@ impl Writer {
         change: &Change,
         audit: Option<&AuditInfo>,
     ) -> Result<Outcome> {
-        match edit {
-            Edit::Bump(by) => self.cas_bump(c, change, *by, audit).await,
-            _ => {
-                let json = encode(&change.row, &change.remaining)?;
-                let audited = audit.map(|a| (a, change));
-                self.cas(c, &change.row, change.version_before, &json, audited)
-                    .await
+        let row = change.row.as_str();
+        let audited = audit.map(|a| (a, change));
+        let (stmt, params): (&str, mysql_async::Params) = match (edit, &change.version_before) {
+            // A repair matches the row exactly as it was read, whatever its
+            // version holds (NULL, text, the INT maximum).
+            (Edit::Repair, before) => {
+                let json = encode(row, &change.remaining)?;
+                let data = change.replaced_raw.clone();
+                let p = (json, change.version_after, row, before.sql_value(), data);
+                (sql::REPAIR_WRITE, p.into())
             }
-        }
+            (_, Version::Number(v)) => match edit {
+                Edit::Bump(by) => (sql::CAS_BUMP, (*by, row, *v).into()),
+                _ => {
+                    let json = encode(row, &change.remaining)?;
+                    (sql::CAS_WRITE, (json, row, *v).into())
+                }
+            },
+            // Plans from a row whose version is not a number are refused
+            // before they get here (only a repair can write such a row).
+            (_, other) => {
+                return Err(Kind::Damaged {
+                    row: row.into(),
+                    what: format!("its version is {other}"),
+                }
+                .into())
+            }
+        };
+        self.write(c, row, stmt, params, audited).await
     }
 
     /// After a dropped connection left an operator's write unresolved (its
@@ -278,7 +298,7 @@ impl Writer {
         }
         let row = &change.row;
         let now = self.read(row).await?.map(|s| s.version);
-        if now != Some(change.version_before) {
+        if now.as_ref() != Some(&change.version_before) {
             return Err(Kind::Unsettled(format!(
                 "the connection dropped while writing row `{row}`, and the row has changed since; the change may or may not be ours, check with `locksmith locks dump {row}`"
             ))
@@ -287,61 +307,35 @@ impl Writer {
         Ok(false)
     }
 
-    /// One CAS write, optionally with its audit record in one transaction.
-    async fn cas(
+    /// One CAS write, not recorded.
+    async fn cas(&self, c: Lease, row: &str, version: i64, json: &str) -> Result<Outcome> {
+        self.write(c, row, sql::CAS_WRITE, (json, row, version).into(), None)
+            .await
+    }
+
+    /// One conditional write (one row affected: it landed), with its audit
+    /// record in the same transaction when there is one.
+    async fn write(
         &self,
         mut c: Lease,
         row: &str,
-        version: i64,
-        json: &str,
+        stmt: &str,
+        params: mysql_async::Params,
         audit: Option<(&AuditInfo, &Change)>,
     ) -> Result<Outcome> {
         let r: Result<bool> = async {
-            match audit {
-                None => {
-                    c.exec_drop(sql::CAS_WRITE, (json, row, version)).await?;
-                    Ok(c.affected_rows() == 1)
-                }
-                Some((a, change)) => {
-                    c.query_drop(sql::BEGIN).await?;
-                    c.exec_drop(sql::CAS_WRITE, (json, row, version)).await?;
-                    if c.affected_rows() != 1 {
-                        c.query_drop(sql::ROLLBACK).await?;
-                        return Ok(false);
-                    }
-                    audit::insert(&mut c, a, change).await?;
-                    c.query_drop(sql::COMMIT).await?;
-                    Ok(true)
-                }
-            }
-        }
-        .await;
-        finish(r, row, &mut c, audit.is_some()).await
-    }
-
-    async fn cas_bump(
-        &self,
-        mut c: Lease,
-        change: &Change,
-        by: i64,
-        audit: Option<&AuditInfo>,
-    ) -> Result<Outcome> {
-        let (row, version) = (change.row.as_str(), change.version_before);
-        let r: Result<bool> = async {
-            if audit.is_some() {
-                c.query_drop(sql::BEGIN).await?;
-            }
-            c.exec_drop(sql::CAS_BUMP, (by, row, version)).await?;
+            let Some((a, change)) = audit else {
+                c.exec_drop(stmt, params).await?;
+                return Ok(c.affected_rows() == 1);
+            };
+            c.query_drop(sql::BEGIN).await?;
+            c.exec_drop(stmt, params).await?;
             if c.affected_rows() != 1 {
-                if audit.is_some() {
-                    c.query_drop(sql::ROLLBACK).await?;
-                }
+                c.query_drop(sql::ROLLBACK).await?;
                 return Ok(false);
             }
-            if let Some(a) = audit {
-                audit::insert(&mut c, a, change).await?;
-                c.query_drop(sql::COMMIT).await?;
-            }
+            audit::insert(&mut c, a, change).await?;
+            c.query_drop(sql::COMMIT).await?;
             Ok(true)
         }
         .await;
@@ -351,13 +345,13 @@ impl Writer {
     // ---- for the bench only: its scratch row, never a real one ----------
 
     /// Fills a freshly created scratch row with `locks`, by CAS.
-    pub(crate) async fn bench_fill(&self, row: &str, locks: &super::data::Locks) -> Result<()> {
+    pub(crate) async fn bench_fill(&self, row: &str, locks: &super::entries::Locks) -> Result<()> {
         let mut c = self.lease().await?;
         let state = read_with(&mut c, row)
             .await?
             .ok_or_else(|| Kind::NoRow(row.into()))?;
         let json = encode(row, locks)?;
-        c.exec_drop(sql::CAS_WRITE, (json, row, state.version))
+        c.exec_drop(sql::CAS_WRITE, (json, row, state.number()?))
             .await?;
         if c.affected_rows() != 1 {
             return Err(Kind::Contended(row.into()).into());

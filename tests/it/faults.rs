@@ -90,7 +90,7 @@ fn locks_of(db: &TestDb, row: &str) -> Vec<(String, serde_json::Value)> {
         .into_iter()
         .filter(|r| r.row == row)
         .flat_map(|r| r.locks)
-        .map(|l| (l.name, l.holder))
+        .map(|l| (l.name, json(&l.holder)))
         .collect()
 }
 

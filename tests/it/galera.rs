@@ -296,7 +296,7 @@ fn an_operator_on_one_node_beside_workers_on_the_others() {
         changes,
         "exactly one audit record per change"
     );
-    let removed: usize = doc.records.iter().map(|r| r.removed.len()).sum();
+    let removed: usize = doc.records.iter().map(|r| r.removed_locks().len()).sum();
     assert_eq!(
         removed, lost,
         "every lock a worker lost, the operator removed"

@@ -596,6 +596,12 @@ impl Drop for TestDb {
     }
 }
 
+/// A holder (or any raw JSON locksmith reports exactly as stored) as a
+/// JSON value, to compare.
+pub fn json(raw: &serde_json::value::RawValue) -> serde_json::Value {
+    serde_json::from_str(raw.get()).unwrap()
+}
+
 /// Path of the built binary.
 pub fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_locksmith"))

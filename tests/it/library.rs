@@ -3,7 +3,7 @@
 
 use crate::harness::*;
 use crate::proxy::{self, Proxy};
-use locksmith::locks::{LockTable, WriteOpts};
+use locksmith::locks::{LockTable, Version, WriteOpts};
 use locksmith::AcquireOptions;
 use locksmith::DbUrl;
 use locksmith::Kind;
@@ -66,10 +66,7 @@ fn guard_release_and_drop() {
             .release_by_holder("platform", "task-1", &WriteOpts::default())
             .await
             .unwrap();
-        assert_eq!(
-            change.removed.keys().collect::<Vec<_>>(),
-            ["backup", "update"]
-        );
+        assert_eq!(change.removed.names(), ["backup", "update"]);
         assert!(t
             .read("platform")
             .await
@@ -137,12 +134,12 @@ fn compare_and_swap_against_a_seed_style_writer() {
         let locks = end.data.locks().unwrap();
         // The seed writer toggled seed_0 34 times and seed_1, seed_2 33
         // times each; all of ours were released.
-        let mut keys: Vec<&String> = locks.keys().collect();
+        let mut keys: Vec<String> = locks.names();
         keys.sort();
         assert_eq!(keys, ["seed_1", "seed_2"]);
         assert_eq!(
             end.version,
-            1 + 100 + 200,
+            Version::Number(1 + 100 + 200),
             "every write landed exactly once"
         );
         ours.disconnect().await.unwrap();
@@ -172,10 +169,19 @@ fn a_dropped_connection_after_a_landed_acquire_is_resolved_by_reading() {
         let _ = t.disconnect().await;
         state
     });
-    assert_eq!(after_acquire.version, 2, "applied once, not repeated");
     assert_eq!(
-        after_acquire.data.locks().unwrap().get("backup"),
-        Some(&serde_json::json!("task-1"))
+        after_acquire.version,
+        Version::Number(2),
+        "applied once, not repeated"
+    );
+    assert_eq!(
+        after_acquire
+            .data
+            .locks()
+            .unwrap()
+            .get("backup")
+            .map(|e| e.holder_text()),
+        Some("task-1".into())
     );
     assert_eq!(db.version("platform"), 3);
     assert_eq!(db.data("platform").as_deref(), Some("{}"));
@@ -225,8 +231,13 @@ fn an_operation_cut_off_mid_statement_never_lands_later() {
         // The next operation ends that session first, and reads the truth.
         let state = t.read("platform").await.unwrap().unwrap();
         assert_eq!(
-            state.data.locks().unwrap().get("backup"),
-            Some(&serde_json::json!("task-1"))
+            state
+                .data
+                .locks()
+                .unwrap()
+                .get("backup")
+                .map(|e| e.holder_text()),
+            Some("task-1".into())
         );
         t.disconnect().await.unwrap();
     });
@@ -300,7 +311,7 @@ fn a_dropped_connection_after_an_audited_commit_is_resolved_by_its_op_id() {
         change
     });
     assert!(proxy.took_cut(), "the proxy did cut the connection");
-    assert_eq!(change.removed.keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(change.removed.names(), ["a"]);
     assert_eq!(db.version("platform"), 2, "applied once, not repeated");
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM locks_audit").as_deref(),
@@ -343,7 +354,7 @@ fn a_stale_cached_row_only_costs_a_conflict() {
         "{err}"
     );
     // Every successful operation bumped the version exactly once.
-    assert_eq!(versions, [5, 9]);
+    assert_eq!(versions, [Version::Number(5), Version::Number(9)]);
     assert_eq!(
         db.data("platform")
             .map(|d| serde_json::from_str::<serde_json::Value>(&d).unwrap()),

@@ -217,7 +217,10 @@ fn wait_times_out_with_the_conflict_code() {
     let r = Run::from(waiter.wait_with_output().unwrap());
     assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{r:#?}");
     let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
-    assert_eq!(doc.rows[0].locks[0].holder, serde_json::json!("task-2"));
+    assert_eq!(
+        json(&doc.rows[0].locks[0].holder),
+        serde_json::json!("task-2")
+    );
     db.locksmith(&[
         "locks", "release", "platform", "backup", "--holder", "task-1",
     ])
@@ -238,7 +241,7 @@ fn wait_for_lock(db: &TestDb, row: &str, name: &str) -> serde_json::Value {
                 .flat_map(|r| r.locks.iter())
                 .find(|l| l.name == name)
             {
-                return l.holder.clone();
+                return json(&l.holder);
             }
         }
         assert!(Instant::now() < deadline, "lock {name} never appeared");
@@ -350,7 +353,10 @@ fn ctrl_c_or_sigterm_while_waiting_leaves_nothing_behind() {
         );
         let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
         assert_eq!(doc.rows[0].locks.len(), 1);
-        assert_eq!(doc.rows[0].locks[0].holder, serde_json::json!("task-1"));
+        assert_eq!(
+            json(&doc.rows[0].locks[0].holder),
+            serde_json::json!("task-1")
+        );
     }
 }
 

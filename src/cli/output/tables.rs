@@ -3,16 +3,16 @@
 
 use super::style::{age_text, clip, table};
 use crate::bench::BenchReport;
-use crate::locks::data::holder_text;
-use crate::locks::{AuditRecord, LockData, RowState};
+use crate::locks::{AuditRecord, LockData, RowState, Version};
 use crate::migrate::{Holder, MigrationStatus, State};
+use crate::shown::{shown, shown_id};
 use comfy_table::{Cell, Color};
 use serde::{Deserialize, Serialize};
 
 // ---- locks dump -----------------------------------------------------------
 
 /// `locks dump --format json`: the whole document.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dump {
     /// The rows, by id.
@@ -20,31 +20,40 @@ pub struct Dump {
 }
 
 /// One row of `locks`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DumpRow {
-    /// The row id.
+    /// The row id, exactly as stored.
     pub row: String,
-    /// Its version.
-    pub version: i64,
+    /// Its version; null when it is NULL or not a number (see
+    /// `version_text`).
+    pub version: Option<i64>,
+    /// The version as stored when it is not a number; otherwise null.
+    pub version_text: Option<String>,
     /// Last change, RFC 3339 UTC, server clock (null if unknown).
     pub changed_at: Option<String>,
     /// Seconds since the last change, by the server's clock.
     pub age_seconds: Option<i64>,
     /// Held locks in stored order (empty when none, or when `raw` is set).
+    /// A name written twice is listed twice.
     pub locks: Vec<DumpLock>,
     /// The verbatim dataJson when it is not a JSON object; otherwise null.
     pub raw: Option<String>,
+    /// What is wrong with the row, when something is (lock writes refuse
+    /// it; `locks repair` mends it); otherwise null.
+    pub problem: Option<String>,
 }
 
 /// One held lock.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DumpLock {
-    /// Lock name.
+    /// Lock name (the stored key text, quotes and escapes included, when
+    /// it holds an escape no string can).
     pub name: String,
-    /// Holder, any JSON value (Cloudron stores a task id).
-    pub holder: serde_json::Value,
+    /// Holder: any JSON value, exactly as stored (Cloudron stores a task
+    /// id; other writers' numbers and escapes are kept as written).
+    pub holder: Box<serde_json::value::RawValue>,
 }
 
 impl From<&RowState> for DumpRow {
@@ -52,50 +61,70 @@ impl From<&RowState> for DumpRow {
         let (locks, raw) = match &s.data {
             LockData::Locks(m) => (
                 m.iter()
-                    .map(|(k, v)| DumpLock {
-                        name: k.clone(),
-                        holder: v.clone(),
+                    .map(|e| DumpLock {
+                        name: e.shown_name().into_owned(),
+                        holder: e.holder().to_owned(),
                     })
                     .collect(),
                 None,
             ),
             LockData::Null => (Vec::new(), None),
-            LockData::Raw(r) => (Vec::new(), Some(r.clone())),
+            LockData::Raw { text, .. } => (Vec::new(), Some(text.clone())),
         };
         DumpRow {
             row: s.id.clone(),
-            version: s.version,
+            version: s.version.number(),
+            version_text: match &s.version {
+                Version::Text(t) => Some(t.clone()),
+                _ => None,
+            },
             changed_at: s.changed_at_text(),
             age_seconds: s.age_secs(),
             locks,
             raw,
+            problem: s.problem(),
         }
     }
 }
 
-/// The dump as a table: one line per held lock.
+/// The dump as a table: one line per held lock (a name written twice, on
+/// two lines), every value escaped for the terminal.
 pub fn dump_table(d: &Dump) -> String {
     let mut t = table(&["ROW", "LOCK", "HOLDER", "VERSION", "LAST CHANGE", "AGE"]);
     for r in &d.rows {
         let changed = r.changed_at.clone().unwrap_or_else(|| "-".into());
         let age = r.age_seconds.map(age_text).unwrap_or_else(|| "-".into());
+        let version = match (r.version, &r.version_text) {
+            (Some(v), _) => v.to_string(),
+            (None, Some(t)) => format!("`{}`", shown(t)),
+            (None, None) => "NULL".into(),
+        };
+        let bad = r.problem.is_some();
         let mut line = |lock: Cell, holder: String| {
+            let version = match bad {
+                true => Cell::new(&version).fg(Color::Red),
+                false => Cell::new(&version),
+            };
             t.add_row(vec![
-                Cell::new(&r.row),
+                Cell::new(shown_id(&r.row)),
                 lock,
                 Cell::new(holder),
-                Cell::new(r.version),
+                version,
                 Cell::new(&changed),
                 Cell::new(&age),
             ]);
         };
         if let Some(raw) = &r.raw {
-            line(Cell::new("(not a JSON object)").fg(Color::Red), clip(raw));
+            line(
+                Cell::new("(not a JSON object)").fg(Color::Red),
+                clip(&shown(raw)),
+            );
         } else if r.locks.is_empty() {
             line(Cell::new("(no locks)").fg(Color::DarkGrey), String::new());
         } else {
             for l in &r.locks {
-                line(Cell::new(clip(&l.name)), clip(&holder_text(&l.holder)));
+                let holder = crate::locks::entries::holder_text(l.holder.get());
+                line(Cell::new(clip(&shown(&l.name))), clip(&shown(&holder)));
             }
         }
     }
@@ -183,7 +212,7 @@ pub fn status_table(list: &[MigrationStatus]) -> String {
 // ---- locks history --------------------------------------------------------
 
 /// `locks history --format json`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryDoc {
     /// Records, oldest first.
@@ -199,12 +228,22 @@ pub fn history_table(records: &[AuditRecord]) -> String {
             _ => "-".into(),
         };
         let mut change: Vec<String> = r
-            .removed
+            .removed_locks()
             .iter()
-            .map(|(k, v)| format!("released {k} (held by {})", holder_text(v)))
+            .map(|e| {
+                format!(
+                    "released {} (held by {})",
+                    shown(&e.shown_name()),
+                    shown(&e.holder_text())
+                )
+            })
             .collect();
         if let Some(raw) = &r.replaced_raw {
-            change.push(format!("replaced unparsable data: {raw}"));
+            let what = match r.action.as_str() {
+                "repair" => "repaired; the data was",
+                _ => "replaced unparsable data:",
+            };
+            change.push(format!("{what} {}", clip(&shown(raw))));
         }
         if change.is_empty() {
             change.push("version only".into());
@@ -212,9 +251,9 @@ pub fn history_table(records: &[AuditRecord]) -> String {
         t.add_row(vec![
             Cell::new(r.id),
             Cell::new(&r.at),
-            Cell::new(format!("{} ({})", r.os_user, r.db_user)),
-            Cell::new(&r.action),
-            Cell::new(&r.row),
+            Cell::new(format!("{} ({})", shown(&r.os_user), shown(&r.db_user))),
+            Cell::new(shown(&r.action)),
+            Cell::new(shown_id(&r.row)),
             Cell::new(version),
             Cell::new(change.join("\n")),
         ]);

@@ -1,31 +1,53 @@
 //! Text transcripts for people: what an operator change will do and did,
 //! and what a migration run applied or rolled back.
 
-use crate::locks::data::holder_text;
 use crate::locks::{Change, Edit};
 use crate::migrate::guard::held_by;
 use crate::migrate::{DownReport, Holder, UpReport};
+use crate::shown::{shown, shown_id};
 
-/// A change before → after, in words; `planned` for the preview.
+/// A change before → after, in words; `planned` for the preview. Every
+/// name, holder and stored text is escaped for the terminal, so that what
+/// the prompt shows is what the row holds.
 pub fn change(c: &Change, edit: &Edit, planned: bool) -> String {
     let mut s = format!(
         "row `{}`: version {} -> {}{}\n",
-        c.row,
+        shown_id(&c.row),
         c.version_before,
         c.version_after,
         if planned { " (planned)" } else { "" }
     );
-    let verb = if planned { "release" } else { "released" };
-    for (name, holder) in &c.removed {
+    for r in &c.repairs {
         s.push_str(&format!(
-            "{verb} {name} (held by {})\n",
-            holder_text(holder)
+            "{}: {}\n",
+            if planned { "repair" } else { "repaired" },
+            shown(r)
         ));
     }
-    if let Some(raw) = &c.replaced_raw {
+    let verb = match (edit, planned) {
+        (Edit::Repair, true) => "drop",
+        (Edit::Repair, false) => "dropped",
+        (_, true) => "release",
+        (_, false) => "released",
+    };
+    for e in c.removed.iter() {
         s.push_str(&format!(
-            "{} unparsable dataJson with {{}}; the old text, verbatim:\n{raw}\n",
-            if planned { "replace" } else { "replaced" }
+            "{verb} {} (held by {})\n",
+            shown(&e.shown_name()),
+            shown(&e.holder_text())
+        ));
+    }
+    if let (Some(raw), Edit::All) = (&c.replaced_raw, edit) {
+        s.push_str(&format!(
+            "{} unparsable dataJson with {{}}; the old text, verbatim:\n{}\n",
+            if planned { "replace" } else { "replaced" },
+            shown(raw)
+        ));
+    }
+    if let (Some(raw), Edit::Repair) = (&c.replaced_raw, edit) {
+        s.push_str(&format!(
+            "the old dataJson, verbatim (kept in the audit trail):\n{}\n",
+            shown(raw)
         ));
     }
     if let Edit::Bump(_) = edit {
@@ -128,6 +150,7 @@ pub fn down(report: &DownReport, dry_run: bool) -> String {
 
 /// The loud message of a `locks run` whose lock could not be released.
 pub fn still_held(row: &str, name: &str, holder: &str, why: &crate::Error) -> String {
+    let (row, name, holder) = (shown_id(row), shown(name), shown(holder));
     format!(
         "locksmith: ERROR: could not release lock `{name}` in row `{row}` held by {holder}: {why}\n\
          locksmith: the lock is STILL HELD. Free it with:\n\
