@@ -44,9 +44,25 @@ pub enum Kind {
         "access denied for {url}: {reason}\nhint: check the user name and password in the URL"
     )]
     AccessDenied { url: String, reason: String },
+    /// The host name in the URL did not resolve to an address.
+    #[error("cannot connect to {url}: the host name `{}` did not resolve ({})\nhint: check the host name in the URL (and the DNS or /etc/hosts of this machine)", shown(.host), shown(.reason))]
+    UnknownHost {
+        url: String,
+        host: String,
+        reason: String,
+    },
+    /// The password was accepted, but the user may not use the database.
+    #[error("user `{}` may not use database `{}` on {url}: the password was accepted, but the user has no privileges on that database\nhint: GRANT the user privileges on `{}`, or fix the database name in the URL", shown(.user), shown(.db), shown(.db))]
+    NoPrivileges {
+        url: String,
+        db: String,
+        user: String,
+    },
     /// The database named in the URL does not exist.
-    #[error("database `{db}` does not exist on {url}\nhint: create it first (CREATE DATABASE `{db}`) or fix the name in the URL")]
-    NoDatabase { url: String, db: String },
+    /// (`sure`: the server said so to a user who could see it; otherwise it
+    /// may exist, hidden from a user without privileges on it.)
+    #[error("database `{}` does not exist on {url}{}\nhint: create it first (CREATE DATABASE `{}`){}, or fix the name in the URL", shown(.db), if *.sure { "" } else { " (or this user may not see it)" }, shown(.db), if *.sure { "" } else { " and grant the user privileges on it" })]
+    NoDatabase { url: String, db: String, sure: bool },
     /// The `locks` table (or another table locksmith needs) is missing.
     #[error("table `{}` does not exist\nhint: run `locksmith migrate up` first", shown(.0))]
     NoTable(String),
@@ -238,6 +254,8 @@ impl Error {
         match self.kind() {
             MissingUrl | BadUrl { .. } | Invalid(_) | TooLarge { .. } => exit::USAGE,
             Unreachable { .. }
+            | UnknownHost { .. }
+            | NoPrivileges { .. }
             | AccessDenied { .. }
             | Db(_)
             | Lost(_)

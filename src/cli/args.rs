@@ -125,7 +125,7 @@ pub struct FormatOpts {
 #[derive(Debug, Args, Clone)]
 pub struct ChangeOpts {
     /// Fail (exit 4) unless the row is still at this version.
-    #[arg(long, value_name = "V")]
+    #[arg(long, value_name = "V", value_parser = clap::value_parser!(i64).range(0..=i32::MAX as i64))]
     pub expect_version: Option<i64>,
     /// Show what would change; write nothing.
     #[arg(long)]
@@ -146,7 +146,7 @@ pub enum MigrateCmd {
         #[command(flatten)]
         guard: GuardOpts,
         /// Apply migrations up to and including version V only.
-        #[arg(long, value_name = "V")]
+        #[arg(long, value_name = "V", value_parser = clap::value_parser!(i32).range(0..))]
         target: Option<i32>,
         /// Print the SQL that would run; change nothing.
         #[arg(long)]
@@ -162,7 +162,7 @@ pub enum MigrateCmd {
         #[command(flatten)]
         guard: GuardOpts,
         /// Roll back every migration above version V.
-        #[arg(long, value_name = "V")]
+        #[arg(long, value_name = "V", value_parser = clap::value_parser!(i32).range(0..))]
         target: Option<i32>,
         /// Roll back every applied migration.
         #[arg(long)]
@@ -174,8 +174,9 @@ pub enum MigrateCmd {
         #[arg(long)]
         force: bool,
     },
-    /// List every migration with its state: applied, pending, divergent or
-    /// applied-unknown.
+    /// List every migration with its state, checked against the history
+    /// and the live tables: applied, pending, divergent, applied-unknown,
+    /// missing, present-unrecorded, drifted or interrupted.
     Status {
         #[command(flatten)]
         conn: ConnectOpts,
@@ -183,9 +184,29 @@ pub enum MigrateCmd {
         source: SourceOpts,
         #[command(flatten)]
         format: FormatOpts,
-        /// Exit 6 if anything is pending, divergent or unknown (for deploy gates).
+        /// Exit 6 unless every migration is applied (for deploy gates).
         #[arg(long)]
         check: bool,
+    },
+    /// Record one migration as applied without running it, after checking
+    /// by hand that its work is done (a run that died halfway through it,
+    /// tables another tool made). Asks first; audited.
+    MarkApplied {
+        #[command(flatten)]
+        conn: ConnectOpts,
+        #[command(flatten)]
+        source: SourceOpts,
+        #[command(flatten)]
+        guard: GuardOpts,
+        /// The migration's version (3 for V3__add_index).
+        #[arg(value_name = "VERSION", value_parser = clap::value_parser!(i32).range(0..))]
+        version: i32,
+        /// Show what would be recorded; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation (for scripts). Without a terminal this is required.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 }
 
@@ -230,7 +251,7 @@ pub enum LocksCmd {
         /// The lock row.
         row: String,
         /// How much to add.
-        #[arg(long, default_value_t = 1, value_name = "N")]
+        #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(i64).range(1..=i32::MAX as i64))]
         by: i64,
     },
     /// Mend a row no lock write can handle safely (a version that is NULL,
@@ -344,15 +365,15 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub conn: ConnectOpts,
     /// Concurrent workers, each with its own connection.
-    #[arg(long, default_value_t = 4)]
-    pub workers: usize,
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: u16,
     /// How long each phase (ceiling, locks) runs in all; they alternate in
     /// four slices.
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     pub duration: Duration,
     /// Fill the scratch row with this many other locks first.
-    #[arg(long, default_value_t = 0)]
-    pub held: usize,
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=2000))]
+    pub held: u16,
     #[command(flatten)]
     pub format: FormatOpts,
 }
@@ -361,9 +382,9 @@ impl BenchArgs {
     /// The ready form.
     pub fn options(&self) -> BenchOptions {
         BenchOptions {
-            workers: self.workers,
+            workers: usize::from(self.workers),
             duration: self.duration,
-            held: self.held,
+            held: usize::from(self.held),
         }
     }
 }

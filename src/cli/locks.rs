@@ -1,7 +1,7 @@
 //! `locksmith locks dump|force-release|bump|history|acquire|release`.
 
 use super::args::{ChangeOpts, ConnectOpts, LockRef, LocksCmd};
-use super::output::{self, confirm, note, out, out_json, tables, text, Format, WaitLine};
+use super::output::{self, note, out, out_json, tables, text, Format, WaitLine};
 use super::signals::{interrupted, GRACE};
 use super::Ctx;
 use crate::db::deadline::{grace, within};
@@ -232,22 +232,12 @@ async fn change_with(
         return out(&format!("{shown}Dry run: nothing was changed.\n"));
     }
     if !opts.yes {
-        // A blocking read of the terminal, on a thread of its own, so that
-        // a signal still ends the command at once.
-        let prompt = shown.clone();
-        let answer = tokio::task::spawn_blocking(move || confirm(&prompt));
-        stop.guard(async {
-            answer
-                .await
-                .map_err(|e| Kind::Internal(format!("the prompt failed: {e}")).into())
-                .and_then(|r| r)
-        })
-        .await?;
+        super::ask(stop, shown.clone()).await?;
     }
     let write = WriteOpts {
         expect_version: opts.expect_version,
         dry_run: false,
-        audit: Some(AuditInfo::new(edit.action(), audit_command())),
+        audit: Some(AuditInfo::new(edit.action(), super::audit_command())),
     };
     let done = stop
         .guard(within(ctx.timeout, table.carry_out(&plan, edit, &write)))
@@ -260,25 +250,4 @@ async fn change_with(
             _ => e,
         })?;
     out(&text::change(&done, edit, false))
-}
-
-/// The command line for the audit record, without `--url` and its value.
-fn audit_command() -> String {
-    let mut parts = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--url" {
-            args.next();
-            continue;
-        }
-        if a.starts_with("--url=") {
-            continue;
-        }
-        if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"\\$`".contains(c)) {
-            parts.push(format!("{a:?}"));
-        } else {
-            parts.push(a);
-        }
-    }
-    format!("locksmith {}", parts.join(" "))
 }

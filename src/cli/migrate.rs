@@ -1,12 +1,14 @@
 //! `locksmith migrate up|down|status`.
 
-use super::args::MigrateCmd;
+use super::args::{GuardOpts, MigrateCmd};
 use super::output::{self, note, out, out_json, tables, text, Format, WaitLine};
 use super::Ctx;
 use crate::db::deadline::within;
 use crate::error::{exit, Kind, Result};
+use crate::locks::AuditInfo;
 use crate::migrate::guard::DEFAULT_TTL;
-use crate::migrate::{DownOptions, DownTo, Migrator, State, UpOptions};
+use crate::migrate::mark::markable;
+use crate::migrate::{DownOptions, DownTo, MarkOptions, MigrationSet, Migrator, State, UpOptions};
 
 pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
     let stop = &ctx.stop;
@@ -92,38 +94,100 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
         } => {
             let set = source.set()?;
             let url = conn.parse_url()?;
-            let (applied, guard) = stop
+            let seen = stop
                 .guard(within(ctx.timeout, async {
                     let m = Migrator::connect(&url, &ctx.connect()).await?;
-                    let applied = m.applied().await;
-                    let guard = m.guard(DEFAULT_TTL).await;
+                    let seen = m.observe(&set, DEFAULT_TTL).await;
                     let _ = m.close().await;
-                    Ok::<_, crate::Error>((applied?, guard?))
+                    seen
                 }))
                 .await?;
-            let list = crate::migrate::status(&set, &applied);
+            let list = crate::migrate::status(&set, &seen);
             match format.format {
                 Format::Table => {
                     let mut t = format!("{}\n", tables::status_table(&list));
-                    if let Some(h) = &guard.holder {
+                    t.push_str(&text::status_notes(&list));
+                    if let Some(h) = &seen.guard.holder {
                         t.push_str(&text::guard_line(h));
                     }
                     out(&t)?
                 }
                 Format::Json => out_json(&output::StatusDoc {
                     migrations: list.iter().map(Into::into).collect(),
-                    guard: guard.holder.as_ref().map(Into::into),
+                    guard: seen.guard.holder.as_ref().map(Into::into),
                 })?,
             }
             let off: Vec<String> = list
                 .iter()
                 .filter(|s| s.state != State::Applied)
-                .map(|s| format!("V{}__{} is {}", s.version, s.name, s.state.label()))
+                .map(|s| format!("{} is {}", s.label(), s.state.label()))
                 .collect();
             if check && !off.is_empty() {
                 return Err(Kind::NotCurrent(off.join(", ")).into());
             }
         }
+        MigrateCmd::MarkApplied {
+            conn,
+            source,
+            guard,
+            version,
+            dry_run,
+            yes,
+        } => {
+            let set = source.set()?;
+            let url = conn.parse_url()?;
+            let m = stop
+                .guard(within(ctx.timeout, Migrator::connect(&url, &ctx.connect())))
+                .await?;
+            let result = mark_applied(ctx, &m, &set, &guard, version, dry_run, yes).await;
+            let _ = within(ctx.timeout, m.close()).await;
+            result?;
+        }
     }
     Ok(exit::OK)
+}
+
+/// `migrate mark-applied`: look, show, ask, record.
+async fn mark_applied(
+    ctx: &Ctx,
+    m: &Migrator,
+    set: &MigrationSet,
+    guard: &GuardOpts,
+    version: i32,
+    dry_run: bool,
+    yes: bool,
+) -> Result<()> {
+    let stop = &ctx.stop;
+    let seen = stop
+        .guard(within(ctx.timeout, m.observe(set, guard.lease_ttl)))
+        .await?;
+    let s = markable(set, &crate::migrate::status(set, &seen), version)?;
+    let checksum = set
+        .migrations()
+        .iter()
+        .find(|m| m.version() == version)
+        .map(|m| m.checksum())
+        .unwrap_or_default();
+    let plan = text::mark_plan(&s, checksum);
+    if dry_run {
+        return out(&format!("{plan}Dry run: nothing was changed.\n"));
+    }
+    if !yes {
+        super::ask(stop, plan).await?;
+    }
+    let opts = MarkOptions {
+        version,
+        lock_timeout: guard.lock_timeout,
+        lease_ttl: guard.lease_ttl,
+        audit: AuditInfo::new("mark-applied", super::audit_command()),
+    };
+    let mut line = WaitLine::new();
+    let done = stop
+        .guard(within(
+            ctx.timeout + guard.lock_timeout,
+            m.mark_applied(set, &opts, |h| line.say(&text::guard_wait(h))),
+        ))
+        .await;
+    line.done();
+    out(&text::marked(&done?))
 }

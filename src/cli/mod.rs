@@ -56,3 +56,37 @@ pub async fn run(cli: Cli) -> Result<u8> {
 pub fn wants_threads(cli: &Cli) -> bool {
     matches!(cli.command, Command::Bench(_))
 }
+
+/// Shows `plan` and asks to go on. A blocking read of the terminal, on a
+/// thread of its own, so that a signal still ends the command at once.
+async fn ask(stop: &Stop, plan: String) -> Result<()> {
+    let answer = tokio::task::spawn_blocking(move || output::confirm(&plan));
+    stop.guard(async {
+        answer
+            .await
+            .map_err(|e| crate::error::Kind::Internal(format!("the prompt failed: {e}")).into())
+            .and_then(|r| r)
+    })
+    .await
+}
+
+/// The command line for the audit record, without `--url` and its value.
+fn audit_command() -> String {
+    let mut parts = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--url" {
+            args.next();
+            continue;
+        }
+        if a.starts_with("--url=") {
+            continue;
+        }
+        if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"\\$`".contains(c)) {
+            parts.push(format!("{a:?}"));
+        } else {
+            parts.push(a);
+        }
+    }
+    format!("locksmith {}", parts.join(" "))
+}

@@ -87,14 +87,30 @@ pub(crate) async fn connect_node(
         let flavour = set_up(&mut conn).await?;
         Ok::<_, Error>((conn, flavour))
     };
+    let started = std::time::Instant::now();
     match tokio::time::timeout(limit, attempt).await {
         Ok(Ok(done)) => Ok(done),
         Ok(Err(e)) => Err(match e.kind() {
+            Kind::Unreachable { reason, .. } if reason.contains("failed to lookup address") => {
+                Kind::UnknownHost {
+                    url: shown(),
+                    host: url.nodes()[i].host.clone(),
+                    reason: reason.clone(),
+                }
+                .into()
+            }
             Kind::Unreachable { reason, .. } => Kind::Unreachable {
                 url: shown(),
                 reason: reason.clone(),
             }
             .into(),
+            _ if e.server_code() == Some(1044) => {
+                let left = limit.saturating_sub(started.elapsed());
+                tokio::time::timeout(left, denied_database(url, i))
+                    .await
+                    .unwrap_or(None)
+                    .unwrap_or(e)
+            }
             _ => e,
         }),
         Err(_) => Err(Kind::Unreachable {
@@ -103,6 +119,37 @@ pub(crate) async fn connect_node(
         }
         .into()),
     }
+}
+
+/// After "access denied to database" (1044), which the server says both
+/// for a database that does not exist and for one the user may not use:
+/// connects without a database (the password is right, or 1044 would have
+/// been 1045) and looks for it. Visible: the user lacks privileges on it.
+/// Not visible: it does not exist (or the user may not even see it, which
+/// the message says too). `None` when the probe itself fails.
+async fn denied_database(url: &DbUrl, i: usize) -> Option<Error> {
+    let opts = mysql_async::OptsBuilder::from_opts(url.opts(i)).db_name(None::<String>);
+    let mut conn = Conn::new(opts).await.ok()?;
+    let seen: Option<i64> = conn
+        .exec_first(sql::SCHEMA_EXISTS, (url.db_name(),))
+        .await
+        .ok()?;
+    let _ = conn.disconnect().await;
+    Some(if seen.unwrap_or(0) > 0 {
+        Kind::NoPrivileges {
+            url: url.redacted().to_string(),
+            db: url.db_name().to_string(),
+            user: url.user().to_string(),
+        }
+        .into()
+    } else {
+        Kind::NoDatabase {
+            url: url.redacted().to_string(),
+            db: url.db_name().to_string(),
+            sure: false,
+        }
+        .into()
+    })
 }
 
 /// Runs the session setup, learning in the same round trip whether this is
@@ -143,6 +190,7 @@ pub(crate) fn classify(e: mysql_async::Error, url: Option<&DbUrl>) -> Error {
             1049 => Kind::NoDatabase {
                 url: shown,
                 db: url.map(|u| u.db_name().to_string()).unwrap_or_default(),
+                sure: true,
             },
             1146 => Kind::NoTable(table_from_message(&se.message)),
             c if TRANSIENT.contains(&c) => {

@@ -55,6 +55,39 @@ pub const SELECT_HISTORY: &str =
 /// Forget one migration after its down step ran.
 pub const DELETE_HISTORY: &str = "DELETE FROM refinery_schema_history WHERE version = ?";
 
+/// Record a migration as applied, in refinery's own format (what refinery's
+/// runner writes after a migration): version, name, applied_on (RFC 3339),
+/// checksum (refinery's, as text). For adopting a table that is already
+/// there, for a migration applied out of order, and for `mark-applied`.
+pub const INSERT_HISTORY: &str =
+    "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (?, ?, ?, ?)";
+
+/// Refinery's history table, as refinery creates it, for a database where
+/// the first thing recorded is an adopted or hand-marked migration.
+pub const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history( \
+     version INT PRIMARY KEY, name VARCHAR(255), applied_on VARCHAR(255), checksum VARCHAR(255))";
+
+// ---- the live schema -----------------------------------------------------
+
+/// The columns of the named tables (one `?` per table) in this database:
+/// table, column, type, nullability, collation; in table order.
+pub fn select_columns(tables: usize) -> String {
+    let marks = vec!["?"; tables.max(1)].join(", ");
+    format!(
+        "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLLATION_NAME \
+         FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ({marks}) \
+         ORDER BY TABLE_NAME, ORDINAL_POSITION"
+    )
+}
+
+/// Tables a `migrate down` renamed out of reach (`locks_dropping_…`,
+/// `locks_audit_dropping_…`) and did not get to drop.
+pub const SELECT_QUARANTINED: &str = "SELECT TABLE_NAME FROM information_schema.TABLES \
+     WHERE TABLE_SCHEMA = DATABASE() \
+       AND (TABLE_NAME LIKE 'locks\\_dropping\\_%' OR TABLE_NAME LIKE 'locks\\_audit\\_dropping\\_%') \
+     ORDER BY TABLE_NAME";
+
 // ---- the migration run guard ---------------------------------------------
 
 /// The table of the migration run guard: one row, `run`, whose `token` says
@@ -98,6 +131,13 @@ pub const GUARD_TAKE: &str = "UPDATE locksmith_migrate \
 pub const GUARD_BEAT: &str =
     "UPDATE locksmith_migrate SET beat = UTC_TIMESTAMP(6) WHERE name = 'run' AND token = ?";
 
+/// Forget what a dead run recorded it was applying, once that migration is
+/// dealt with (adopted, or marked applied by hand). Params: token (the
+/// guard is ours), version.
+pub const GUARD_FORGET: &str = "UPDATE locksmith_migrate \
+     SET applying = NULL, applying_name = NULL, applying_by = NULL, applying_since = NULL \
+     WHERE name = 'run' AND token = ? AND applying = ?";
+
 /// Let go of the guard (`token`).
 pub const GUARD_RELEASE: &str = "UPDATE locksmith_migrate \
      SET token = NULL, holder = NULL, since = NULL, beat = NULL WHERE name = 'run' AND token = ?";
@@ -140,6 +180,13 @@ pub fn lock_wait_timeout(limit: std::time::Duration) -> String {
     format!("SET SESSION lock_wait_timeout = {}", limit.as_secs().max(1))
 }
 
+// ---- connecting -----------------------------------------------------------
+
+/// Whether a database the user can see exists (after access to it was
+/// denied). Param: its name.
+pub const SCHEMA_EXISTS: &str =
+    "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?";
+
 // ---- lock rows ------------------------------------------------------------
 
 /// Fails (table missing) unless `locks` exists; returns nothing.
@@ -147,12 +194,15 @@ pub const CHECK_LOCKS_TABLE: &str = "SELECT 1 FROM locks LIMIT 0";
 
 /// One row: version, data, last change (epoch seconds, server clock), and the
 /// server's current time, so ages never depend on the client's clock or the
-/// session's time zone.
-pub const SELECT_ROW: &str = "SELECT id, version, dataJson, UNIX_TIMESTAMP(ts), UNIX_TIMESTAMP() \
+/// session's time zone. Whole seconds, whatever precision `ts` was altered
+/// to.
+pub const SELECT_ROW: &str = "SELECT id, version, dataJson, \
+     CAST(UNIX_TIMESTAMP(ts) AS SIGNED), CAST(UNIX_TIMESTAMP() AS SIGNED) \
      FROM locks WHERE id = ?";
 
 /// Every row, by id.
-pub const SELECT_ROWS: &str = "SELECT id, version, dataJson, UNIX_TIMESTAMP(ts), UNIX_TIMESTAMP() \
+pub const SELECT_ROWS: &str = "SELECT id, version, dataJson, \
+     CAST(UNIX_TIMESTAMP(ts) AS SIGNED), CAST(UNIX_TIMESTAMP() AS SIGNED) \
      FROM locks ORDER BY id";
 
 /// Create a row with no locks unless it exists. Not `INSERT IGNORE`, which
@@ -179,7 +229,9 @@ pub const CAS_BUMP: &str = "UPDATE locks SET version = version + ? WHERE id = ? 
 ///
 /// Sound only where the stored text spells every key one way, so it matches
 /// nothing for blobs holding `\u` or `\/` escapes (which could spell a key
-/// differently), and for anything not starting with `{`. Text that starts
+/// differently), for anything not starting with `{`, and for a row that
+/// names a lock twice (`JSON_KEYS` lists each name once, `JSON_LENGTH`
+/// counts every entry): such a row is ambiguous, and read + CAS refuses it. Text that starts
 /// with `{` but is not valid JSON makes the JSON functions fail, which
 /// strict mode turns into an error that aborts the statement. In each case
 /// the caller falls back to read + CAS, which decides exactly.
@@ -192,6 +244,7 @@ pub const FAST_ACQUIRE: &str = "UPDATE locks \
      WHERE id = ? AND LEFT(dataJson, 1) = '{' \
        AND LOCATE(_binary'\\\\u', CAST(dataJson AS BINARY)) = 0 \
        AND LOCATE(_binary'\\\\/', CAST(dataJson AS BINARY)) = 0 \
+       AND JSON_LENGTH(dataJson) = JSON_LENGTH(JSON_KEYS(dataJson)) \
        AND JSON_EXTRACT(dataJson, ?) IS NULL";
 
 /// Release evaluated by the server: removes `name` when its holder is exactly
@@ -202,6 +255,7 @@ pub const FAST_RELEASE: &str = "UPDATE locks \
      WHERE id = ? AND LEFT(dataJson, 1) = '{' \
        AND LOCATE(_binary'\\\\u', CAST(dataJson AS BINARY)) = 0 \
        AND LOCATE(_binary'\\\\/', CAST(dataJson AS BINARY)) = 0 \
+       AND JSON_LENGTH(dataJson) = JSON_LENGTH(JSON_KEYS(dataJson)) \
        AND BINARY JSON_EXTRACT(dataJson, ?) = BINARY ?";
 
 /// The JSON path of one key, `$."name"`, for [`FAST_ACQUIRE`] and

@@ -35,12 +35,14 @@ impl Cells {
     pub(crate) fn take<T: FromValue>(&mut self, i: usize, column: &'static str) -> Result<T> {
         match self.row.take_opt::<T, usize>(i) {
             Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(self.bad(column, &describe(&e.0))),
-            None => Err(self.bad(column, "the column is missing from the result")),
+            Some(Err(e)) => Err(self.invalid(column, &describe(&e.0))),
+            None => Err(self.invalid(column, "the column is missing from the result")),
         }
     }
 
-    fn bad(&self, column: &'static str, found: &str) -> crate::Error {
+    /// An error naming this row's `column`, which holds `found` (also for
+    /// a value of the right type that still cannot be used).
+    pub(crate) fn invalid(&self, column: &'static str, found: &str) -> crate::Error {
         Kind::BadValue {
             table: self.table.to_string(),
             column: column.to_string(),

@@ -56,6 +56,26 @@ pub(crate) async fn insert(c: &mut Lease, a: &AuditInfo, change: &Change) -> Res
     .await
 }
 
+/// Writes the record of a migration marked applied by hand (`row` is the
+/// migration, `V<n>__<name>`); runs inside the caller's transaction.
+pub(crate) async fn insert_marked(c: &mut Lease, a: &AuditInfo, migration: &str) -> Result<()> {
+    c.exec_drop(
+        sql::INSERT_AUDIT,
+        mysql_async::Params::Positional(vec![
+            a.op_id.as_str().into(),
+            a.os_user.as_str().into(),
+            a.command.as_str().into(),
+            a.action.as_str().into(),
+            migration.into(),
+            mysql_async::Value::NULL,
+            mysql_async::Value::NULL,
+            mysql_async::Value::NULL,
+            mysql_async::Value::NULL,
+        ]),
+    )
+    .await
+}
+
 /// Did the change carrying this op id commit?
 pub(crate) async fn landed(c: &mut Lease, op_id: &str) -> Result<bool> {
     let n = c
@@ -79,8 +99,8 @@ pub struct AuditRecord {
     pub os_user: String,
     /// The command, without connection secrets.
     pub command: String,
-    /// `force-release`, `release-by-holder`, `release-all`, `bump` or
-    /// `repair`.
+    /// `force-release`, `release-by-holder`, `release-all`, `bump`,
+    /// `repair`, or `mark-applied` (then `row` names the migration).
     pub action: String,
     /// The lock row changed.
     pub row: String,

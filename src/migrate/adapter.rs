@@ -33,29 +33,34 @@ impl refinery_core::traits::r#async::AsyncTransaction for RefineryConn<'_> {
 impl refinery_core::traits::r#async::AsyncQuery<Vec<Migration>> for RefineryConn<'_> {
     async fn query(&mut self, query: &str) -> Result<Vec<Migration>, Self::Error> {
         let rows = self.0.query_rows(query).await?;
-        // The history was read and checked (with clear errors) before
-        // refinery runs; rows refinery could not use are left out here.
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| {
+        // The history was read and checked before refinery runs, so a row
+        // it cannot use here means the table changed meanwhile: an error
+        // naming the row, never a row left out (refinery would take its
+        // migration for pending and run it again).
+        rows.into_iter()
+            .map(|row| {
                 let mut c = Cells::new(row, sql::HISTORY_TABLE);
-                let version: i32 = c.take(0, "version").ok()?;
-                let name: String = c.take(1, "name").ok()?;
-                let applied_on: String = c.take(2, "applied_on").ok()?;
-                let checksum: String = c.take(3, "checksum").ok()?;
+                let version: i32 = c.take(0, "version")?;
+                c.name_row(format!("version {version}"));
+                let name: String = c.take(1, "name")?;
+                let applied_on: String = c.take(2, "applied_on")?;
+                let checksum: String = c.take(3, "checksum")?;
                 let applied_on = time::OffsetDateTime::parse(
                     &applied_on,
                     &time::format_description::well_known::Rfc3339,
                 )
-                .ok()?;
-                Some(Migration::applied(
-                    version,
-                    name,
-                    applied_on,
-                    checksum.parse().ok()?,
-                ))
+                .map_err(|_| {
+                    c.invalid(
+                        "applied_on",
+                        &format!("the text {applied_on:?}, not an RFC 3339 time"),
+                    )
+                })?;
+                let checksum = checksum.parse().map_err(|_| {
+                    c.invalid("checksum", &format!("the text {checksum:?}, not a number"))
+                })?;
+                Ok(Migration::applied(version, name, applied_on, checksum))
             })
-            .collect())
+            .collect()
     }
 }
 

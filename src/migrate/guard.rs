@@ -197,6 +197,13 @@ impl RunGuard {
         Ok(())
     }
 
+    /// Forgets what a dead run recorded it was applying, if that was
+    /// `version` (now dealt with by hand).
+    pub(crate) async fn forget(&self, c: &mut Lease, version: i32) -> Result<()> {
+        again!(c.exec_drop(sql::GUARD_FORGET, (&self.token, version)))?;
+        Ok(())
+    }
+
     /// Lets go of the guard and stops the heartbeat.
     pub(crate) async fn release(self, c: &mut Lease) -> Result<()> {
         self.heartbeat.abort();

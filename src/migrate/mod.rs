@@ -10,6 +10,8 @@
 //! * [`set`]: the migrations, embedded or from a directory.
 //! * [`mod@status`]: the history, and each migration's state.
 //! * [`guard`]: the run guard, a lease row every cluster node sees.
+//! * [`schema`]: the live tables, checked against what the migrations make.
+//! * [`mark`]: `mark-applied`, recording a migration finished by hand.
 //! * `up` and `down` (crate-private): applying and rolling back.
 //! * `adapter` (crate-private): refinery's driver, on our connection.
 
@@ -44,15 +46,18 @@ macro_rules! again {
 mod adapter;
 mod down;
 pub mod guard;
+pub mod mark;
+pub mod schema;
 pub mod set;
 pub mod status;
 mod up;
 
 pub use down::{DownOptions, DownReport, DownTo};
 pub use guard::{GuardState, Holder};
+pub use mark::{MarkOptions, MarkReport};
 pub use set::{MigrationSet, Planned};
-pub use status::{status, Applied, MigrationStatus, State};
-pub use up::{UpOptions, UpReport};
+pub use status::{status, Action, Applied, MigrationStatus, Observed, State};
+pub use up::{Step, UpOptions, UpReport};
 
 use crate::db::{ConnectOptions, DbUrl, Session};
 use crate::error::Result;
@@ -84,6 +89,23 @@ impl Migrator {
     pub async fn guard(&self, ttl: Duration) -> Result<GuardState> {
         let mut c = self.session.lease().await?;
         again!(guard::read(&mut c, ttl))
+    }
+
+    /// The history, the live tables and the guard, read together: what
+    /// [`status()`] needs.
+    pub async fn observe(&self, set: &MigrationSet, ttl: Duration) -> Result<Observed> {
+        let mut c = self.session.lease().await?;
+        again!(status::observe(&mut c, set, ttl))
+    }
+
+    /// Records one migration as applied without running it (see [`mark`]).
+    pub async fn mark_applied(
+        &self,
+        set: &MigrationSet,
+        opts: &MarkOptions,
+        on_wait: impl FnMut(&Holder),
+    ) -> Result<MarkReport> {
+        mark::mark_applied(self, set, opts, on_wait).await
     }
 
     /// Applies what is pending (or, with `dry_run`, plans it). `on_wait`

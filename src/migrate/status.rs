@@ -1,12 +1,17 @@
 //! Where a database stands against a migration set: the history refinery
-//! keeps, and each migration's state (applied, pending, divergent,
-//! applied-unknown).
+//! keeps, the live tables, and what a run recorded it was applying. The
+//! history alone can lie (another tool dropped `locks`, a run died between
+//! its DDL and its history row), so each migration's state comes from all
+//! three.
 
-use super::set::MigrationSet;
+use super::guard::GuardState;
+use super::schema::{self, Live};
+use super::set::{MigrationSet, Planned};
 use crate::db::value::Cells;
 use crate::db::{sql, Lease};
 use crate::error::{Kind, Result};
 use serde::Serialize;
+use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct Applied {
@@ -24,7 +29,8 @@ pub struct Applied {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum State {
-    /// In the history with the same checksum as this binary's copy.
+    /// In the history with the same checksum as this binary's copy, and
+    /// its tables are there as it made them.
     Applied,
     /// Known to this binary, not yet applied.
     Pending,
@@ -32,6 +38,17 @@ pub enum State {
     Divergent,
     /// In the history, but this binary does not carry it (a newer binary applied it).
     AppliedUnknown,
+    /// In the history, but a table it creates is gone.
+    Missing,
+    /// Not in the history, but its tables are there (identical, where
+    /// locksmith can check them): made by another tool, or by a run that
+    /// died before recording it.
+    PresentUnrecorded,
+    /// Its tables are there but differ from what it makes.
+    Drifted,
+    /// A run started applying it and died before finishing: it may be
+    /// half-applied.
+    Interrupted,
 }
 
 impl State {
@@ -42,6 +59,34 @@ impl State {
             State::Pending => "pending",
             State::Divergent => "divergent",
             State::AppliedUnknown => "applied-unknown",
+            State::Missing => "missing",
+            State::PresentUnrecorded => "present-unrecorded",
+            State::Drifted => "drifted",
+            State::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// What `migrate up` does about a migration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Run it and record it.
+    Apply,
+    /// Record it without running it: its tables are there and identical.
+    Adopt,
+    /// Run it again without recording it again: it is recorded, but its
+    /// tables are gone.
+    Recreate,
+}
+
+impl Action {
+    /// The label used in tables and JSON.
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::Apply => "apply",
+            Action::Adopt => "adopt",
+            Action::Recreate => "re-create",
         }
     }
 }
@@ -57,10 +102,60 @@ pub struct MigrationStatus {
     pub state: State,
     /// When it was applied (refinery's text), if it was.
     pub applied_on: Option<String>,
+    /// What is off, in words: the differences of a drifted table, the run
+    /// that was cut off, a table a cut-off `down` left renamed.
+    pub detail: Vec<String>,
+    /// What `migrate up` would do about it; `None` for an applied
+    /// migration, and for one that `up` refuses to touch.
+    pub next: Option<Action>,
 }
 
-/// What `migrate up` did (or, with `dry_run`, would do).
+impl MigrationStatus {
+    /// `V<n>__<name>`.
+    pub fn label(&self) -> String {
+        format!("V{}__{}", self.version, self.name)
+    }
+
+    /// Whether `migrate up` refuses to go on because of this migration.
+    pub fn blocks(&self) -> bool {
+        self.state != State::Applied && self.next.is_none()
+    }
+}
+
+/// Everything the states come from, read together.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// The history, oldest first.
+    pub history: Vec<Applied>,
+    /// The tables the migrations make, as they are.
+    pub live: Live,
+    /// The run guard, and what a run recorded it was applying.
+    pub guard: GuardState,
+}
+
+/// Reads the history, the live tables and the guard.
+pub(crate) async fn observe(c: &mut Lease, set: &MigrationSet, ttl: Duration) -> Result<Observed> {
+    let history = applied(c).await?;
+    let mut tables: Vec<String> = Vec::new();
+    for m in set.migrations() {
+        for t in schema::tables_of(&Planned::up(m)) {
+            if !tables.contains(&t) {
+                tables.push(t);
+            }
+        }
+    }
+    let live = schema::read(c, &tables).await?;
+    let guard = super::guard::read(c, ttl).await?;
+    Ok(Observed {
+        history,
+        live,
+        guard,
+    })
+}
+
 /// Reads the history table; a missing table means nothing is applied.
+/// Every row must be one refinery can use: a version, a name, an RFC 3339
+/// time and a numeric checksum.
 pub(crate) async fn applied(c: &mut Lease) -> Result<Vec<Applied>> {
     let rows = match c.query_rows(sql::SELECT_HISTORY).await {
         Ok(rows) => rows,
@@ -72,45 +167,75 @@ pub(crate) async fn applied(c: &mut Lease) -> Result<Vec<Applied>> {
             let mut c = Cells::new(row, sql::HISTORY_TABLE);
             let version: i32 = c.take(0, "version")?;
             c.name_row(format!("version {version}"));
-            Ok(Applied {
+            let a = Applied {
                 version,
                 name: c.take(1, "name")?,
                 applied_on: c.take(2, "applied_on")?,
                 checksum: c.take(3, "checksum")?,
-            })
+            };
+            if time::OffsetDateTime::parse(
+                &a.applied_on,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .is_err()
+            {
+                return Err(c.invalid(
+                    "applied_on",
+                    &format!(
+                        "the text {:?}, not an RFC 3339 time as refinery writes it",
+                        a.applied_on
+                    ),
+                ));
+            }
+            if a.checksum.parse::<u64>().is_err() {
+                return Err(c.invalid(
+                    "checksum",
+                    &format!(
+                        "the text {:?}, not a refinery checksum (a number)",
+                        a.checksum
+                    ),
+                ));
+            }
+            Ok(a)
         })
         .collect()
 }
 
-/// Compares what the binary carries with what the database has applied.
-pub fn status(set: &MigrationSet, applied: &[Applied]) -> Vec<MigrationStatus> {
-    let mut out: Vec<MigrationStatus> = set
-        .migrations()
+/// Compares what the binary carries with what the database has: the
+/// history, the live tables, and a run that was cut off.
+pub fn status(set: &MigrationSet, seen: &Observed) -> Vec<MigrationStatus> {
+    let planned: Vec<Planned> = set.migrations().iter().map(Planned::up).collect();
+    let mut out: Vec<MigrationStatus> = planned
         .iter()
-        .map(|m| {
-            let found = applied.iter().find(|a| a.version == m.version());
-            let state = match found {
-                None => State::Pending,
-                Some(a) if a.name == m.name() && a.checksum == m.checksum().to_string() => {
-                    State::Applied
+        .zip(set.migrations())
+        .map(|(p, m)| {
+            let found = seen.history.iter().find(|a| a.version == p.version);
+            let (state, detail, next) = match found {
+                Some(a) if a.name != m.name() || a.checksum != m.checksum().to_string() => {
+                    (State::Divergent, Vec::new(), None)
                 }
-                Some(_) => State::Divergent,
+                Some(_) => recorded(p, &planned, &seen.live),
+                None => unrecorded(p, &planned, seen),
             };
             MigrationStatus {
-                version: m.version(),
+                version: p.version,
                 name: m.name().to_string(),
                 state,
                 applied_on: found.map(|a| a.applied_on.clone()),
+                detail,
+                next,
             }
         })
         .collect();
-    for a in applied {
+    for a in &seen.history {
         if set.find(a.version).is_none() {
             out.push(MigrationStatus {
                 version: a.version,
                 name: a.name.clone(),
                 state: State::AppliedUnknown,
                 applied_on: Some(a.applied_on.clone()),
+                detail: Vec::new(),
+                next: None,
             });
         }
     }
@@ -118,48 +243,282 @@ pub fn status(set: &MigrationSet, applied: &[Applied]) -> Vec<MigrationStatus> {
     out
 }
 
-/// Refuses to go on when the history disagrees with this binary.
+/// A migration's tables as they stand: the ones it makes that no later
+/// migration drops, and whether a later one alters them.
+struct Tables<'a> {
+    present: Vec<(&'a str, &'a [schema::Column], bool)>,
+    absent: Vec<String>,
+}
+
+fn tables<'a>(p: &Planned, all: &[Planned], live: &'a Live) -> Tables<'a> {
+    let mut gone = Vec::new();
+    let mut altered = Vec::new();
+    for later in all.iter().filter(|l| l.version > p.version) {
+        let (g, a) = schema::reshaped_by(later);
+        gone.extend(g);
+        altered.extend(a);
+    }
+    let mut t = Tables {
+        present: Vec::new(),
+        absent: Vec::new(),
+    };
+    for name in schema::tables_of(p) {
+        if gone.iter().any(|g| g.eq_ignore_ascii_case(&name)) {
+            continue;
+        }
+        match live.tables.get_key_value(&name) {
+            Some((n, cols)) => t.present.push((
+                n.as_str(),
+                cols.as_slice(),
+                altered.iter().any(|a| a.eq_ignore_ascii_case(&name)),
+            )),
+            None => t.absent.push(name),
+        }
+    }
+    t
+}
+
+/// The state of a migration the history records.
+fn recorded(p: &Planned, all: &[Planned], live: &Live) -> (State, Vec<String>, Option<Action>) {
+    let t = tables(p, all, live);
+    if !t.absent.is_empty() {
+        let mut detail: Vec<String> = t
+            .absent
+            .iter()
+            .map(|name| format!("table `{name}` does not exist"))
+            .collect();
+        for q in &live.quarantined {
+            if t.absent
+                .iter()
+                .any(|a| q.starts_with(&format!("{a}_dropping_")))
+            {
+                detail.push(format!(
+                    "`{q}` is what an interrupted `migrate down` left of it (RENAME TABLE `{q}` TO `{}` brings it back)",
+                    q.split("_dropping_").next().unwrap_or_default()
+                ));
+            }
+        }
+        return (State::Missing, detail, Some(Action::Recreate));
+    }
+    let diffs: Vec<String> = t
+        .present
+        .iter()
+        .filter(|(_, _, altered)| !altered)
+        .flat_map(|(name, cols, _)| schema::differences(name, cols, false))
+        .collect();
+    if diffs.is_empty() {
+        (State::Applied, Vec::new(), None)
+    } else {
+        (State::Drifted, diffs, None)
+    }
+}
+
+/// The state of a migration the history does not record.
+fn unrecorded(
+    p: &Planned,
+    all: &[Planned],
+    seen: &Observed,
+) -> (State, Vec<String>, Option<Action>) {
+    let t = tables(p, all, &seen.live);
+    let diffs: Vec<String> = t
+        .present
+        .iter()
+        .filter(|(_, _, altered)| !altered)
+        .flat_map(|(name, cols, _)| schema::differences(name, cols, true))
+        .collect();
+    let verified = !t.present.is_empty()
+        && t.present
+            .iter()
+            .all(|(name, _, altered)| !altered && schema::checkable(name));
+    let applying = seen
+        .guard
+        .applying
+        .as_ref()
+        .filter(|a| a.version == p.version);
+    let running = seen.guard.holder.as_ref().filter(|h| !h.stale);
+    if let Some(a) = applying {
+        let since = a
+            .since
+            .as_deref()
+            .map(|s| format!(" at {s}"))
+            .unwrap_or_default();
+        if let Some(h) = running {
+            return (
+                State::Pending,
+                vec![format!("being applied now by {}{since}", h.holder)],
+                Some(Action::Apply),
+            );
+        }
+        let mut detail = vec![format!(
+            "a run by {} started applying it{since} and did not finish",
+            a.by
+        )];
+        let next = if !diffs.is_empty() {
+            detail.extend(diffs);
+            None
+        } else if !t.absent.is_empty() && !t.present.is_empty() {
+            detail.push(format!(
+                "of its tables, {} exist and {} do not",
+                names(t.present.iter().map(|p| p.0)),
+                names(t.absent.iter().map(String::as_str))
+            ));
+            None
+        } else if verified && t.absent.is_empty() {
+            detail
+                .push("its tables are there and identical to what it makes: `up` adopts it".into());
+            Some(Action::Adopt)
+        } else if t.present.is_empty() && (!t.absent.is_empty() || !schema::has_ddl(p)) {
+            detail.push(if t.absent.is_empty() {
+                "it changes data only, in one transaction, which the server rolled back: `up` runs it again".into()
+            } else {
+                "none of its tables exist: `up` runs it again".into()
+            });
+            Some(Action::Apply)
+        } else {
+            detail.push("locksmith cannot tell how much of it took effect".into());
+            None
+        };
+        return (State::Interrupted, detail, next);
+    }
+    if !diffs.is_empty() {
+        return (State::Drifted, diffs, None);
+    }
+    if !t.present.is_empty() && !t.absent.is_empty() {
+        let detail = vec![format!(
+            "of its tables, {} exist and {} do not",
+            names(t.present.iter().map(|p| p.0)),
+            names(t.absent.iter().map(String::as_str))
+        )];
+        return (State::Drifted, detail, None);
+    }
+    if !t.present.is_empty() {
+        if verified {
+            let detail = vec![format!(
+                "{} already there, identical to what it makes",
+                names(t.present.iter().map(|p| p.0))
+            )];
+            return (State::PresentUnrecorded, detail, Some(Action::Adopt));
+        }
+        let detail = vec![format!(
+            "{} already there, and locksmith cannot check its columns",
+            names(t.present.iter().map(|p| p.0))
+        )];
+        return (State::PresentUnrecorded, detail, None);
+    }
+    (State::Pending, Vec::new(), Some(Action::Apply))
+}
+
+/// `` `a`, `b` `` for messages.
+fn names<'a>(list: impl Iterator<Item = &'a str>) -> String {
+    list.map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Refuses to go on when a migration is in a state `up` must not touch,
+/// naming each one, what is off, and what to do.
 pub(crate) fn check_consistent(list: &[MigrationStatus]) -> Result<()> {
     let bad: Vec<String> = list
         .iter()
-        .filter_map(|s| match s.state {
-            State::Divergent => Some(format!(
-                "V{}__{} was applied with different contents than this locksmith carries (divergent checksum)",
-                s.version, s.name
-            )),
-            State::AppliedUnknown => Some(format!(
-                "V{}__{} is applied but unknown to this locksmith (applied by a newer version?)",
-                s.version, s.name
-            )),
-            _ => None,
-        })
+        .filter(|s| s.blocks())
+        .map(why_blocked)
         .collect();
     if bad.is_empty() {
-        Ok(())
-    } else {
-        Err(Kind::Diverged(format!(
-            "the database's migration history does not match this locksmith; nothing was changed:\n  {}\nhint: see `locksmith migrate status`",
-            bad.join("\n  ")
-        ))
-        .into())
+        return Ok(());
     }
+    let mut hints = Vec::new();
+    let states: Vec<State> = list
+        .iter()
+        .filter(|s| s.blocks())
+        .map(|s| s.state)
+        .collect();
+    if states.contains(&State::Drifted) {
+        hints.push("hint: alter the table back to what its migration makes (or restore it), then run `up` again");
+    }
+    if states.contains(&State::Interrupted) || states.contains(&State::PresentUnrecorded) {
+        hints.push("hint: check by hand what of it is in place; finish it and record it with `locksmith migrate mark-applied <VERSION>`, or undo what landed and run `up` again");
+    }
+    if states.contains(&State::Divergent) || states.contains(&State::AppliedUnknown) {
+        hints.push("hint: see `locksmith migrate status`");
+    }
+    Err(Kind::Diverged(format!(
+        "the database does not match this locksmith's migrations; nothing was changed:\n  {}\n{}",
+        bad.join("\n  "),
+        hints.join("\n")
+    ))
+    .into())
+}
+
+/// One refused migration, in words.
+fn why_blocked(s: &MigrationStatus) -> String {
+    let what = match s.state {
+        State::Divergent => {
+            "was applied with different contents than this locksmith carries (divergent checksum)"
+                .to_string()
+        }
+        State::AppliedUnknown => {
+            "is applied but unknown to this locksmith (applied by a newer version?)".to_string()
+        }
+        State::Drifted => {
+            "is drifted: its tables are there but differ from what it makes".to_string()
+        }
+        State::Interrupted => "is interrupted and may be half-applied".to_string(),
+        State::PresentUnrecorded => "is not recorded, but its tables are there".to_string(),
+        other => format!("is {}", other.label()),
+    };
+    let mut line = format!("{} {what}", s.label());
+    for d in &s.detail {
+        line.push_str("\n    ");
+        line.push_str(d);
+    }
+    line
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::migrate::guard::Applying;
+    use crate::migrate::schema::Column;
+
+    fn v1_columns() -> Vec<Column> {
+        let col = |name: &str, kind: &str, nullable: bool, coll: Option<&str>| Column {
+            name: name.into(),
+            kind: kind.into(),
+            nullable,
+            collation: coll.map(Into::into),
+        };
+        vec![
+            col("id", "varchar(128)", false, Some("utf8mb3_bin")),
+            col("dataJson", "text", true, Some("utf8mb3_bin")),
+            col("version", "int", true, None),
+            col("ts", "timestamp", true, None),
+        ]
+    }
+
+    fn recorded_v1(set: &MigrationSet) -> Applied {
+        let v1 = &set.migrations()[0];
+        Applied {
+            version: 1,
+            name: v1.name().into(),
+            applied_on: "2024-01-01T00:00:00Z".into(),
+            checksum: v1.checksum().to_string(),
+        }
+    }
+
+    fn states(set: &MigrationSet, seen: &Observed) -> Vec<(State, Option<Action>)> {
+        status(set, seen)
+            .iter()
+            .map(|s| (s.state, s.next))
+            .collect()
+    }
 
     #[test]
-    fn status_classifies_every_state() {
+    fn history_alone_classifies_divergent_and_unknown() {
         let set = MigrationSet::embedded();
-        let v1 = &set.migrations()[0];
-        let applied = vec![
-            Applied {
-                version: 1,
-                name: v1.name().into(),
-                applied_on: "2024-01-01T00:00:00Z".into(),
-                checksum: v1.checksum().to_string(),
-            },
+        let mut seen = Observed::default();
+        seen.live.tables.insert("locks".into(), v1_columns());
+        seen.history = vec![
+            recorded_v1(&set),
             Applied {
                 version: 2,
                 name: "locks_audit_create_table".into(),
@@ -173,13 +532,76 @@ mod tests {
                 checksum: "1".into(),
             },
         ];
-        let st: Vec<State> = status(&set, &applied).iter().map(|s| s.state).collect();
         assert_eq!(
-            st,
-            vec![State::Applied, State::Divergent, State::AppliedUnknown]
+            states(&set, &seen),
+            [
+                (State::Applied, None),
+                (State::Divergent, None),
+                (State::AppliedUnknown, None)
+            ]
         );
-        let none: Vec<State> = status(&set, &[]).iter().map(|s| s.state).collect();
-        assert!(none.iter().all(|s| *s == State::Pending));
-        assert!(check_consistent(&status(&set, &applied)).is_err());
+        assert!(check_consistent(&status(&set, &seen)).is_err());
+        let fresh = states(&set, &Observed::default());
+        assert!(fresh
+            .iter()
+            .all(|s| *s == (State::Pending, Some(Action::Apply))));
+    }
+
+    #[test]
+    fn live_tables_make_missing_present_unrecorded_and_drifted() {
+        let set = MigrationSet::embedded();
+        // Recorded, table gone.
+        let mut seen = Observed {
+            history: vec![recorded_v1(&set)],
+            ..Observed::default()
+        };
+        assert_eq!(
+            states(&set, &seen)[0],
+            (State::Missing, Some(Action::Recreate))
+        );
+        // Not recorded, table there and identical.
+        seen.history.clear();
+        seen.live.tables.insert("locks".into(), v1_columns());
+        assert_eq!(
+            states(&set, &seen)[0],
+            (State::PresentUnrecorded, Some(Action::Adopt))
+        );
+        // Not recorded, table there without `version`.
+        seen.live.tables.get_mut("locks").unwrap().remove(2);
+        let list = status(&set, &seen);
+        assert_eq!((list[0].state, list[0].next), (State::Drifted, None));
+        assert_eq!(list[0].detail, ["table `locks` has no column `version`"]);
+        let e = check_consistent(&list).unwrap_err().to_string();
+        assert!(e.contains("V1__locks_create_table is drifted"), "{e}");
+        assert!(e.contains("has no column `version`"), "{e}");
+    }
+
+    #[test]
+    fn a_run_cut_off_mid_migration_is_interrupted() {
+        let set = MigrationSet::embedded();
+        let mut seen = Observed::default();
+        seen.guard.applying = Some(Applying {
+            version: 1,
+            name: "locks_create_table".into(),
+            by: "host:1".into(),
+            since: Some("2024-01-01T00:00:00Z".into()),
+        });
+        // Its table never came: run it again.
+        assert_eq!(
+            states(&set, &seen)[0],
+            (State::Interrupted, Some(Action::Apply))
+        );
+        // Its table came, identical: adopt it.
+        seen.live.tables.insert("locks".into(), v1_columns());
+        let list = status(&set, &seen);
+        assert_eq!(
+            (list[0].state, list[0].next),
+            (State::Interrupted, Some(Action::Adopt))
+        );
+        assert!(list[0].detail[0]
+            .contains("a run by host:1 started applying it at 2024-01-01T00:00:00Z"));
+        // Its table came, different: refuse.
+        seen.live.tables.get_mut("locks").unwrap()[2].kind = "varchar(16)".into();
+        assert_eq!(states(&set, &seen)[0], (State::Interrupted, None));
     }
 }

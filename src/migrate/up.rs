@@ -1,16 +1,24 @@
 //! `migrate up`: look first, without the guard, so that a deploy that finds
-//! nothing to do costs one read; take the guard only when something is
-//! pending, look again under it, and apply one migration at a time through
-//! refinery, recording each before it starts.
+//! nothing to do costs one round of reads; take the guard only when there is
+//! something to do, look again under it, and deal with one migration at a
+//! time, recording each before it starts.
+//!
+//! What a migration needs comes from its state ([`super::status`]): a
+//! pending one is applied (through refinery, or by locksmith itself when it
+//! comes before one already applied, which refinery refuses); one whose
+//! tables are already there, identical, is adopted (recorded without
+//! running); one whose tables are gone is re-created. Anything else (drift,
+//! a half-applied migration, a divergent history) stops the run before it
+//! changes anything.
 
 use super::adapter::RefineryConn;
 use super::guard::{Holder, RunGuard};
 use super::set::{MigrationSet, Planned};
-use super::status::{applied, check_consistent, status, State};
+use super::status::{applied, check_consistent, observe, status, Action, MigrationStatus, State};
 use super::Migrator;
-use crate::db::Lease;
+use crate::db::{sql, Lease};
 use crate::error::{Kind, Result};
-use refinery::{Runner, Target};
+use refinery::{Migration, Runner, Target};
 use std::time::Duration;
 
 /// Options for `migrate up`.
@@ -27,11 +35,24 @@ pub struct UpOptions {
     pub lease_ttl: Duration,
 }
 
+/// One migration `up` dealt with (or, for a dry run, would).
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// The migration, with the SQL it runs.
+    pub migration: Planned,
+    /// What was done with it.
+    pub action: Action,
+    /// Its state before.
+    pub state: State,
+    /// Why, in words (the status's detail).
+    pub detail: Vec<String>,
+}
+
 /// What `migrate up` did (or, with `dry_run`, would do).
 #[derive(Clone, Debug, Default)]
 pub struct UpReport {
-    /// Migrations applied by this run (or planned, for a dry run), oldest first.
-    pub applied: Vec<Planned>,
+    /// What this run did (or planned, for a dry run), oldest first.
+    pub steps: Vec<Step>,
     /// Migrations another run applied while this one waited to apply them.
     pub applied_elsewhere: Vec<String>,
     /// The highest applied version afterwards, if any.
@@ -48,11 +69,11 @@ pub(crate) async fn up(
     on_wait: impl FnMut(&Holder),
 ) -> Result<UpReport> {
     let mut c = m.session.lease().await?;
-    let (pending, current) = pending(&mut c, set, opts.target).await?;
-    if pending.is_empty() || opts.dry_run {
+    let (steps, current) = plan(&mut c, set, opts).await?;
+    if steps.is_empty() || opts.dry_run {
         return Ok(UpReport {
             version: current,
-            applied: pending,
+            steps,
             ..UpReport::default()
         });
     }
@@ -74,26 +95,32 @@ pub(crate) async fn up(
     Ok(report)
 }
 
-/// What is pending (up to `target`), and the version applied now.
-async fn pending(
+/// What is to be done (up to `target`), and the version applied now.
+/// Fails, changing nothing, when any migration is in a state `up` must not
+/// touch.
+async fn plan(
     c: &mut Lease,
     set: &MigrationSet,
-    target: Option<i32>,
-) -> Result<(Vec<Planned>, Option<i32>)> {
-    let history = again!(applied(c))?;
-    let list = status(set, &history);
+    opts: &UpOptions,
+) -> Result<(Vec<Step>, Option<i32>)> {
+    let seen = again!(observe(c, set, opts.lease_ttl))?;
+    let list = status(set, &seen);
     check_consistent(&list)?;
-    let pending = set
-        .migrations()
+    let steps = list
         .iter()
-        .filter(|m| {
-            list.iter()
-                .any(|s| s.version == m.version() && s.state == State::Pending)
-        })
-        .filter(|m| target.is_none_or(|t| m.version() <= t))
-        .map(Planned::up)
+        .filter(|s| opts.target.is_none_or(|t| s.version <= t))
+        .filter_map(|s| step(set, s))
         .collect();
-    Ok((pending, history.iter().map(|a| a.version).max()))
+    Ok((steps, seen.history.iter().map(|a| a.version).max()))
+}
+
+fn step(set: &MigrationSet, s: &MigrationStatus) -> Option<Step> {
+    Some(Step {
+        migration: Planned::up(set.find(s.version)?),
+        action: s.next?,
+        state: s.state,
+        detail: s.detail.clone(),
+    })
 }
 
 async fn under_guard(
@@ -102,34 +129,51 @@ async fn under_guard(
     set: &MigrationSet,
     opts: &UpOptions,
 ) -> Result<UpReport> {
-    // Another run may have applied some while we waited for the guard.
-    let (pending, mut current) = pending(c, set, opts.target).await?;
+    // Another run may have dealt with some while we waited for the guard.
+    let (steps, mut current) = plan(c, set, opts).await?;
     let mut report = UpReport::default();
-    for p in pending {
-        let name = p.label.split_once("__").map_or("", |(_, n)| n).to_string();
-        guard.applying(c, p.version, &name).await?;
-        let done = apply_one(c, set, &p).await;
+    for s in steps {
+        let p = &s.migration;
+        let Some(m) = set.find(p.version) else {
+            continue;
+        };
+        guard.applying(c, p.version, m.name()).await?;
+        let done = match s.action {
+            Action::Apply => apply_one(c, set, p, current.is_some_and(|v| v > p.version)).await,
+            Action::Adopt => adopt(c, m).await.map(|()| Done::Applied),
+            Action::Recreate => again!(c.query_drop(&p.sql)).map(|()| Done::Applied),
+        };
         // Done or failed, it is not in progress any more: only a run that
         // dies leaves it recorded.
         guard.applied(c).await?;
         match done {
-            Ok(Done::Applied) => report.applied.push(p.clone()),
+            Ok(Done::Applied) => report.steps.push(s.clone()),
             Ok(Done::Elsewhere) => report.applied_elsewhere.push(p.label.clone()),
             Err(e) => {
+                let applied = report
+                    .steps
+                    .iter()
+                    .map(|s| s.migration.label.clone())
+                    .collect();
                 return Err(match e.kind() {
                     Kind::MigrationFailed {
                         migration, reason, ..
                     } => Kind::MigrationFailed {
                         migration: migration.clone(),
                         reason: reason.clone(),
-                        applied: report.applied.iter().map(|p| p.label.clone()).collect(),
+                        applied,
                     }
                     .into(),
-                    _ => e,
-                })
+                    _ => Kind::MigrationFailed {
+                        migration: p.label.clone(),
+                        reason: e.to_string(),
+                        applied,
+                    }
+                    .into(),
+                });
             }
         }
-        current = Some(p.version);
+        current = current.max(Some(p.version));
     }
     report.version = current;
     Ok(report)
@@ -143,30 +187,66 @@ enum Done {
     Elsewhere,
 }
 
-/// Applies one migration, with its history row, through refinery. A
-/// duplicate history row (1062) or a cluster write conflict (1213) means
-/// another run got there first, or nothing landed: the history, read again,
-/// says which, and a migration that did not land is tried again.
-async fn apply_one(c: &mut Lease, set: &MigrationSet, p: &Planned) -> Result<Done> {
+/// Records `m` as applied, in refinery's format, without running it. The
+/// history table must exist ([`sql::CREATE_HISTORY`], which is DDL and so
+/// commits: never inside the caller's transaction).
+pub(crate) async fn record(c: &mut Lease, m: &Migration) -> Result<()> {
+    c.exec_drop(sql::INSERT_HISTORY, history_row(m)).await
+}
+
+/// Records `m` as applied, creating the history table first if need be.
+async fn adopt(c: &mut Lease, m: &Migration) -> Result<()> {
+    again!(c.query_drop(sql::CREATE_HISTORY))?;
+    again!(record(c, m))
+}
+
+/// The history row refinery writes for `m`.
+fn history_row(m: &Migration) -> (i32, String, String, String) {
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    (
+        m.version(),
+        m.name().to_string(),
+        now,
+        m.checksum().to_string(),
+    )
+}
+
+/// Applies one migration, with its history row: through refinery, or,
+/// `out_of_order` (a later version is recorded, and refinery would call
+/// this one missing), by locksmith in refinery's way. A duplicate history
+/// row (1062) or a cluster write conflict (1213) means another run got
+/// there first, or nothing landed: the history, read again, says which,
+/// and a migration that did not land is tried again.
+async fn apply_one(
+    c: &mut Lease,
+    set: &MigrationSet,
+    p: &Planned,
+    out_of_order: bool,
+) -> Result<Done> {
     let mut conflicts = 0;
     loop {
-        let runner = Runner::new(set.migrations())
-            .set_target(Target::Version(p.version))
-            .set_abort_divergent(true)
-            .set_abort_missing(true);
-        let e = match runner.run_async(&mut RefineryConn(c)).await {
-            Ok(_) => return Ok(Done::Applied),
-            Err(e) => e,
+        let e = if out_of_order {
+            match apply_alone(c, set, p).await {
+                Ok(()) => return Ok(Done::Applied),
+                Err(e) => (e.server_code(), e.is_transient(), e.to_string()),
+            }
+        } else {
+            let runner = Runner::new(set.migrations())
+                .set_target(Target::Version(p.version))
+                .set_abort_divergent(true)
+                .set_abort_missing(true);
+            match runner.run_async(&mut RefineryConn(c)).await {
+                Ok(_) => return Ok(Done::Applied),
+                Err(e) => std::error::Error::source(&e)
+                    .and_then(|s| s.downcast_ref::<crate::Error>())
+                    .map(|s| (s.server_code(), s.is_transient(), s.to_string()))
+                    .unwrap_or((None, false, e.to_string())),
+            }
         };
-        let cause = std::error::Error::source(&e)
-            .and_then(|s| s.downcast_ref::<crate::Error>())
-            .map(|s| (s.server_code(), s.is_transient(), s.to_string()));
-        let reason = match &cause {
-            Some((_, _, text)) => text.clone(),
-            None => e.to_string(),
-        };
-        let raced = matches!(&cause, Some((Some(1062), _, _)) | Some((_, true, _)));
-        if raced {
+        let (code, transient, reason) = e;
+        if code == Some(1062) || transient {
             let history = again!(applied(c))?;
             let recorded = set
                 .find(p.version)
@@ -177,7 +257,7 @@ async fn apply_one(c: &mut Lease, set: &MigrationSet, p: &Planned) -> Result<Don
             }
             conflicts += 1;
             if conflicts < 10 {
-                tokio::time::sleep(std::time::Duration::from_millis(5 * conflicts)).await;
+                tokio::time::sleep(Duration::from_millis(5 * conflicts)).await;
                 continue;
             }
         }
@@ -188,4 +268,24 @@ async fn apply_one(c: &mut Lease, set: &MigrationSet, p: &Planned) -> Result<Don
         }
         .into());
     }
+}
+
+/// Runs a migration and writes its history row in one transaction, as
+/// refinery does.
+async fn apply_alone(c: &mut Lease, set: &MigrationSet, p: &Planned) -> Result<()> {
+    let Some(m) = set.find(p.version) else {
+        return Ok(());
+    };
+    again!(c.query_drop(sql::CREATE_HISTORY))?;
+    c.query_drop(sql::BEGIN).await?;
+    let run = async {
+        c.query_drop(&p.sql).await?;
+        c.exec_drop(sql::INSERT_HISTORY, history_row(m)).await?;
+        c.query_drop(sql::COMMIT).await
+    }
+    .await;
+    if run.is_err() {
+        let _ = c.query_drop(sql::ROLLBACK).await;
+    }
+    run
 }

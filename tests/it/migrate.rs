@@ -328,6 +328,7 @@ fn a_broken_migration_fails_cleanly_and_a_rerun_after_the_fix_works() {
         "CREATE TABLE second_t (id INT, oops);",
     )
     .unwrap();
+    std::fs::write(p.join("V2__second.down.sql"), "DROP TABLE second_t;").unwrap();
     let src = p.to_str().unwrap();
     db.locksmith(&["migrate", "up", "--source", src])
         .fails_with_output(1)
@@ -345,10 +346,6 @@ fn a_broken_migration_fails_cleanly_and_a_rerun_after_the_fix_works() {
     db.locksmith(&["migrate", "up", "--source", src])
         .success()
         .stdout_is("Applied V2__second\nSchema is now at version 2.\n");
-    // V2 has no down step: down says so and changes nothing.
-    db.locksmith(&["migrate", "down", "--source", src])
-        .fails(1)
-        .stderr_has(&["cannot roll back V2__second: it has no down step"]);
 }
 
 #[test]

@@ -52,7 +52,7 @@ pub fn confirm(plan: &str) -> Result<()> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(Kind::Invalid(
-            "refusing to change a lock row without confirmation: stdin is not a terminal; pass --yes (or --dry-run to look first)".into(),
+            "refusing to go on without confirmation: stdin is not a terminal; pass --yes (or --dry-run to look first)".into(),
         )
         .into());
     }

@@ -173,10 +173,16 @@ pub struct StatusLine {
     pub version: i32,
     /// Name.
     pub name: String,
-    /// `applied`, `pending`, `divergent` or `applied-unknown`.
+    /// `applied`, `pending`, `divergent`, `applied-unknown`, `missing`,
+    /// `present-unrecorded`, `drifted` or `interrupted`.
     pub state: String,
     /// When applied, as refinery recorded it.
     pub applied_on: Option<String>,
+    /// What is off, in words (empty when nothing is).
+    pub detail: Vec<String>,
+    /// What `migrate up` does about it: `apply`, `adopt`, `re-create`, or
+    /// null (nothing to do, or `up` refuses).
+    pub next: Option<String>,
 }
 
 impl From<&MigrationStatus> for StatusLine {
@@ -186,6 +192,8 @@ impl From<&MigrationStatus> for StatusLine {
             name: s.name.clone(),
             state: s.state.label().into(),
             applied_on: s.applied_on.clone(),
+            detail: s.detail.clone(),
+            next: s.next.map(|a| a.label().into()),
         }
     }
 }
@@ -196,8 +204,10 @@ pub fn status_table(list: &[MigrationStatus]) -> String {
     for s in list {
         let colour = match s.state {
             State::Applied => Color::Green,
-            State::Pending => Color::Yellow,
-            State::Divergent | State::AppliedUnknown => Color::Red,
+            State::Pending | State::PresentUnrecorded | State::Missing => Color::Yellow,
+            State::Divergent | State::AppliedUnknown | State::Drifted | State::Interrupted => {
+                Color::Red
+            }
         };
         t.add_row(vec![
             Cell::new(s.version),

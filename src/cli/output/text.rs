@@ -3,7 +3,9 @@
 
 use crate::locks::{Change, Edit};
 use crate::migrate::guard::held_by;
-use crate::migrate::{DownReport, Holder, UpReport};
+use crate::migrate::{
+    Action, DownReport, Holder, MarkReport, MigrationStatus, State, Step, UpReport,
+};
 use crate::shown::{shown, shown_id};
 
 /// A change before → after, in words; `planned` for the preview. Every
@@ -64,32 +66,112 @@ pub fn change(c: &Change, edit: &Edit, planned: bool) -> String {
 /// What `migrate up` did, or would do with `--dry-run`.
 pub fn up(report: &UpReport, dry_run: bool) -> String {
     let mut text = String::new();
-    if report.applied.is_empty() {
+    if report.steps.is_empty() {
         text.push_str(&match report.version {
             Some(v) => format!("Schema is up to date (version {v}); nothing to apply.\n"),
             None => "Nothing to apply.\n".to_string(),
         });
-    } else if dry_run {
-        for p in &report.applied {
-            text.push_str(&format!(
-                "-- Would apply {}:\n{}\n",
-                p.label,
-                p.sql.trim_end()
-            ));
-        }
+        return text;
+    }
+    for s in &report.steps {
+        text.push_str(&step(s, dry_run));
+    }
+    if dry_run {
         text.push_str("-- Dry run: nothing was changed.\n");
-    } else {
-        for p in &report.applied {
-            text.push_str(&format!("Applied {}\n", p.label));
-        }
-        for label in &report.applied_elsewhere {
-            text.push_str(&format!("{label} was applied by another run meanwhile\n"));
-        }
-        if let Some(v) = report.version {
-            text.push_str(&format!("Schema is now at version {v}.\n"));
-        }
+        return text;
+    }
+    for label in &report.applied_elsewhere {
+        text.push_str(&format!("{label} was applied by another run meanwhile\n"));
+    }
+    if let Some(v) = report.version {
+        text.push_str(&format!("Schema is now at version {v}.\n"));
     }
     text
+}
+
+/// One migration `up` dealt with, or would.
+fn step(s: &Step, dry_run: bool) -> String {
+    let label = &s.migration.label;
+    let why = s
+        .detail
+        .iter()
+        .map(|d| shown(d))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let sql = s.migration.sql.trim_end();
+    match (s.action, dry_run) {
+        (Action::Apply, true) if s.state == State::Interrupted => {
+            format!("-- Would apply {label} again ({why}):\n{sql}\n")
+        }
+        (Action::Apply, true) => format!("-- Would apply {label}:\n{sql}\n"),
+        (Action::Adopt, true) => format!("-- Would adopt {label} without running it ({why})\n"),
+        (Action::Recreate, true) => format!("-- Would re-create {label} ({why}):\n{sql}\n"),
+        (Action::Apply, false) if s.state == State::Interrupted => {
+            format!(
+                "Applied {label} again (its first run was interrupted before it made anything)\n"
+            )
+        }
+        (Action::Apply, false) => format!("Applied {label}\n"),
+        (Action::Adopt, false) if s.state == State::Interrupted => format!(
+            "Adopted {label}: its interrupted run had finished it; tables present and identical\n"
+        ),
+        (Action::Adopt, false) => format!("Adopted {label}: table already present and identical\n"),
+        (Action::Recreate, false) => format!("Re-created {label}: {why}\n"),
+    }
+}
+
+/// The lines under the `migrate status` table: what is off with each
+/// migration that is not applied, and what `up` does about it.
+pub fn status_notes(list: &[MigrationStatus]) -> String {
+    let mut text = String::new();
+    for s in list.iter().filter(|s| !s.detail.is_empty() || s.blocks()) {
+        text.push_str(&format!("{} is {}:\n", s.label(), s.state.label()));
+        for d in &s.detail {
+            text.push_str(&format!("  {}\n", shown(d)));
+        }
+        let next = match (s.next, s.state) {
+            (Some(Action::Apply), _) => "`locksmith migrate up` applies it".to_string(),
+            (Some(Action::Adopt), _) => "`locksmith migrate up` records it without running it".to_string(),
+            (Some(Action::Recreate), _) => "`locksmith migrate up` runs it again to re-create it".to_string(),
+            (None, State::Drifted) => {
+                "`locksmith migrate up` refuses to go on: alter the table back to what the migration makes".to_string()
+            }
+            (None, State::Interrupted | State::PresentUnrecorded) => format!(
+                "`locksmith migrate up` refuses to go on: check it by hand, then `locksmith migrate mark-applied {}`",
+                s.version
+            ),
+            (None, _) => "`locksmith migrate up` refuses to go on".to_string(),
+        };
+        text.push_str(&format!("  -> {next}\n"));
+    }
+    text
+}
+
+/// What `mark-applied` will do, for the prompt and `--dry-run`.
+pub fn mark_plan(s: &MigrationStatus, checksum: u64) -> String {
+    let mut text = format!(
+        "record {} as applied, with checksum {checksum}, without running it\nits state now: {}\n",
+        s.label(),
+        s.state.label()
+    );
+    for d in &s.detail {
+        text.push_str(&format!("  {}\n", shown(d)));
+    }
+    text
+}
+
+/// What `mark-applied` did.
+pub fn marked(r: &MarkReport) -> String {
+    format!(
+        "Recorded {} as applied (checksum {}); {}\n",
+        r.migration,
+        r.checksum,
+        if r.audited {
+            "the audit trail has a record of it (`locksmith locks history`)"
+        } else {
+            "not audited: there is no locks_audit table yet"
+        }
+    )
 }
 
 /// What a run waiting for the migration guard says.

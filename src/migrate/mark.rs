@@ -1,0 +1,146 @@
+//! `migrate mark-applied`: the operator's way out when a migration was
+//! finished (or checked) by hand, after a run died halfway through it or
+//! another tool made its tables differently. It records that one migration
+//! as applied, with the checksum refinery would write, without running it;
+//! like golang-migrate's `force` or Flyway's `repair`, but naming the exact
+//! migration, under the run guard, and audited.
+
+use super::guard::{Holder, RunGuard};
+use super::set::MigrationSet;
+use super::status::{observe, status, MigrationStatus, State};
+use super::up::record;
+use super::Migrator;
+use crate::db::{sql, Lease};
+use crate::error::{Kind, Result};
+use crate::locks::audit::{self, AuditInfo};
+use std::time::Duration;
+
+/// Options for `migrate mark-applied`.
+#[derive(Clone, Debug)]
+pub struct MarkOptions {
+    /// The migration to record.
+    pub version: i32,
+    /// How long to wait while another run holds the migration guard.
+    pub lock_timeout: Duration,
+    /// How long a run's guard lives without a heartbeat.
+    pub lease_ttl: Duration,
+    /// Who records it, for the audit trail.
+    pub audit: AuditInfo,
+}
+
+/// What `mark-applied` did.
+#[derive(Clone, Debug)]
+pub struct MarkReport {
+    /// `V<n>__<name>`.
+    pub migration: String,
+    /// The checksum recorded (refinery's).
+    pub checksum: u64,
+    /// The migration's state before.
+    pub state: State,
+    /// Whether the audit trail has a record of it (`locks_audit` exists).
+    pub audited: bool,
+}
+
+/// The migration's status, refusing one that cannot be marked: not in this
+/// set, or already recorded.
+pub fn markable(
+    set: &MigrationSet,
+    list: &[MigrationStatus],
+    version: i32,
+) -> Result<MigrationStatus> {
+    if set.find(version).is_none() {
+        let known: Vec<String> = set
+            .migrations()
+            .iter()
+            .map(|m| format!("V{}", m.version()))
+            .collect();
+        return Err(Kind::Invalid(format!(
+            "V{version} is not one of these migrations ({}); nothing was changed",
+            known.join(", ")
+        ))
+        .into());
+    }
+    let Some(s) = list.iter().find(|s| s.version == version) else {
+        return Err(Kind::Internal(format!("no status for V{version}")).into());
+    };
+    match s.state {
+        State::Pending | State::PresentUnrecorded | State::Interrupted => Ok(s.clone()),
+        State::Drifted if s.applied_on.is_none() => Ok(s.clone()),
+        _ => Err(Kind::Refused(format!(
+            "{} is already recorded as applied{}; nothing was changed",
+            s.label(),
+            s.applied_on
+                .as_deref()
+                .map(|t| format!(" (on {t})"))
+                .unwrap_or_default()
+        ))
+        .into()),
+    }
+}
+
+/// Records the migration as applied, under the guard.
+pub(crate) async fn mark_applied(
+    m: &Migrator,
+    set: &MigrationSet,
+    opts: &MarkOptions,
+    on_wait: impl FnMut(&Holder),
+) -> Result<MarkReport> {
+    let mut c = m.session.lease().await?;
+    let guard = RunGuard::take(
+        &mut c,
+        m.session.url(),
+        &m.connect,
+        opts.lock_timeout,
+        opts.lease_ttl,
+        on_wait,
+    )
+    .await?;
+    let result = under_guard(&mut c, &guard, set, opts).await;
+    let released = guard.release(&mut c).await;
+    let report = result?;
+    released?;
+    Ok(report)
+}
+
+async fn under_guard(
+    c: &mut Lease,
+    guard: &RunGuard,
+    set: &MigrationSet,
+    opts: &MarkOptions,
+) -> Result<MarkReport> {
+    let seen = again!(observe(c, set, opts.lease_ttl))?;
+    let s = markable(set, &status(set, &seen), opts.version)?;
+    let Some(migration) = set.find(opts.version) else {
+        return Err(Kind::Internal(format!("V{} vanished", opts.version)).into());
+    };
+    again!(c.query_drop(sql::CREATE_HISTORY))?;
+    let audited = again!(write(c, migration, &opts.audit, &s.label()))?;
+    guard.forget(c, opts.version).await?;
+    Ok(MarkReport {
+        migration: s.label(),
+        checksum: migration.checksum(),
+        state: s.state,
+        audited,
+    })
+}
+
+/// The history row and its audit record, in one transaction; `false` when
+/// there is no audit table to record in.
+async fn write(c: &mut Lease, m: &refinery::Migration, a: &AuditInfo, label: &str) -> Result<bool> {
+    c.query_drop(sql::BEGIN).await?;
+    let done = async {
+        record(c, m).await?;
+        let audited = match audit::insert_marked(c, a, label).await {
+            Ok(()) => true,
+            Err(e) if matches!(e.kind(), Kind::NoTable(_)) => false,
+            Err(e) => return Err(e),
+        };
+        c.query_drop(sql::COMMIT).await?;
+        Ok(audited)
+    }
+    .await;
+    if done.is_err() {
+        let _ = c.query_drop(sql::ROLLBACK).await;
+    }
+    done
+}

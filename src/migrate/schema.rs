@@ -1,0 +1,338 @@
+//! The live schema, checked against what the migrations make: a history row
+//! says a migration ran, but only the tables say whether its work is still
+//! there (a `db-migrate down` of another tool can drop `locks` under
+//! locksmith's history), and only the tables say whether a migration that
+//! has no history row ran anyway (a run killed between its DDL and its
+//! history row, or a table another tool created).
+//!
+//! Every table a migration creates is checked to exist. locksmith's own
+//! tables, `locks` (V1) and `locks_audit` (V2), are checked column by
+//! column: type, nullability, character set and collation.
+
+use super::set::Planned;
+use crate::db::value::Cells;
+use crate::db::{sql, Lease};
+use crate::error::Result;
+use std::collections::BTreeMap;
+
+/// One column as the server describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// `COLUMN_TYPE`, normalised (`int(11)` is `int`).
+    pub kind: String,
+    pub nullable: bool,
+    /// The collation of a text column (`utf8_bin` is `utf8mb3_bin`).
+    pub collation: Option<String>,
+}
+
+/// The tables of the database that the migrations know of, by name.
+#[derive(Clone, Debug, Default)]
+pub struct Live {
+    pub tables: BTreeMap<String, Vec<Column>>,
+    /// Tables a `migrate down` renamed out of reach and did not drop (it was
+    /// cut off in between).
+    pub quarantined: Vec<String>,
+}
+
+/// Reads the columns of these tables (and any quarantined table).
+pub(crate) async fn read(c: &mut Lease, tables: &[String]) -> Result<Live> {
+    let mut live = Live::default();
+    if !tables.is_empty() {
+        let params: Vec<mysql_async::Value> = tables.iter().map(|t| t.as_str().into()).collect();
+        let rows = c
+            .exec_rows(
+                &sql::select_columns(tables.len()),
+                mysql_async::Params::Positional(params),
+            )
+            .await?;
+        for row in rows {
+            let mut c = Cells::new(row, "information_schema.COLUMNS");
+            let table: String = c.take(0, "TABLE_NAME")?;
+            let column = Column {
+                name: c.take(1, "COLUMN_NAME")?,
+                kind: normal_type(&c.take::<String>(2, "COLUMN_TYPE")?),
+                nullable: c.take::<String>(3, "IS_NULLABLE")? == "YES",
+                collation: c
+                    .take::<Option<String>>(4, "COLLATION_NAME")?
+                    .map(|s| normal_collation(&s)),
+            };
+            live.tables.entry(table).or_default().push(column);
+        }
+    }
+    for row in c.query_rows(sql::SELECT_QUARANTINED).await? {
+        live.quarantined
+            .push(Cells::new(row, "information_schema.TABLES").take(0, "TABLE_NAME")?);
+    }
+    Ok(live)
+}
+
+/// `int(11)` → `int`, `bigint(20)` → `bigint`: the display width is not
+/// part of the type (MySQL 8 no longer reports it).
+fn normal_type(t: &str) -> String {
+    let t = t.to_ascii_lowercase();
+    for int in ["tinyint", "smallint", "mediumint", "bigint", "int"] {
+        if let Some(rest) = t.strip_prefix(int) {
+            if let Some(close) = rest
+                .strip_prefix('(')
+                .and_then(|r| r.find(')').map(|i| &r[i + 1..]))
+            {
+                return format!("{int}{close}");
+            }
+        }
+    }
+    t
+}
+
+/// `utf8_bin` and `utf8mb3_bin` are one collation, named two ways.
+fn normal_collation(c: &str) -> String {
+    let c = c.to_ascii_lowercase();
+    match c.strip_prefix("utf8_") {
+        Some(rest) => format!("utf8mb3_{rest}"),
+        None => c,
+    }
+}
+
+/// The tables a migration creates (`CREATE TABLE [IF NOT EXISTS] name`).
+pub fn tables_of(p: &Planned) -> Vec<String> {
+    static CREATE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let Some(re) = CREATE
+        .get_or_init(|| {
+            regex::Regex::new(r"(?i)\bcreate\s+table\s+(?:if\s+not\s+exists\s+)?`?(\w+)`?").ok()
+        })
+        .as_ref()
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for c in re.captures_iter(&p.sql) {
+        if let Some(m) = c.get(1) {
+            if !out.iter().any(|t| t == m.as_str()) {
+                out.push(m.as_str().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The tables a migration drops or renames away (`gone`), and the ones it
+/// alters: a later migration's work, which a check of an earlier
+/// migration's tables must allow for.
+pub fn reshaped_by(p: &Planned) -> (Vec<String>, Vec<String>) {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let Some(re) = RE
+        .get_or_init(|| {
+            regex::Regex::new(
+                r"(?i)\b(drop\s+table\s+(?:if\s+exists\s+)?|rename\s+table\s+|alter\s+table\s+)`?(\w+)`?",
+            )
+            .ok()
+        })
+        .as_ref()
+    else {
+        return (Vec::new(), Vec::new());
+    };
+    let (mut gone, mut altered) = (Vec::new(), Vec::new());
+    for c in re.captures_iter(&p.sql) {
+        let (Some(how), Some(name)) = (c.get(1), c.get(2)) else {
+            continue;
+        };
+        let name = name.as_str().to_string();
+        if how.as_str().to_ascii_lowercase().starts_with("alter") {
+            altered.push(name);
+        } else {
+            gone.push(name);
+        }
+    }
+    (gone, altered)
+}
+
+/// Whether a migration changes the schema in a way a transaction cannot
+/// undo (MySQL commits DDL at once): such a migration, cut off halfway, may
+/// be half-applied. A migration of data statements alone was rolled back.
+pub fn has_ddl(p: &Planned) -> bool {
+    p.sql.split(';').any(|stmt| {
+        let first = stmt
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("--") && !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let word = first
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        matches!(
+            word.as_str(),
+            "create" | "alter" | "drop" | "rename" | "truncate"
+        )
+    })
+}
+
+/// A column as a migration makes it.
+struct Expect {
+    name: &'static str,
+    kind: &'static str,
+    /// `None`: either (a server's `explicit_defaults_for_timestamp` decides
+    /// whether a plain TIMESTAMP column may be NULL).
+    nullable: Option<bool>,
+    collation: Option<&'static str>,
+}
+
+const fn col(
+    name: &'static str,
+    kind: &'static str,
+    nullable: Option<bool>,
+    collation: Option<&'static str>,
+) -> Expect {
+    Expect {
+        name,
+        kind,
+        nullable,
+        collation,
+    }
+}
+
+const MB3: Option<&str> = Some("utf8mb3_bin");
+const MB4: Option<&str> = Some("utf8mb4_bin");
+
+/// The columns of locksmith's own tables, as V1 and V2 create them.
+fn expected(table: &str) -> Option<&'static [Expect]> {
+    const LOCKS: &[Expect] = &[
+        col("id", "varchar(128)", Some(false), MB3),
+        col("dataJson", "text", Some(true), MB3),
+        col("version", "int", Some(true), None),
+        col("ts", "timestamp", None, None),
+    ];
+    const AUDIT: &[Expect] = &[
+        col("id", "bigint", Some(false), None),
+        col("opId", "char(32)", Some(false), MB4),
+        col("at", "timestamp(3)", Some(false), None),
+        col("dbUser", "varchar(288)", Some(false), MB4),
+        col("osUser", "varchar(255)", Some(false), MB4),
+        col("command", "text", Some(false), MB4),
+        col("action", "varchar(32)", Some(false), MB4),
+        col("rowId", "varchar(128)", Some(false), MB4),
+        col("versionBefore", "int", Some(true), None),
+        col("versionAfter", "int", Some(true), None),
+        col("removedJson", "mediumtext", Some(true), MB4),
+        col("replacedRaw", "mediumtext", Some(true), MB4),
+    ];
+    match table {
+        "locks" => Some(LOCKS),
+        "locks_audit" => Some(AUDIT),
+        _ => None,
+    }
+}
+
+/// Whether locksmith knows this table column by column.
+pub fn checkable(table: &str) -> bool {
+    expected(table).is_some()
+}
+
+/// How a table differs from what its migration makes, in words (empty when
+/// it does not). `exact`: columns no migration of locksmith's makes count
+/// too (a table to adopt must be identical; a table a later migration
+/// altered may have more).
+pub fn differences(table: &str, found: &[Column], exact: bool) -> Vec<String> {
+    let Some(expect) = expected(table) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in expect {
+        let Some(f) = found.iter().find(|f| f.name.eq_ignore_ascii_case(e.name)) else {
+            out.push(format!("table `{table}` has no column `{}`", e.name));
+            continue;
+        };
+        if f.kind != e.kind && !(e.kind == "timestamp" && f.kind == "timestamp(0)") {
+            out.push(format!(
+                "column `{table}.{}` is {}, not {}",
+                e.name, f.kind, e.kind
+            ));
+        }
+        if e.nullable.is_some_and(|n| n != f.nullable) {
+            out.push(format!(
+                "column `{table}.{}` {}",
+                e.name,
+                if f.nullable {
+                    "may be NULL, and should not"
+                } else {
+                    "may not be NULL, and should"
+                }
+            ));
+        }
+        if let Some(want) = e.collation {
+            if f.collation.as_deref() != Some(want) {
+                out.push(format!(
+                    "column `{table}.{}` uses {}, not {want}",
+                    e.name,
+                    f.collation.as_deref().unwrap_or("no collation")
+                ));
+            }
+        }
+    }
+    if exact {
+        for f in found {
+            if !expect.iter().any(|e| f.name.eq_ignore_ascii_case(e.name)) {
+                out.push(format!(
+                    "table `{table}` has a column `{}` its migration does not make",
+                    f.name
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(name: &str, kind: &str, nullable: bool, coll: Option<&str>) -> Column {
+        Column {
+            name: name.into(),
+            kind: normal_type(kind),
+            nullable,
+            collation: coll.map(normal_collation),
+        }
+    }
+
+    #[test]
+    fn v1_as_made_has_no_differences_and_drift_is_named() {
+        let v1 = vec![
+            c("id", "varchar(128)", false, Some("utf8_bin")),
+            c("dataJson", "text", true, Some("utf8mb3_bin")),
+            c("version", "int(11)", true, None),
+            c("ts", "timestamp", true, None),
+        ];
+        assert!(differences("locks", &v1, true).is_empty());
+        let mut drifted = v1.clone();
+        drifted[2] = c("version", "varchar(16)", true, Some("utf8mb3_bin"));
+        drifted[3] = c("ts", "timestamp(3)", true, None);
+        drifted.push(c("extra", "int", true, None));
+        let d = differences("locks", &drifted, true);
+        assert_eq!(
+            d,
+            [
+                "column `locks.version` is varchar(16), not int",
+                "column `locks.ts` is timestamp(3), not timestamp",
+                "table `locks` has a column `extra` its migration does not make",
+            ]
+        );
+        assert_eq!(differences("locks", &drifted, false).len(), 2);
+        assert_eq!(
+            differences("locks", &v1[..2], true)[0],
+            "table `locks` has no column `version`"
+        );
+    }
+
+    #[test]
+    fn tables_are_found_in_create_statements() {
+        let p = Planned {
+            label: "V3__x".into(),
+            version: 3,
+            sql: "CREATE TABLE IF NOT EXISTS locks(id INT); create table `extra` (a int);\nINSERT INTO t VALUES (1);".into(),
+        };
+        assert_eq!(tables_of(&p), ["locks", "extra"]);
+    }
+}
