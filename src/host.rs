@@ -29,3 +29,23 @@ pub fn hostname() -> String {
 pub fn default_holder() -> String {
     format!("{}:{}", hostname(), std::process::id())
 }
+
+/// Whether `holder` (`HOST:PID`, as [`default_holder`] writes it) names a
+/// process of this host that is no longer running. `false` whenever that
+/// cannot be told for sure: another host, a holder of another form, a
+/// process that exists (even one this user may not signal).
+pub fn gone(holder: &str) -> bool {
+    let Some((host, pid)) = holder.rsplit_once(':') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<i32>() else {
+        return false;
+    };
+    if host != hostname() || pid <= 0 {
+        return false;
+    }
+    matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
+}

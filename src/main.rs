@@ -8,7 +8,10 @@ use locksmith::error::exit;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(e),
+    };
     // One thread is plenty for a command-line run and keeps start-up cheap;
     // the bench spreads its workers over the machine's cores.
     let runtime = if cli::wants_threads(&cli) {
@@ -40,4 +43,27 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// `--help` and `--version` as clap prints them; a usage error as every
+/// other error, `locksmith: …` on stderr, with clap's hint, exit 2.
+fn usage(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::from(if e.use_stderr() {
+            exit::USAGE
+        } else {
+            exit::OK
+        });
+    }
+    let text = e.render().to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    eprint!("locksmith: {text}");
+    ExitCode::from(exit::USAGE)
 }

@@ -107,7 +107,8 @@ pub const GUARD_CREATE: &str = "CREATE TABLE IF NOT EXISTS locksmith_migrate (
     applying INT NULL,
     applying_name VARCHAR(255) NULL,
     applying_by VARCHAR(255) NULL,
-    applying_since DATETIME(6) NULL
+    applying_since DATETIME(6) NULL,
+    applying_conn BIGINT NULL
 ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin";
 
 /// Its one row, unless it is there.
@@ -115,9 +116,15 @@ pub const GUARD_ROW: &str = "INSERT IGNORE INTO locksmith_migrate (name) VALUES 
 
 /// The row as it stands, times as seconds since the epoch (UTC), and
 /// whether the holder's heartbeat is older than the TTL (param).
+/// Also the server connection that applies the recorded migration, and
+/// whether it is still there: a client killed mid-statement leaves its
+/// statement running on the server (as far as this node can see; on a
+/// cluster, only the node it ran on lists it).
 pub const GUARD_READ: &str = "SELECT token, holder, UNIX_TIMESTAMP(since), \
      beat < UTC_TIMESTAMP(6) - INTERVAL ? SECOND, \
-     applying, applying_name, applying_by, UNIX_TIMESTAMP(applying_since) \
+     applying, applying_name, applying_by, UNIX_TIMESTAMP(applying_since), applying_conn, \
+     applying_conn IS NOT NULL AND EXISTS \
+       (SELECT 1 FROM information_schema.PROCESSLIST p WHERE p.ID = applying_conn) \
      FROM locksmith_migrate WHERE name = 'run'";
 
 /// Take the guard: only when nobody holds it, or the holder's heartbeat is
@@ -127,6 +134,13 @@ pub const GUARD_TAKE: &str = "UPDATE locksmith_migrate \
      SET token = ?, holder = ?, since = UTC_TIMESTAMP(6), beat = UTC_TIMESTAMP(6) \
      WHERE name = 'run' AND (token IS NULL OR beat < UTC_TIMESTAMP(6) - INTERVAL ? SECOND)";
 
+/// Take the guard over from a dead run (its lease ran out, or its process
+/// is gone from this host), named by its token. Params: token, holder, the
+/// dead run's token.
+pub const GUARD_TAKE_FROM: &str = "UPDATE locksmith_migrate \
+     SET token = ?, holder = ?, since = UTC_TIMESTAMP(6), beat = UTC_TIMESTAMP(6) \
+     WHERE name = 'run' AND token = ?";
+
 /// The heartbeat of the run holding `token`; 0 rows: it is not ours any more.
 pub const GUARD_BEAT: &str =
     "UPDATE locksmith_migrate SET beat = UTC_TIMESTAMP(6) WHERE name = 'run' AND token = ?";
@@ -135,7 +149,8 @@ pub const GUARD_BEAT: &str =
 /// dealt with (adopted, or marked applied by hand). Params: token (the
 /// guard is ours), version.
 pub const GUARD_FORGET: &str = "UPDATE locksmith_migrate \
-     SET applying = NULL, applying_name = NULL, applying_by = NULL, applying_since = NULL \
+     SET applying = NULL, applying_name = NULL, applying_by = NULL, applying_since = NULL, \
+       applying_conn = NULL \
      WHERE name = 'run' AND token = ? AND applying = ?";
 
 /// Let go of the guard (`token`).
@@ -145,12 +160,14 @@ pub const GUARD_RELEASE: &str = "UPDATE locksmith_migrate \
 /// Record which migration the run (`token`) is applying now: version,
 /// name, who. A run that dies leaves it for the next to find.
 pub const GUARD_APPLYING: &str = "UPDATE locksmith_migrate \
-     SET applying = ?, applying_name = ?, applying_by = ?, applying_since = UTC_TIMESTAMP(6) \
+     SET applying = ?, applying_name = ?, applying_by = ?, applying_since = UTC_TIMESTAMP(6), \
+       applying_conn = CONNECTION_ID() \
      WHERE name = 'run' AND token = ?";
 
 /// That migration is done (or was dealt with): forget it. Param: token.
 pub const GUARD_APPLIED: &str = "UPDATE locksmith_migrate \
-     SET applying = NULL, applying_name = NULL, applying_by = NULL, applying_since = NULL \
+     SET applying = NULL, applying_name = NULL, applying_by = NULL, applying_since = NULL, \
+       applying_conn = NULL \
      WHERE name = 'run' AND token = ?";
 
 /// Rows of a locks table (`locks`, or the name it was quarantined

@@ -28,9 +28,11 @@ pub struct Holder {
     pub holder: String,
     /// Since when, RFC 3339 UTC (server clock).
     pub since: Option<String>,
-    /// Its heartbeat is older than the TTL: the run is gone, and the next
-    /// run takes over.
+    /// Its heartbeat is older than the TTL, or its process is gone from
+    /// this host: the run is dead, and the next run takes over.
     pub stale: bool,
+    /// The run's token, to take over from it by.
+    token: String,
 }
 
 /// A migration a run recorded it was applying, and did not finish.
@@ -44,6 +46,9 @@ pub struct Applying {
     pub by: String,
     /// Since when, RFC 3339 UTC (server clock).
     pub since: Option<String>,
+    /// The server connection that was applying it, when it is still there:
+    /// the client died, but its statement runs on.
+    pub still_running: Option<u64>,
 }
 
 /// The guard row as it stands.
@@ -77,17 +82,24 @@ pub(crate) async fn read(c: &mut Lease, ttl: Duration) -> Result<GuardState> {
     let applying_name: Option<String> = c.take(5, "applying_name")?;
     let applying_by: Option<String> = c.take(6, "applying_by")?;
     let applying_since: Option<String> = c.take(7, "applying_since")?;
+    let applying_conn: Option<u64> = c.take(8, "applying_conn")?;
+    let conn_there: Option<i64> = c.take(9, "applying_conn")?;
     Ok(GuardState {
-        holder: token.map(|_| Holder {
-            holder: holder.unwrap_or_default(),
-            since: since.as_deref().map(epoch_text),
-            stale: stale.unwrap_or(1) != 0,
+        holder: token.map(|token| {
+            let holder = holder.unwrap_or_default();
+            Holder {
+                stale: stale.unwrap_or(1) != 0 || crate::host::gone(&holder),
+                holder,
+                since: since.as_deref().map(epoch_text),
+                token,
+            }
         }),
         applying: applying.map(|version| Applying {
             version,
             name: applying_name.unwrap_or_default(),
             by: applying_by.unwrap_or_default(),
             since: applying_since.as_deref().map(epoch_text),
+            still_running: applying_conn.filter(|_| conn_there == Some(1)),
         }),
     })
 }
@@ -122,10 +134,22 @@ impl RunGuard {
         let ttl_secs = ttl.as_secs_f64();
         loop {
             let before = again!(read(c, ttl))?;
-            let taken = c
-                .exec_drop(sql::GUARD_TAKE, (&token, &me, ttl_secs))
-                .await
-                .map(|()| c.affected_rows() == 1);
+            let gone = before
+                .holder
+                .as_ref()
+                .filter(|h| crate::host::gone(&h.holder));
+            let taken = match gone {
+                // Its process is gone from this host: take over from
+                // exactly that run, without waiting for its lease to run
+                // out. (A lease that ran out is taken by GUARD_TAKE, whose
+                // condition is the heartbeat itself.)
+                Some(dead) => {
+                    c.exec_drop(sql::GUARD_TAKE_FROM, (&token, &me, &dead.token))
+                        .await
+                }
+                None => c.exec_drop(sql::GUARD_TAKE, (&token, &me, ttl_secs)).await,
+            }
+            .map(|()| c.affected_rows() == 1);
             match taken {
                 Ok(true) => {
                     let lost = Arc::new(AtomicBool::new(false));

@@ -335,8 +335,13 @@ fn unrecorded(
         .applying
         .as_ref()
         .filter(|a| a.version == p.version);
-    let running = seen.guard.holder.as_ref().filter(|h| !h.stale);
     if let Some(a) = applying {
+        // The run that recorded it, if it still holds the guard and lives.
+        let running = seen
+            .guard
+            .holder
+            .as_ref()
+            .filter(|h| !h.stale && h.holder == a.by);
         let since = a
             .since
             .as_deref()
@@ -353,7 +358,12 @@ fn unrecorded(
             "a run by {} started applying it{since} and did not finish",
             a.by
         )];
-        let next = if !diffs.is_empty() {
+        let next = if let Some(conn) = a.still_running {
+            detail.push(format!(
+                "its statement is still running on the server (connection {conn}): wait for it to end, or end it with KILL {conn}"
+            ));
+            None
+        } else if !diffs.is_empty() {
             detail.extend(diffs);
             None
         } else if !t.absent.is_empty() && !t.present.is_empty() {
@@ -585,6 +595,7 @@ mod tests {
             name: "locks_create_table".into(),
             by: "host:1".into(),
             since: Some("2024-01-01T00:00:00Z".into()),
+            still_running: None,
         });
         // Its table never came: run it again.
         assert_eq!(

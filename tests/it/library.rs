@@ -43,7 +43,7 @@ fn guard_release_and_drop() {
             .unwrap();
         let mut heard = 0;
         let wait = AcquireOptions {
-            wait: Some(Duration::from_secs(1)),
+            wait: Some(Duration::from_secs(3)),
             unless_held: vec![],
         };
         let e = t

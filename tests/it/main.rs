@@ -11,3 +11,4 @@ mod migrate;
 mod proxy;
 mod readme;
 mod run;
+mod states;
