@@ -39,9 +39,20 @@ pub enum Kind {
     /// The server could not be reached at all.
     #[error("cannot connect to {url}: {reason}\nhint: is the server running and listening on that host and port?")]
     Unreachable { url: String, reason: String },
+    /// A TLS connection was refused: `what` says why (the server has no
+    /// TLS, the CA did not verify, the host name did not match).
+    #[error("cannot connect to {url}: {what}\nhint: {hint}")]
+    TlsRefused {
+        url: String,
+        what: String,
+        hint: String,
+    },
+    /// The account must connect over TLS, and the URL turned TLS off.
+    #[error("user `{}` must connect over TLS (the account requires SSL), and ssl-mode=disabled in {url} turned TLS off\nhint: drop ssl-mode=disabled (the default, preferred, uses TLS whenever the server offers it)", shown(.user))]
+    NeedsTls { url: String, user: String },
     /// The server refused the user name or password.
     #[error(
-        "access denied for {url}: {reason}\nhint: check the user name and password in the URL"
+        "access denied for {url}: {reason}\nhint: check the user name and password (an account created REQUIRE X509 also needs ssl-cert= and ssl-key= in the URL)"
     )]
     AccessDenied { url: String, reason: String },
     /// The host name in the URL did not resolve to an address.
@@ -256,6 +267,8 @@ impl Error {
             Unreachable { .. }
             | UnknownHost { .. }
             | NoPrivileges { .. }
+            | TlsRefused { .. }
+            | NeedsTls { .. }
             | AccessDenied { .. }
             | Db(_)
             | Lost(_)

@@ -28,6 +28,9 @@
 //! # Ok(()) }
 //! ```
 
+// The lock futures nest deeply (connect, TLS fallbacks, retries, deadlines).
+#![recursion_limit = "256"]
+
 pub mod bench;
 pub mod cli;
 pub mod db;

@@ -3,81 +3,96 @@
 //! subcommands, and each group turns itself into the library's ready form
 //! (a URL, a migration set, acquire options) before anything connects.
 
+use super::help;
 use super::output::Format;
+use super::values::{parse_duration, parse_ttl};
 use crate::bench::BenchOptions;
 use crate::error::{Error, Kind, Result};
 use crate::locks::AcquireOptions;
 use crate::migrate::MigrationSet;
-use crate::DbUrl;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0    success
-  1    failure (failed migration, corrupt data, aborted at the prompt)
-  2    usage error or invalid input (bad flag, no URL, unstorable lock name)
-  3    database or connection error
-  4    conflict: lock held, row version moved, wait timed out, refused
-  5    not found: no such row, lock, table or database
-  6    migrate status --check: schema not current
-  128+N  interrupted by signal N: 130 for SIGINT (Ctrl-C), 143 for SIGTERM
-`locks run` exits with the command's status (128+N if a signal N ended it),
-or 3 if the command succeeded but the lock could not be released.";
-
 /// Migrations, operator commands and cross-process locks for MySQL/MariaDB
 /// `locks` tables.
 #[derive(Debug, Parser)]
-#[command(name = "locksmith", version, after_help = EXIT_CODES)]
+#[command(name = "locksmith", version, after_help = help::TOP)]
 pub struct Cli {
+    /// Connection options given before the subcommand (`locksmith --url U
+    /// migrate up`); the same options after it win.
     #[command(flatten)]
-    pub global: GlobalOpts,
+    pub conn: ConnectOpts,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Options every command takes, before or after the subcommand.
-#[derive(Debug, Args, Clone)]
-pub struct GlobalOpts {
-    /// How long each connect and each statement may take, and the whole
-    /// command unless it has a deadline of its own (--wait, --lock-timeout).
-    #[arg(
-        long,
-        global = true,
-        env = "LOCKSMITH_TIMEOUT",
-        value_name = "DURATION",
-        default_value = "30s",
-        value_parser = parse_duration
-    )]
-    pub timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply, roll back and inspect the schema migrations.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help::MIGRATE)]
     Migrate(MigrateCmd),
     /// Inspect, take and free locks.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help::LOCKS)]
     Locks(LocksCmd),
     /// Measure lock throughput against the single-row UPDATE ceiling.
+    #[command(after_help = help::BENCH)]
     Bench(BenchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = help::COMPLETIONS)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), for `man -l -` or a man directory.
+    #[command(after_help = help::MAN)]
+    Man,
 }
 
-/// Where the database is.
-#[derive(Debug, Args, Clone)]
-pub struct ConnectOpts {
-    /// Database URL, mysql://user:pass@host:port/db. Falls back to DATABASE_URL.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
-    pub url: Option<String>,
-}
-
-impl ConnectOpts {
-    /// The URL, from --url or DATABASE_URL.
-    pub fn parse_url(&self) -> Result<DbUrl> {
-        DbUrl::from_arg(self.url.as_deref())
+impl Command {
+    /// The connection options given after the subcommand, for a command
+    /// that connects.
+    pub fn conn(&self) -> Option<&ConnectOpts> {
+        match self {
+            Command::Migrate(m) => Some(m.conn()),
+            Command::Locks(l) => Some(l.conn()),
+            Command::Bench(b) => Some(&b.conn),
+            Command::Completions { .. } | Command::Man => None,
+        }
     }
+}
+
+/// Where the database is and how to reach it, before or after the
+/// subcommand. Flags win over the environment, which wins over `.env`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnectOpts {
+    /// Database URL: mysql://user@host:port/db, with ?ssl-mode=, ssl-ca=,
+    /// ssl-cert=, ssl-key=, socket=. [env: DATABASE_URL]
+    #[arg(help_heading = "Connection", long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Read the password from this file (its one trailing newline is
+    /// dropped), not from the command line. [env: LOCKSMITH_PASSWORD_FILE]
+    #[arg(help_heading = "Connection", long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+    /// Read user, password, host, port, socket and ssl-ca from the [client]
+    /// section of this option file instead of ~/.my.cnf.
+    #[arg(help_heading = "Connection", long, value_name = "PATH")]
+    pub defaults_file: Option<PathBuf>,
+    /// Keep trying to connect this long while the server is not up yet
+    /// (not after "access denied" or "unknown database"). [env:
+    /// LOCKSMITH_WAIT_FOR_DB] [default: 0s]
+    #[arg(help_heading = "Connection", long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_for_db: Option<Duration>,
+    /// How long each connect and each statement may take, and the whole
+    /// command unless it has a deadline of its own (--wait,
+    /// --lock-timeout). [env: LOCKSMITH_TIMEOUT] [default: 30s]
+    #[arg(help_heading = "Connection", long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Say on stderr what each connection reached: node, server, TLS
+    /// version and cipher.
+    #[arg(help_heading = "Connection", long, short = 'v')]
+    pub verbose: bool,
 }
 
 /// Which migrations to use.
@@ -138,6 +153,7 @@ pub struct ChangeOpts {
 #[derive(Debug, Subcommand)]
 pub enum MigrateCmd {
     /// Apply pending migrations (safe to run on every deploy, and concurrently).
+    #[command(after_help = help::UP)]
     Up {
         #[command(flatten)]
         conn: ConnectOpts,
@@ -154,6 +170,7 @@ pub enum MigrateCmd {
     },
     /// Roll back migrations, newest first (one by default).
     #[command(group(ArgGroup::new("how_far").args(["target", "all"])))]
+    #[command(after_help = help::DOWN)]
     Down {
         #[command(flatten)]
         conn: ConnectOpts,
@@ -177,6 +194,7 @@ pub enum MigrateCmd {
     /// List every migration with its state, checked against the history
     /// and the live tables: applied, pending, divergent, applied-unknown,
     /// missing, present-unrecorded, drifted or interrupted.
+    #[command(after_help = help::STATUS)]
     Status {
         #[command(flatten)]
         conn: ConnectOpts,
@@ -191,6 +209,7 @@ pub enum MigrateCmd {
     /// Record one migration as applied without running it, after checking
     /// by hand that its work is done (a run that died halfway through it,
     /// tables another tool made). Asks first; audited.
+    #[command(after_help = help::MARK_APPLIED)]
     MarkApplied {
         #[command(flatten)]
         conn: ConnectOpts,
@@ -210,10 +229,23 @@ pub enum MigrateCmd {
     },
 }
 
+impl MigrateCmd {
+    /// Its connection options.
+    pub fn conn(&self) -> &ConnectOpts {
+        match self {
+            MigrateCmd::Up { conn, .. }
+            | MigrateCmd::Down { conn, .. }
+            | MigrateCmd::Status { conn, .. }
+            | MigrateCmd::MarkApplied { conn, .. } => conn,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum LocksCmd {
     /// Show lock rows: one line per held lock.
     #[command(visible_alias = "list")]
+    #[command(after_help = help::DUMP)]
     Dump {
         #[command(flatten)]
         conn: ConnectOpts,
@@ -224,6 +256,10 @@ pub enum LocksCmd {
     },
     /// Release locks whoever holds them: by name, by holder, or all.
     #[command(group(ArgGroup::new("what").args(["names", "holder", "all"]).required(true)))]
+    #[command(
+        after_help = help::FORCE_RELEASE,
+        override_usage = "locksmith locks force-release [OPTIONS] <ROW> <NAMES>...\n       locksmith locks force-release [OPTIONS] <ROW> --holder <H>\n       locksmith locks force-release [OPTIONS] <ROW> --all"
+    )]
     ForceRelease {
         #[command(flatten)]
         conn: ConnectOpts,
@@ -243,6 +279,7 @@ pub enum LocksCmd {
     },
     /// Increase a row's version without touching its locks, so that writers
     /// holding the old version can no longer commit.
+    #[command(after_help = help::BUMP)]
     Bump {
         #[command(flatten)]
         conn: ConnectOpts,
@@ -258,6 +295,7 @@ pub enum LocksCmd {
     /// not a number or at the INT maximum; a name written twice; data that
     /// is not a JSON object). Shows first every lock it would drop, and
     /// keeps the old text in the audit trail.
+    #[command(after_help = help::REPAIR)]
     Repair {
         #[command(flatten)]
         conn: ConnectOpts,
@@ -267,6 +305,7 @@ pub enum LocksCmd {
         row: String,
     },
     /// Show the audit trail of operator changes.
+    #[command(after_help = help::HISTORY)]
     History {
         #[command(flatten)]
         conn: ConnectOpts,
@@ -275,7 +314,9 @@ pub enum LocksCmd {
         /// Only this row.
         row: Option<String>,
     },
-    /// Take a lock for a holder; exit 0 once held, 4 if busy.
+    /// Take a lock for a holder (creating the row if it is missing); exit 0
+    /// once held, 4 if busy.
+    #[command(after_help = help::ACQUIRE)]
     Acquire {
         #[command(flatten)]
         conn: ConnectOpts,
@@ -288,6 +329,7 @@ pub enum LocksCmd {
         holder: String,
     },
     /// Release a lock, only if the holder holds it.
+    #[command(after_help = help::RELEASE)]
     Release {
         #[command(flatten)]
         conn: ConnectOpts,
@@ -298,6 +340,7 @@ pub enum LocksCmd {
         holder: String,
     },
     /// Run a command while holding a lock; release it when the command exits.
+    #[command(after_help = help::RUN)]
     Run {
         #[command(flatten)]
         conn: ConnectOpts,
@@ -318,10 +361,26 @@ pub enum LocksCmd {
     },
 }
 
+impl LocksCmd {
+    /// Its connection options.
+    pub fn conn(&self) -> &ConnectOpts {
+        match self {
+            LocksCmd::Dump { conn, .. }
+            | LocksCmd::ForceRelease { conn, .. }
+            | LocksCmd::Bump { conn, .. }
+            | LocksCmd::Repair { conn, .. }
+            | LocksCmd::History { conn, .. }
+            | LocksCmd::Acquire { conn, .. }
+            | LocksCmd::Release { conn, .. }
+            | LocksCmd::Run { conn, .. } => conn,
+        }
+    }
+}
+
 /// Which lock.
 #[derive(Debug, Args, Clone)]
 pub struct LockRef {
-    /// The lock row (acquire creates it when missing).
+    /// The lock row (a row of `locks`, by its id).
     pub row: String,
     /// The lock name.
     pub name: String,
@@ -389,38 +448,6 @@ impl BenchArgs {
     }
 }
 
-/// A guard's TTL: at least 2 s (its heartbeat beats every TTL/5), at most
-/// an hour.
-fn parse_ttl(s: &str) -> std::result::Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d < Duration::from_secs(2) || d > Duration::from_secs(3600) {
-        return Err("must be between 2s and 1h".into());
-    }
-    Ok(d)
-}
-
-/// The longest duration any flag takes: ten years is forever enough.
-const DURATION_MAX: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
-
-/// `30s`, `5m`, `1h30m`, `250ms`; a bare number is seconds. At most ten
-/// years.
-pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    let d = match s.trim().parse::<f64>() {
-        Ok(secs) if !secs.is_finite() || secs < 0.0 => {
-            return Err("must be a positive number of seconds (try 30s, 5m or 250ms)".into())
-        }
-        Ok(secs) if secs > DURATION_MAX.as_secs_f64() => None,
-        Ok(secs) => Some(Duration::from_secs_f64(secs)),
-        Err(_) => {
-            Some(humantime::parse_duration(s).map_err(|e| format!("{e} (try 30s, 5m or 250ms)"))?)
-        }
-    };
-    match d {
-        Some(d) if d <= DURATION_MAX => Ok(d),
-        _ => Err("is longer than ten years, the most locksmith waits for anything".into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,19 +456,5 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("1e19").is_err(), "range-checked, no panic");
-        assert!(parse_duration("1e20s").is_err());
-        assert!(parse_duration("-1").is_err());
-        assert!(parse_duration("NaN").is_err());
-        assert!(parse_duration("99999999999h").is_err());
     }
 }

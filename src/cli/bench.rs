@@ -10,7 +10,7 @@ use crate::db::deadline::{grace, within};
 use crate::error::{exit, Result};
 
 pub(super) async fn run(ctx: &Ctx, args: BenchArgs) -> Result<u8> {
-    let url = args.conn.parse_url()?;
+    let url = ctx.url.clone();
     let bench = ctx
         .stop
         .guard(within(

@@ -1,6 +1,6 @@
 //! `locksmith locks dump|force-release|bump|history|acquire|release`.
 
-use super::args::{ChangeOpts, ConnectOpts, LockRef, LocksCmd};
+use super::args::{ChangeOpts, LockRef, LocksCmd};
 use super::output::{self, note, out, out_json, tables, text, Format, WaitLine};
 use super::signals::{interrupted, GRACE};
 use super::Ctx;
@@ -12,8 +12,12 @@ use crate::shown::{shown, shown_id};
 pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
     let stop = &ctx.stop;
     match cmd {
-        LocksCmd::Dump { conn, format, rows } => {
-            let url = conn.parse_url()?;
+        LocksCmd::Dump {
+            conn: _,
+            format,
+            rows,
+        } => {
+            let url = ctx.url.clone();
             let states = stop
                 .guard(within(ctx.timeout, async {
                     let table = LockTable::connect_with(&url, &ctx.connect()).await?;
@@ -46,7 +50,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             }
         }
         LocksCmd::ForceRelease {
-            conn,
+            conn: _,
             change,
             row,
             names,
@@ -58,19 +62,25 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
                 (None, true) => Edit::All,
                 (None, false) => Edit::Names(names),
             };
-            change_cmd(ctx, &conn, &change, &row, edit).await?;
+            change_cmd(ctx, &change, &row, edit).await?;
         }
         LocksCmd::Bump {
-            conn,
+            conn: _,
             change,
             row,
             by,
-        } => change_cmd(ctx, &conn, &change, &row, Edit::Bump(by)).await?,
-        LocksCmd::Repair { conn, change, row } => {
-            change_cmd(ctx, &conn, &change, &row, Edit::Repair).await?
-        }
-        LocksCmd::History { conn, format, row } => {
-            let url = conn.parse_url()?;
+        } => change_cmd(ctx, &change, &row, Edit::Bump(by)).await?,
+        LocksCmd::Repair {
+            conn: _,
+            change,
+            row,
+        } => change_cmd(ctx, &change, &row, Edit::Repair).await?,
+        LocksCmd::History {
+            conn: _,
+            format,
+            row,
+        } => {
+            let url = ctx.url.clone();
             let records = stop
                 .guard(within(ctx.timeout, async {
                     let table = LockTable::connect_with(&url, &ctx.connect()).await?;
@@ -85,13 +95,13 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             }
         }
         LocksCmd::Acquire {
-            conn,
+            conn: _,
             wait,
             lock: LockRef { row, name },
             holder,
         } => {
             let opts = wait.options()?;
-            let url = conn.parse_url()?;
+            let url = ctx.url.clone();
             let (table, held) = acquire(ctx, &url, &row, &name, &holder, &opts).await?;
             // The lock outlives this process on purpose: `locks release`
             // (or `force-release`) frees it later.
@@ -99,11 +109,11 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             let _ = grace(GRACE, table.disconnect()).await;
         }
         LocksCmd::Release {
-            conn,
+            conn: _,
             lock: LockRef { row, name },
             holder,
         } => {
-            let url = conn.parse_url()?;
+            let url = ctx.url.clone();
             stop.guard(within(ctx.timeout, async {
                 let table = LockTable::connect_with(&url, &ctx.connect()).await?;
                 let result = table.release(&row, &name, &holder).await;
@@ -113,7 +123,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             .await?;
         }
         LocksCmd::Run {
-            conn,
+            conn: _,
             wait,
             lock: LockRef { row, name },
             holder,
@@ -122,7 +132,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
         } => {
             let opts = wait.options()?;
             let holder = holder.unwrap_or_else(crate::host::default_holder);
-            let url = conn.parse_url()?;
+            let url = ctx.url.clone();
             let (table, guard) = acquire(ctx, &url, &row, &name, &holder, &opts).await?;
             let code = super::run::run_locked(ctx, guard, release_timeout, &command).await;
             let _ = grace(GRACE, table.disconnect()).await;
@@ -186,15 +196,9 @@ pub(super) async fn acquire(
 /// force-release and bump: plan, show, confirm, carry out by CAS with an
 /// audit record, then print before → after. The plan and the write each
 /// get `--timeout`; the person at the prompt gets as long as they need.
-async fn change_cmd(
-    ctx: &Ctx,
-    conn: &ConnectOpts,
-    opts: &ChangeOpts,
-    row: &str,
-    edit: Edit,
-) -> Result<()> {
+async fn change_cmd(ctx: &Ctx, opts: &ChangeOpts, row: &str, edit: Edit) -> Result<()> {
     edit.validate()?;
-    let url = conn.parse_url()?;
+    let url = ctx.url.clone();
     let stop = &ctx.stop;
     let table = stop
         .guard(within(

@@ -14,14 +14,14 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
     let stop = &ctx.stop;
     match cmd {
         MigrateCmd::Up {
-            conn,
+            conn: _,
             source,
             guard,
             target,
             dry_run,
         } => {
             let set = source.set()?;
-            let url = conn.parse_url()?;
+            let url = ctx.url.clone();
             let m = stop
                 .guard(within(ctx.timeout, Migrator::connect(&url, &ctx.connect())))
                 .await?;
@@ -53,7 +53,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             }
         }
         MigrateCmd::Down {
-            conn,
+            conn: _,
             source,
             guard,
             target,
@@ -67,7 +67,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
                 (None, true) => DownTo::All,
                 (None, false) => DownTo::One,
             };
-            let url = conn.parse_url()?;
+            let url = ctx.url.clone();
             let m = stop
                 .guard(within(ctx.timeout, Migrator::connect(&url, &ctx.connect())))
                 .await?;
@@ -87,13 +87,13 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             out(&text::down(&result?, dry_run))?;
         }
         MigrateCmd::Status {
-            conn,
+            conn: _,
             source,
             format,
             check,
         } => {
             let set = source.set()?;
-            let url = conn.parse_url()?;
+            let url = ctx.url.clone();
             let seen = stop
                 .guard(within(ctx.timeout, async {
                     let m = Migrator::connect(&url, &ctx.connect()).await?;
@@ -127,7 +127,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             }
         }
         MigrateCmd::MarkApplied {
-            conn,
+            conn: _,
             source,
             guard,
             version,
@@ -135,7 +135,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             yes,
         } => {
             let set = source.set()?;
-            let url = conn.parse_url()?;
+            let url = ctx.url.clone();
             let m = stop
                 .guard(within(ctx.timeout, Migrator::connect(&url, &ctx.connect())))
                 .await?;

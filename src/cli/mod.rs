@@ -1,4 +1,6 @@
-//! The command line: [`args`] holds every clap type, one file per command
+//! The command line: [`args`] holds every clap type (`help` their examples,
+//! `values` the checks of their values), [`settings`] resolves the
+//! connection flags, environment and files once, one file per command
 //! group carries the commands out through the library (`migrate`, `locks`,
 //! `run`, `bench`), `signals` says what SIGINT and SIGTERM do, and
 //! [`output`] builds everything printed. `main.rs` only parses, calls
@@ -6,26 +8,32 @@
 
 pub mod args;
 mod bench;
+mod help;
 mod locks;
 mod migrate;
 pub mod output;
 mod run;
+pub mod settings;
 mod signals;
+mod values;
 
 pub use args::{Cli, Command};
 
-use crate::db::ConnectOptions;
+use crate::db::{ConnectOptions, DbUrl};
 use crate::error::Result;
+use clap::CommandFactory;
 use signals::Stop;
 use std::time::Duration;
 
-/// What every command gets besides its own flags.
+/// What every command that connects gets besides its own flags.
 struct Ctx {
     /// Signals, caught for the whole run.
     stop: Stop,
     /// `--timeout`: each connect and statement, and the whole command
     /// unless it has a deadline of its own.
     timeout: Duration,
+    /// Where the database is, with its credentials.
+    url: DbUrl,
 }
 
 impl Ctx {
@@ -40,15 +48,56 @@ impl Ctx {
 /// Runs a parsed command line. Returns the exit code on success (only
 /// `locks run` returns anything but 0).
 pub async fn run(cli: Cli) -> Result<u8> {
+    let Some(after) = cli.command.conn() else {
+        return docs(&cli.command);
+    };
+    let settings = settings::Settings::resolve(&cli.conn, after, &settings::Env::load()?)?;
+    if settings.verbose {
+        crate::db::report_connections(|r| output::note(&output::text::reached(r)));
+    }
     let ctx = Ctx {
         stop: Stop::listen()?,
-        timeout: cli.global.timeout,
+        timeout: settings.timeout,
+        url: settings.url,
     };
+    if !settings.wait_for_db.is_zero() {
+        wait_for_db(&ctx, settings.wait_for_db).await?;
+    }
     match cli.command {
         Command::Migrate(cmd) => migrate::run(&ctx, cmd).await,
         Command::Locks(cmd) => locks::run(&ctx, cmd).await,
         Command::Bench(args) => bench::run(&ctx, args).await,
+        Command::Completions { .. } | Command::Man => docs(&cli.command),
     }
+}
+
+/// `--wait-for-db`: tries to connect until the server answers, saying on
+/// stderr what it waits for and why the last try failed.
+async fn wait_for_db(ctx: &Ctx, limit: Duration) -> Result<()> {
+    let mut line = output::WaitLine::new();
+    let shown = ctx.url.redacted().to_string();
+    let result = ctx
+        .stop
+        .guard(crate::db::wait_for(&ctx.url, limit, ctx.timeout, |e, _| {
+            line.say(&output::text::db_wait(&shown, e, limit))
+        }))
+        .await;
+    line.done();
+    result
+}
+
+/// `completions` and `man`: documents made from the command line itself.
+fn docs(cmd: &Command) -> Result<u8> {
+    let mut buf = Vec::new();
+    let mut cli = Cli::command();
+    match cmd {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut cli, "locksmith", &mut buf)
+        }
+        _ => clap_mangen::Man::new(cli).render(&mut buf)?,
+    }
+    output::out(&String::from_utf8_lossy(&buf))?;
+    Ok(crate::error::exit::OK)
 }
 
 /// Whether a command wants a multi-threaded runtime (the bench spreads its

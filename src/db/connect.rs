@@ -9,6 +9,7 @@
 
 use super::deadline;
 use super::sql;
+use super::tls::{self, SslMode};
 use super::url::DbUrl;
 use crate::error::{Error, Kind, Result};
 use mysql_async::prelude::Queryable;
@@ -81,10 +82,11 @@ pub(crate) async fn connect_node(
         return Err(Kind::Lost("no time was left to connect again".into()).into());
     }
     let attempt = async {
-        let mut conn = Conn::new(url.opts(i))
-            .await
-            .map_err(|e| classify(e, Some(url)))?;
+        let (mut conn, tls) = open(url, i).await?;
         let flavour = set_up(&mut conn).await?;
+        if let Some(report) = REPORT.get() {
+            report(&describe(&mut conn, url, i, tls, flavour).await?);
+        }
         Ok::<_, Error>((conn, flavour))
     };
     let started = std::time::Instant::now();
@@ -121,6 +123,179 @@ pub(crate) async fn connect_node(
     }
 }
 
+/// Tries to connect until a node answers or `limit` has passed (each try
+/// gets at most `per_try`), for a command started before its server
+/// (`--wait-for-db`). `on_fail` hears why each try failed and how long is
+/// left. A server that answers and refuses (access denied, no such
+/// database, TLS refused) is not waited for: time does not fix those.
+pub async fn wait_for(
+    url: &DbUrl,
+    limit: Duration,
+    per_try: Duration,
+    mut on_fail: impl FnMut(&Error, Duration),
+) -> Result<()> {
+    let until = std::time::Instant::now() + limit;
+    let mut backoff = deadline::Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        let e = match connect(url, left.min(per_try).max(Duration::from_millis(100)), 0).await {
+            Ok(c) => {
+                let _ = c.conn.disconnect().await;
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        let worth_waiting = matches!(
+            e.kind(),
+            Kind::Unreachable { .. }
+                | Kind::UnknownHost { .. }
+                | Kind::Lost(_)
+                | Kind::Transient(_)
+        ) || matches!(e.server_code(), Some(1040 | 1053));
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if !worth_waiting || left.is_zero() {
+            return Err(e);
+        }
+        on_fail(&e, left);
+        tokio::time::sleep(
+            backoff
+                .next_pause()
+                .max(Duration::from_millis(50))
+                .min(left),
+        )
+        .await;
+    }
+}
+
+/// Opens a connection to node `i` as the URL's `ssl-mode` says: with
+/// `preferred`, plaintext only when the server has no TLS; with
+/// `verify_ca`, the chain verified but any name. Says whether it is
+/// encrypted.
+async fn open(url: &DbUrl, i: usize) -> Result<(Conn, bool)> {
+    let tls = url.tls();
+    let mode = if url.over_socket() {
+        SslMode::Disabled
+    } else {
+        tls.mode
+    };
+    if mode != SslMode::Disabled {
+        tls.check_files()?;
+    }
+    let e = match Conn::new(url.opts_tls(i, tls.ssl_opts(mode, None))).await {
+        Ok(c) => return Ok((c, mode != SslMode::Disabled)),
+        Err(e) => e,
+    };
+    if mode == SslMode::Preferred && tls::server_has_none(&e) {
+        return match Conn::new(url.opts(i)).await {
+            Ok(c) => Ok((c, false)),
+            Err(e) => Err(refused(url, i, e, SslMode::Disabled).await),
+        };
+    }
+    if mode == SslMode::VerifyCa {
+        // The chain verified (rustls checks it before the name): check it
+        // again, in full, against a name the certificate holds.
+        if let Some(name) = tls::name_in_certificate(&e) {
+            return match Conn::new(url.opts_tls(i, tls.ssl_opts(mode, Some(&name)))).await {
+                Ok(c) => Ok((c, true)),
+                Err(e) => Err(refused(url, i, e, mode).await),
+            };
+        }
+    }
+    Err(refused(url, i, e, mode).await)
+}
+
+/// A failed connect in words: what TLS refused, an account that must use
+/// TLS, or what [`classify`] makes of it.
+async fn refused(url: &DbUrl, i: usize, e: mysql_async::Error, mode: SslMode) -> Error {
+    if let Some((what, hint)) = tls::refusal(&e, url.tls(), mode, &url.nodes()[i].host) {
+        return Error::with_source(
+            Kind::TlsRefused {
+                url: url.redacted().to_string(),
+                what,
+                hint,
+            },
+            e,
+        );
+    }
+    let denied = matches!(&e, mysql_async::Error::Server(se) if se.code == 1045);
+    if denied && mode == SslMode::Disabled && !url.over_socket() {
+        // The server says the same to a wrong password and to an account
+        // created REQUIRE SSL that came without TLS: the same credentials
+        // over TLS tell them apart.
+        let ssl = url.tls().ssl_opts(SslMode::Required, None);
+        if let Ok(c) = Conn::new(url.opts_tls(i, ssl)).await {
+            let _ = c.disconnect().await;
+            return Error::with_source(
+                Kind::NeedsTls {
+                    url: url.redacted().to_string(),
+                    user: url.user().to_string(),
+                },
+                e,
+            );
+        }
+    }
+    classify(e, Some(url))
+}
+
+/// What a connection reached, for `--verbose`.
+#[derive(Clone, Debug)]
+pub struct Reached {
+    /// The URL, password hidden.
+    pub url: String,
+    /// The node (`host:port`, or the socket).
+    pub node: String,
+    /// `MariaDB 11.8.3`, `MySQL 8.0.39`; `(Galera)` for a cluster node.
+    pub server: String,
+    /// The TLS version and cipher, or `None` for plaintext.
+    pub tls: Option<String>,
+}
+
+type Reporter = Box<dyn Fn(&Reached) + Send + Sync>;
+
+static REPORT: std::sync::OnceLock<Reporter> = std::sync::OnceLock::new();
+
+/// Has every new connection described to `f` (once per process; later
+/// calls are ignored). The description costs one more round trip.
+pub fn report_connections(f: impl Fn(&Reached) + Send + Sync + 'static) {
+    let _ = REPORT.set(Box::new(f));
+}
+
+async fn describe(
+    conn: &mut Conn,
+    url: &DbUrl,
+    i: usize,
+    tls: bool,
+    f: Flavour,
+) -> Result<Reached> {
+    let (a, b, c) = conn.server_version();
+    let server = format!(
+        "{} {a}.{b}.{c}{}",
+        if f.mariadb { "MariaDB" } else { "MySQL" },
+        if f.galera { " (Galera)" } else { "" }
+    );
+    let mut version = String::new();
+    let mut cipher = String::new();
+    if tls {
+        let rows: Vec<mysql_async::Row> = conn.query(sql::SESSION_TLS).await?;
+        for row in rows {
+            let mut c = super::value::Cells::new(row, "SESSION STATUS");
+            let name: String = c.take(0, "Variable_name")?;
+            let value: String = c.take(1, "Value")?;
+            match name.as_str() {
+                "Ssl_version" => version = value,
+                "Ssl_cipher" => cipher = value,
+                _ => {}
+            }
+        }
+    }
+    Ok(Reached {
+        url: url.redacted().to_string(),
+        node: url.node_name(i),
+        server,
+        tls: (!version.is_empty()).then(|| format!("{version}, {cipher}")),
+    })
+}
+
 /// After "access denied to database" (1044), which the server says both
 /// for a database that does not exist and for one the user may not use:
 /// connects without a database (the password is right, or 1044 would have
@@ -128,7 +303,15 @@ pub(crate) async fn connect_node(
 /// Not visible: it does not exist (or the user may not even see it, which
 /// the message says too). `None` when the probe itself fails.
 async fn denied_database(url: &DbUrl, i: usize) -> Option<Error> {
-    let opts = mysql_async::OptsBuilder::from_opts(url.opts(i)).db_name(None::<String>);
+    // Encrypted unless the URL said never; unverified, for a probe: the
+    // server just authenticated the user over the connection that was
+    // refused the database.
+    let ssl = match url.tls().mode {
+        SslMode::Disabled => None,
+        _ if url.over_socket() => None,
+        _ => url.tls().ssl_opts(SslMode::Required, None),
+    };
+    let opts = mysql_async::OptsBuilder::from_opts(url.opts_tls(i, ssl)).db_name(None::<String>);
     let mut conn = Conn::new(opts).await.ok()?;
     let seen: Option<i64> = conn
         .exec_first(sql::SCHEMA_EXISTS, (url.db_name(),))

@@ -3,6 +3,9 @@
 //! migrations above it deal in rows, versions and outcomes, not packets.
 //!
 //! * [`url`]: the database URL, and how it is shown without its password.
+//! * [`tls`]: what `ssl-mode` means, and what a refused handshake means.
+//! * [`credentials`]: passwords and defaults from files and the
+//!   environment, off the command line.
 //! * `connect`: opening a connection in strict mode, and turning driver
 //!   errors into messages an operator can act on.
 //! * `session` (crate-private): one connection that survives being cut off
@@ -12,12 +15,15 @@
 //!   unexpected types.
 
 pub(crate) mod connect;
+pub mod credentials;
 pub mod deadline;
 pub(crate) mod session;
 pub(crate) mod sql;
+pub mod tls;
 pub mod url;
 pub(crate) mod value;
 
+pub use connect::{report_connections, wait_for, Reached};
 pub use session::DEFAULT_TIMEOUT;
 pub(crate) use session::{Lease, Session};
 

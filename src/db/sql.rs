@@ -199,6 +199,10 @@ pub fn lock_wait_timeout(limit: std::time::Duration) -> String {
 
 // ---- connecting -----------------------------------------------------------
 
+/// The TLS version and cipher of this session (empty for plaintext).
+pub const SESSION_TLS: &str =
+    "SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')";
+
 /// Whether a database the user can see exists (after access to it was
 /// denied). Param: its name.
 pub const SCHEMA_EXISTS: &str =

@@ -10,9 +10,11 @@
 //! This is the only place that sees the password. Everything printed about a
 //! connection goes through [`DbUrl::redacted`].
 
+use super::tls::{SslMode, TlsConfig};
 use crate::error::{Kind, Result};
-use mysql_async::{Opts, OptsBuilder};
+use mysql_async::{Opts, OptsBuilder, SslOpts};
 use percent_encoding::percent_decode_str;
+use std::path::PathBuf;
 
 /// What must be percent-encoded in a user or database name shown in a URL.
 const URL_RESERVED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
@@ -28,16 +30,52 @@ const URL_RESERVED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b']');
 
 /// The query parameters locksmith understands.
-const PARAMS: &[&str] = &["socket", "password"];
+const PARAMS: &[&str] = &[
+    "socket", "password", "ssl-mode", "ssl-ca", "ssl-cert", "ssl-key",
+];
+
+/// Parameters other tools spell differently, and what locksmith calls them.
+const OTHER_SPELLINGS: &[(&str, &str)] = &[
+    (
+        "sslmode",
+        "ssl-mode=required (disabled|preferred|required|verify_ca|verify_identity)",
+    ),
+    ("ssl_mode", "ssl-mode=required"),
+    ("ssl", "ssl-mode=required"),
+    ("tls", "ssl-mode=required"),
+    ("require_ssl", "ssl-mode=required"),
+    ("requiressl", "ssl-mode=required"),
+    ("useSSL", "ssl-mode=required"),
+    ("verify_ca", "ssl-mode=verify_ca"),
+    ("verify_identity", "ssl-mode=verify_identity"),
+    ("sslrootcert", "ssl-ca=PATH"),
+    ("sslca", "ssl-ca=PATH"),
+    ("ssl_ca", "ssl-ca=PATH"),
+    ("sslcert", "ssl-cert=PATH"),
+    ("ssl_cert", "ssl-cert=PATH"),
+    ("sslkey", "ssl-key=PATH"),
+    ("ssl_key", "ssl-key=PATH"),
+    ("pass", "password= (or better, --password-file)"),
+    ("user", "user@ before the host"),
+];
 
 /// A parsed `mysql://` URL: one or more nodes of the same database.
 #[derive(Clone)]
 pub struct DbUrl {
+    scheme: String,
     user: String,
     password: Option<String>,
     nodes: Vec<Node>,
+    /// The URL named a host (otherwise `localhost`, or what the client
+    /// defaults say).
+    host_given: bool,
     db: String,
     socket: Option<String>,
+    tls: TlsConfig,
+    /// The URL set `ssl-mode` (otherwise an `ssl-ca` means verify_ca).
+    mode_given: bool,
+    /// Parameters to show, without secrets.
+    shown_params: Vec<(String, String)>,
     redacted: String,
 }
 
@@ -116,7 +154,7 @@ impl DbUrl {
                     )
                 })
         };
-        let (user, mut password) = match userinfo {
+        let (user, password) = match userinfo {
             None => (String::new(), None),
             Some(u) => match u.split_once(':') {
                 Some((name, pw)) => (decode("user name", name)?, Some(decode("password", pw)?)),
@@ -138,39 +176,90 @@ impl DbUrl {
             }
             Some(p) => decode("database name", p)?,
         };
-        let mut socket = None;
-        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            match k.as_ref() {
-                "socket" => socket = Some(v.into_owned()),
-                "password" => password = Some(v.into_owned()),
-                other => {
-                    return Err(bad(
-                        raw,
-                        format!(
-                            "unknown parameter `{other}` (locksmith understands: {})",
-                            PARAMS.join(", ")
-                        ),
-                    ))
-                }
-            }
-        }
         let mut url = DbUrl {
+            scheme: scheme.to_string(),
             user,
             password,
+            host_given: !hosts.is_empty(),
             nodes,
             db,
-            socket,
+            socket: None,
+            tls: TlsConfig::default(),
+            mode_given: false,
+            shown_params: Vec::new(),
             redacted: String::new(),
         };
-        url.redacted = url.show(scheme, query);
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            url.param(raw, &k, v.into_owned())?;
+        }
+        url.settle(raw)?;
         Ok(url)
+    }
+
+    /// Takes one query parameter.
+    fn param(&mut self, raw: &str, k: &str, v: String) -> Result<()> {
+        let path = |v: &str| -> Result<PathBuf> {
+            if v.is_empty() {
+                return Err(bad(raw, format!("`{k}` needs a file name")));
+            }
+            Ok(PathBuf::from(v))
+        };
+        match k {
+            "password" => {
+                self.password = Some(v);
+                self.shown_params.push((k.into(), "***".into()));
+                return Ok(());
+            }
+            "socket" => self.socket = Some(v.clone()),
+            "ssl-mode" => {
+                self.tls.mode = SslMode::parse(&v).ok_or_else(|| {
+                    bad(raw, format!("unknown ssl-mode `{v}`; use disabled, preferred, required, verify_ca or verify_identity"))
+                })?;
+                self.mode_given = true;
+            }
+            "ssl-ca" => self.tls.ca = Some(path(&v)?),
+            "ssl-cert" => self.tls.cert = Some(path(&v)?),
+            "ssl-key" => self.tls.key = Some(path(&v)?),
+            other => {
+                let known = PARAMS.join(", ");
+                return Err(bad(
+                    raw,
+                    match OTHER_SPELLINGS.iter().find(|(o, _)| o.eq_ignore_ascii_case(other)) {
+                        Some((_, ours)) => format!("unknown parameter `{other}`: locksmith spells it {ours} (it understands: {known})"),
+                        None => format!("unknown parameter `{other}` (locksmith understands: {known})"),
+                    },
+                ));
+            }
+        }
+        self.shown_params.push((k.into(), v));
+        Ok(())
+    }
+
+    /// Checks the settings together, and works out what they add up to.
+    fn settle(&mut self, raw: &str) -> Result<()> {
+        if self.tls.ca.is_some() && !self.mode_given {
+            // As the mysql client does: a CA given means verify with it.
+            self.tls.mode = SslMode::VerifyCa;
+        }
+        if self.tls.key.is_some() && self.tls.cert.is_none() {
+            return Err(bad(raw, "ssl-key needs its certificate, ssl-cert=PATH"));
+        }
+        if self.socket.is_some() && !matches!(self.tls.mode, SslMode::Preferred | SslMode::Disabled)
+        {
+            return Err(bad(
+                raw,
+                format!("ssl-mode={} cannot be used over a Unix socket (socket=), which is local and never encrypted; connect over TCP for TLS", self.tls.mode.name()),
+            ));
+        }
+        self.redacted = self.show();
+        Ok(())
     }
 
     /// The URL as it may be shown: the password (wherever it was given)
     /// replaced by `***`.
-    fn show(&self, scheme: &str, query: &str) -> String {
+    fn show(&self) -> String {
         let enc = |s: &str| percent_encoding::utf8_percent_encode(s, URL_RESERVED).to_string();
-        let mut out = format!("{scheme}://");
+        let mut out = format!("{}://", self.scheme);
         if !self.user.is_empty() || self.password.is_some() {
             out.push_str(&enc(&self.user));
             if self.password.is_some() {
@@ -178,21 +267,58 @@ impl DbUrl {
             }
             out.push('@');
         }
-        let hosts: Vec<String> = self.nodes.iter().map(|n| n.to_string()).collect();
-        out.push_str(&hosts.join(","));
+        if self.host_given || self.socket.is_none() {
+            let hosts: Vec<String> = self.nodes.iter().map(|n| n.to_string()).collect();
+            out.push_str(&hosts.join(","));
+        }
         out.push('/');
         out.push_str(&enc(&self.db));
-        let params: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
-            .map(|(k, v)| match k.as_ref() {
-                "password" => format!("{k}=***"),
-                _ => format!("{k}={v}"),
-            })
+        let params: Vec<String> = self
+            .shown_params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
             .collect();
         if !params.is_empty() {
             out.push('?');
             out.push_str(&params.join("&"));
         }
         out
+    }
+
+    /// Fills in what the URL leaves out from the client's defaults (an
+    /// option file's `[client]` section, a password file, `MYSQL_PWD`):
+    /// values the URL gives always win.
+    pub fn with_defaults(mut self, d: &ClientDefaults) -> Result<DbUrl> {
+        if self.password.is_none() {
+            self.password = d.password.clone();
+        }
+        if self.user.is_empty() {
+            if let Some(u) = &d.user {
+                self.user = u.clone();
+            }
+        }
+        if !self.host_given {
+            if let Some(h) = &d.host {
+                self.nodes = vec![Node {
+                    host: h.clone(),
+                    port: d.port.unwrap_or(3306),
+                }];
+                self.host_given = true;
+            } else if let Some(p) = d.port {
+                self.nodes[0].port = p;
+            }
+            if self.socket.is_none() && d.host.is_none() {
+                self.socket = d.socket.clone();
+            }
+        }
+        if self.tls.ca.is_none() {
+            if let Some(ca) = &d.ssl_ca {
+                self.tls.ca = Some(ca.clone());
+            }
+        }
+        let raw = self.redacted.clone();
+        self.settle(&raw)?;
+        Ok(self)
     }
 
     /// Takes `--url`, falling back to `DATABASE_URL` (clap already merged
@@ -224,9 +350,32 @@ impl DbUrl {
         &self.nodes
     }
 
-    /// Driver options for node `i`. Not public: the driver's `Debug` output
-    /// of them includes the password.
+    /// Node `i` as a message names it: `host:port`, or the socket.
+    pub fn node_name(&self, i: usize) -> String {
+        match &self.socket {
+            Some(s) => s.clone(),
+            None => self.nodes[i.min(self.nodes.len() - 1)].to_string(),
+        }
+    }
+
+    /// The TLS settings.
+    pub fn tls(&self) -> &TlsConfig {
+        &self.tls
+    }
+
+    /// Whether connections go over a Unix socket (never encrypted).
+    pub fn over_socket(&self) -> bool {
+        self.socket.is_some()
+    }
+
+    /// Driver options for node `i`, plaintext. Not public: the driver's
+    /// `Debug` output of them includes the password.
     pub(crate) fn opts(&self, i: usize) -> Opts {
+        self.opts_tls(i, None)
+    }
+
+    /// Driver options for node `i`, with these TLS options.
+    pub(crate) fn opts_tls(&self, i: usize, ssl: Option<SslOpts>) -> Opts {
         let node = &self.nodes[i.min(self.nodes.len() - 1)];
         let mut b = OptsBuilder::default()
             .user((!self.user.is_empty()).then(|| self.user.clone()))
@@ -244,13 +393,26 @@ impl DbUrl {
         if let Some(sock) = &self.socket {
             b = b.socket(Some(sock.clone()));
         }
-        b.into()
+        b.ssl_opts(ssl).into()
     }
 
     /// Removes the password from a message that may quote it.
     pub fn scrub(&self, msg: &str) -> String {
         scrub(msg, self.password.as_deref())
     }
+}
+
+/// What the client's own configuration supplies for what a URL leaves out:
+/// the `[client]` section of an option file (`~/.my.cnf`), a password file,
+/// `MYSQL_PWD`. See [`super::credentials`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientDefaults {
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub socket: Option<String>,
+    pub ssl_ca: Option<PathBuf>,
 }
 
 /// `h1:3306,[::1]:3307,h3` as nodes (port 3306 unless given). `quote`:

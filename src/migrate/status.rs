@@ -108,6 +108,10 @@ pub struct MigrationStatus {
     /// What `migrate up` would do about it; `None` for an applied
     /// migration, and for one that `up` refuses to touch.
     pub next: Option<Action>,
+    /// This state is also what another run midway through the migration
+    /// looks like from outside (its tables made, its history row not yet
+    /// written), so only a look under the run guard can tell.
+    pub midway: bool,
 }
 
 impl MigrationStatus {
@@ -220,6 +224,10 @@ pub fn status(set: &MigrationSet, seen: &Observed) -> Vec<MigrationStatus> {
             MigrationStatus {
                 version: p.version,
                 name: m.name().to_string(),
+                midway: found.is_none()
+                    && (state == State::PresentUnrecorded
+                        || (state == State::Drifted
+                            && detail.iter().any(|d| d.starts_with(PARTIAL)))),
                 state,
                 applied_on: found.map(|a| a.applied_on.clone()),
                 detail,
@@ -236,6 +244,7 @@ pub fn status(set: &MigrationSet, seen: &Observed) -> Vec<MigrationStatus> {
                 applied_on: Some(a.applied_on.clone()),
                 detail: Vec::new(),
                 next: None,
+                midway: false,
             });
         }
     }
@@ -368,7 +377,7 @@ fn unrecorded(
             None
         } else if !t.absent.is_empty() && !t.present.is_empty() {
             detail.push(format!(
-                "of its tables, {} exist and {} do not",
+                "{PARTIAL}{} exist and {} do not",
                 names(t.present.iter().map(|p| p.0)),
                 names(t.absent.iter().map(String::as_str))
             ));
@@ -395,7 +404,7 @@ fn unrecorded(
     }
     if !t.present.is_empty() && !t.absent.is_empty() {
         let detail = vec![format!(
-            "of its tables, {} exist and {} do not",
+            "{PARTIAL}{} exist and {} do not",
             names(t.present.iter().map(|p| p.0)),
             names(t.absent.iter().map(String::as_str))
         )];
@@ -417,6 +426,9 @@ fn unrecorded(
     }
     (State::Pending, Vec::new(), Some(Action::Apply))
 }
+
+/// How the detail of a migration whose tables are partly there begins.
+const PARTIAL: &str = "of its tables, ";
 
 /// `` `a`, `b` `` for messages.
 fn names<'a>(list: impl Iterator<Item = &'a str>) -> String {

@@ -69,20 +69,23 @@ pub(crate) async fn up(
     on_wait: impl FnMut(&Holder),
 ) -> Result<UpReport> {
     let mut c = m.session.lease().await?;
-    match plan(&mut c, set, opts).await {
-        Ok((steps, current)) if steps.is_empty() || opts.dry_run => {
+    let seen = again!(observe(&mut c, set, opts.lease_ttl))?;
+    let list = status(set, &seen);
+    let blocked: Vec<&MigrationStatus> = list.iter().filter(|s| s.blocks()).collect();
+    // What looks off without the guard may be another run midway through a
+    // migration: then only a look under the guard decides.
+    if opts.dry_run || !blocked.iter().all(|s| s.midway) {
+        check_consistent(&list)?;
+    }
+    if blocked.is_empty() {
+        let steps: Vec<Step> = steps(set, &list, opts.target);
+        if steps.is_empty() || opts.dry_run {
             return Ok(UpReport {
-                version: current,
+                version: seen.history.iter().map(|a| a.version).max(),
                 steps,
                 ..UpReport::default()
-            })
+            });
         }
-        Ok(_) => {}
-        // What looks off without the guard may be another run midway
-        // through a migration (its table made, its history row not yet
-        // written): only a look under the guard decides.
-        Err(e) if matches!(e.kind(), Kind::Diverged(_)) && !opts.dry_run => {}
-        Err(e) => return Err(e),
     }
     let guard = RunGuard::take(
         &mut c,
@@ -113,12 +116,18 @@ async fn plan(
     let seen = again!(observe(c, set, opts.lease_ttl))?;
     let list = status(set, &seen);
     check_consistent(&list)?;
-    let steps = list
-        .iter()
-        .filter(|s| opts.target.is_none_or(|t| s.version <= t))
+    Ok((
+        steps(set, &list, opts.target),
+        seen.history.iter().map(|a| a.version).max(),
+    ))
+}
+
+/// What `up` does, migration by migration, up to `target`.
+fn steps(set: &MigrationSet, list: &[MigrationStatus], target: Option<i32>) -> Vec<Step> {
+    list.iter()
+        .filter(|s| target.is_none_or(|t| s.version <= t))
         .filter_map(|s| step(set, s))
-        .collect();
-    Ok((steps, seen.history.iter().map(|a| a.version).max()))
+        .collect()
 }
 
 fn step(set: &MigrationSet, s: &MigrationStatus) -> Option<Step> {

@@ -68,11 +68,13 @@ pub fn confirm(plan: &str) -> Result<()> {
 }
 
 /// Says on stderr what a waiter waits for: on a terminal one line updated in
-/// place, otherwise one line each time the reason changes.
+/// place, otherwise one line each time the reason changes, and again every
+/// [`WaitLine::REPEAT`] while it does not (a log shows the wait goes on).
 pub struct WaitLine {
     tty: bool,
     last: Option<String>,
     since: std::time::Instant,
+    said: std::time::Instant,
 }
 
 impl WaitLine {
@@ -82,6 +84,7 @@ impl WaitLine {
             tty: std::io::stderr().is_terminal(),
             last: None,
             since: std::time::Instant::now(),
+            said: std::time::Instant::now(),
         }
     }
 
@@ -90,14 +93,21 @@ impl WaitLine {
         self.say(&format!("waiting: {why}"));
     }
 
+    /// How often a wait without a terminal says it still waits.
+    pub const REPEAT: std::time::Duration = std::time::Duration::from_secs(10);
+
     /// Says what it waits for (one line, updated in place on a terminal).
     pub fn say(&mut self, msg: &str) {
         let msg = msg.to_string();
+        let secs = self.since.elapsed().as_secs();
         if self.tty {
-            let secs = self.since.elapsed().as_secs();
             eprint!("\r\x1b[Klocksmith: {msg} ({secs}s)");
         } else if self.last.as_deref() != Some(msg.as_str()) {
             note(&msg);
+            self.said = std::time::Instant::now();
+        } else if self.said.elapsed() >= Self::REPEAT {
+            note(&format!("{msg} (still, after {secs}s)"));
+            self.said = std::time::Instant::now();
         }
         self.last = Some(msg);
     }

@@ -1,6 +1,7 @@
 //! Text transcripts for people: what an operator change will do and did,
 //! and what a migration run applied or rolled back.
 
+use crate::db::Reached;
 use crate::locks::{Change, Edit};
 use crate::migrate::guard::held_by;
 use crate::migrate::{
@@ -237,5 +238,28 @@ pub fn still_held(row: &str, name: &str, holder: &str, why: &crate::Error) -> St
         "locksmith: ERROR: could not release lock `{name}` in row `{row}` held by {holder}: {why}\n\
          locksmith: the lock is STILL HELD. Free it with:\n\
          locksmith:   locksmith locks force-release {row} --holder '{holder}'\n"
+    )
+}
+
+/// The `--verbose` line for a new connection.
+pub fn reached(r: &Reached) -> String {
+    format!(
+        "connected to {} ({}) {}",
+        r.node,
+        r.server,
+        match &r.tls {
+            Some(t) => format!("over TLS: {t}"),
+            None => "without TLS".to_string(),
+        }
+    )
+}
+
+/// What `--wait-for-db` says while the server does not answer.
+pub fn db_wait(url: &str, last: &crate::Error, limit: std::time::Duration) -> String {
+    let why = last.to_string();
+    let why = why.lines().next().unwrap_or_default();
+    format!(
+        "waiting up to {}s for the database at {url}: {why}",
+        limit.as_secs()
     )
 }

@@ -1,0 +1,140 @@
+//! The text after each command's options in `--help`: two or three real
+//! examples, and at the top level the exit codes. Kept apart from the clap
+//! types so that `args.rs` stays a list of flags.
+
+/// `locksmith --help`.
+pub const TOP: &str = "\
+Examples:
+  locksmith --url mysql://app@db:3306/app --password-file /run/secrets/db migrate up
+  locksmith locks dump
+  locksmith locks run platform backup --wait 10m -- /usr/local/bin/backup.sh
+
+Connection: --url, or DATABASE_URL (also from ./.env); the password from the
+URL, --password-file, MYSQL_PWD or ~/.my.cnf [client], in that order.
+
+Exit codes:
+  0    success
+  1    failure (failed migration, corrupt data, aborted at the prompt)
+  2    usage error or invalid input (bad flag, no URL, unstorable lock name)
+  3    database or connection error
+  4    conflict: lock held, row version moved, wait timed out, refused
+  5    not found: no such row, lock, table or database
+  6    migrate status --check: schema not current
+  128+N  interrupted by signal N: 130 for SIGINT (Ctrl-C), 143 for SIGTERM
+`locks run` exits with the command's status (128+N if a signal N ended it),
+or 3 if the command succeeded but the lock could not be released.";
+
+/// `locksmith migrate --help`.
+pub const MIGRATE: &str = "\
+Examples:
+  locksmith migrate up
+  locksmith migrate status --check
+  locksmith migrate down --dry-run";
+
+/// `locksmith migrate up --help`.
+pub const UP: &str = "\
+Examples:
+  locksmith migrate up                      # on every deploy; a no-op when current
+  locksmith migrate up --dry-run            # print the SQL, change nothing
+  locksmith --wait-for-db 60s migrate up    # in a boot script, before the server is up";
+
+/// `locksmith migrate down --help`.
+pub const DOWN: &str = "\
+Examples:
+  locksmith migrate down --dry-run          # what the newest migration's down step does
+  locksmith migrate down                    # roll back the newest migration
+  locksmith migrate down --target 1         # roll back everything above version 1";
+
+/// `locksmith migrate status --help`.
+pub const STATUS: &str = "\
+Examples:
+  locksmith migrate status
+  locksmith migrate status --check          # exit 6 unless every migration is applied
+  locksmith migrate status --format json";
+
+/// `locksmith migrate mark-applied --help`.
+pub const MARK_APPLIED: &str = "\
+Examples:
+  locksmith migrate status                  # shows `interrupted` and what is off
+  locksmith migrate mark-applied 3 --dry-run
+  locksmith migrate mark-applied 3          # asks first; --yes for scripts";
+
+/// `locksmith locks --help`.
+pub const LOCKS: &str = "\
+Examples:
+  locksmith locks dump
+  locksmith locks run platform update --wait 5m -- ./update.sh
+  locksmith locks force-release platform --holder vm:15380 --expect-version 4";
+
+/// `locksmith locks dump --help`.
+pub const DUMP: &str = "\
+Examples:
+  locksmith locks dump
+  locksmith locks dump platform
+  locksmith locks dump --format json | jq '.rows[].locks[]'";
+
+/// `locksmith locks force-release --help`.
+pub const FORCE_RELEASE: &str = "\
+Examples:
+  locksmith locks force-release platform backup --dry-run
+  locksmith locks force-release platform --holder vm:15380 --expect-version 4
+  locksmith locks force-release platform --all --yes";
+
+/// `locksmith locks bump --help`.
+pub const BUMP: &str = "\
+Examples:
+  locksmith locks bump platform --dry-run
+  locksmith locks bump platform --expect-version 7 --yes";
+
+/// `locksmith locks repair --help`.
+pub const REPAIR: &str = "\
+Examples:
+  locksmith locks dump platform             # shows what is wrong with the row
+  locksmith locks repair platform --dry-run
+  locksmith locks repair platform           # asks first; the old text goes to the audit trail";
+
+/// `locksmith locks history --help`.
+pub const HISTORY: &str = "\
+Examples:
+  locksmith locks history
+  locksmith locks history platform
+  locksmith locks history --format json";
+
+/// `locksmith locks acquire --help`.
+pub const ACQUIRE: &str = "\
+Examples:
+  locksmith locks acquire platform backup --holder task-42
+  locksmith locks acquire platform update --holder task-43 --wait 5m --unless-held 'app_*'";
+
+/// `locksmith locks release --help`.
+pub const RELEASE: &str = "\
+Examples:
+  locksmith locks release platform backup --holder task-42
+  locksmith locks release platform backup --holder task-42 --format json";
+
+/// `locksmith locks run --help`.
+pub const RUN: &str = "\
+Examples:
+  locksmith locks run platform backup -- /usr/local/bin/backup.sh
+  locksmith locks run platform update --wait 10m --unless-held 'app_*' -- ./update.sh
+  locksmith locks run platform app_mail --wait 30m --unless-held update -- ./task.sh mail";
+
+/// `locksmith bench --help`.
+pub const BENCH: &str = "\
+Examples:
+  locksmith bench
+  locksmith bench --workers 16 --duration 10s --held 100
+  locksmith bench --format json";
+
+/// `locksmith completions --help`.
+pub const COMPLETIONS: &str = "\
+Examples:
+  locksmith completions bash > ~/.local/share/bash-completion/completions/locksmith
+  locksmith completions zsh > ~/.zfunc/_locksmith
+  locksmith completions fish > ~/.config/fish/completions/locksmith.fish";
+
+/// `locksmith man --help`.
+pub const MAN: &str = "\
+Examples:
+  locksmith man | man -l -
+  locksmith man > ~/.local/share/man/man1/locksmith.1";
