@@ -5,6 +5,7 @@ mod bench;
 mod faults;
 mod galera;
 mod harness;
+mod hostile;
 mod library;
 mod locks;
 mod migrate;
