@@ -1,10 +1,12 @@
 //! Integration tests: the built `locksmith` binary against a real MariaDB
 //! server (see `harness`). One test binary, so one server per run.
 
+mod bad_inputs;
 mod bench;
 mod faults;
 mod galera;
 mod harness;
+mod hostile;
 mod library;
 mod locks;
 mod migrate;
