@@ -109,14 +109,14 @@ pub enum Kind {
     #[error("lock `{}` is not held in row `{}`", shown(.name), shown_id(.row))]
     NotHeld { row: String, name: String },
     /// The lock is held by somebody else.
-    #[error("lock `{}` in row `{}` is held by {}", shown(.name), shown_id(.row), shown(.holder))]
+    #[error("lock `{}` in row `{}` is held by {}", shown(.name), shown_id(.row), shown_id(.holder))]
     Held {
         row: String,
         name: String,
         holder: String,
     },
     /// The lock is held, but by a different holder than the one releasing it.
-    #[error("lock `{}` in row `{}` is held by {}, not by {}", shown(.name), shown_id(.row), shown(.holder), shown(.wanted))]
+    #[error("lock `{}` in row `{}` is held by {}, not by {}", shown(.name), shown_id(.row), shown_id(.holder), shown_id(.wanted))]
     WrongHolder {
         row: String,
         name: String,
@@ -124,7 +124,7 @@ pub enum Kind {
         wanted: String,
     },
     /// A lock matching an `--unless-held` pattern is held.
-    #[error("lock `{}` in row `{}` (matching `{}`) is held by {}", shown(.name), shown_id(.row), shown(.pattern), shown(.holder))]
+    #[error("lock `{}` in row `{}` (matching `{}`) is held by {}", shown(.name), shown_id(.row), shown(.pattern), shown_id(.holder))]
     Blocked {
         row: String,
         name: String,

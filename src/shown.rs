@@ -37,8 +37,9 @@ pub fn shown(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// A row id as shown: escaped, and quoted when it begins or ends with
-/// whitespace (which the `id` column's collation ignores at the end).
+/// A row id (or holder) as shown: escaped, and quoted when it begins or
+/// ends with whitespace (which the `id` column's collation ignores at the
+/// end, and which a reader would not see), or is empty.
 pub fn shown_id(id: &str) -> Cow<'_, str> {
     if id.trim() != id || id.is_empty() {
         return Cow::Owned(format!("{:?}", id));

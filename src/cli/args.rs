@@ -5,7 +5,7 @@
 
 use super::help;
 use super::output::Format;
-use super::values::{parse_duration, parse_ttl};
+use super::values::{parse_duration, parse_phase, parse_ttl};
 use crate::bench::BenchOptions;
 use crate::error::{Error, Kind, Result};
 use crate::locks::AcquireOptions;
@@ -412,7 +412,8 @@ impl WaitOpts {
             })
             .collect::<Result<_>>()?;
         Ok(AcquireOptions {
-            wait: self.wait,
+            // `--wait 0` is one try, as no `--wait` is.
+            wait: self.wait.filter(|w| !w.is_zero()),
             unless_held,
         })
     }
@@ -428,7 +429,7 @@ pub struct BenchArgs {
     pub workers: u16,
     /// How long each phase (ceiling, locks) runs in all; they alternate in
     /// four slices.
-    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    #[arg(long, default_value = "3s", value_parser = parse_phase)]
     pub duration: Duration,
     /// Fill the scratch row with this many other locks first.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=2000))]

@@ -303,16 +303,7 @@ async fn describe(
 /// Not visible: it does not exist (or the user may not even see it, which
 /// the message says too). `None` when the probe itself fails.
 async fn denied_database(url: &DbUrl, i: usize) -> Option<Error> {
-    // Encrypted unless the URL said never; unverified, for a probe: the
-    // server just authenticated the user over the connection that was
-    // refused the database.
-    let ssl = match url.tls().mode {
-        SslMode::Disabled => None,
-        _ if url.over_socket() => None,
-        _ => url.tls().ssl_opts(SslMode::Required, None),
-    };
-    let opts = mysql_async::OptsBuilder::from_opts(url.opts_tls(i, ssl)).db_name(None::<String>);
-    let mut conn = Conn::new(opts).await.ok()?;
+    let (mut conn, _) = open(&url.without_db(), i).await.ok()?;
     let seen: Option<i64> = conn
         .exec_first(sql::SCHEMA_EXISTS, (url.db_name(),))
         .await
@@ -368,7 +359,10 @@ pub(crate) fn classify(e: mysql_async::Error, url: Option<&DbUrl>) -> Error {
         mysql_async::Error::Server(se) => match se.code {
             1044 | 1045 | 1698 => Kind::AccessDenied {
                 url: shown,
-                reason: scrub(se.message.clone()),
+                reason: match url.and_then(DbUrl::password_doubt) {
+                    Some(doubt) => format!("{}; {doubt}", scrub(se.message.clone())),
+                    None => scrub(se.message.clone()),
+                },
             },
             1049 => Kind::NoDatabase {
                 url: shown,

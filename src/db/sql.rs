@@ -252,7 +252,11 @@ pub const CAS_BUMP: &str = "UPDATE locks SET version = version + ? WHERE id = ? 
 /// nothing for blobs holding `\u` or `\/` escapes (which could spell a key
 /// differently), for anything not starting with `{`, and for a row that
 /// names a lock twice (`JSON_KEYS` lists each name once, `JSON_LENGTH`
-/// counts every entry): such a row is ambiguous, and read + CAS refuses it. Text that starts
+/// counts every entry): such a row is ambiguous, and read + CAS refuses it;
+/// likewise for a version that is NULL or at the INT maximum, which no CAS
+/// can move on from, and for a stored id ending in a space, which the
+/// collation takes for the id without it (locksmith never writes such an
+/// id, so the row is another one than the caller named). Text that starts
 /// with `{` but is not valid JSON makes the JSON functions fail, which
 /// strict mode turns into an error that aborts the statement. In each case
 /// the caller falls back to read + CAS, which decides exactly.
@@ -266,6 +270,7 @@ pub const FAST_ACQUIRE: &str = "UPDATE locks \
        AND LOCATE(_binary'\\\\u', CAST(dataJson AS BINARY)) = 0 \
        AND LOCATE(_binary'\\\\/', CAST(dataJson AS BINARY)) = 0 \
        AND JSON_LENGTH(dataJson) = JSON_LENGTH(JSON_KEYS(dataJson)) \
+       AND version IS NOT NULL AND version < 2147483647 AND RIGHT(id, 1) <> ' ' \
        AND JSON_EXTRACT(dataJson, ?) IS NULL";
 
 /// Release evaluated by the server: removes `name` when its holder is exactly
@@ -277,6 +282,7 @@ pub const FAST_RELEASE: &str = "UPDATE locks \
        AND LOCATE(_binary'\\\\u', CAST(dataJson AS BINARY)) = 0 \
        AND LOCATE(_binary'\\\\/', CAST(dataJson AS BINARY)) = 0 \
        AND JSON_LENGTH(dataJson) = JSON_LENGTH(JSON_KEYS(dataJson)) \
+       AND version IS NOT NULL AND version < 2147483647 AND RIGHT(id, 1) <> ' ' \
        AND BINARY JSON_EXTRACT(dataJson, ?) = BINARY ?";
 
 /// The JSON path of one key, `$."name"`, for [`FAST_ACQUIRE`] and

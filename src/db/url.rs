@@ -74,6 +74,8 @@ pub struct DbUrl {
     tls: TlsConfig,
     /// The URL set `ssl-mode` (otherwise an `ssl-ca` means verify_ca).
     mode_given: bool,
+    /// The password holds a `:` that was not percent-encoded.
+    colon_in_password: bool,
     /// Parameters to show, without secrets.
     shown_params: Vec<(String, String)>,
     redacted: String,
@@ -143,6 +145,17 @@ impl DbUrl {
             Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
             None => (None, authority),
         };
+        if userinfo.is_some_and(|u| u.contains('@')) {
+            return Err(bad(
+                raw,
+                format!("the user name or password holds an `@` that is not percent-encoded; write it as %40 ({ENCODE_HINT})"),
+            ));
+        }
+        // A second `:` is the password's own (RFC 3986 allows it), but it
+        // may as well be a mistake: said when the server refuses.
+        let colon_in_password = userinfo
+            .and_then(|u| u.split_once(':'))
+            .is_some_and(|(_, pw)| pw.contains(':'));
         let decode = |what: &str, s: &str| -> Result<String> {
             percent_decode_str(s)
                 .decode_utf8()
@@ -186,6 +199,7 @@ impl DbUrl {
             socket: None,
             tls: TlsConfig::default(),
             mode_given: false,
+            colon_in_password,
             shown_params: Vec::new(),
             redacted: String::new(),
         };
@@ -358,6 +372,15 @@ impl DbUrl {
         }
     }
 
+    /// The same server and credentials, without a database (to look
+    /// around after the database was refused).
+    pub(crate) fn without_db(&self) -> DbUrl {
+        DbUrl {
+            db: String::new(),
+            ..self.clone()
+        }
+    }
+
     /// The TLS settings.
     pub fn tls(&self) -> &TlsConfig {
         &self.tls
@@ -380,7 +403,7 @@ impl DbUrl {
         let mut b = OptsBuilder::default()
             .user((!self.user.is_empty()).then(|| self.user.clone()))
             .pass(self.password.clone())
-            .db_name(Some(self.db.clone()))
+            .db_name((!self.db.is_empty()).then(|| self.db.clone()))
             .ip_or_hostname(node.host.clone())
             .tcp_port(node.port)
             // Reconnecting over the server's socket costs a second
@@ -394,6 +417,14 @@ impl DbUrl {
             b = b.socket(Some(sock.clone()));
         }
         b.ssl_opts(ssl).into()
+    }
+
+    /// What to add when the server refuses the password, if the URL gives
+    /// a reason to doubt it was meant as written.
+    pub(crate) fn password_doubt(&self) -> Option<&'static str> {
+        self.colon_in_password.then_some(
+            "the password in the URL holds a `:` that is not percent-encoded; if it is not part of the password, fix the URL (a `:` in a password is written %3A)",
+        )
     }
 
     /// Removes the password from a message that may quote it.
@@ -588,14 +619,17 @@ mod tests {
 
     #[test]
     fn what_is_wrong_with_a_url_is_said_with_a_hint() {
-        // A host cannot hold `@`, and the first `:` ends the user name: so
-        // these still mean what they say.
-        for (raw, pw) in [
-            ("mysql://u:p@ss@h/db", "p@ss"),
-            ("mysql://u:pa:ss@h/db", "pa:ss"),
-        ] {
-            assert_eq!(DbUrl::parse(raw).unwrap().password.as_deref(), Some(pw));
-        }
+        // The first `:` ends the user name, and RFC 3986 lets a password
+        // hold more (said if the server refuses it); an `@` it does not.
+        let u = DbUrl::parse("mysql://u:pa:ss@h/db").unwrap();
+        assert_eq!(u.password.as_deref(), Some("pa:ss"));
+        assert!(u.password_doubt().unwrap().contains("%3A"));
+        let e = DbUrl::parse("mysql://u:p@ss@h/db").unwrap_err().to_string();
+        assert!(
+            e.contains("`@` that is not percent-encoded; write it as %40"),
+            "{e}"
+        );
+        assert!(!e.contains("p@ss"), "{e}");
         for (raw, says) in [
             ("mysql://u:Qz7/Kw@h/db", "invalid port"),
             ("mysql://u:Qz7Kw@h:99999/db", "invalid port `99999`"),

@@ -58,15 +58,6 @@ impl LockData {
         }
     }
 
-    /// The text as stored (`None` for NULL).
-    pub fn raw_text(&self) -> Option<String> {
-        match self {
-            LockData::Locks(m) => Some(m.to_json()),
-            LockData::Null => None,
-            LockData::Raw { text, .. } => Some(text.clone()),
-        }
-    }
-
     /// A one-line description of what is held, or `None` when nothing is.
     /// Data that cannot be parsed counts as held: it cannot be shown safe.
     pub fn held_summary(&self) -> Option<String> {
@@ -132,6 +123,9 @@ pub struct RowState {
     pub version: Version,
     /// Its data.
     pub data: LockData,
+    /// `dataJson` exactly as stored (what a repair matches the row by, and
+    /// keeps in the audit trail).
+    pub stored: Option<String>,
     /// Last change, seconds since the epoch (server clock, no time zone).
     pub changed_at: Option<i64>,
     /// The server's clock when the row was read, seconds since the epoch.
@@ -242,6 +236,7 @@ impl RowState {
         let read_at: i64 = c.take(4, "UNIX_TIMESTAMP()")?;
         Ok(RowState {
             data: LockData::parse(data.as_deref()),
+            stored: data,
             id,
             version,
             changed_at,
@@ -281,8 +276,7 @@ pub fn validate_row_id(id: &str) -> Result<()> {
     validate_text("row id", id)?;
     if id.trim() != id {
         return Err(Kind::Invalid(format!(
-            "row id {id:?} begins or ends with whitespace; the locks table would take `{}` for it",
-            id.trim_end()
+            "row id {id:?} begins or ends with whitespace, which a lock row id may not (the table's collation ignores trailing spaces, and nobody sees them)"
         ))
         .into());
     }
@@ -294,6 +288,14 @@ pub fn validate_row_id(id: &str) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// Checks one lock fits in a row's `dataJson` at all, before anything is
+/// written (a row is not even created for a lock that cannot be stored).
+pub fn validate_entry(row: &str, name: &str, holder: &str) -> Result<()> {
+    let mut one = super::entries::Locks::new();
+    one.push(super::entries::Entry::new(name, holder));
+    encode(row, &one).map(|_| ())
 }
 
 /// Checks a row id names a row that may exist (an operator command on a row
@@ -373,6 +375,7 @@ mod tests {
             id: "r".into(),
             version,
             data: LockData::parse(Some(data)),
+            stored: Some(data.to_string()),
             changed_at: Some(0),
             read_at: 5,
         }

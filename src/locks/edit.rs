@@ -217,7 +217,8 @@ fn repair(state: &RowState) -> Change {
             _ => 1,
         };
     } else {
-        change.replaced_raw = state.data.raw_text();
+        // Verbatim: the write matches the row by it, and the audit keeps it.
+        change.replaced_raw = state.stored.clone();
     }
     change
 }
@@ -232,6 +233,7 @@ mod tests {
             id: "r".into(),
             version,
             data: LockData::parse(Some(data)),
+            stored: Some(data.to_string()),
             changed_at: Some(0),
             read_at: 5,
         }

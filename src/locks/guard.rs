@@ -154,7 +154,8 @@ impl LockTable {
             Ok::<_, Error>((held_before, result))
         };
         let started = Instant::now();
-        let (held_before, result) = match opts.wait {
+        // A wait of zero is one try, as no wait is.
+        let (held_before, result) = match opts.wait.filter(|w| !w.is_zero()) {
             Some(wait) => deadline::within(wait, attempt).await?,
             None => attempt.await?,
         };

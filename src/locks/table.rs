@@ -15,7 +15,8 @@
 use super::audit::{self, AuditInfo, AuditRecord};
 use super::cache::Plain;
 use super::data::{
-    may_take, new_entry, validate_row_id, validate_stored_row_id, validate_text, RowState, Version,
+    may_take, new_entry, validate_entry, validate_row_id, validate_stored_row_id, validate_text,
+    RowState, Version,
 };
 use super::edit::{Change, Edit};
 use super::write::{read_with, Backoff, Outcome, Stats, Writer};
@@ -233,6 +234,9 @@ impl LockTable {
 
     /// The audit trail, oldest first; only `row`'s records when given.
     pub async fn history(&self, row: Option<&str>) -> Result<Vec<AuditRecord>> {
+        if let Some(r) = row {
+            validate_stored_row_id(r)?;
+        }
         self.finish_pending().await?;
         retrying!(self, String::new, |r| self.history_once(row).await)
     }
@@ -289,6 +293,7 @@ impl LockTable {
         validate_row_id(row)?;
         validate_text("lock name", name)?;
         validate_text("holder", holder)?;
+        validate_entry(row, name, holder)?;
         self.finish_pending().await?;
         let op = Plain {
             row,
@@ -311,6 +316,7 @@ impl LockTable {
     pub async fn release(&self, row: &str, name: &str, holder: &str) -> Result<()> {
         validate_row_id(row)?;
         validate_text("lock name", name)?;
+        validate_text("holder", holder)?;
         self.finish_pending().await?;
         self.release_now(row, name, holder).await?;
         self.note_released(row, name);

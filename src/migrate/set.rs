@@ -123,6 +123,7 @@ pub fn scan(dir: &Path) -> Result<BTreeMap<i32, Files>> {
     let mut ups: BTreeMap<i32, PathBuf> = BTreeMap::new();
     let mut downs: BTreeMap<i32, PathBuf> = BTreeMap::new();
     let mut names: BTreeMap<i32, String> = BTreeMap::new();
+    let mut files: Vec<(bool, PathBuf, String)> = Vec::new();
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry.map_err(|e| Kind::Io(format!("cannot read {}: {e}", at(dir))))?;
         if entry.file_type().is_dir() {
@@ -142,16 +143,26 @@ pub fn scan(dir: &Path) -> Result<BTreeMap<i32, Files>> {
         if !file.to_ascii_lowercase().ends_with(".sql") {
             continue;
         }
-        let (stem, down) = match file.strip_suffix(".down.sql") {
-            Some(stem) => (stem, true),
-            None => (file.strip_suffix(".sql").unwrap_or(file), false),
-        };
         if !file.ends_with(".sql") {
             return Err(bad_name(
                 path,
                 "the extension must be `.sql`, in lower case",
             ));
         }
+        files.push((
+            file.ends_with(".down.sql"),
+            path.to_path_buf(),
+            file.to_string(),
+        ));
+    }
+    // Up migrations first, so that a clash is reported on an up file.
+    files.sort();
+    for (down, path, file) in &files {
+        let (path, down) = (path.as_path(), *down);
+        let stem = match file.strip_suffix(".down.sql") {
+            Some(stem) => stem,
+            None => file.strip_suffix(".sql").unwrap_or(file),
+        };
         let (version, name) = parse_stem(stem).map_err(|why| bad_name(path, why))?;
         if let Some(known) = names.get(&version).filter(|n| **n != name) {
             let other = ups
