@@ -167,7 +167,13 @@ impl Bench {
     /// Runs both phases and the end-of-run check. Dropping this future
     /// stops every worker.
     pub async fn measure(&self) -> Result<BenchReport> {
-        bench(self).await
+        bench(self, |_| {}).await
+    }
+
+    /// Like [`Bench::measure`], telling `on_phase` as each phase starts
+    /// (for a progress line).
+    pub async fn measure_with(&self, on_phase: impl FnMut(Phase)) -> Result<BenchReport> {
+        bench(self, on_phase).await
     }
 
     /// Removes the scratch row and closes every connection.
@@ -216,7 +222,19 @@ impl BenchReport {
     }
 }
 
-async fn bench(b: &Bench) -> Result<BenchReport> {
+/// Where a bench run is, for a progress line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Phase {
+    /// The round, from 1.
+    pub round: u32,
+    /// Rounds in all.
+    pub rounds: u32,
+    /// `ceiling` (plain UPDATE commits), `locks` (acquire and release) or
+    /// `check` (the end-of-run check).
+    pub what: &'static str,
+}
+
+async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport> {
     let (table, workers, row, opts, fillers) = (&b.table, &b.workers, &b.row, &b.opts, &b.fillers);
     let start_version = match table.read(row).await? {
         Some(s) => s.number()?,
@@ -235,10 +253,17 @@ async fn bench(b: &Bench) -> Result<BenchReport> {
     let (mut ceiling_commits, mut ceiling_secs) = (0u64, 0f64);
     let (mut lat, mut errors, mut lock_secs) = (Vec::new(), 0u64, 0f64);
     let mut ops_by_worker = vec![0u64; workers.len()];
-    for _ in 0..ROUNDS {
+    for round in 1..=ROUNDS {
+        let phase = |what| Phase {
+            round,
+            rounds: ROUNDS,
+            what,
+        };
+        on_phase(phase("ceiling"));
         let (n, secs) = ceiling_phase(&b.ceiling, row, slice).await?;
         ceiling_commits += n;
         ceiling_secs += secs;
+        on_phase(phase("locks"));
         let (l, o, e, secs) = lock_phase(workers, row, slice).await?;
         lat.extend(l);
         for (w, n) in o {
@@ -247,6 +272,11 @@ async fn bench(b: &Bench) -> Result<BenchReport> {
         errors += e;
         lock_secs += secs;
     }
+    on_phase(Phase {
+        round: ROUNDS,
+        rounds: ROUNDS,
+        what: "check",
+    });
     let since = |now: Vec<u64>, then: &[u64]| -> Vec<u64> {
         now.iter().zip(then).map(|(a, b)| a - b).collect()
     };

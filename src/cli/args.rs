@@ -131,7 +131,7 @@ impl SourceOpts {
 /// Output format.
 #[derive(Debug, Args, Clone)]
 pub struct FormatOpts {
-    /// Output format.
+    /// Output format: a table or text for people, or one JSON document.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
@@ -158,6 +158,8 @@ pub enum MigrateCmd {
         #[command(flatten)]
         conn: ConnectOpts,
         #[command(flatten)]
+        format: FormatOpts,
+        #[command(flatten)]
         source: SourceOpts,
         #[command(flatten)]
         guard: GuardOpts,
@@ -174,6 +176,8 @@ pub enum MigrateCmd {
     Down {
         #[command(flatten)]
         conn: ConnectOpts,
+        #[command(flatten)]
+        format: FormatOpts,
         #[command(flatten)]
         source: SourceOpts,
         #[command(flatten)]
@@ -213,6 +217,8 @@ pub enum MigrateCmd {
     MarkApplied {
         #[command(flatten)]
         conn: ConnectOpts,
+        #[command(flatten)]
+        format: FormatOpts,
         #[command(flatten)]
         source: SourceOpts,
         #[command(flatten)]
@@ -264,6 +270,8 @@ pub enum LocksCmd {
         #[command(flatten)]
         conn: ConnectOpts,
         #[command(flatten)]
+        format: FormatOpts,
+        #[command(flatten)]
         change: ChangeOpts,
         /// The lock row.
         row: String,
@@ -284,6 +292,8 @@ pub enum LocksCmd {
         #[command(flatten)]
         conn: ConnectOpts,
         #[command(flatten)]
+        format: FormatOpts,
+        #[command(flatten)]
         change: ChangeOpts,
         /// The lock row.
         row: String,
@@ -299,6 +309,8 @@ pub enum LocksCmd {
     Repair {
         #[command(flatten)]
         conn: ConnectOpts,
+        #[command(flatten)]
+        format: FormatOpts,
         #[command(flatten)]
         change: ChangeOpts,
         /// The lock row, exactly as stored.
@@ -321,6 +333,8 @@ pub enum LocksCmd {
         #[command(flatten)]
         conn: ConnectOpts,
         #[command(flatten)]
+        format: FormatOpts,
+        #[command(flatten)]
         wait: WaitOpts,
         #[command(flatten)]
         lock: LockRef,
@@ -333,6 +347,8 @@ pub enum LocksCmd {
     Release {
         #[command(flatten)]
         conn: ConnectOpts,
+        #[command(flatten)]
+        format: FormatOpts,
         #[command(flatten)]
         lock: LockRef,
         /// Who holds it.

@@ -2,7 +2,7 @@
 //! happens (a signal stops the workers first).
 
 use super::args::BenchArgs;
-use super::output::{note, out, out_json, tables, Format};
+use super::output::{note, out, out_json, tables, text, Format, Progress};
 use super::signals::GRACE;
 use super::Ctx;
 use crate::bench::Bench;
@@ -18,7 +18,12 @@ pub(super) async fn run(ctx: &Ctx, args: BenchArgs) -> Result<u8> {
             Bench::start(&url, &args.options(), &ctx.connect()),
         ))
         .await?;
-    let report = ctx.stop.guard(bench.measure()).await;
+    let mut line = Progress::new();
+    let report = ctx
+        .stop
+        .guard(bench.measure_with(|p| line.say(&text::bench_phase(&p))))
+        .await;
+    line.done();
     let row = bench.row().to_string();
     // After a signal the clean-up gets the grace period, else --timeout.
     let limit = match ctx.stop.received() {

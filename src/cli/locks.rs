@@ -51,6 +51,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
         }
         LocksCmd::ForceRelease {
             conn: _,
+            format,
             change,
             row,
             names,
@@ -62,19 +63,21 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
                 (None, true) => Edit::All,
                 (None, false) => Edit::Names(names),
             };
-            change_cmd(ctx, &change, &row, edit).await?;
+            change_cmd(ctx, &change, &row, edit, format.format).await?;
         }
         LocksCmd::Bump {
             conn: _,
+            format,
             change,
             row,
             by,
-        } => change_cmd(ctx, &change, &row, Edit::Bump(by)).await?,
+        } => change_cmd(ctx, &change, &row, Edit::Bump(by), format.format).await?,
         LocksCmd::Repair {
             conn: _,
+            format,
             change,
             row,
-        } => change_cmd(ctx, &change, &row, Edit::Repair).await?,
+        } => change_cmd(ctx, &change, &row, Edit::Repair, format.format).await?,
         LocksCmd::History {
             conn: _,
             format,
@@ -96,6 +99,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
         }
         LocksCmd::Acquire {
             conn: _,
+            format,
             wait,
             lock: LockRef { row, name },
             holder,
@@ -105,11 +109,21 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             let (table, held) = acquire(ctx, &url, &row, &name, &holder, &opts).await?;
             // The lock outlives this process on purpose: `locks release`
             // (or `force-release`) frees it later.
-            let _held: LockGuard = held;
+            let held: LockGuard = held;
             let _ = grace(GRACE, table.disconnect()).await;
+            if format.format == Format::Json {
+                out_json(&output::LockDoc {
+                    action: "acquire".into(),
+                    row,
+                    name,
+                    holder,
+                    changed: !held.held_before(),
+                })?;
+            }
         }
         LocksCmd::Release {
             conn: _,
+            format,
             lock: LockRef { row, name },
             holder,
         } => {
@@ -121,6 +135,15 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
                 result
             }))
             .await?;
+            if format.format == Format::Json {
+                out_json(&output::LockDoc {
+                    action: "release".into(),
+                    row,
+                    name,
+                    holder,
+                    changed: true,
+                })?;
+            }
         }
         LocksCmd::Run {
             conn: _,
@@ -196,7 +219,13 @@ pub(super) async fn acquire(
 /// force-release and bump: plan, show, confirm, carry out by CAS with an
 /// audit record, then print before → after. The plan and the write each
 /// get `--timeout`; the person at the prompt gets as long as they need.
-async fn change_cmd(ctx: &Ctx, opts: &ChangeOpts, row: &str, edit: Edit) -> Result<()> {
+async fn change_cmd(
+    ctx: &Ctx,
+    opts: &ChangeOpts,
+    row: &str,
+    edit: Edit,
+    format: Format,
+) -> Result<()> {
     edit.validate()?;
     let url = ctx.url.clone();
     let stop = &ctx.stop;
@@ -206,7 +235,7 @@ async fn change_cmd(ctx: &Ctx, opts: &ChangeOpts, row: &str, edit: Edit) -> Resu
             LockTable::connect_with(&url, &ctx.connect()),
         ))
         .await?;
-    let result = change_with(ctx, &table, opts, row, &edit).await;
+    let result = change_with(ctx, &table, opts, row, &edit, format).await;
     let _ = grace(GRACE, table.disconnect()).await;
     result
 }
@@ -217,14 +246,19 @@ async fn change_with(
     opts: &ChangeOpts,
     row: &str,
     edit: &Edit,
+    format: Format,
 ) -> Result<()> {
     let stop = &ctx.stop;
+    let json = format == Format::Json;
     let plan = stop
         .guard(within(
             ctx.timeout,
             table.plan(row, edit, opts.expect_version),
         ))
         .await?;
+    if plan.is_noop() && json {
+        return out_json(&output::ChangeDoc::new(&plan, edit, false));
+    }
     if plan.is_noop() {
         return out(&format!(
             "row `{}` needs no repair; nothing was changed\n",
@@ -232,6 +266,9 @@ async fn change_with(
         ));
     }
     let shown = text::change(&plan, edit, true);
+    if opts.dry_run && json {
+        return out_json(&output::ChangeDoc::new(&plan, edit, true));
+    }
     if opts.dry_run {
         return out(&format!("{shown}Dry run: nothing was changed.\n"));
     }
@@ -253,5 +290,8 @@ async fn change_with(
             ),
             _ => e,
         })?;
-    out(&text::change(&done, edit, false))
+    match json {
+        true => out_json(&output::ChangeDoc::new(&done, edit, false)),
+        false => out(&text::change(&done, edit, false)),
+    }
 }

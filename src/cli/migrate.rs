@@ -15,6 +15,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
     match cmd {
         MigrateCmd::Up {
             conn: _,
+            format,
             source,
             guard,
             target,
@@ -42,10 +43,15 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
                     if let Some(h) = &report.took_over {
                         note(&text::took_over(h));
                     }
-                    out(&text::up(&report, dry_run))?
+                    match format.format {
+                        Format::Json => out_json(&output::UpDoc::new(&report, dry_run))?,
+                        Format::Table => out(&text::up(&report, dry_run))?,
+                    }
                 }
                 Err(e) => {
-                    if let Kind::MigrationFailed { applied, .. } = e.kind() {
+                    if let (Kind::MigrationFailed { applied, .. }, Format::Table) =
+                        (e.kind(), format.format)
+                    {
                         out(&text::applied_before_failure(applied))?;
                     }
                     return Err(e);
@@ -54,6 +60,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
         }
         MigrateCmd::Down {
             conn: _,
+            format,
             source,
             guard,
             target,
@@ -84,7 +91,11 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
                 .await;
             line.done();
             let _ = within(ctx.timeout, m.close()).await;
-            out(&text::down(&result?, dry_run))?;
+            let report = result?;
+            match format.format {
+                Format::Json => out_json(&output::DownDoc::new(&report, dry_run))?,
+                Format::Table => out(&text::down(&report, dry_run))?,
+            }
         }
         MigrateCmd::Status {
             conn: _,
@@ -128,6 +139,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
         }
         MigrateCmd::MarkApplied {
             conn: _,
+            format,
             source,
             guard,
             version,
@@ -139,12 +151,26 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             let m = stop
                 .guard(within(ctx.timeout, Migrator::connect(&url, &ctx.connect())))
                 .await?;
-            let result = mark_applied(ctx, &m, &set, &guard, version, dry_run, yes).await;
+            let how = Mark {
+                version,
+                dry_run,
+                yes,
+                json: format.format == Format::Json,
+            };
+            let result = mark_applied(ctx, &m, &set, &guard, &how).await;
             let _ = within(ctx.timeout, m.close()).await;
             result?;
         }
     }
     Ok(exit::OK)
+}
+
+/// What `mark-applied` was asked to do.
+struct Mark {
+    version: i32,
+    dry_run: bool,
+    yes: bool,
+    json: bool,
 }
 
 /// `migrate mark-applied`: look, show, ask, record.
@@ -153,10 +179,9 @@ async fn mark_applied(
     m: &Migrator,
     set: &MigrationSet,
     guard: &GuardOpts,
-    version: i32,
-    dry_run: bool,
-    yes: bool,
+    how: &Mark,
 ) -> Result<()> {
+    let version = how.version;
     let stop = &ctx.stop;
     let seen = stop
         .guard(within(ctx.timeout, m.observe(set, guard.lease_ttl)))
@@ -169,10 +194,22 @@ async fn mark_applied(
         .map(|m| m.checksum())
         .unwrap_or_default();
     let plan = text::mark_plan(&s, checksum);
-    if dry_run {
+    if how.dry_run && how.json {
+        return out_json(&output::MarkDoc {
+            dry_run: true,
+            migration: output::docs::MigrationRef {
+                version,
+                label: s.label(),
+            },
+            checksum: checksum.to_string(),
+            state_before: s.state.label().into(),
+            audited: false,
+        });
+    }
+    if how.dry_run {
         return out(&format!("{plan}Dry run: nothing was changed.\n"));
     }
-    if !yes {
+    if !how.yes {
         super::ask(stop, plan).await?;
     }
     let opts = MarkOptions {
@@ -189,5 +226,9 @@ async fn mark_applied(
         ))
         .await;
     line.done();
-    out(&text::marked(&done?))
+    let done = done?;
+    match how.json {
+        true => out_json(&output::MarkDoc::new(&done, version)),
+        false => out(&text::marked(&done)),
+    }
 }

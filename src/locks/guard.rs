@@ -47,9 +47,16 @@ pub struct LockGuard {
     row: String,
     name: String,
     holder: String,
+    held_before: bool,
 }
 
 impl LockGuard {
+    /// Whether the holder held the lock already before this acquisition
+    /// (taking a lock one holds is a success that changes nothing).
+    pub fn held_before(&self) -> bool {
+        self.held_before
+    }
+
     /// The row the lock lives in.
     pub fn row(&self) -> &str {
         &self.row
@@ -160,6 +167,10 @@ impl LockTable {
             None => attempt.await?,
         };
         match result {
+            Ok(mut guard) => {
+                guard.held_before = held_before;
+                Ok(guard)
+            }
             Err(e) if matches!(e.kind(), Kind::Unsettled(_)) && !held_before => {
                 self.release_later(row, name, holder);
                 match deadline::grace(CLEANUP_GRACE, self.finish_pending()).await {
@@ -214,6 +225,7 @@ impl LockTable {
                         row: row.into(),
                         name: name.into(),
                         holder: holder.into(),
+                        held_before: false,
                     })
                 }
                 Err(e) if e.is_busy() => {

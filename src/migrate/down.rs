@@ -50,6 +50,8 @@ pub struct DownOptions {
 pub struct DownReport {
     /// Migrations rolled back (or planned), newest first.
     pub rolled_back: Vec<Planned>,
+    /// The highest applied version before, if any.
+    pub version_before: Option<i32>,
     /// The highest applied version afterwards, if any.
     pub version: Option<i32>,
 }
@@ -75,6 +77,7 @@ pub(crate) async fn down(
     if opts.dry_run || plan.is_empty() {
         return Ok(DownReport {
             version: remaining(&history, &plan),
+            version_before: history.iter().map(|a| a.version).max(),
             rolled_back: plan,
         });
     }
@@ -188,6 +191,7 @@ async fn under_guard(
     }
     Ok(DownReport {
         version: remaining(&history, &done),
+        version_before: history.iter().map(|a| a.version).max(),
         rolled_back: done,
     })
 }

@@ -57,6 +57,8 @@ pub struct UpReport {
     pub applied_elsewhere: Vec<String>,
     /// The highest applied version afterwards, if any.
     pub version: Option<i32>,
+    /// The highest applied version before, if any.
+    pub version_before: Option<i32>,
     /// The run whose guard this one took over (its heartbeat had stopped).
     pub took_over: Option<Holder>,
 }
@@ -80,8 +82,10 @@ pub(crate) async fn up(
     if blocked.is_empty() {
         let steps: Vec<Step> = steps(set, &list, opts.target);
         if steps.is_empty() || opts.dry_run {
+            let version = seen.history.iter().map(|a| a.version).max();
             return Ok(UpReport {
-                version: seen.history.iter().map(|a| a.version).max(),
+                version,
+                version_before: version,
                 steps,
                 ..UpReport::default()
             });
@@ -147,7 +151,10 @@ async fn under_guard(
 ) -> Result<UpReport> {
     // Another run may have dealt with some while we waited for the guard.
     let (steps, mut current) = plan(c, set, opts).await?;
-    let mut report = UpReport::default();
+    let mut report = UpReport {
+        version_before: current,
+        ..UpReport::default()
+    };
     for s in steps {
         let p = &s.migration;
         let Some(m) = set.find(p.version) else {

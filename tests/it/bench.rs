@@ -51,3 +51,23 @@ fn bench_runs_checks_and_cleans_up() {
         ]);
     db.locksmith(&["bench", "--workers", "0"]).fails(2);
 }
+
+#[test]
+fn bench_shows_its_phases_on_a_terminal_only() {
+    let db = TestDb::migrated();
+    let mut child = db.spawn_on_tty("bench --workers 2 --duration 400ms");
+    let mut seen = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut seen).unwrap();
+    assert!(child.wait().unwrap().success(), "{seen}");
+    for phase in [
+        "locksmith: bench: round 1/4: ceiling (plain UPDATE commits)",
+        "locksmith: bench: round 4/4: locks (acquire and release)",
+        "locksmith: bench: end-of-run check",
+    ] {
+        assert!(seen.contains(phase), "{phase:?} missing from {seen:?}");
+    }
+    // Without a terminal: the report alone.
+    let r = db.locksmith(&["bench", "--workers", "2", "--duration", "400ms"]);
+    r.success();
+    assert!(!r.stderr.contains("round"), "{r:#?}");
+}

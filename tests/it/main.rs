@@ -7,6 +7,7 @@ mod faults;
 mod galera;
 mod harness;
 mod hostile;
+mod json;
 mod library;
 mod locks;
 mod migrate;

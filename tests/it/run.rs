@@ -420,3 +420,34 @@ fn a_killed_locksmith_leaves_its_lock_for_the_operator() {
         .stdout_has(&[&format!("released update (held by {h})")]);
     assert_eq!(db.data("platform").as_deref(), Some("{}"));
 }
+
+#[test]
+fn a_long_wait_without_a_terminal_says_it_still_waits_every_ten_seconds() {
+    let db = TestDb::migrated();
+    db.locksmith(&[
+        "locks", "acquire", "platform", "backup", "--holder", "task-1",
+    ])
+    .success();
+    let t = Instant::now();
+    let r = db.locksmith(&[
+        "locks", "acquire", "platform", "backup", "--holder", "task-2", "--wait", "11s",
+    ]);
+    r.fails(4);
+    assert!(t.elapsed() >= Duration::from_secs(11));
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(
+        lines[0], "locksmith: waiting: lock `backup` in row `platform` is held by task-1",
+        "{r:#?}"
+    );
+    assert!(
+        lines[1].starts_with(
+            "locksmith: waiting: lock `backup` in row `platform` is held by task-1 (still, after 1"
+        ),
+        "{r:#?}"
+    );
+    assert!(
+        lines[2].starts_with("locksmith: gave up after waiting 11."),
+        "{r:#?}"
+    );
+    assert_eq!(lines.len(), 3, "{r:#?}");
+}

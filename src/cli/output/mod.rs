@@ -1,5 +1,6 @@
-//! Everything the command line prints, built in one place: tables and JSON
-//! documents ([`tables`]), text transcripts of changes and migration runs
+//! Everything the command line prints, built in one place: tables and the
+//! listings' JSON documents ([`tables`]), the JSON documents of changes
+//! ([`docs`]), text transcripts of changes and migration runs
 //! ([`text`]), the table style (`style`), the wait line and the
 //! confirmation prompt (here).
 //!
@@ -7,11 +8,13 @@
 //! `locksmith: …`. Tables use colour only when stdout is a terminal and
 //! `NO_COLOR` is unset. A closed stdout (`| head`) ends the command quietly.
 
+pub mod docs;
 mod style;
 pub mod tables;
 pub mod text;
 
-pub use tables::{Dump, DumpLock, DumpRow, HistoryDoc, StatusDoc, StatusLine};
+pub use docs::{ChangeDoc, DownDoc, LockDoc, MarkDoc, UpDoc};
+pub use tables::{Dump, DumpLock, DumpRow, GuardDoc, HistoryDoc, StatusDoc, StatusLine};
 
 use crate::error::{Error, Kind, Result};
 use std::io::{IsTerminal, Write};
@@ -19,7 +22,7 @@ use std::io::{IsTerminal, Write};
 /// Output format of listing commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// A table for people.
+    /// A table (or text) for people.
     Table,
     /// JSON for scripts (schema in README.md).
     Json,
@@ -117,6 +120,41 @@ impl WaitLine {
         if self.tty && self.last.is_some() {
             eprint!("\r\x1b[K");
         }
+    }
+}
+
+/// A progress line on stderr, only on a terminal (updated in place, cleared
+/// at the end): logs and pipes get the result alone.
+pub struct Progress {
+    tty: bool,
+}
+
+impl Progress {
+    /// A progress line for stderr.
+    pub fn new() -> Progress {
+        Progress {
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Says where the work is.
+    pub fn say(&mut self, msg: &str) {
+        if self.tty {
+            eprint!("\r\x1b[Klocksmith: {msg}");
+        }
+    }
+
+    /// Clears the line.
+    pub fn done(&self) {
+        if self.tty {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress::new()
     }
 }
 

@@ -263,3 +263,18 @@ pub fn db_wait(url: &str, last: &crate::Error, limit: std::time::Duration) -> St
         limit.as_secs()
     )
 }
+
+/// Where a bench run is, for its progress line.
+pub fn bench_phase(p: &crate::bench::Phase) -> String {
+    match p.what {
+        "check" => "bench: end-of-run check".into(),
+        "ceiling" => format!(
+            "bench: round {}/{}: ceiling (plain UPDATE commits)",
+            p.round, p.rounds
+        ),
+        _ => format!(
+            "bench: round {}/{}: locks (acquire and release)",
+            p.round, p.rounds
+        ),
+    }
+}
