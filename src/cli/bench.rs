@@ -2,9 +2,9 @@
 //! happens (a signal stops the workers first).
 
 use super::args::BenchArgs;
+use super::ctx::Ctx;
 use super::output::{note, out, out_json, tables, text, Format, Progress};
 use super::signals::GRACE;
-use super::Ctx;
 use crate::bench::Bench;
 use crate::db::deadline::{grace, within};
 use crate::error::{exit, Result};

@@ -1,9 +1,9 @@
 //! `locksmith locks dump|force-release|bump|history|acquire|release`.
 
 use super::args::{ChangeOpts, LockRef, LocksCmd};
+use super::ctx::Ctx;
 use super::output::{self, note, out, out_json, tables, text, Format, WaitLine};
 use super::signals::{interrupted, GRACE};
-use super::Ctx;
 use crate::db::deadline::{grace, within};
 use crate::error::{exit, Kind, Result};
 use crate::locks::{AcquireOptions, AuditInfo, Edit, LockData, LockGuard, LockTable, WriteOpts};
@@ -273,12 +273,12 @@ async fn change_with(
         return out(&format!("{shown}Dry run: nothing was changed.\n"));
     }
     if !opts.yes {
-        super::ask(stop, shown.clone()).await?;
+        super::ctx::ask(stop, shown.clone()).await?;
     }
     let write = WriteOpts {
         expect_version: opts.expect_version,
         dry_run: false,
-        audit: Some(AuditInfo::new(edit.action(), super::audit_command())),
+        audit: Some(AuditInfo::new(edit.action(), super::ctx::audit_command())),
     };
     let done = stop
         .guard(within(ctx.timeout, table.carry_out(&plan, edit, &write)))

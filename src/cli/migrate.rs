@@ -1,8 +1,8 @@
 //! `locksmith migrate up|down|status`.
 
 use super::args::{GuardOpts, MigrateCmd};
+use super::ctx::Ctx;
 use super::output::{self, note, out, out_json, tables, text, Format, WaitLine};
-use super::Ctx;
 use crate::db::deadline::within;
 use crate::error::{exit, Kind, Result};
 use crate::locks::AuditInfo;
@@ -210,13 +210,13 @@ async fn mark_applied(
         return out(&format!("{plan}Dry run: nothing was changed.\n"));
     }
     if !how.yes {
-        super::ask(stop, plan).await?;
+        super::ctx::ask(stop, plan).await?;
     }
     let opts = MarkOptions {
         version,
         lock_timeout: guard.lock_timeout,
         lease_ttl: guard.lease_ttl,
-        audit: AuditInfo::new("mark-applied", super::audit_command()),
+        audit: AuditInfo::new("mark-applied", super::ctx::audit_command()),
     };
     let mut line = WaitLine::new();
     let done = stop

@@ -8,6 +8,7 @@
 
 pub mod args;
 mod bench;
+mod ctx;
 mod help;
 mod locks;
 mod migrate;
@@ -19,31 +20,11 @@ mod values;
 
 pub use args::{Cli, Command};
 
-use crate::db::{ConnectOptions, DbUrl};
 use crate::error::Result;
 use clap::CommandFactory;
+use ctx::Ctx;
 use signals::Stop;
 use std::time::Duration;
-
-/// What every command that connects gets besides its own flags.
-struct Ctx {
-    /// Signals, caught for the whole run.
-    stop: Stop,
-    /// `--timeout`: each connect and statement, and the whole command
-    /// unless it has a deadline of its own.
-    timeout: Duration,
-    /// Where the database is, with its credentials.
-    url: DbUrl,
-}
-
-impl Ctx {
-    fn connect(&self) -> ConnectOptions {
-        ConnectOptions {
-            timeout: self.timeout,
-            ..ConnectOptions::default()
-        }
-    }
-}
 
 /// Runs a parsed command line. Returns the exit code on success (only
 /// `locks run` returns anything but 0).
@@ -104,38 +85,4 @@ fn docs(cmd: &Command) -> Result<u8> {
 /// workers over the cores; everything else is one thread, cheap to start).
 pub fn wants_threads(cli: &Cli) -> bool {
     matches!(cli.command, Command::Bench(_))
-}
-
-/// Shows `plan` and asks to go on. A blocking read of the terminal, on a
-/// thread of its own, so that a signal still ends the command at once.
-async fn ask(stop: &Stop, plan: String) -> Result<()> {
-    let answer = tokio::task::spawn_blocking(move || output::confirm(&plan));
-    stop.guard(async {
-        answer
-            .await
-            .map_err(|e| crate::error::Kind::Internal(format!("the prompt failed: {e}")).into())
-            .and_then(|r| r)
-    })
-    .await
-}
-
-/// The command line for the audit record, without `--url` and its value.
-fn audit_command() -> String {
-    let mut parts = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--url" {
-            args.next();
-            continue;
-        }
-        if a.starts_with("--url=") {
-            continue;
-        }
-        if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"\\$`".contains(c)) {
-            parts.push(format!("{a:?}"));
-        } else {
-            parts.push(a);
-        }
-    }
-    format!("locksmith {}", parts.join(" "))
 }

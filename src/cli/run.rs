@@ -17,9 +17,9 @@
 //! nothing runs outside the lock; then the lock is released, retrying until
 //! `--release-timeout` while the server cannot be reached.
 
+use super::ctx::Ctx;
 use super::output::{note, text};
 use super::signals::{interrupted, GRACE};
-use super::Ctx;
 use crate::db::deadline::grace;
 use crate::error::{exit, Error, Kind, Result};
 use crate::locks::LockGuard;

@@ -8,7 +8,9 @@
 //! * [`edit`]: operator edits as planned changes (pure).
 //! * `cache` and `write` (crate-private): the client's copy of the row, and
 //!   the one module that writes rows.
-//! * [`table`]: [`LockTable`], every public operation.
+//! * [`table`]: [`LockTable`], every public operation; `operator` adds the
+//!   operator's planned, audited changes to it, and `retry` says how each
+//!   operation retries within its deadline.
 //! * [`guard`]: acquiring with a deadline, cut-off clean-up, [`LockGuard`].
 //! * [`audit`]: the `locks_audit` records.
 
@@ -18,6 +20,8 @@ pub mod data;
 pub mod edit;
 pub mod entries;
 pub mod guard;
+mod operator;
+mod retry;
 pub mod table;
 pub(crate) mod write;
 

@@ -16,13 +16,12 @@ use super::audit::{self, AuditInfo, AuditRecord};
 use super::cache::Plain;
 use super::data::{
     may_take, new_entry, validate_entry, validate_row_id, validate_stored_row_id, validate_text,
-    RowState, Version,
+    RowState,
 };
-use super::edit::{Change, Edit};
-use super::write::{read_with, Backoff, Outcome, Stats, Writer};
-use crate::db::deadline;
+use super::retry::{retrying, Retry};
+use super::write::{read_with, Outcome, Stats, Writer};
 use crate::db::{ConnectOptions, DbUrl};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Kind, Result};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -65,92 +64,6 @@ impl std::fmt::Debug for LockTable {
         f.debug_struct("LockTable")
             .field("url", self.inner.w.session().url())
             .finish_non_exhaustive()
-    }
-}
-
-/// Runs `$attempt` until it is done, fails for good, or the deadline (the
-/// one in force, or else the table's timeout) passes, retrying passing failures
-/// with backoff. `$r` ([`Retry`]) carries between attempts whether an
-/// earlier one sent a write whose outcome is unknown; an attempt settles
-/// that first. If the deadline passes while it is still unknown, the error
-/// says so in `$unknown`'s words.
-macro_rules! retrying {
-    ($table:expr, $unknown:expr, |$r:ident| $attempt:expr) => {
-        deadline::within_or($table.timeout(), async {
-            let mut $r = Retry::new();
-            loop {
-                match $attempt {
-                    Err(e) if e.is_transient() => {
-                        if matches!(e.kind(), Kind::Transient(_)) {
-                            $table.writer().count_transient();
-                        }
-                        $r.after(e, $unknown).await?
-                    }
-                    done => break done,
-                }
-            }
-        })
-        .await
-    };
-}
-
-/// Between attempts of one operation: when it started, the backoff, and
-/// whether a write of it may have landed unseen.
-struct Retry {
-    started: Instant,
-    /// Backoff after a lost connection or an unreachable server.
-    backoff: deadline::Backoff,
-    /// Backoff after a write the server refused for now (1213 …): short,
-    /// like a CAS conflict, since the other writer has already won.
-    refused: deadline::Backoff,
-    unsure: bool,
-    /// Backoff between CAS conflicts (these are not passing failures: the
-    /// row moved, so the attempt reads it again).
-    conflicts: Backoff,
-    /// The slow path was counted for the bench.
-    counted: bool,
-}
-
-impl Retry {
-    fn new() -> Retry {
-        Retry {
-            started: Instant::now(),
-            backoff: deadline::Backoff::new(Duration::from_millis(20), Duration::from_secs(1)),
-            refused: deadline::Backoff::new(Duration::from_millis(1), Duration::from_millis(100)),
-            unsure: false,
-            conflicts: Backoff::default(),
-            counted: false,
-        }
-    }
-
-    /// After a passing failure: waits before the next attempt, or gives up
-    /// once the deadline has passed.
-    async fn after(&mut self, e: Error, unknown: impl FnOnce() -> String) -> Result<()> {
-        let waited = match e.kind() {
-            Kind::Transient(_) => self.refused.wait().await,
-            _ => self.backoff.wait().await,
-        };
-        if waited {
-            return Ok(());
-        }
-        Err(match self.unsure {
-            true => {
-                let text = unknown();
-                let (what, hint) = text.split_once("\nhint:").unwrap_or((&text, ""));
-                let last = e.to_string();
-                let last = last.lines().next().unwrap_or_default();
-                Kind::Unsettled(format!(
-                    "{what}: the deadline passed before the outcome could be told (last error: {last}){}",
-                    if hint.is_empty() { String::new() } else { format!("\nhint:{hint}") }
-                ))
-                .into()
-            }
-            false => Kind::TimedOut {
-                after: self.started.elapsed(),
-                what: e.to_string(),
-            }
-            .into(),
-        })
     }
 }
 
@@ -399,94 +312,6 @@ impl LockTable {
         first_err.map_or(Ok(()), Err)
     }
 
-    /// Releases every lock `holder` holds in `row` (what a crashed holder
-    /// left behind). Returns what was removed.
-    pub async fn release_by_holder(
-        &self,
-        row: &str,
-        holder: &str,
-        opts: &WriteOpts,
-    ) -> Result<Change> {
-        self.edit(row, &Edit::Holder(holder.into()), opts).await
-    }
-
-    /// Releases the named locks, whoever holds them.
-    pub async fn force_release(
-        &self,
-        row: &str,
-        names: &[String],
-        opts: &WriteOpts,
-    ) -> Result<Change> {
-        self.edit(row, &Edit::Names(names.to_vec()), opts).await
-    }
-
-    /// Writes `{}`: releases everything, and repairs unparsable data (the old
-    /// text is returned in [`Change::replaced_raw`]).
-    pub async fn release_all(&self, row: &str, opts: &WriteOpts) -> Result<Change> {
-        self.edit(row, &Edit::All, opts).await
-    }
-
-    /// Adds `by` (at least 1) to the version without touching the locks, so
-    /// that any writer still holding the old version can no longer commit.
-    pub async fn bump(&self, row: &str, by: i64, opts: &WriteOpts) -> Result<Change> {
-        self.edit(row, &Edit::Bump(by), opts).await
-    }
-
-    /// Applies an operator edit by CAS, retrying conflicts (unless
-    /// `opts.expect_version` pins the version).
-    pub async fn edit(&self, row: &str, edit: &Edit, opts: &WriteOpts) -> Result<Change> {
-        self.edit_from(row, edit, opts, None).await
-    }
-
-    /// Plans an edit: reads the row and returns what [`LockTable::edit`]
-    /// would change, writing nothing. Hand the plan to
-    /// [`LockTable::carry_out`] once it has been looked at.
-    pub async fn plan(
-        &self,
-        row: &str,
-        edit: &Edit,
-        expect_version: Option<i64>,
-    ) -> Result<Change> {
-        let opts = WriteOpts {
-            expect_version,
-            dry_run: true,
-            audit: None,
-        };
-        self.edit_from(row, edit, &opts, None).await
-    }
-
-    /// Carries out a planned edit. Conflicts are retried only while the
-    /// edit still removes exactly what the plan showed (the same locks from
-    /// the same holders); if the row moved on in any way that matters, it
-    /// fails with [`Kind::VersionMoved`] and changes nothing.
-    pub async fn carry_out(&self, plan: &Change, edit: &Edit, opts: &WriteOpts) -> Result<Change> {
-        self.edit_from(&plan.row, edit, opts, Some(plan)).await
-    }
-
-    async fn edit_from(
-        &self,
-        row: &str,
-        edit: &Edit,
-        opts: &WriteOpts,
-        planned: Option<&Change>,
-    ) -> Result<Change> {
-        validate_stored_row_id(row)?;
-        edit.validate()?;
-        self.finish_pending().await?;
-        let w = &self.inner.w;
-        w.forget_cache();
-        // The change whose write was sent but not answered.
-        let mut sent: Option<Change> = None;
-        let unknown = || {
-            format!(
-                "the change to row `{row}` may or may not have been made\nhint: check with `locksmith locks history {row}` and `locksmith locks dump {row}`"
-            )
-        };
-        retrying!(self, unknown, |r| self
-            .try_edit(row, edit, opts, planned, &mut sent, &mut r)
-            .await)
-    }
-
     async fn history_once(&self, row: Option<&str>) -> Result<Vec<AuditRecord>> {
         audit::history(&mut self.inner.w.lease().await?, row).await
     }
@@ -610,89 +435,13 @@ impl LockTable {
             }
         }
     }
-
-    /// One attempt of an edit; `sent` is the change whose write was sent
-    /// but not answered.
-    async fn try_edit(
-        &self,
-        row: &str,
-        edit: &Edit,
-        opts: &WriteOpts,
-        planned: Option<&Change>,
-        sent: &mut Option<Change>,
-        r: &mut Retry,
-    ) -> Result<Change> {
-        let w = &self.inner.w;
-        loop {
-            if r.unsure {
-                if let Some(change) = sent.take() {
-                    if w.landed(&change, opts.audit.as_ref()).await? {
-                        return Ok(change);
-                    }
-                }
-                r.unsure = false;
-            }
-            let mut c = w.lease().await?;
-            let state = exact(read_with(&mut c, row).await?, row)?
-                .ok_or_else(|| Kind::NoRow(row.into()))?;
-            if let Some(expected) = opts
-                .expect_version
-                .filter(|v| state.version != Version::Number(*v))
-            {
-                return Err(Kind::VersionMoved {
-                    row: row.into(),
-                    expected: expected.to_string(),
-                    actual: state.version.to_string(),
-                }
-                .into());
-            }
-            let mut change = edit.apply(&state)?;
-            if let Some(plan) = planned.filter(|p| !change.same_effect(p)) {
-                return Err(Kind::VersionMoved {
-                    row: row.into(),
-                    expected: plan.version_before.to_string(),
-                    actual: state.version.to_string(),
-                }
-                .into());
-            }
-            if opts.dry_run || change.is_noop() {
-                change.dry_run = true;
-                return Ok(change);
-            }
-            match w
-                .write_change(c, edit, &change, opts.audit.as_ref())
-                .await?
-            {
-                Outcome::Landed => return Ok(change),
-                Outcome::Unknown => {
-                    *sent = Some(change);
-                    r.unsure = true;
-                }
-                Outcome::Missed => {
-                    w.count_conflict();
-                    if opts.expect_version.is_some() {
-                        let actual = w.read(row).await?.map(|s| s.version);
-                        return Err(Kind::VersionMoved {
-                            row: row.into(),
-                            expected: state.version.to_string(),
-                            actual: actual.map_or("(row gone)".into(), |v| v.to_string()),
-                        }
-                        .into());
-                    }
-                    if !r.conflicts.wait().await {
-                        return Err(Kind::Contended(row.into()).into());
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// A row read by id, which must be exactly that id: the `id` column's
 /// collation ignores trailing spaces, so `WHERE id = 'plat'` also finds a
 /// row `"plat "` another writer created. Such a row is not silently taken
 /// for this one.
-fn exact(state: Option<RowState>, row: &str) -> Result<Option<RowState>> {
+pub(super) fn exact(state: Option<RowState>, row: &str) -> Result<Option<RowState>> {
     match state {
         Some(s) if s.id != row => Err(Kind::Invalid(format!(
             "row `{row}` cannot be used: the table holds {:?}, which its collation takes for the same id; name that row exactly",

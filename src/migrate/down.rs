@@ -12,9 +12,9 @@
 use super::guard::{Holder, RunGuard};
 use super::set::{MigrationSet, Planned};
 use super::status::{applied, Applied};
-use super::Migrator;
 use crate::db::value::Cells;
 use crate::db::{sql, Lease};
+use crate::db::{ConnectOptions, Session};
 use crate::error::{Kind, Result};
 use crate::locks::LockData;
 use std::time::Duration;
@@ -61,12 +61,13 @@ const GUARDED: [&str; 2] = ["locks", "locks_audit"];
 
 /// Rolls back, newest first.
 pub(crate) async fn down(
-    m: &Migrator,
+    session: &Session,
+    connect: &ConnectOptions,
     set: &MigrationSet,
     opts: &DownOptions,
     on_wait: impl FnMut(&Holder),
 ) -> Result<DownReport> {
-    let mut c = m.session.lease().await?;
+    let mut c = session.lease().await?;
     // Look (and refuse) first, without the guard.
     let (history, plan) = plan(&mut c, set, opts).await?;
     if !opts.force {
@@ -83,14 +84,14 @@ pub(crate) async fn down(
     }
     let guard = RunGuard::take(
         &mut c,
-        m.session.url(),
-        &m.connect,
+        session.url(),
+        connect,
         opts.lock_timeout,
         opts.lease_ttl,
         on_wait,
     )
     .await?;
-    let result = under_guard(&mut c, &guard, set, opts, m.session.timeout()).await;
+    let result = under_guard(&mut c, &guard, set, opts, session.timeout()).await;
     let released = guard.release(&mut c).await;
     let report = result?;
     released?;

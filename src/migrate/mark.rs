@@ -9,8 +9,8 @@ use super::guard::{Holder, RunGuard};
 use super::set::MigrationSet;
 use super::status::{observe, status, MigrationStatus, State};
 use super::up::record;
-use super::Migrator;
 use crate::db::{sql, Lease};
+use crate::db::{ConnectOptions, Session};
 use crate::error::{Kind, Result};
 use crate::locks::audit::{self, AuditInfo};
 use std::time::Duration;
@@ -80,16 +80,17 @@ pub fn markable(
 
 /// Records the migration as applied, under the guard.
 pub(crate) async fn mark_applied(
-    m: &Migrator,
+    session: &Session,
+    connect: &ConnectOptions,
     set: &MigrationSet,
     opts: &MarkOptions,
     on_wait: impl FnMut(&Holder),
 ) -> Result<MarkReport> {
-    let mut c = m.session.lease().await?;
+    let mut c = session.lease().await?;
     let guard = RunGuard::take(
         &mut c,
-        m.session.url(),
-        &m.connect,
+        session.url(),
+        connect,
         opts.lock_timeout,
         opts.lease_ttl,
         on_wait,

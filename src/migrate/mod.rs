@@ -105,7 +105,7 @@ impl Migrator {
         opts: &MarkOptions,
         on_wait: impl FnMut(&Holder),
     ) -> Result<MarkReport> {
-        mark::mark_applied(self, set, opts, on_wait).await
+        mark::mark_applied(&self.session, &self.connect, set, opts, on_wait).await
     }
 
     /// Applies what is pending (or, with `dry_run`, plans it). `on_wait`
@@ -116,7 +116,7 @@ impl Migrator {
         opts: &UpOptions,
         on_wait: impl FnMut(&Holder),
     ) -> Result<UpReport> {
-        up::up(self, set, opts, on_wait).await
+        up::up(&self.session, &self.connect, set, opts, on_wait).await
     }
 
     /// Rolls back, newest first (or, with `dry_run`, plans it).
@@ -126,7 +126,7 @@ impl Migrator {
         opts: &DownOptions,
         on_wait: impl FnMut(&Holder),
     ) -> Result<DownReport> {
-        down::down(self, set, opts, on_wait).await
+        down::down(&self.session, &self.connect, set, opts, on_wait).await
     }
 
     /// Closes the connection cleanly.

@@ -15,8 +15,8 @@ use super::adapter::RefineryConn;
 use super::guard::{Holder, RunGuard};
 use super::set::{MigrationSet, Planned};
 use super::status::{applied, check_consistent, observe, status, Action, MigrationStatus, State};
-use super::Migrator;
 use crate::db::{sql, Lease};
+use crate::db::{ConnectOptions, Session};
 use crate::error::{Kind, Result};
 use refinery::{Migration, Runner, Target};
 use std::time::Duration;
@@ -65,12 +65,13 @@ pub struct UpReport {
 
 /// Applies what is pending.
 pub(crate) async fn up(
-    m: &Migrator,
+    session: &Session,
+    connect: &ConnectOptions,
     set: &MigrationSet,
     opts: &UpOptions,
     on_wait: impl FnMut(&Holder),
 ) -> Result<UpReport> {
-    let mut c = m.session.lease().await?;
+    let mut c = session.lease().await?;
     let seen = again!(observe(&mut c, set, opts.lease_ttl))?;
     let list = status(set, &seen);
     let blocked: Vec<&MigrationStatus> = list.iter().filter(|s| s.blocks()).collect();
@@ -93,8 +94,8 @@ pub(crate) async fn up(
     }
     let guard = RunGuard::take(
         &mut c,
-        m.session.url(),
-        &m.connect,
+        session.url(),
+        connect,
         opts.lock_timeout,
         opts.lease_ttl,
         on_wait,

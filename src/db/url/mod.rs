@@ -10,8 +10,13 @@
 //! This is the only place that sees the password. Everything printed about a
 //! connection goes through [`DbUrl::redacted`].
 
+mod hosts;
+
+pub use hosts::Node;
+
 use super::tls::{SslMode, TlsConfig};
 use crate::error::{Kind, Result};
+use hosts::{parse_hosts, ENCODE_HINT};
 use mysql_async::{Opts, OptsBuilder, SslOpts};
 use percent_encoding::percent_decode_str;
 use std::path::PathBuf;
@@ -81,25 +86,6 @@ pub struct DbUrl {
     redacted: String,
 }
 
-/// One host of a URL.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Node {
-    /// Host name or IP address (an IPv6 address without its brackets).
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-}
-
-impl std::fmt::Display for Node {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
-
 impl std::fmt::Debug for DbUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("DbUrl").field(&self.redacted).finish()
@@ -114,10 +100,6 @@ fn bad(raw: &str, reason: impl Into<String>) -> crate::Error {
     }
     .into()
 }
-
-/// The hint for a URL whose password (or user name) holds a character that
-/// ends its part of the URL.
-const ENCODE_HINT: &str = "if the password or user name contains @, :, /, ? or #, percent-encode it (%40, %3A, %2F, %3F, %23)";
 
 impl DbUrl {
     /// Parses `mysql://user:pass@host:port/db?params` (several
@@ -176,7 +158,7 @@ impl DbUrl {
         };
         // Without an `@`, what looks like `host:port` may be `user:password`
         // whose host was left out: then no part of it is quoted back.
-        let nodes = parse_hosts(raw, hosts, userinfo.is_some())?;
+        let nodes = parse_hosts(hosts, userinfo.is_some()).map_err(|why| bad(raw, why))?;
         let db = match path.strip_prefix('/') {
             None | Some("") => {
                 return Err(bad(raw, "no database name; use mysql://user:pass@host:port/db"))
@@ -446,70 +428,6 @@ pub struct ClientDefaults {
     pub ssl_ca: Option<PathBuf>,
 }
 
-/// `h1:3306,[::1]:3307,h3` as nodes (port 3306 unless given). `quote`:
-/// whether a message may quote the host part back.
-fn parse_hosts(raw: &str, hosts: &str, quote: bool) -> Result<Vec<Node>> {
-    let q = |s: &str| {
-        if quote {
-            format!("`{s}`")
-        } else {
-            "the host part".to_string()
-        }
-    };
-    if hosts.is_empty() {
-        return Ok(vec![Node {
-            host: "localhost".into(),
-            port: 3306,
-        }]);
-    }
-    let mut nodes = Vec::new();
-    for spec in hosts.split(',') {
-        let (host, port) = if let Some(v6) = spec.strip_prefix('[') {
-            let Some((addr, after)) = v6.split_once(']') else {
-                return Err(bad(
-                    raw,
-                    format!("{}: an IPv6 address needs its closing `]`", q(spec)),
-                ));
-            };
-            if addr.parse::<std::net::Ipv6Addr>().is_err() {
-                return Err(bad(raw, format!("{} is not an IPv6 address", q(addr))));
-            }
-            match after {
-                "" => (addr, None),
-                p if p.starts_with(':') => (addr, Some(&p[1..])),
-                _ => return Err(bad(raw, format!("{}: expected [address]:port", q(spec)))),
-            }
-        } else {
-            match spec.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (spec, None),
-            }
-        };
-        let port = match port {
-            None => 3306,
-            Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-                match quote {
-                    true => bad(raw, format!("invalid port `{p}` in `{spec}`; {ENCODE_HINT}")),
-                    false => bad(raw, format!("invalid port in the host part, or a password without `@host`; {ENCODE_HINT}")),
-                }
-            })?,
-        };
-        let valid = !host.is_empty()
-            && (host.contains(':')
-                || host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')));
-        if !valid {
-            return Err(bad(raw, format!("invalid host {}; {ENCODE_HINT}", q(host))));
-        }
-        nodes.push(Node {
-            host: host.to_string(),
-            port,
-        });
-    }
-    Ok(nodes)
-}
-
 fn scrub(msg: &str, password: Option<&str>) -> String {
     match password {
         Some(p) if p.len() >= 3 => msg.replace(p, "***"),
@@ -539,127 +457,4 @@ fn redact_unparsed(raw: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_password() {
-        let u = DbUrl::parse("mysql://root:s3cret@127.0.0.1:3306/app").unwrap();
-        assert_eq!(u.redacted(), "mysql://root:***@127.0.0.1:3306/app");
-        assert_eq!(u.nodes().len(), 1);
-        assert!(!format!("{u:?}").contains("s3cret"));
-        assert_eq!(u.db_name(), "app");
-        assert_eq!(u.user(), "root");
-        assert_eq!(u.scrub("bad s3cret here"), "bad *** here");
-    }
-
-    #[test]
-    fn rejects_missing_db_and_scheme() {
-        let e = DbUrl::parse("mysql://root:s3cret@127.0.0.1:3306").unwrap_err();
-        assert!(e.to_string().contains("no database name"), "{e}");
-        assert!(!e.to_string().contains("s3cret"));
-        let e = DbUrl::parse("postgres://root:s3cret@h/db").unwrap_err();
-        assert!(e.to_string().contains("unsupported scheme"), "{e}");
-        assert!(!e.to_string().contains("s3cret"));
-    }
-
-    #[test]
-    fn unparsable_url_hides_password() {
-        let e = DbUrl::parse("mysql://root:s3cret@[bad/db").unwrap_err();
-        assert!(!e.to_string().contains("s3cret"), "{e}");
-        assert_eq!(e.exit_code(), crate::error::exit::USAGE);
-    }
-
-    #[test]
-    fn urls_without_slashes_hide_the_password() {
-        for raw in [
-            "mysql:root:s3cret@h/db",
-            "postgres:u:s3cret@h/db",
-            "mysql:/root:s3cret@h/db",
-        ] {
-            let e = DbUrl::parse(raw).unwrap_err();
-            assert!(!e.to_string().contains("s3cret"), "{raw}: {e}");
-            assert_eq!(e.exit_code(), crate::error::exit::USAGE);
-        }
-    }
-
-    #[test]
-    fn a_url_without_its_host_hides_what_may_be_the_password() {
-        for raw in ["mysql://root:123456789/db", "mysql://root:s3cret_pw/db?x=1"] {
-            let e = DbUrl::parse(raw).unwrap_err();
-            let msg = e.to_string();
-            assert!(
-                !msg.contains("123456789") && !msg.contains("s3cret_pw"),
-                "{raw}: {msg}"
-            );
-            assert!(msg.contains("mysql://root:***/db"), "{msg}");
-        }
-    }
-
-    #[test]
-    fn missing_url_names_flag_and_variable() {
-        let e = DbUrl::from_arg(None).unwrap_err();
-        let msg = e.to_string();
-        assert!(
-            msg.contains("--url") && msg.contains("DATABASE_URL"),
-            "{msg}"
-        );
-    }
-
-    #[test]
-    fn several_nodes_ipv6_and_ports() {
-        let u = DbUrl::parse("mysql://u:pw@h1:3306,[::1]:3307,h3/db").unwrap();
-        let shown: Vec<String> = u.nodes().iter().map(|n| n.to_string()).collect();
-        assert_eq!(shown, ["h1:3306", "[::1]:3307", "h3:3306"]);
-        assert_eq!(u.redacted(), "mysql://u:***@h1:3306,[::1]:3307,h3:3306/db");
-        assert_eq!(u.nodes()[1].host, "::1", "no brackets for the driver");
-        let one = DbUrl::parse("mariadb://u@[::1]/db").unwrap();
-        assert_eq!(one.nodes()[0].port, 3306);
-    }
-
-    #[test]
-    fn what_is_wrong_with_a_url_is_said_with_a_hint() {
-        // The first `:` ends the user name, and RFC 3986 lets a password
-        // hold more (said if the server refuses it); an `@` it does not.
-        let u = DbUrl::parse("mysql://u:pa:ss@h/db").unwrap();
-        assert_eq!(u.password.as_deref(), Some("pa:ss"));
-        assert!(u.password_doubt().unwrap().contains("%3A"));
-        let e = DbUrl::parse("mysql://u:p@ss@h/db").unwrap_err().to_string();
-        assert!(
-            e.contains("`@` that is not percent-encoded; write it as %40"),
-            "{e}"
-        );
-        assert!(!e.contains("p@ss"), "{e}");
-        for (raw, says) in [
-            ("mysql://u:Qz7/Kw@h/db", "invalid port"),
-            ("mysql://u:Qz7Kw@h:99999/db", "invalid port `99999`"),
-            ("mysql://u:Qz7Kw@h/db/extra", "unexpected path `/db/extra`"),
-            ("mysql://u:Qz7Kw@[::1/db", "closing `]`"),
-            (
-                "mysql://u:Qz7Kw@h/db?require_ssl=true",
-                "unknown parameter `require_ssl`",
-            ),
-        ] {
-            let e = DbUrl::parse(raw).unwrap_err().to_string();
-            assert!(e.contains(says), "{raw}: {e}");
-            assert!(!e.contains("Qz7") && !e.contains("Kw@"), "{raw}: {e}");
-        }
-        let e = DbUrl::parse("mysql://u:Qz7/Kw@h/db")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("percent-encode"), "{e}");
-    }
-
-    #[test]
-    fn a_password_given_as_a_parameter_is_masked() {
-        let u = DbUrl::parse("mysql://u@h/db?password=hunter22").unwrap();
-        assert_eq!(u.redacted(), "mysql://u:***@h:3306/db?password=***");
-        assert_eq!(u.scrub("x hunter22 y"), "x *** y");
-    }
-
-    #[test]
-    fn percent_encoded_password_is_scrubbed_decoded() {
-        let u = DbUrl::parse("mysql://root:p%40ss%21word@h/db").unwrap();
-        assert_eq!(u.scrub("x p@ss!word y"), "x *** y");
-    }
-}
+mod tests;
