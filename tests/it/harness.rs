@@ -736,3 +736,89 @@ impl Run {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {self:#?}"))
     }
 }
+
+// ------------------------------------------------------------------
+// For the connection tests (tests/it/connect.rs).
+
+impl Throwaway {
+    /// A single server on this SQL port (`--port`), with extra mariadbd
+    /// arguments: for a client that was started before its server. Fails
+    /// when the port is taken.
+    pub fn start_on_port(port: u16, extra: &[String]) -> Throwaway {
+        let dir = std::env::temp_dir().join(format!(
+            "locksmith-test-{}-{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        ));
+        let mut cmd =
+            Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/throwaway-mariadb"));
+        cmd.arg("--port").arg(port.to_string());
+        for a in extra {
+            cmd.arg("--mariadbd-arg").arg(a);
+        }
+        let mut child = cmd
+            .arg(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run scripts/throwaway-mariadb");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut t = Throwaway {
+            child,
+            stdin,
+            stdout,
+            nodes: Vec::new(),
+        };
+        let lines = t.read_until(&["ready"]);
+        assert!(
+            !t.nodes.is_empty(),
+            "throwaway-mariadb started nothing: {lines:?}"
+        );
+        t
+    }
+
+    /// Runs SQL as root on node `i` (0-based).
+    pub fn admin_sql(&self, i: usize, stmts: &str) {
+        admin_sql_at(&self.admin_url(i), stmts)
+    }
+}
+
+/// Runs SQL as the administrator whose URL this is.
+pub fn admin_sql_at(admin: &str, stmts: &str) {
+    let (admin, stmts) = (admin.to_string(), stmts.to_string());
+    block(async move {
+        let mut c = admin_conn(&admin).await;
+        c.query_drop(stmts).await.unwrap();
+        c.disconnect().await.unwrap();
+    })
+}
+
+impl TestDb {
+    /// Runs SQL as the administrator of this database's server (to make
+    /// and drop accounts of the test's own).
+    pub fn admin_sql(&self, stmts: &str) {
+        admin_sql_at(&self.admin, stmts)
+    }
+}
+
+/// Runs a `locksmith` command built by the caller (its environment,
+/// working directory and arguments as the caller set them; stdin empty).
+pub fn run_command(cmd: &mut Command) -> Run {
+    run(cmd, None)
+}
+
+impl Run {
+    /// Asserts none of these secrets appears in stdout or stderr.
+    #[track_caller]
+    pub fn no_secrets(&self, secrets: &[&str]) -> &Run {
+        for s in secrets {
+            assert!(
+                !self.stdout.contains(s) && !self.stderr.contains(s),
+                "a secret leaked: {self:#?}"
+            );
+        }
+        self
+    }
+}

@@ -3,6 +3,7 @@
 
 mod bad_inputs;
 mod bench;
+mod connect;
 mod faults;
 mod galera;
 mod harness;
