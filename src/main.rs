@@ -62,8 +62,26 @@ fn usage(e: clap::Error) -> ExitCode {
             exit::OK
         });
     }
-    let text = e.render().to_string();
+    let text = hide_passwords(&e.render().to_string());
     let text = text.strip_prefix("error: ").unwrap_or(&text);
     eprint!("locksmith: {text}");
     ExitCode::from(exit::USAGE)
+}
+
+/// A usage error quotes the arguments it did not expect, and a URL typed
+/// without `--url` may carry a password: the password goes.
+fn hide_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_inclusive(|c: char| c.is_whitespace() || c == '\'') {
+        match (word.find("://"), word.rfind('@')) {
+            (Some(s), Some(at)) if at > s + 3 && word[s + 3..at].contains(':') => {
+                let colon = s + 3 + word[s + 3..at].find(':').unwrap_or(0);
+                out.push_str(&word[..=colon]);
+                out.push_str("***");
+                out.push_str(&word[at..]);
+            }
+            _ => out.push_str(word),
+        }
+    }
+    out
 }

@@ -440,11 +440,15 @@ fn scrub(msg: &str, password: Option<&str>) -> String {
 /// Without an `@`, what follows a `:` in the authority may be a password
 /// whose `@host` was left out (`mysql://root:secret/db`), so it goes too.
 fn redact_unparsed(raw: &str) -> String {
+    let (raw, query) = match raw.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (raw, None),
+    };
     let start = match raw.find("://") {
         Some(s) => s + 3,
         None => raw.find(':').map_or(0, |s| s + 1),
     };
-    match raw.rfind('@') {
+    let mut out = match raw.rfind('@') {
         Some(at) if at >= start => format!("{}***@{}", &raw[..start], &raw[at + 1..]),
         _ => {
             let authority_end = raw[start..].find('/').map_or(raw.len(), |i| start + i);
@@ -453,7 +457,26 @@ fn redact_unparsed(raw: &str) -> String {
                 None => raw.to_string(),
             }
         }
+    };
+    if let Some(q) = query {
+        // Whatever a parameter that may hold a password holds.
+        let shown: Vec<String> = q
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if secret_param(k) => format!("{k}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&shown.join("&"));
     }
+    out
+}
+
+/// A query parameter that may carry a password, in any spelling.
+fn secret_param(k: &str) -> bool {
+    let k = k.to_ascii_lowercase();
+    k.contains("pass") || k.contains("pwd") || k.contains("secret")
 }
 
 #[cfg(test)]
