@@ -1125,3 +1125,11 @@ fn help_details() {
         "--wait-for-db <DURATION>",
     ]);
 }
+
+#[test]
+fn a_url_typed_without_url_is_not_echoed_with_its_password() {
+    let r = locksmith_bare(&["migrate", "status", "mysql://app:Sekret-77@db.example/app"]);
+    r.fails(2)
+        .stderr_has(&["locksmith: unexpected argument 'mysql://app:***@db.example/app' found"]);
+    assert!(!r.stderr.contains("Sekret-77"), "{r:#?}");
+}
