@@ -474,7 +474,16 @@ impl TestDb {
     /// `script` from util-linux): what is written to the child's stdin is
     /// typed at that terminal, and its stdout is the terminal's output.
     pub fn spawn_on_tty(&self, args: &str) -> Child {
-        let cmd = format!("{} {args}", bin().display());
+        self.spawn_on_tty_sized(None, args)
+    }
+
+    /// Like [`TestDb::spawn_on_tty`], on a terminal `cols` columns wide
+    /// (0: one that does not say).
+    pub fn spawn_on_tty_sized(&self, cols: Option<u16>, args: &str) -> Child {
+        let size = cols
+            .map(|c| format!("stty cols {c} rows 50; "))
+            .unwrap_or_default();
+        let cmd = format!("{size}{} {args}", bin().display());
         Command::new("script")
             .args(["-qec", &cmd, "/dev/null"])
             .env("DATABASE_URL", self.url())

@@ -16,3 +16,4 @@ mod proxy;
 mod readme;
 mod run;
 mod states;
+mod widths;

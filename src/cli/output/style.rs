@@ -1,8 +1,10 @@
 //! The table style, decided once: UTF-8 boxes on a terminal, ASCII
-//! otherwise; colour only on a terminal without `NO_COLOR`; long cells
-//! clipped; ages in short units.
+//! otherwise; colour only on a terminal without `NO_COLOR`; on a terminal
+//! of known width, tables fit it by wrapping only the free-text columns
+//! (timestamps, versions and names are never split); long cells clipped;
+//! ages in short units.
 
-use comfy_table::{presets, Cell, ContentArrangement, Table};
+use comfy_table::{presets, Cell, ColumnConstraint, ContentArrangement, Table, Width};
 use std::io::IsTerminal;
 
 /// Whether stdout gets colour: a terminal, and `NO_COLOR` unset or empty.
@@ -14,11 +16,13 @@ fn colour() -> bool {
 pub(super) fn table(headers: &[&str]) -> Table {
     let mut t = Table::new();
     if std::io::stdout().is_terminal() {
-        t.load_preset(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic);
+        t.load_preset(presets::UTF8_FULL_CONDENSED);
     } else {
         t.load_preset(presets::ASCII_BORDERS_ONLY_CONDENSED);
     }
+    // Never comfy-table's own guess at the width: a terminal that reports
+    // 0 columns would squash every column to one character.
+    t.set_content_arrangement(ContentArrangement::Disabled);
     if !colour() {
         t.force_no_tty();
     } else {
@@ -26,6 +30,37 @@ pub(super) fn table(headers: &[&str]) -> Table {
     }
     t.set_header(headers.iter().map(Cell::new));
     t
+}
+
+/// The width of the terminal stdout is, when it is one and says (a
+/// pseudo-terminal may say 0: unknown).
+fn terminal_width() -> Option<u16> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size_of(std::io::stdout())
+        .map(|(terminal_size::Width(w), _)| w)
+        .filter(|w| *w > 0)
+}
+
+/// The table as text. On a terminal of known width it is fitted to it:
+/// only the columns in `free` (free text: holders, change descriptions)
+/// may wrap; every other column keeps each value on one line, even if the
+/// table must then be wider than the terminal. Elsewhere nothing wraps.
+pub(super) fn render(mut t: Table, free: &[usize]) -> String {
+    if let Some(width) = terminal_width() {
+        t.set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(width);
+        for (i, column) in t.column_iter_mut().enumerate() {
+            if free.contains(&i) {
+                // Wraps, but keeps enough to read.
+                column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(10)));
+            } else {
+                column.set_constraint(ColumnConstraint::ContentWidth);
+            }
+        }
+    }
+    t.to_string()
 }
 
 /// Longest value a table cell shows; `--format json` always has all of it.

@@ -1,7 +1,7 @@
 //! The structs that `--format json` serialises, and the tables built from
 //! the same structs, so that both formats always say the same thing.
 
-use super::style::{age_text, clip, table};
+use super::style::{age_text, clip, render, table};
 use crate::bench::BenchReport;
 use crate::locks::{AuditRecord, LockData, RowState, Version};
 use crate::migrate::{Holder, MigrationStatus, State};
@@ -128,7 +128,7 @@ pub fn dump_table(d: &Dump) -> String {
             }
         }
     }
-    t.to_string()
+    render(t, &[2])
 }
 
 // ---- migrate status -------------------------------------------------------
@@ -213,10 +213,10 @@ pub fn status_table(list: &[MigrationStatus]) -> String {
             Cell::new(s.version),
             Cell::new(&s.name),
             Cell::new(s.state.label()).fg(colour),
-            Cell::new(s.applied_on.as_deref().unwrap_or("-")),
+            Cell::new(s.applied_on.as_deref().map_or("-".into(), to_the_second)),
         ]);
     }
-    t.to_string()
+    render(t, &[])
 }
 
 // ---- locks history --------------------------------------------------------
@@ -229,9 +229,11 @@ pub struct HistoryDoc {
     pub records: Vec<AuditRecord>,
 }
 
-/// The audit records as a table.
+/// The audit records as a table: free text (who, what changed) wraps on a
+/// narrow terminal; times are to the second (`--format json` has the
+/// milliseconds).
 pub fn history_table(records: &[AuditRecord]) -> String {
-    let mut t = table(&["#", "AT", "WHO", "ACTION", "ROW", "VERSION", "CHANGE"]);
+    let mut t = table(&["#", "AT", "WHO", "ACTION", "ROW", "CHANGE"]);
     for r in records {
         let version = match (r.version_before, r.version_after) {
             (Some(b), Some(a)) => format!("{b} -> {a}"),
@@ -256,19 +258,33 @@ pub fn history_table(records: &[AuditRecord]) -> String {
             change.push(format!("{what} {}", clip(&shown(raw))));
         }
         if change.is_empty() {
-            change.push("version only".into());
+            change.push(match r.action.as_str() {
+                "mark-applied" => "recorded as applied".into(),
+                _ => "version only".into(),
+            });
         }
+        let change = match r.action.as_str() {
+            "mark-applied" => change.join("\n"),
+            _ => format!("{version}: {}", change.join("\n")),
+        };
         t.add_row(vec![
             Cell::new(r.id),
-            Cell::new(&r.at),
+            Cell::new(to_the_second(&r.at)),
             Cell::new(format!("{} ({})", shown(&r.os_user), shown(&r.db_user))),
             Cell::new(shown(&r.action)),
             Cell::new(shown_id(&r.row)),
-            Cell::new(version),
-            Cell::new(change.join("\n")),
+            Cell::new(change),
         ]);
     }
-    t.to_string()
+    render(t, &[2, 5])
+}
+
+/// `2026-11-26T04:30:12.362Z` → `2026-11-26T04:30:12Z`.
+fn to_the_second(at: &str) -> String {
+    match at.split_once('.') {
+        Some((secs, _)) if at.ends_with('Z') => format!("{secs}Z"),
+        _ => at.to_string(),
+    }
 }
 
 // ---- bench ----------------------------------------------------------------
@@ -311,5 +327,5 @@ pub fn bench_table(r: &BenchReport) -> String {
             ]);
         }
     }
-    t.to_string()
+    render(t, &[0])
 }
