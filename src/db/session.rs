@@ -359,6 +359,26 @@ impl Lease {
         tracked!(self, |c| c.query(stmt))
     }
 
+    /// Runs several statements in one round trip (`a; b; c`), returning
+    /// the rows of each. Only for statements that cannot fail on their own
+    /// (reads of tables known to exist): after a failure midway through the
+    /// batch the driver may be out of step with the server, so the
+    /// connection is dropped, and the next lease connects afresh.
+    pub(crate) async fn query_sets(&mut self, stmts: &str) -> Result<Vec<Vec<Row>>> {
+        let sets = tracked!(self, |c| async move {
+            let mut result = c.query_iter(stmts).await?;
+            let mut sets = Vec::new();
+            while !result.is_empty() {
+                sets.push(result.collect::<Row>().await?);
+            }
+            Ok::<_, mysql_async::Error>(sets)
+        });
+        if sets.is_err() {
+            self.discard();
+        }
+        sets
+    }
+
     /// Runs a prepared statement that returns one number (a `COUNT(*)`, a
     /// `GET_LOCK`); `None` for no row or NULL.
     pub(crate) async fn exec_number<P>(

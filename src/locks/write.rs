@@ -193,11 +193,21 @@ impl Writer {
         }
         let mut c = self.lease().await?;
         let path = sql::json_path(op.name);
+        // The name as its key is spelled in the text, to check it is there
+        // at most once.
+        let key = sql::json_string(op.name);
         let sent = if op.acquire {
-            let params = (&path, op.holder, op.row, &path);
+            let params = (&path, op.holder, op.row, &key, &key, &path);
             c.exec_drop(sql::FAST_ACQUIRE, params).await
         } else {
-            let params = (&path, op.row, &path, sql::json_string(op.holder));
+            let params = (
+                &path,
+                op.row,
+                &key,
+                &key,
+                &path,
+                sql::json_string(op.holder),
+            );
             c.exec_drop(sql::FAST_RELEASE, params).await
         };
         match sent {

@@ -63,27 +63,44 @@ pub struct GuardState {
 /// Reads the guard row; a missing table or row means: free, nothing
 /// applying.
 pub(crate) async fn read(c: &mut Lease, ttl: Duration) -> Result<GuardState> {
-    let row = match c
-        .exec_first_row(sql::GUARD_READ, (ttl.as_secs_f64(),))
-        .await
-    {
-        Ok(Some(row)) => row,
-        Ok(None) => return Ok(GuardState::default()),
-        Err(e) if matches!(e.kind(), Kind::NoTable(_)) => return Ok(GuardState::default()),
-        Err(e) => return Err(e),
+    match c.query_rows(&sql::guard_read(ttl.as_secs_f64())).await {
+        Ok(rows) => from_rows(c, rows).await,
+        Err(e) if matches!(e.kind(), Kind::NoTable(_)) => Ok(GuardState::default()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The guard as the rows of [`sql::guard_read`] say; asks the server
+/// whether the connection of a migration recorded as being applied is
+/// still there.
+pub(crate) async fn from_rows(c: &mut Lease, rows: Vec<mysql_async::Row>) -> Result<GuardState> {
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(GuardState::default());
     };
-    let mut c = Cells::new(row, sql::GUARD_TABLE);
-    c.name_row("run");
-    let token: Option<String> = c.take(0, "token")?;
-    let holder: Option<String> = c.take(1, "holder")?;
-    let since: Option<String> = c.take(2, "since")?;
-    let stale: Option<i64> = c.take(3, "beat")?;
-    let applying: Option<i32> = c.take(4, "applying")?;
-    let applying_name: Option<String> = c.take(5, "applying_name")?;
-    let applying_by: Option<String> = c.take(6, "applying_by")?;
-    let applying_since: Option<String> = c.take(7, "applying_since")?;
-    let applying_conn: Option<u64> = c.take(8, "applying_conn")?;
-    let conn_there: Option<i64> = c.take(9, "applying_conn")?;
+    let mut cells = Cells::new(row, sql::GUARD_TABLE);
+    cells.name_row("run");
+    let token: Option<String> = cells.take(0, "token")?;
+    let holder: Option<String> = cells.take(1, "holder")?;
+    let since: Option<String> = cells.take(2, "since")?;
+    let stale: Option<i64> = cells.take(3, "beat")?;
+    let applying: Option<i32> = cells.take(4, "applying")?;
+    let applying_name: Option<String> = cells.take(5, "applying_name")?;
+    let applying_by: Option<String> = cells.take(6, "applying_by")?;
+    let applying_since: Option<String> = cells.take(7, "applying_since")?;
+    let applying_conn: Option<u64> = cells.take(8, "applying_conn")?;
+    let still_running = match applying_conn.filter(|_| applying.is_some()) {
+        Some(id) => {
+            let n = c
+                .exec_number(
+                    sql::APPLYING_CONN_THERE,
+                    (id,),
+                    "information_schema.PROCESSLIST",
+                )
+                .await?;
+            (n.unwrap_or(0) > 0).then_some(id)
+        }
+        None => None,
+    };
     Ok(GuardState {
         holder: token.map(|token| {
             let holder = holder.unwrap_or_default();
@@ -99,7 +116,7 @@ pub(crate) async fn read(c: &mut Lease, ttl: Duration) -> Result<GuardState> {
             name: applying_name.unwrap_or_default(),
             by: applying_by.unwrap_or_default(),
             since: applying_since.as_deref().map(epoch_text),
-            still_running: applying_conn.filter(|_| conn_there == Some(1)),
+            still_running,
         }),
     })
 }

@@ -127,7 +127,12 @@ async fn under_guard(
 
 /// The history row and its audit record, in one transaction; `false` when
 /// there is no audit table to record in.
-async fn write(c: &mut Lease, m: &refinery::Migration, a: &AuditInfo, label: &str) -> Result<bool> {
+async fn write(
+    c: &mut Lease,
+    m: &super::set::Versioned,
+    a: &AuditInfo,
+    label: &str,
+) -> Result<bool> {
     c.query_drop(sql::BEGIN).await?;
     let done = async {
         record(c, m).await?;

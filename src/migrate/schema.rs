@@ -35,36 +35,32 @@ pub struct Live {
     pub quarantined: Vec<String>,
 }
 
-/// Reads the columns of these tables (and any quarantined table).
-pub(crate) async fn read(c: &mut Lease, tables: &[String]) -> Result<Live> {
+/// The tables as the rows of [`sql::select_columns`] describe them.
+pub(crate) fn from_rows(rows: Vec<mysql_async::Row>) -> Result<Live> {
     let mut live = Live::default();
-    if !tables.is_empty() {
-        let params: Vec<mysql_async::Value> = tables.iter().map(|t| t.as_str().into()).collect();
-        let rows = c
-            .exec_rows(
-                &sql::select_columns(tables.len()),
-                mysql_async::Params::Positional(params),
-            )
-            .await?;
-        for row in rows {
-            let mut c = Cells::new(row, "information_schema.COLUMNS");
-            let table: String = c.take(0, "TABLE_NAME")?;
-            let column = Column {
-                name: c.take(1, "COLUMN_NAME")?,
-                kind: normal_type(&c.take::<String>(2, "COLUMN_TYPE")?),
-                nullable: c.take::<String>(3, "IS_NULLABLE")? == "YES",
-                collation: c
-                    .take::<Option<String>>(4, "COLLATION_NAME")?
-                    .map(|s| normal_collation(&s)),
-            };
-            live.tables.entry(table).or_default().push(column);
-        }
+    for row in rows {
+        let mut c = Cells::new(row, "information_schema.COLUMNS");
+        let table: String = c.take(0, "TABLE_NAME")?;
+        let column = Column {
+            name: c.take(1, "COLUMN_NAME")?,
+            kind: normal_type(&c.take::<String>(2, "COLUMN_TYPE")?),
+            nullable: c.take::<String>(3, "IS_NULLABLE")? == "YES",
+            collation: c
+                .take::<Option<String>>(4, "COLLATION_NAME")?
+                .map(|s| normal_collation(&s)),
+        };
+        live.tables.entry(table).or_default().push(column);
     }
+    Ok(live)
+}
+
+/// Names the tables a cut-off `migrate down` left renamed.
+pub(crate) async fn find_quarantined(c: &mut Lease, live: &mut Live) -> Result<()> {
     for row in c.query_rows(sql::SELECT_QUARANTINED).await? {
         live.quarantined
             .push(Cells::new(row, "information_schema.TABLES").take(0, "TABLE_NAME")?);
     }
-    Ok(live)
+    Ok(())
 }
 
 /// `int(11)` → `int`, `bigint(20)` → `bigint`: the display width is not
@@ -93,23 +89,50 @@ fn normal_collation(c: &str) -> String {
     }
 }
 
+/// The words of some SQL: identifiers and keywords (backquotes dropped),
+/// lower-cased keywords compared by the callers, everything else a
+/// separator. Enough to find `CREATE TABLE name` and the like; a token scan
+/// rather than a regular expression, whose compilation alone would cost a
+/// no-op `migrate up` more than its queries.
+fn words(sql: &str) -> Vec<&str> {
+    sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Where `what` (`["create", "table"]`) starts a statement's clause in
+/// `w`, the name after it (skipping `IF [NOT] EXISTS`).
+fn names_after<'a>(w: &[&'a str], what: &[&str]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for i in 0..w.len() {
+        if w.len() - i <= what.len()
+            || !what
+                .iter()
+                .zip(&w[i..])
+                .all(|(a, b)| b.eq_ignore_ascii_case(a))
+        {
+            continue;
+        }
+        let mut j = i + what.len();
+        let word = |k: usize, s: &str| w.get(k).is_some_and(|x| x.eq_ignore_ascii_case(s));
+        if word(j, "if") && word(j + 1, "not") && word(j + 2, "exists") {
+            j += 3;
+        } else if word(j, "if") && word(j + 1, "exists") {
+            j += 2;
+        }
+        if let Some(name) = w.get(j) {
+            out.push(*name);
+        }
+    }
+    out
+}
+
 /// The tables a migration creates (`CREATE TABLE [IF NOT EXISTS] name`).
 pub fn tables_of(p: &Planned) -> Vec<String> {
-    static CREATE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
-    let Some(re) = CREATE
-        .get_or_init(|| {
-            regex::Regex::new(r"(?i)\bcreate\s+table\s+(?:if\s+not\s+exists\s+)?`?(\w+)`?").ok()
-        })
-        .as_ref()
-    else {
-        return Vec::new();
-    };
     let mut out: Vec<String> = Vec::new();
-    for c in re.captures_iter(&p.sql) {
-        if let Some(m) = c.get(1) {
-            if !out.iter().any(|t| t == m.as_str()) {
-                out.push(m.as_str().to_string());
-            }
+    for name in names_after(&words(&p.sql), &["create", "table"]) {
+        if !out.iter().any(|t| t == name) {
+            out.push(name.to_string());
         }
     }
     out
@@ -119,31 +142,11 @@ pub fn tables_of(p: &Planned) -> Vec<String> {
 /// alters: a later migration's work, which a check of an earlier
 /// migration's tables must allow for.
 pub fn reshaped_by(p: &Planned) -> (Vec<String>, Vec<String>) {
-    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
-    let Some(re) = RE
-        .get_or_init(|| {
-            regex::Regex::new(
-                r"(?i)\b(drop\s+table\s+(?:if\s+exists\s+)?|rename\s+table\s+|alter\s+table\s+)`?(\w+)`?",
-            )
-            .ok()
-        })
-        .as_ref()
-    else {
-        return (Vec::new(), Vec::new());
-    };
-    let (mut gone, mut altered) = (Vec::new(), Vec::new());
-    for c in re.captures_iter(&p.sql) {
-        let (Some(how), Some(name)) = (c.get(1), c.get(2)) else {
-            continue;
-        };
-        let name = name.as_str().to_string();
-        if how.as_str().to_ascii_lowercase().starts_with("alter") {
-            altered.push(name);
-        } else {
-            gone.push(name);
-        }
-    }
-    (gone, altered)
+    let w = words(&p.sql);
+    let owned = |v: Vec<&str>| v.into_iter().map(String::from).collect::<Vec<_>>();
+    let mut gone = owned(names_after(&w, &["drop", "table"]));
+    gone.extend(owned(names_after(&w, &["rename", "table"])));
+    (gone, owned(names_after(&w, &["alter", "table"])))
 }
 
 /// Whether a migration changes the schema in a way a transaction cannot
@@ -323,6 +326,19 @@ mod tests {
         assert_eq!(
             differences("locks", &v1[..2], true)[0],
             "table `locks` has no column `version`"
+        );
+    }
+
+    #[test]
+    fn reshaping_statements_name_their_tables() {
+        let p = Planned {
+            label: "V4__x".into(),
+            version: 4,
+            sql: "DROP TABLE IF EXISTS `a`; rename table b TO c; ALTER TABLE d ADD x INT;".into(),
+        };
+        assert_eq!(
+            reshaped_by(&p),
+            (vec!["a".to_string(), "b".into()], vec!["d".to_string()])
         );
     }
 

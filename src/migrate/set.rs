@@ -1,28 +1,102 @@
 //! A set of migrations: the ones embedded in the binary (through refinery)
 //! or the ones read from a `--source` directory, each with its down step.
+//!
+//! Each migration's version, name and checksum (refinery's) are known
+//! without refinery's own parsing, whose regular expression costs a no-op
+//! `migrate up` more than its queries; refinery's `Migration`s are made
+//! only when a run applies something ([`MigrationSet::refinery`]).
 
 use crate::db::sql;
 use crate::error::{Kind, Result};
 use crate::shown::shown;
-use refinery::Migration;
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
 }
 
+/// One up migration: `V<version>__<name>`, its SQL, and the checksum
+/// refinery records for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned {
+    version: i32,
+    name: String,
+    sql: String,
+    checksum: u64,
+}
+
+impl Versioned {
+    /// The migration named `label` (`V<n>__<name>`), with its SQL.
+    fn new(label: &str, sql: &str) -> Result<Versioned> {
+        let (version, name) = parse_stem(label)
+            .map_err(|why| Kind::Internal(format!("embedded migration {label}: {why}")))?;
+        // refinery's checksum: SipHasher13 over name, version and SQL, as
+        // refinery-core's `Migration::unapplied` computes it (a unit test
+        // compares them).
+        let mut h = siphasher::sip::SipHasher13::new();
+        name.hash(&mut h);
+        version.hash(&mut h);
+        sql.hash(&mut h);
+        Ok(Versioned {
+            version,
+            checksum: h.finish(),
+            name,
+            sql: sql.to_string(),
+        })
+    }
+
+    /// Its version.
+    pub fn version(&self) -> i32 {
+        self.version
+    }
+
+    /// Its name, without the `V<n>__` prefix.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Refinery's checksum of it.
+    pub fn checksum(&self) -> u64 {
+        self.checksum
+    }
+
+    /// Its SQL.
+    pub fn sql(&self) -> Option<&str> {
+        Some(&self.sql)
+    }
+}
+
+impl std::fmt::Display for Versioned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "V{}__{}", self.version, self.name)
+    }
+}
+
 /// A set of up migrations with their down steps.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct MigrationSet {
-    ups: Vec<Migration>,
+    ups: Vec<Versioned>,
     downs: BTreeMap<i32, String>,
+    /// Refinery's migrations, made when first needed.
+    refinery: OnceLock<Vec<refinery::Migration>>,
+}
+
+impl Clone for MigrationSet {
+    fn clone(&self) -> MigrationSet {
+        MigrationSet::new(self.ups.clone(), self.downs.clone())
+    }
 }
 
 impl MigrationSet {
     /// The migrations compiled into this binary.
     pub fn embedded() -> MigrationSet {
-        let ups = embedded::migrations::runner().get_migrations().clone();
+        let ups = sql::UP_STEPS
+            .iter()
+            .filter_map(|(label, sql)| Versioned::new(label, sql).ok())
+            .collect::<Vec<_>>();
         let downs = ups
             .iter()
             .filter_map(|m| {
@@ -36,6 +110,12 @@ impl MigrationSet {
         MigrationSet::new(ups, downs)
     }
 
+    /// What refinery itself embeds (its `embed_migrations!`), for a check
+    /// that [`MigrationSet::embedded`] is the same set.
+    pub fn embedded_by_refinery() -> Vec<refinery::Migration> {
+        embedded::migrations::runner().get_migrations().clone()
+    }
+
     /// Migrations read from a directory: `V<n>__<name>.sql` up files, each
     /// with its `V<n>__<name>.down.sql` down step beside it. The directory
     /// is checked first (see [`scan`]): a file refinery would skip or
@@ -43,42 +123,57 @@ impl MigrationSet {
     /// naming the file, before anything connects.
     pub fn from_dir(dir: &Path) -> Result<MigrationSet> {
         let found = scan(dir)?;
-        let ups = refinery::load_sql_migrations(dir).map_err(|e| {
-            Kind::Io(format!(
-                "cannot read migrations from {}: {e}",
-                shown(&dir.display().to_string())
-            ))
-        })?;
-        if ups.len() != found.len() {
-            return Err(Kind::Invalid(format!(
-                "refinery finds {} migrations in {}, locksmith {}; nothing was run",
-                ups.len(),
-                shown(&dir.display().to_string()),
-                found.len()
-            ))
-            .into());
-        }
+        let mut ups = Vec::new();
         let mut downs = BTreeMap::new();
         for (version, files) in &found {
-            let text = std::fs::read_to_string(&files.down).map_err(|e| {
-                Kind::Io(format!(
-                    "cannot read {}: {e}",
-                    shown(&files.down.display().to_string())
-                ))
-            })?;
-            downs.insert(*version, text);
+            let read = |p: &Path| {
+                std::fs::read_to_string(p).map_err(|e| {
+                    Kind::Io(format!(
+                        "cannot read {}: {e}",
+                        shown(&p.display().to_string())
+                    ))
+                })
+            };
+            let stem = files
+                .up
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            ups.push(Versioned::new(stem, &read(&files.up)?)?);
+            downs.insert(*version, read(&files.down)?);
         }
         Ok(MigrationSet::new(ups, downs))
     }
 
-    fn new(mut ups: Vec<Migration>, downs: BTreeMap<i32, String>) -> MigrationSet {
-        ups.sort();
-        MigrationSet { ups, downs }
+    fn new(mut ups: Vec<Versioned>, downs: BTreeMap<i32, String>) -> MigrationSet {
+        ups.sort_by_key(|m| m.version);
+        MigrationSet {
+            ups,
+            downs,
+            refinery: OnceLock::new(),
+        }
     }
 
     /// The up migrations, oldest first.
-    pub fn migrations(&self) -> &[Migration] {
+    pub fn migrations(&self) -> &[Versioned] {
         &self.ups
+    }
+
+    /// The same migrations as refinery's runner takes them.
+    pub(crate) fn refinery(&self) -> Result<&[refinery::Migration]> {
+        if let Some(m) = self.refinery.get() {
+            return Ok(m);
+        }
+        let made = self
+            .ups
+            .iter()
+            .map(|m| {
+                refinery::Migration::unapplied(&m.to_string(), &m.sql).map_err(|e| {
+                    crate::Error::from(Kind::Internal(format!("refinery refuses {m}: {e}")))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.refinery.get_or_init(|| made))
     }
 
     /// The down step of a version, if there is one.
@@ -86,7 +181,7 @@ impl MigrationSet {
         self.downs.get(&version).map(String::as_str)
     }
 
-    pub(crate) fn find(&self, version: i32) -> Option<&Migration> {
+    pub(crate) fn find(&self, version: i32) -> Option<&Versioned> {
         self.ups.iter().find(|m| m.version() == version)
     }
 }
@@ -265,7 +360,7 @@ pub struct Planned {
 
 impl Planned {
     /// The up step of `m`.
-    pub(crate) fn up(m: &Migration) -> Planned {
+    pub(crate) fn up(m: &Versioned) -> Planned {
         Planned {
             label: m.to_string(),
             version: m.version(),
@@ -313,6 +408,24 @@ mod tests {
             let e = parse_stem(stem).unwrap_err();
             assert!(e.contains(why), "{stem}: {e}");
         }
+    }
+
+    #[test]
+    fn the_embedded_set_is_what_refinery_embeds_with_its_checksums() {
+        let ours = MigrationSet::embedded();
+        let theirs = MigrationSet::embedded_by_refinery();
+        assert_eq!(ours.migrations().len(), theirs.len());
+        for (a, b) in ours.migrations().iter().zip(&theirs) {
+            assert_eq!(
+                (a.version(), a.name(), a.checksum(), a.sql()),
+                (b.version(), b.name(), b.checksum(), b.sql())
+            );
+        }
+        let made = ours.refinery().unwrap();
+        assert_eq!(
+            made.iter().map(|m| m.checksum()).collect::<Vec<_>>(),
+            theirs.iter().map(|m| m.checksum()).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -13,12 +13,13 @@
 
 use super::adapter::RefineryConn;
 use super::guard::{Holder, RunGuard};
+use super::set::Versioned;
 use super::set::{MigrationSet, Planned};
 use super::status::{applied, check_consistent, observe, status, Action, MigrationStatus, State};
 use crate::db::{sql, Lease};
 use crate::db::{ConnectOptions, Session};
 use crate::error::{Kind, Result};
-use refinery::{Migration, Runner, Target};
+use refinery::{Runner, Target};
 use std::time::Duration;
 
 /// Options for `migrate up`.
@@ -214,18 +215,18 @@ enum Done {
 /// Records `m` as applied, in refinery's format, without running it. The
 /// history table must exist ([`sql::CREATE_HISTORY`], which is DDL and so
 /// commits: never inside the caller's transaction).
-pub(crate) async fn record(c: &mut Lease, m: &Migration) -> Result<()> {
+pub(crate) async fn record(c: &mut Lease, m: &Versioned) -> Result<()> {
     c.exec_drop(sql::INSERT_HISTORY, history_row(m)).await
 }
 
 /// Records `m` as applied, creating the history table first if need be.
-async fn adopt(c: &mut Lease, m: &Migration) -> Result<()> {
+async fn adopt(c: &mut Lease, m: &Versioned) -> Result<()> {
     again!(c.query_drop(sql::CREATE_HISTORY))?;
     again!(record(c, m))
 }
 
 /// The history row refinery writes for `m`.
-fn history_row(m: &Migration) -> (i32, String, String, String) {
+fn history_row(m: &Versioned) -> (i32, String, String, String) {
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
@@ -257,7 +258,7 @@ async fn apply_one(
                 Err(e) => (e.server_code(), e.is_transient(), e.to_string()),
             }
         } else {
-            let runner = Runner::new(set.migrations())
+            let runner = Runner::new(set.refinery()?)
                 .set_target(Target::Version(p.version))
                 .set_abort_divergent(true)
                 .set_abort_missing(true);

@@ -137,10 +137,9 @@ pub struct Observed {
     pub guard: GuardState,
 }
 
-/// Reads the history, the live tables and the guard.
+/// Reads the history, the live tables and the guard: two round trips.
 pub(crate) async fn observe(c: &mut Lease, set: &MigrationSet, ttl: Duration) -> Result<Observed> {
-    let history = applied(c).await?;
-    let mut tables: Vec<String> = Vec::new();
+    let mut tables: Vec<String> = vec![sql::HISTORY_TABLE.into(), sql::GUARD_TABLE.into()];
     for m in set.migrations() {
         for t in schema::tables_of(&Planned::up(m)) {
             if !tables.contains(&t) {
@@ -148,8 +147,36 @@ pub(crate) async fn observe(c: &mut Lease, set: &MigrationSet, ttl: Duration) ->
             }
         }
     }
-    let live = schema::read(c, &tables).await?;
-    let guard = super::guard::read(c, ttl).await?;
+    // Which tables exist (the history's and the guard's too) first, then,
+    // in one more round trip, only the reads that cannot fail for a
+    // missing table.
+    let mut live = schema::from_rows(c.query_rows(&sql::select_columns(&tables)).await?)?;
+    let history_there = live.tables.remove(sql::HISTORY_TABLE).is_some();
+    let guard_there = live.tables.remove(sql::GUARD_TABLE).is_some();
+    let mut reads = Vec::new();
+    if history_there {
+        reads.push(sql::SELECT_HISTORY.to_string());
+    }
+    if guard_there {
+        reads.push(sql::guard_read(ttl.as_secs_f64()));
+    }
+    let sets = match reads.is_empty() {
+        true => Vec::new(),
+        false => c.query_sets(&reads.join("; ")).await?,
+    };
+    let mut sets = sets.into_iter();
+    let history = match history_there {
+        true => applied_from(sets.next().unwrap_or_default())?,
+        false => Vec::new(),
+    };
+    let guard = match guard_there {
+        true => super::guard::from_rows(c, sets.next().unwrap_or_default()).await?,
+        false => GuardState::default(),
+    };
+    let gone = tables[2..].iter().any(|t| !live.tables.contains_key(t));
+    if gone && !history.is_empty() {
+        schema::find_quarantined(c, &mut live).await?;
+    }
     Ok(Observed {
         history,
         live,
@@ -158,14 +185,18 @@ pub(crate) async fn observe(c: &mut Lease, set: &MigrationSet, ttl: Duration) ->
 }
 
 /// Reads the history table; a missing table means nothing is applied.
-/// Every row must be one refinery can use: a version, a name, an RFC 3339
-/// time and a numeric checksum.
 pub(crate) async fn applied(c: &mut Lease) -> Result<Vec<Applied>> {
-    let rows = match c.query_rows(sql::SELECT_HISTORY).await {
-        Ok(rows) => rows,
-        Err(e) if e.server_code() == Some(1146) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
+    match c.query_rows(sql::SELECT_HISTORY).await {
+        Ok(rows) => applied_from(rows),
+        Err(e) if e.server_code() == Some(1146) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The history as [`sql::SELECT_HISTORY`]'s rows hold it. Every row must be
+/// one refinery can use: a version, a name, an RFC 3339 time and a numeric
+/// checksum.
+fn applied_from(rows: Vec<mysql_async::Row>) -> Result<Vec<Applied>> {
     rows.into_iter()
         .map(|row| {
             let mut c = Cells::new(row, sql::HISTORY_TABLE);
