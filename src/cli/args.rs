@@ -75,7 +75,7 @@ pub struct ConnectOpts {
     /// dropped), not from the command line. [env: LOCKSMITH_PASSWORD_FILE]
     #[arg(help_heading = "Connection", long, value_name = "PATH")]
     pub password_file: Option<PathBuf>,
-    /// Read user, password, host, port, socket and ssl-ca from the [client]
+    /// Read user, password, host, port, socket and ssl-ca from the `[client]`
     /// section of this option file instead of ~/.my.cnf.
     #[arg(help_heading = "Connection", long, value_name = "PATH")]
     pub defaults_file: Option<PathBuf>,

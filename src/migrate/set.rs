@@ -4,7 +4,7 @@
 //! Each migration's version, name and checksum (refinery's) are known
 //! without refinery's own parsing, whose regular expression costs a no-op
 //! `migrate up` more than its queries; refinery's `Migration`s are made
-//! only when a run applies something ([`MigrationSet::refinery`]).
+//! only when a run applies something (`MigrationSet::refinery`).
 
 use crate::db::sql;
 use crate::error::{Kind, Result};
