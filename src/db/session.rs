@@ -270,6 +270,16 @@ where
     }
 }
 
+/// One statement's result in a batch ([`Lease::query_sets`]).
+#[derive(Debug, Default)]
+pub(crate) struct ResultSet {
+    /// The columns as the server described them (empty for a statement
+    /// that returns no result set).
+    pub columns: std::sync::Arc<[mysql_async::Column]>,
+    /// The rows.
+    pub rows: Vec<Row>,
+}
+
 /// Exclusive use of the session's connection for one step of an operation.
 ///
 /// Statements run through its methods, which mark the connection in flight
@@ -360,16 +370,23 @@ impl Lease {
     }
 
     /// Runs several statements in one round trip (`a; b; c`), returning
-    /// the rows of each. Only for statements that cannot fail on their own
-    /// (reads of tables known to exist): after a failure midway through the
-    /// batch the driver may be out of step with the server, so the
-    /// connection is dropped, and the next lease connects afresh.
-    pub(crate) async fn query_sets(&mut self, stmts: &str) -> Result<Vec<Vec<Row>>> {
+    /// each one's result: its columns as the server described them (none
+    /// for a statement without a result set, such as `SET`) and its rows.
+    /// Only for statements that cannot fail on their own (reads of tables
+    /// known to exist): after a failure midway through the batch the driver
+    /// may be out of step with the server, and session settings the batch
+    /// changed may stay changed, so the connection is dropped, and the next
+    /// lease connects afresh.
+    pub(crate) async fn query_sets(&mut self, stmts: &str) -> Result<Vec<ResultSet>> {
         let sets = tracked!(self, |c| async move {
             let mut result = c.query_iter(stmts).await?;
             let mut sets = Vec::new();
             while !result.is_empty() {
-                sets.push(result.collect::<Row>().await?);
+                let columns = result.columns().unwrap_or_else(|| Vec::new().into());
+                sets.push(ResultSet {
+                    columns,
+                    rows: result.collect::<Row>().await?,
+                });
             }
             Ok::<_, mysql_async::Error>(sets)
         });

@@ -54,6 +54,76 @@ pub(crate) fn from_rows(rows: Vec<mysql_async::Row>) -> Result<Live> {
     Ok(live)
 }
 
+/// A table's columns as a result's column descriptions show them (read
+/// with [`sql::RESULTS_UNCONVERTED`] in force, so each carries its own
+/// collation), or `None` when one of them is of a kind this cannot name
+/// as `COLUMN_TYPE` would. Cheap where [`sql::select_columns`] is not, but
+/// only trusted to say "as expected": anything else is looked at again
+/// with that query, which names what differs exactly.
+pub(crate) fn described(columns: &[mysql_async::Column]) -> Option<Vec<Column>> {
+    columns.iter().map(described_column).collect()
+}
+
+fn described_column(c: &mysql_async::Column) -> Option<Column> {
+    use mysql_async::consts::{ColumnFlags as F, ColumnType as T};
+    let flags = c.flags();
+    if flags.intersects(F::ENUM_FLAG | F::SET_FLAG) {
+        return None;
+    }
+    // Collation ids are fixed by the servers; these are the ones a lock
+    // table is made with, and their neighbours.
+    let collation = match c.character_set() {
+        33 => Some(("utf8mb3_general_ci", 3)),
+        83 => Some(("utf8mb3_bin", 3)),
+        45 => Some(("utf8mb4_general_ci", 4)),
+        46 => Some(("utf8mb4_bin", 4)),
+        _ => None,
+    };
+    let len = c.column_length();
+    let text = |kind: String| collation.map(|(name, _)| (kind, Some(name.to_string())));
+    // Integers only: servers flag a TIMESTAMP column UNSIGNED too.
+    let int = |kind: &str| match flags {
+        f if f.contains(F::ZEROFILL_FLAG) => None,
+        f if f.contains(F::UNSIGNED_FLAG) => Some((format!("{kind} unsigned"), None)),
+        _ => Some((kind.to_string(), None)),
+    };
+    let (kind, collation) = match c.column_type() {
+        T::MYSQL_TYPE_TINY => int("tinyint")?,
+        T::MYSQL_TYPE_SHORT => int("smallint")?,
+        T::MYSQL_TYPE_INT24 => int("mediumint")?,
+        T::MYSQL_TYPE_LONG => int("int")?,
+        T::MYSQL_TYPE_LONGLONG => int("bigint")?,
+        T::MYSQL_TYPE_TIMESTAMP | T::MYSQL_TYPE_TIMESTAMP2 => match c.decimals() {
+            0 => ("timestamp".into(), None),
+            d => (format!("timestamp({d})"), None),
+        },
+        T::MYSQL_TYPE_VAR_STRING | T::MYSQL_TYPE_VARCHAR => {
+            text(format!("varchar({})", len / collation?.1))?
+        }
+        T::MYSQL_TYPE_STRING => text(format!("char({})", len / collation?.1))?,
+        T::MYSQL_TYPE_BLOB
+        | T::MYSQL_TYPE_TINY_BLOB
+        | T::MYSQL_TYPE_MEDIUM_BLOB
+        | T::MYSQL_TYPE_LONG_BLOB => text(
+            match len {
+                255 => "tinytext",
+                65_535 => "text",
+                16_777_215 => "mediumtext",
+                4_294_967_295 => "longtext",
+                _ => return None,
+            }
+            .into(),
+        )?,
+        _ => return None,
+    };
+    Some(Column {
+        name: c.name_str().into_owned(),
+        kind,
+        nullable: !flags.contains(F::NOT_NULL_FLAG),
+        collation,
+    })
+}
+
 /// Names the tables a cut-off `migrate down` left renamed.
 pub(crate) async fn find_quarantined(c: &mut Lease, live: &mut Live) -> Result<()> {
     for row in c.query_rows(sql::SELECT_QUARANTINED).await? {
@@ -327,6 +397,100 @@ mod tests {
             differences("locks", &v1[..2], true)[0],
             "table `locks` has no column `version`"
         );
+    }
+
+    /// A column description as MariaDB 10.11 sends it for `SELECT * FROM
+    /// locks LIMIT 0` with `character_set_results = NULL`.
+    fn meta(name: &str, t: ColumnType, len: u32, charset: u16, flags: F) -> Meta {
+        Meta::new(t)
+            .with_name(name.as_bytes())
+            .with_column_length(len)
+            .with_character_set(charset)
+            .with_flags(flags)
+    }
+
+    use mysql_async::consts::{ColumnFlags as F, ColumnType};
+    use mysql_async::Column as Meta;
+
+    fn v1_described() -> Vec<Meta> {
+        vec![
+            meta(
+                "id",
+                ColumnType::MYSQL_TYPE_VAR_STRING,
+                384,
+                83,
+                F::NOT_NULL_FLAG | F::BINARY_FLAG,
+            ),
+            meta(
+                "dataJson",
+                ColumnType::MYSQL_TYPE_BLOB,
+                65_535,
+                83,
+                F::BLOB_FLAG | F::BINARY_FLAG,
+            ),
+            meta("version", ColumnType::MYSQL_TYPE_LONG, 11, 63, F::NUM_FLAG),
+            // Servers flag a TIMESTAMP UNSIGNED; it is not an integer.
+            meta(
+                "ts",
+                ColumnType::MYSQL_TYPE_TIMESTAMP,
+                19,
+                63,
+                F::UNSIGNED_FLAG | F::TIMESTAMP_FLAG,
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_described_table_is_trusted_only_when_it_is_as_expected() {
+        let cols = described(&v1_described()).expect("every column is of a known kind");
+        assert!(differences("locks", &cols, true).is_empty(), "{cols:?}");
+
+        // Drift shows as a difference (and is then looked up exactly).
+        let mut m = v1_described();
+        m[0] = meta(
+            "id",
+            ColumnType::MYSQL_TYPE_VAR_STRING,
+            384,
+            33,
+            F::NOT_NULL_FLAG,
+        );
+        m[2] = meta(
+            "version",
+            ColumnType::MYSQL_TYPE_LONG,
+            10,
+            63,
+            F::UNSIGNED_FLAG,
+        );
+        let d = differences("locks", &described(&m).unwrap(), true);
+        assert_eq!(
+            d,
+            [
+                "column `locks.id` uses utf8mb3_general_ci, not utf8mb3_bin",
+                "column `locks.version` is int unsigned, not int",
+            ]
+        );
+        // A utf8mb4 VARCHAR(96) is 384 bytes long too: not varchar(128).
+        m = v1_described();
+        m[0] = meta(
+            "id",
+            ColumnType::MYSQL_TYPE_VAR_STRING,
+            384,
+            46,
+            F::NOT_NULL_FLAG,
+        );
+        assert_eq!(described(&m).unwrap()[0].kind, "varchar(96)");
+        // A collation or kind this cannot name is not guessed at.
+        m = v1_described();
+        m[1] = meta(
+            "dataJson",
+            ColumnType::MYSQL_TYPE_BLOB,
+            65_535,
+            63,
+            F::BLOB_FLAG,
+        );
+        assert!(described(&m).is_none());
+        m[1] = meta("dataJson", ColumnType::MYSQL_TYPE_JSON, 0, 46, F::empty());
+        assert!(described(&m).is_none());
     }
 
     #[test]

@@ -155,6 +155,19 @@ fn a_drifted_locks_table_is_refused_with_its_differences() {
         .fails(1)
         .stderr_has(&["column `locks.version` is varchar(16), not int"]);
     assert_eq!(schema(&db), before);
+    // So are a collation that ignores case and a wider id, which only the
+    // column descriptions' collations and lengths show.
+    let db = TestDb::migrated();
+    db.sql(
+        "ALTER TABLE locks_audit MODIFY rowId VARCHAR(160) NOT NULL; \
+         ALTER TABLE locks MODIFY id VARCHAR(128) CHARACTER SET utf8 COLLATE utf8_general_ci NOT NULL",
+    );
+    let before = schema(&db);
+    db.locksmith(&["migrate", "up"]).fails(1).stderr_has(&[
+        "V1__locks_create_table is drifted: its tables are there but differ from what it makes\n    column `locks.id` uses utf8mb3_general_ci, not utf8mb3_bin\n",
+        "V2__locks_audit_create_table is drifted: its tables are there but differ from what it makes\n    column `locks_audit.rowId` is varchar(160), not varchar(128)\n",
+    ]);
+    assert_eq!(schema(&db), before);
 }
 
 /// Writes a `--source` directory: (file name, contents).

@@ -137,7 +137,8 @@ pub struct Observed {
     pub guard: GuardState,
 }
 
-/// Reads the history, the live tables and the guard: two round trips.
+/// Reads the history, the live tables and the guard: two round trips when
+/// the tables are as expected, one more to name what differs when not.
 pub(crate) async fn observe(c: &mut Lease, set: &MigrationSet, ttl: Duration) -> Result<Observed> {
     let mut tables: Vec<String> = vec![sql::HISTORY_TABLE.into(), sql::GUARD_TABLE.into()];
     for m in set.migrations() {
@@ -149,11 +150,29 @@ pub(crate) async fn observe(c: &mut Lease, set: &MigrationSet, ttl: Duration) ->
     }
     // Which tables exist (the history's and the guard's too) first, then,
     // in one more round trip, only the reads that cannot fail for a
-    // missing table.
-    let mut live = schema::from_rows(c.query_rows(&sql::select_columns(&tables)).await?)?;
-    let history_there = live.tables.remove(sql::HISTORY_TABLE).is_some();
-    let guard_there = live.tables.remove(sql::GUARD_TABLE).is_some();
+    // missing table: locksmith's own tables described (no rows), the
+    // history and the guard.
+    let mut present = Vec::new();
+    for row in c.query_rows(&sql::select_tables(&tables)).await? {
+        present.push(Cells::new(row, "information_schema.TABLES").take::<String>(0, "TABLE_NAME")?);
+    }
+    let there = |name: &str| present.iter().any(|p| p == name);
+    let history_there = there(sql::HISTORY_TABLE);
+    let guard_there = there(sql::GUARD_TABLE);
+    let mut live = schema::Live::default();
+    let mut described = Vec::new();
+    for t in present.iter().filter(|t| tables[2..].contains(t)) {
+        live.tables.insert(t.clone(), Vec::new());
+        if schema::checkable(t) {
+            described.push(t.clone());
+        }
+    }
     let mut reads = Vec::new();
+    if !described.is_empty() {
+        reads.push(sql::RESULTS_UNCONVERTED.to_string());
+        reads.extend(described.iter().map(|t| sql::describe_table(t)));
+        reads.push(sql::RESULTS_UTF8MB4.to_string());
+    }
     if history_there {
         reads.push(sql::SELECT_HISTORY.to_string());
     }
@@ -164,15 +183,35 @@ pub(crate) async fn observe(c: &mut Lease, set: &MigrationSet, ttl: Duration) ->
         true => Vec::new(),
         false => c.query_sets(&reads.join("; ")).await?,
     };
-    let mut sets = sets.into_iter();
+    // The `SET`s return no result set; every read returns one.
+    let mut sets = sets.into_iter().filter(|s| !s.columns.is_empty());
+    let mut unsure = Vec::new();
+    for t in &described {
+        let set = sets.next().unwrap_or_default();
+        match schema::described(&set.columns) {
+            Some(cols) if schema::differences(t, &cols, true).is_empty() => {
+                live.tables.insert(t.clone(), cols);
+            }
+            _ => unsure.push(t.clone()),
+        }
+    }
     let history = match history_there {
-        true => applied_from(sets.next().unwrap_or_default())?,
+        true => applied_from(sets.next().unwrap_or_default().rows)?,
         false => Vec::new(),
     };
     let guard = match guard_there {
-        true => super::guard::from_rows(c, sets.next().unwrap_or_default()).await?,
+        true => super::guard::from_rows(c, sets.next().unwrap_or_default().rows).await?,
         false => GuardState::default(),
     };
+    if !unsure.is_empty() {
+        // Not as expected, or not described plainly enough to tell: the
+        // exact description names what differs.
+        let exact = schema::from_rows(c.query_rows(&sql::select_columns(&unsure)).await?)?;
+        for t in &unsure {
+            live.tables.remove(t);
+        }
+        live.tables.extend(exact.tables);
+    }
     let gone = tables[2..].iter().any(|t| !live.tables.contains_key(t));
     if gone && !history.is_empty() {
         schema::find_quarantined(c, &mut live).await?;
