@@ -1,0 +1,173 @@
+//! Reading what a migration's state comes from (the history, the live
+//! tables, the run guard) in as few round trips as a no-op `migrate up`
+//! can afford, and checking that every history row is one refinery can use.
+
+use crate::db::value::Cells;
+use crate::db::{sql, Lease};
+use crate::error::Result;
+use crate::migrate::guard::{self, GuardState};
+use crate::migrate::schema::{self, Live};
+use crate::migrate::set::{MigrationSet, Planned};
+use std::time::Duration;
+
+/// One row of refinery's history.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    /// Migration version.
+    pub version: i32,
+    /// Migration name, without the `V<n>__` prefix.
+    pub name: String,
+    /// When refinery recorded it, RFC 3339, as refinery wrote it.
+    pub applied_on: String,
+    /// Refinery's checksum, as text.
+    pub checksum: String,
+}
+
+/// Everything the states come from, read together.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// The history, oldest first.
+    pub history: Vec<Applied>,
+    /// The tables the migrations make, as they are.
+    pub live: Live,
+    /// The run guard, and what a run recorded it was applying.
+    pub guard: GuardState,
+}
+
+/// Reads the history, the live tables and the guard: two round trips when
+/// the tables are as expected, one more to name what differs when not.
+pub(crate) async fn observe(c: &mut Lease, set: &MigrationSet, ttl: Duration) -> Result<Observed> {
+    let mut tables: Vec<String> = vec![sql::HISTORY_TABLE.into(), sql::GUARD_TABLE.into()];
+    for m in set.migrations() {
+        for t in schema::tables_of(&Planned::up(m)) {
+            if !tables.contains(&t) {
+                tables.push(t);
+            }
+        }
+    }
+    // Which tables exist (the history's and the guard's too) first, then,
+    // in one more round trip, only the reads that cannot fail for a
+    // missing table: locksmith's own tables described (no rows), the
+    // history and the guard.
+    let mut present = Vec::new();
+    for row in c.query_rows(&sql::select_tables(&tables)).await? {
+        present.push(Cells::new(row, "information_schema.TABLES").take::<String>(0, "TABLE_NAME")?);
+    }
+    let there = |name: &str| present.iter().any(|p| p == name);
+    let history_there = there(sql::HISTORY_TABLE);
+    let guard_there = there(sql::GUARD_TABLE);
+    let mut live = schema::Live::default();
+    let mut described = Vec::new();
+    for t in present.iter().filter(|t| tables[2..].contains(t)) {
+        live.tables.insert(t.clone(), Vec::new());
+        if schema::checkable(t) {
+            described.push(t.clone());
+        }
+    }
+    let mut reads = Vec::new();
+    if !described.is_empty() {
+        reads.push(sql::RESULTS_UNCONVERTED.to_string());
+        reads.extend(described.iter().map(|t| sql::describe_table(t)));
+        reads.push(sql::RESULTS_UTF8MB4.to_string());
+    }
+    if history_there {
+        reads.push(sql::SELECT_HISTORY.to_string());
+    }
+    if guard_there {
+        reads.push(sql::guard_read(ttl.as_secs_f64()));
+    }
+    let sets = match reads.is_empty() {
+        true => Vec::new(),
+        false => c.query_sets(&reads.join("; ")).await?,
+    };
+    // The `SET`s return no result set; every read returns one.
+    let mut sets = sets.into_iter().filter(|s| !s.columns.is_empty());
+    let mut unsure = Vec::new();
+    for t in &described {
+        let set = sets.next().unwrap_or_default();
+        match schema::described(&set.columns) {
+            Some(cols) if schema::differences(t, &cols, true).is_empty() => {
+                live.tables.insert(t.clone(), cols);
+            }
+            _ => unsure.push(t.clone()),
+        }
+    }
+    let history = match history_there {
+        true => applied_from(sets.next().unwrap_or_default().rows)?,
+        false => Vec::new(),
+    };
+    let guard = match guard_there {
+        true => guard::from_rows(c, sets.next().unwrap_or_default().rows).await?,
+        false => GuardState::default(),
+    };
+    if !unsure.is_empty() {
+        // Not as expected, or not described plainly enough to tell: the
+        // exact description names what differs.
+        let exact = schema::from_rows(c.query_rows(&sql::select_columns(&unsure)).await?)?;
+        for t in &unsure {
+            live.tables.remove(t);
+        }
+        live.tables.extend(exact.tables);
+    }
+    let gone = tables[2..].iter().any(|t| !live.tables.contains_key(t));
+    if gone && !history.is_empty() {
+        schema::find_quarantined(c, &mut live).await?;
+    }
+    Ok(Observed {
+        history,
+        live,
+        guard,
+    })
+}
+
+/// Reads the history table; a missing table means nothing is applied.
+pub(crate) async fn applied(c: &mut Lease) -> Result<Vec<Applied>> {
+    match c.query_rows(sql::SELECT_HISTORY).await {
+        Ok(rows) => applied_from(rows),
+        Err(e) if e.server_code() == Some(1146) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The history as [`sql::SELECT_HISTORY`]'s rows hold it. Every row must be
+/// one refinery can use: a version, a name, an RFC 3339 time and a numeric
+/// checksum.
+fn applied_from(rows: Vec<mysql_async::Row>) -> Result<Vec<Applied>> {
+    rows.into_iter()
+        .map(|row| {
+            let mut c = Cells::new(row, sql::HISTORY_TABLE);
+            let version: i32 = c.take(0, "version")?;
+            c.name_row(format!("version {version}"));
+            let a = Applied {
+                version,
+                name: c.take(1, "name")?,
+                applied_on: c.take(2, "applied_on")?,
+                checksum: c.take(3, "checksum")?,
+            };
+            if time::OffsetDateTime::parse(
+                &a.applied_on,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .is_err()
+            {
+                return Err(c.invalid(
+                    "applied_on",
+                    &format!(
+                        "the text {:?}, not an RFC 3339 time as refinery writes it",
+                        a.applied_on
+                    ),
+                ));
+            }
+            if a.checksum.parse::<u64>().is_err() {
+                return Err(c.invalid(
+                    "checksum",
+                    &format!(
+                        "the text {:?}, not a refinery checksum (a number)",
+                        a.checksum
+                    ),
+                ));
+            }
+            Ok(a)
+        })
+        .collect()
+}
