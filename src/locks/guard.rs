@@ -90,6 +90,11 @@ const POLL: Duration = Duration::from_millis(40);
 const POLL_PATIENT_AFTER: Duration = Duration::from_secs(30);
 const POLL_PATIENT: Duration = Duration::from_millis(250);
 
+/// The time a waiter's last look gets, past the end of its wait if need
+/// be (well within the 2 s a command may run over its deadline, with
+/// [`CLEANUP_GRACE`]).
+const LAST_LOOK: Duration = Duration::from_millis(300);
+
 /// A holder that takes again a lock it has just released waits this long
 /// first, so that a waiter, which looks at least this often, gets its turn.
 /// (`locks run` waits as long after its release before it exits, for the
@@ -218,7 +223,16 @@ impl LockTable {
                 self.acquire_unless(row, name, holder, &opts.unless_held)
                     .await
             };
-            match attempt.await {
+            // A look that starts as the wait runs out gets the time to
+            // finish: otherwise the deadline, not the lock, would end it,
+            // and a healthy server would read as a lost connection.
+            let closing =
+                deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < LAST_LOOK);
+            let result = match closing {
+                true => deadline::grace(LAST_LOOK, attempt).await,
+                false => attempt.await,
+            };
+            match result {
                 Ok(()) => {
                     return Ok(LockGuard {
                         table: self.clone(),

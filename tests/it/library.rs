@@ -438,3 +438,51 @@ fn a_lock_future_dropped_after_its_write_landed_leaves_nothing_held() {
         "acquired once, released once"
     );
 }
+
+/// A wait that runs out against a healthy server ends because the lock is
+/// held, every time: its last look, which starts as the wait ends, is not
+/// cut off by the deadline and called a lost connection.
+#[test]
+fn a_wait_that_runs_out_says_the_lock_is_held_every_time() {
+    let db = TestDb::migrated();
+    let url = db.url();
+    block(async move {
+        let url = DbUrl::parse(&url).unwrap();
+        let t = LockTable::connect(&url).await.unwrap();
+        let _held = t
+            .lock(
+                "platform",
+                "backup",
+                "task-1",
+                &AcquireOptions::default(),
+                |_| {},
+            )
+            .await
+            .unwrap();
+        let waiter = LockTable::connect(&url).await.unwrap();
+        let mut kinds = Vec::new();
+        for i in 0..60u64 {
+            let opts = AcquireOptions {
+                // Waits that end at different points of a poll's pause.
+                wait: Some(Duration::from_millis(20 + (i * 7) % 90)),
+                ..AcquireOptions::default()
+            };
+            let e = waiter
+                .lock("platform", "backup", "task-2", &opts, |_| {})
+                .await
+                .unwrap_err();
+            kinds.push(match e.kind() {
+                Kind::WaitTimeout { what, .. } if what.contains("held by task-1") => {
+                    "wait timeout".to_string()
+                }
+                other => format!("{other:?}"),
+            });
+        }
+        let other: Vec<&String> = kinds.iter().filter(|k| *k != "wait timeout").collect();
+        assert!(
+            other.is_empty(),
+            "{} of 60 ended otherwise: {other:?}",
+            other.len()
+        );
+    });
+}
