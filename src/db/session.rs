@@ -4,8 +4,9 @@
 //! future running it was dropped: Ctrl-C, a timeout) may still be running on
 //! the server. Reading the row then could show it from before a write that
 //! is about to land, and repeating the write could apply it twice. So a
-//! connection given up on mid-statement is not reused: the next [`Lease`]
-//! opens a new one and first *settles* the old session (`KILL CONNECTION`,
+//! connection given up on mid-statement is not reused: the next statement
+//! (of the same [`Lease`] or of the next one) opens a new one and first
+//! *settles* the old session (`KILL CONNECTION`,
 //! then waits until the server has dropped it). After that, whatever it was
 //! running has committed or rolled back, and a read tells the truth.
 
@@ -34,6 +35,8 @@ pub(crate) struct Session {
 }
 
 struct Slot {
+    /// Where to connect again when `conn` is given up on.
+    url: DbUrl,
     conn: Option<Conn>,
     /// The node `conn` is connected to (index in the URL); the next
     /// connection tries it first.
@@ -100,6 +103,7 @@ impl Session {
             timeout,
             flavour: c.flavour,
             slot: Arc::new(tokio::sync::Mutex::new(Slot {
+                url: url.clone(),
                 conn: Some(c.conn),
                 node: c.node,
                 galera: c.flavour.galera,
@@ -156,32 +160,42 @@ impl Session {
     /// first, so nothing reads while that statement may still land.
     pub(crate) async fn lease(&self) -> Result<Lease> {
         let mut slot = self.slot.clone().lock_owned().await;
+        slot.ready().await?;
+        Ok(Lease { slot })
+    }
+}
+
+impl Slot {
+    /// Makes `conn` usable: gives up on one cut off mid-statement or
+    /// broken, pings one that idled long, and connects again when there is
+    /// none, settling the old session first.
+    async fn ready(&mut self) -> Result<()> {
         // An operation cut off mid-statement (a dropped future) or a broken
         // connection: the statement it sent may or may not run.
-        if slot.in_flight || slot.conn.as_ref().is_some_and(|c| c.is_disconnected()) {
-            slot.abandon();
+        if self.in_flight || self.conn.as_ref().is_some_and(|c| c.is_disconnected()) {
+            self.abandon();
         }
         // After a long idle spell the server may have closed it; nothing
         // was running on it, so there is nothing to settle.
-        if slot.last_used.elapsed() > IDLE_PING {
-            if let Some(c) = slot.conn.as_mut() {
+        if self.last_used.elapsed() > IDLE_PING {
+            if let Some(c) = self.conn.as_mut() {
                 let limit = deadline::bound(self.timeout);
                 if !matches!(tokio::time::timeout(limit, c.ping()).await, Ok(Ok(()))) {
-                    slot.conn = None;
+                    self.conn = None;
                 }
             }
         }
-        if slot.conn.is_none() {
-            let mut c = connect(&self.url, self.timeout, slot.node).await?;
-            if let Some(old) = slot.unsettled {
+        if self.conn.is_none() {
+            let mut c = connect(&self.url, self.timeout, self.node).await?;
+            if let Some(old) = self.unsettled {
                 self.settle(&mut c, old).await?;
-                slot.unsettled = None;
+                self.unsettled = None;
             }
-            slot.node = c.node;
-            slot.galera = c.flavour.galera;
-            slot.conn = Some(c.conn);
+            self.node = c.node;
+            self.galera = c.flavour.galera;
+            self.conn = Some(c.conn);
         }
-        Ok(Lease { slot })
+        Ok(())
     }
 
     /// Settles `old` before anything reads or writes through `c`: ends it
@@ -297,22 +311,32 @@ pub(crate) struct Lease {
 macro_rules! tracked {
     ($lease:expr, |$c:ident| $call:expr) => {{
         let slot = &mut *$lease.slot;
+        // A statement of this lease failed and its connection was given
+        // up on (or was cut off): the next one connects again, settling
+        // the old session first.
+        if slot.conn.is_none() || slot.in_flight {
+            slot.ready().await?;
+        }
         let limit = deadline::bound(slot.timeout);
-        slot.in_flight = true;
-        let $c = slot.conn.as_mut().expect(LEASED);
-        match tokio::time::timeout(limit, $call).await {
-            Ok(r) => {
-                slot.in_flight = false;
-                r.map_err(Error::from)
-            }
-            Err(_) => {
-                Err(Kind::Lost(format!("no answer within {:.1}s", limit.as_secs_f64())).into())
+        match slot.conn.as_mut() {
+            None => Err(Kind::Lost("no connection".into()).into()),
+            Some($c) => {
+                slot.in_flight = true;
+                match tokio::time::timeout(limit, $call).await {
+                    Ok(r) => {
+                        slot.in_flight = false;
+                        r.map_err(Error::from)
+                    }
+                    Err(_) => Err(Kind::Lost(format!(
+                        "no answer within {:.1}s",
+                        limit.as_secs_f64()
+                    ))
+                    .into()),
+                }
             }
         }
     }};
 }
-
-const LEASED: &str = "a lease always holds a connection";
 
 impl Lease {
     /// Drops the connection instead of keeping it: after it broke, or when
@@ -321,18 +345,15 @@ impl Lease {
         self.slot.abandon();
     }
 
-    fn conn(&self) -> &Conn {
-        self.slot.conn.as_ref().expect(LEASED)
-    }
-
-    /// Rows changed by the last statement.
+    /// Rows changed by the last statement (0 once its connection was
+    /// given up on).
     pub(crate) fn affected_rows(&self) -> u64 {
-        self.conn().affected_rows()
+        self.slot.conn.as_ref().map_or(0, |c| c.affected_rows())
     }
 
     /// `LAST_INSERT_ID()` as reported by the last statement's OK packet.
     pub(crate) fn last_insert_id(&self) -> Option<u64> {
-        self.conn().last_insert_id()
+        self.slot.conn.as_ref().and_then(|c| c.last_insert_id())
     }
 
     /// Runs a prepared statement, discarding any result.
@@ -376,7 +397,7 @@ impl Lease {
     /// known to exist): after a failure midway through the batch the driver
     /// may be out of step with the server, and session settings the batch
     /// changed may stay changed, so the connection is dropped, and the next
-    /// lease connects afresh.
+    /// statement connects afresh.
     pub(crate) async fn query_sets(&mut self, stmts: &str) -> Result<Vec<ResultSet>> {
         let sets = tracked!(self, |c| async move {
             let mut result = c.query_iter(stmts).await?;
