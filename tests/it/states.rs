@@ -170,6 +170,32 @@ fn a_drifted_locks_table_is_refused_with_its_differences() {
     assert_eq!(schema(&db), before);
 }
 
+#[test]
+fn a_table_with_an_invisible_column_is_not_adopted_and_compression_is_not_drift() {
+    // `SELECT *` does not show an INVISIBLE column: the table is not
+    // identical, and only the exact description says so.
+    let db = TestDb::new();
+    db.sql(SEED_DDL);
+    db.sql("ALTER TABLE locks ADD owner_secret VARCHAR(64) INVISIBLE");
+    let before = schema(&db);
+    assert_eq!(state_of(&db, 1, &[]), ("drifted".into(), None));
+    db.locksmith(&["migrate", "up"]).fails(1).stderr_has(&[
+        "V1__locks_create_table is drifted: its tables are there but differ from what it makes\n    table `locks` has a column `owner_secret` its migration does not make\n",
+    ]);
+    assert_eq!(schema(&db), before, "nothing changed");
+    // MariaDB's column compression stores the same text: a recorded V1
+    // whose dataJson is compressed is still applied, on both paths.
+    let db = TestDb::migrated();
+    db.sql("ALTER TABLE locks MODIFY dataJson TEXT COMPRESSED CHARACTER SET utf8 COLLATE utf8_bin");
+    assert_eq!(state_of(&db, 1, &[]), ("applied".into(), None));
+    db.sql("ALTER TABLE locks MODIFY version BIGINT");
+    db.locksmith(&["migrate", "status", "--check"])
+        .fails_with_output(6)
+        .stdout_has(&["column `locks.version` is bigint, not int"]);
+    let r = db.locksmith(&["migrate", "status"]);
+    assert!(!r.stdout.contains("dataJson"), "{r:#?}");
+}
+
 /// Writes a `--source` directory: (file name, contents).
 fn source(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -29,6 +29,8 @@ pub struct Column {
 /// The tables of the database that the migrations know of, by name.
 #[derive(Clone, Debug, Default)]
 pub struct Live {
+    /// Each table there, with its columns for locksmith's own tables
+    /// ([`checkable`]); for others only that they exist (no columns).
     pub tables: BTreeMap<String, Vec<Column>>,
     /// Tables a `migrate down` renamed out of reach and did not drop (it was
     /// cut off in between).
@@ -134,9 +136,19 @@ pub(crate) async fn find_quarantined(c: &mut Lease, live: &mut Live) -> Result<(
 }
 
 /// `int(11)` → `int`, `bigint(20)` → `bigint`: the display width is not
-/// part of the type (MySQL 8 no longer reports it).
+/// part of the type (MySQL 8 no longer reports it). MariaDB's column
+/// compression (`text /*M!100301 COMPRESSED*/`) is not either: it is how
+/// the server stores the same values, and a result's column descriptions
+/// do not show it.
 fn normal_type(t: &str) -> String {
-    let t = t.to_ascii_lowercase();
+    let mut t = t.to_ascii_lowercase();
+    if let Some(at) = t.find("/*m!") {
+        if let Some(len) = t[at..].find("*/") {
+            if t[at..at + len].ends_with(" compressed") {
+                t = format!("{}{}", t[..at].trim_end(), &t[at + len + 2..]);
+            }
+        }
+    }
     for int in ["tinyint", "smallint", "mediumint", "bigint", "int"] {
         if let Some(rest) = t.strip_prefix(int) {
             if let Some(close) = rest

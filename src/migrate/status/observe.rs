@@ -35,15 +35,30 @@ pub struct Observed {
 }
 
 /// Reads the history, the live tables and the guard: two round trips when
-/// the tables are as expected, one more to name what differs when not.
+/// the tables are as their recorded migrations made them, one more to
+/// describe them exactly when not. A table dropped between the two round
+/// trips (a `migrate down` on another host) means looking again.
 pub(crate) async fn observe(c: &mut Lease, set: &MigrationSet, ttl: Duration) -> Result<Observed> {
+    let mut tries = 0;
+    loop {
+        match observe_once(c, set, ttl).await {
+            Err(e) if e.server_code() == Some(1146) && tries < 3 => tries += 1,
+            done => return done,
+        }
+    }
+}
+
+async fn observe_once(c: &mut Lease, set: &MigrationSet, ttl: Duration) -> Result<Observed> {
     let mut tables: Vec<String> = vec![sql::HISTORY_TABLE.into(), sql::GUARD_TABLE.into()];
+    let mut made_by: Vec<(i32, Vec<String>)> = Vec::new();
     for m in set.migrations() {
-        for t in schema::tables_of(&Planned::up(m)) {
-            if !tables.contains(&t) {
-                tables.push(t);
+        let made = schema::tables_of(&Planned::up(m));
+        for t in &made {
+            if !tables.contains(t) {
+                tables.push(t.clone());
             }
         }
+        made_by.push((m.version(), made));
     }
     // Which tables exist (the history's and the guard's too) first, then,
     // in one more round trip, only the reads that cannot fail for a
@@ -82,16 +97,10 @@ pub(crate) async fn observe(c: &mut Lease, set: &MigrationSet, ttl: Duration) ->
     };
     // The `SET`s return no result set; every read returns one.
     let mut sets = sets.into_iter().filter(|s| !s.columns.is_empty());
-    let mut unsure = Vec::new();
-    for t in &described {
-        let set = sets.next().unwrap_or_default();
-        match schema::described(&set.columns) {
-            Some(cols) if schema::differences(t, &cols, true).is_empty() => {
-                live.tables.insert(t.clone(), cols);
-            }
-            _ => unsure.push(t.clone()),
-        }
-    }
+    let descriptions: Vec<_> = described
+        .iter()
+        .map(|_| sets.next().unwrap_or_default())
+        .collect();
     let history = match history_there {
         true => applied_from(sets.next().unwrap_or_default().rows)?,
         false => Vec::new(),
@@ -100,6 +109,26 @@ pub(crate) async fn observe(c: &mut Lease, set: &MigrationSet, ttl: Duration) ->
         true => guard::from_rows(c, sets.next().unwrap_or_default().rows).await?,
         false => GuardState::default(),
     };
+    // A result's column descriptions leave out what `SELECT *` does not
+    // show (INVISIBLE columns), so they are trusted only for a table whose
+    // migrations are all recorded: there, columns beyond the migration's
+    // do not count anyway. A table that may be adopted is always described
+    // exactly, as is one whose descriptions show a difference.
+    let recorded = |t: &String| {
+        made_by
+            .iter()
+            .filter(|(_, made)| made.contains(t))
+            .all(|(v, _)| history.iter().any(|a| a.version == *v))
+    };
+    let mut unsure = Vec::new();
+    for (t, d) in described.iter().zip(descriptions) {
+        match schema::described(&d.columns) {
+            Some(cols) if recorded(t) && schema::differences(t, &cols, false).is_empty() => {
+                live.tables.insert(t.clone(), cols);
+            }
+            _ => unsure.push(t.clone()),
+        }
+    }
     if !unsure.is_empty() {
         // Not as expected, or not described plainly enough to tell: the
         // exact description names what differs.
