@@ -4,7 +4,7 @@ use super::args::{ChangeOpts, LockRef, LocksCmd};
 use super::ctx::Ctx;
 use super::output::{self, note, out, out_json, tables, text, Format, WaitLine};
 use super::signals::{interrupted, GRACE};
-use crate::db::deadline::{grace, within};
+use crate::db::deadline::{grace, within, within_until};
 use crate::error::{exit, Kind, Result};
 use crate::locks::{AcquireOptions, AuditInfo, Edit, LockData, LockGuard, LockTable, WriteOpts};
 use crate::shown::{shown, shown_id};
@@ -177,19 +177,21 @@ pub(super) async fn acquire(
     holder: &str,
     opts: &AcquireOptions,
 ) -> Result<(LockTable, LockGuard)> {
-    let deadline = opts.wait.unwrap_or(ctx.timeout);
+    // One deadline for connecting and acquiring: a slow connect uses up
+    // the wait, it does not come on top of it.
+    let until = std::time::Instant::now() + opts.wait.unwrap_or(ctx.timeout);
     let table = ctx
         .stop
-        .guard(within(
-            deadline,
+        .guard(within_until(
+            until,
             LockTable::connect_with(url, &ctx.connect()),
         ))
         .await?;
     let mut line = WaitLine::new();
     let result = ctx
         .stop
-        .guard(within(
-            deadline,
+        .guard(within_until(
+            until,
             table.lock(row, name, holder, opts, |why| line.waiting(why)),
         ))
         .await;

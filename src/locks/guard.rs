@@ -90,9 +90,11 @@ const POLL: Duration = Duration::from_millis(40);
 const POLL_PATIENT_AFTER: Duration = Duration::from_secs(30);
 const POLL_PATIENT: Duration = Duration::from_millis(250);
 
-/// The time a waiter's last look gets, past the end of its wait if need
-/// be (well within the 2 s a command may run over its deadline, with
-/// [`CLEANUP_GRACE`]).
+/// A waiter's look that starts this close to the end of its wait and is
+/// cut off by the deadline ends the wait as one that ran out while the lock
+/// was held (as it was at the look before), not as a lost connection: a
+/// healthy server needs well under this for one look, and an outage that
+/// began earlier would have shown in an earlier look.
 const LAST_LOOK: Duration = Duration::from_millis(300);
 
 /// A holder that takes again a lock it has just released waits this long
@@ -213,26 +215,19 @@ impl LockTable {
                 deadline::pause(left).await;
             }
         }
-        let mut busy = false;
+        // Why the last look found it busy.
+        let mut busy: Option<Error> = None;
         loop {
+            let looked = Instant::now();
             // Once it was busy, look (one read) before trying (a write).
             let attempt = async {
-                if busy {
+                if busy.is_some() {
                     self.may_take(row, name, holder, &opts.unless_held).await?;
                 }
                 self.acquire_unless(row, name, holder, &opts.unless_held)
                     .await
             };
-            // A look that starts as the wait runs out gets the time to
-            // finish: otherwise the deadline, not the lock, would end it,
-            // and a healthy server would read as a lost connection.
-            let closing =
-                deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < LAST_LOOK);
-            let result = match closing {
-                true => deadline::grace(LAST_LOOK, attempt).await,
-                false => attempt.await,
-            };
-            match result {
+            match attempt.await {
                 Ok(()) => {
                     return Ok(LockGuard {
                         table: self.clone(),
@@ -255,8 +250,24 @@ impl LockTable {
                         .into());
                     };
                     on_wait(&e);
-                    busy = true;
+                    busy = Some(e);
                     tokio::time::sleep(poll_pause(now - start).min(deadline - now)).await;
+                }
+                // The wait ran out during a look that began at its very end
+                // (see LAST_LOOK); nothing of it landed (that would be
+                // `Unsettled`).
+                Err(e)
+                    if matches!(e.kind(), Kind::TimedOut { .. } | Kind::Lost(_))
+                        && busy.is_some()
+                        && deadline.is_some_and(|d| {
+                            Instant::now() >= d && d.saturating_duration_since(looked) < LAST_LOOK
+                        }) =>
+                {
+                    return Err(Kind::WaitTimeout {
+                        waited: start.elapsed(),
+                        what: busy.map(|b| b.to_string()).unwrap_or_default(),
+                    }
+                    .into());
                 }
                 Err(e) => return Err(e),
             }
