@@ -10,6 +10,21 @@ use crate::migrate::guard::DEFAULT_TTL;
 use crate::migrate::mark::markable;
 use crate::migrate::{DownOptions, DownTo, MarkOptions, MigrationSet, Migrator, State, UpOptions};
 
+/// Connects within `--timeout` (a signal stops it), runs `f` with the
+/// migrator, and closes it (within `--timeout`) whatever `f` returned.
+async fn connected<T>(ctx: &Ctx, f: impl AsyncFnOnce(&Migrator) -> Result<T>) -> Result<T> {
+    let m = ctx
+        .stop
+        .guard(within(
+            ctx.timeout,
+            Migrator::connect(&ctx.url, &ctx.connect()),
+        ))
+        .await?;
+    let result = f(&m).await;
+    let _ = within(ctx.timeout, m.close()).await;
+    result
+}
+
 pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
     let stop = &ctx.stop;
     match cmd {
@@ -22,22 +37,21 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             dry_run,
         } => {
             let set = source.set()?;
-            let url = ctx.url.clone();
-            let m = stop
-                .guard(within(ctx.timeout, Migrator::connect(&url, &ctx.connect())))
-                .await?;
             let opts = UpOptions {
                 target,
                 dry_run,
                 lock_timeout: guard.lock_timeout,
                 lease_ttl: guard.lease_ttl,
             };
-            let mut line = WaitLine::new();
-            let result = stop
-                .guard(m.up(&set, &opts, |h| line.say(&text::guard_wait(h))))
-                .await;
-            line.done();
-            let _ = within(ctx.timeout, m.close()).await;
+            let result = connected(ctx, async |m| {
+                let mut line = WaitLine::new();
+                let result = stop
+                    .guard(m.up(&set, &opts, |h| line.say(&text::guard_wait(h))))
+                    .await;
+                line.done();
+                result
+            })
+            .await;
             match result {
                 Ok(report) => {
                     if let Some(h) = &report.took_over {
@@ -74,10 +88,6 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
                 (None, true) => DownTo::All,
                 (None, false) => DownTo::One,
             };
-            let url = ctx.url.clone();
-            let m = stop
-                .guard(within(ctx.timeout, Migrator::connect(&url, &ctx.connect())))
-                .await?;
             let opts = DownOptions {
                 to,
                 dry_run,
@@ -85,13 +95,15 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
                 lock_timeout: guard.lock_timeout,
                 lease_ttl: guard.lease_ttl,
             };
-            let mut line = WaitLine::new();
-            let result = stop
-                .guard(m.down(&set, &opts, |h| line.say(&text::guard_wait(h))))
-                .await;
-            line.done();
-            let _ = within(ctx.timeout, m.close()).await;
-            let report = result?;
+            let report = connected(ctx, async |m| {
+                let mut line = WaitLine::new();
+                let result = stop
+                    .guard(m.down(&set, &opts, |h| line.say(&text::guard_wait(h))))
+                    .await;
+                line.done();
+                result
+            })
+            .await?;
             match format.format {
                 Format::Json => out_json(&output::DownDoc::new(&report, dry_run))?,
                 Format::Table => out(&text::down(&report, dry_run))?,
@@ -147,19 +159,16 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             yes,
         } => {
             let set = source.set()?;
-            let url = ctx.url.clone();
-            let m = stop
-                .guard(within(ctx.timeout, Migrator::connect(&url, &ctx.connect())))
-                .await?;
             let how = Mark {
                 version,
                 dry_run,
                 yes,
                 json: format.format == Format::Json,
             };
-            let result = mark_applied(ctx, &m, &set, &guard, &how).await;
-            let _ = within(ctx.timeout, m.close()).await;
-            result?;
+            connected(ctx, async |m| {
+                mark_applied(ctx, m, &set, &guard, &how).await
+            })
+            .await?;
         }
     }
     Ok(exit::OK)
