@@ -82,19 +82,16 @@ pub(crate) async fn down(
             rolled_back: plan,
         });
     }
-    let guard = RunGuard::take(
+    let (report, _) = RunGuard::holding(
         &mut c,
         session.url(),
         connect,
         opts.lock_timeout,
         opts.lease_ttl,
         on_wait,
+        async |c, guard| under_guard(c, guard, set, opts, session.timeout()).await,
     )
     .await?;
-    let result = under_guard(&mut c, &guard, set, opts, session.timeout()).await;
-    let released = guard.release(&mut c).await;
-    let report = result?;
-    released?;
     Ok(report)
 }
 

@@ -128,14 +128,36 @@ pub(crate) struct RunGuard {
     lost: Arc<AtomicBool>,
     heartbeat: tokio::task::JoinHandle<()>,
     /// The stale holder this run took over from, if it did.
-    pub(crate) took_over: Option<Holder>,
+    took_over: Option<Holder>,
 }
 
 impl RunGuard {
+    /// Runs `f` under the guard: takes it through `c` (see
+    /// [`RunGuard::take`]), runs `f`, and releases it whatever `f`
+    /// returned (`f`'s error comes first). Also says which stale run's
+    /// guard it took over, if it did.
+    pub(crate) async fn holding<T>(
+        c: &mut Lease,
+        url: &DbUrl,
+        connect: &ConnectOptions,
+        wait: Duration,
+        ttl: Duration,
+        on_wait: impl FnMut(&Holder),
+        f: impl AsyncFnOnce(&mut Lease, &RunGuard) -> Result<T>,
+    ) -> Result<(T, Option<Holder>)> {
+        let guard = RunGuard::take(c, url, connect, wait, ttl, on_wait).await?;
+        let result = f(c, &guard).await;
+        let took_over = guard.took_over.clone();
+        let released = guard.release(c).await;
+        let value = result?;
+        released?;
+        Ok((value, took_over))
+    }
+
     /// Takes the guard through `c`, waiting up to `wait` while another run
     /// holds it (`on_wait` hears who, each time it looks), and starts the
     /// heartbeat on a connection of its own.
-    pub(crate) async fn take(
+    async fn take(
         c: &mut Lease,
         url: &DbUrl,
         connect: &ConnectOptions,
@@ -246,7 +268,7 @@ impl RunGuard {
     }
 
     /// Lets go of the guard and stops the heartbeat.
-    pub(crate) async fn release(self, c: &mut Lease) -> Result<()> {
+    async fn release(self, c: &mut Lease) -> Result<()> {
         self.heartbeat.abort();
         again!(c.exec_drop(sql::GUARD_RELEASE, (&self.token,)))?;
         Ok(())

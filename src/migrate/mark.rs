@@ -87,19 +87,16 @@ pub(crate) async fn mark_applied(
     on_wait: impl FnMut(&Holder),
 ) -> Result<MarkReport> {
     let mut c = session.lease().await?;
-    let guard = RunGuard::take(
+    let (report, _) = RunGuard::holding(
         &mut c,
         session.url(),
         connect,
         opts.lock_timeout,
         opts.lease_ttl,
         on_wait,
+        async |c, guard| under_guard(c, guard, set, opts).await,
     )
     .await?;
-    let result = under_guard(&mut c, &guard, set, opts).await;
-    let released = guard.release(&mut c).await;
-    let report = result?;
-    released?;
     Ok(report)
 }
 

@@ -93,20 +93,16 @@ pub(crate) async fn up(
             });
         }
     }
-    let guard = RunGuard::take(
+    let (mut report, took_over) = RunGuard::holding(
         &mut c,
         session.url(),
         connect,
         opts.lock_timeout,
         opts.lease_ttl,
         on_wait,
+        async |c, guard| under_guard(c, guard, set, opts).await,
     )
     .await?;
-    let result = under_guard(&mut c, &guard, set, opts).await;
-    let took_over = guard.took_over.clone();
-    let released = guard.release(&mut c).await;
-    let mut report = result?;
-    released?;
     report.took_over = took_over;
     Ok(report)
 }
