@@ -39,19 +39,16 @@ impl AuditInfo {
 /// Writes the record of `change`; runs inside the caller's transaction.
 pub(crate) async fn insert(c: &mut Lease, a: &AuditInfo, change: &Change) -> Result<()> {
     let removed = (!change.removed.is_empty()).then(|| change.removed.to_json());
-    c.exec_drop(
-        sql::INSERT_AUDIT,
-        mysql_async::Params::Positional(vec![
-            a.op_id.as_str().into(),
-            a.os_user.as_str().into(),
-            a.command.as_str().into(),
-            a.action.as_str().into(),
-            change.row.as_str().into(),
+    write(
+        c,
+        a,
+        &change.row,
+        vec![
             change.version_before.number().into(),
             change.version_after.into(),
             removed.into(),
             change.replaced_raw.clone().into(),
-        ]),
+        ],
     )
     .await
 }
@@ -59,21 +56,27 @@ pub(crate) async fn insert(c: &mut Lease, a: &AuditInfo, change: &Change) -> Res
 /// Writes the record of a migration marked applied by hand (`row` is the
 /// migration, `V<n>__<name>`); runs inside the caller's transaction.
 pub(crate) async fn insert_marked(c: &mut Lease, a: &AuditInfo, migration: &str) -> Result<()> {
-    c.exec_drop(
-        sql::INSERT_AUDIT,
-        mysql_async::Params::Positional(vec![
-            a.op_id.as_str().into(),
-            a.os_user.as_str().into(),
-            a.command.as_str().into(),
-            a.action.as_str().into(),
-            migration.into(),
-            mysql_async::Value::NULL,
-            mysql_async::Value::NULL,
-            mysql_async::Value::NULL,
-            mysql_async::Value::NULL,
-        ]),
-    )
-    .await
+    write(c, a, migration, vec![mysql_async::Value::NULL; 4]).await
+}
+
+/// One record: who and what (`a`), about `row`, then the change's columns:
+/// version before and after, the removed locks, the replaced raw text.
+async fn write(
+    c: &mut Lease,
+    a: &AuditInfo,
+    row: &str,
+    change: Vec<mysql_async::Value>,
+) -> Result<()> {
+    let mut params: Vec<mysql_async::Value> = vec![
+        a.op_id.as_str().into(),
+        a.os_user.as_str().into(),
+        a.command.as_str().into(),
+        a.action.as_str().into(),
+        row.into(),
+    ];
+    params.extend(change);
+    c.exec_drop(sql::INSERT_AUDIT, mysql_async::Params::Positional(params))
+        .await
 }
 
 /// Did the change carrying this op id commit?
