@@ -311,6 +311,20 @@ pub const REPAIR_WRITE: &str = "UPDATE locks SET dataJson = ?, version = ? \
 /// Bump the version without touching the locks.
 pub const CAS_BUMP: &str = "UPDATE locks SET version = version + ? WHERE id = ? AND version = ?";
 
+/// The `WHERE` of [`FAST_ACQUIRE`] and [`FAST_RELEASE`]: the row, and the
+/// conditions under which the server's JSON edit is sound (see
+/// [`FAST_ACQUIRE`]). Params: id, quoted name (twice).
+macro_rules! fast_path_sound {
+    () => {
+        "WHERE id = ? AND LEFT(dataJson, 1) = '{' \
+           AND LOCATE(_binary'\\\\u', CAST(dataJson AS BINARY)) = 0 \
+           AND LOCATE(_binary'\\\\/', CAST(dataJson AS BINARY)) = 0 \
+           AND LOCATE(CAST(? AS BINARY), CAST(dataJson AS BINARY), \
+                      LOCATE(CAST(? AS BINARY), CAST(dataJson AS BINARY)) + 1) = 0 \
+           AND version IS NOT NULL AND version < 2147483647 AND RIGHT(id, 1) <> ' '"
+    };
+}
+
 /// Acquire evaluated by the server under its row lock, with no prior read:
 /// adds `name: holder` when `name` is absent. Params: path (see
 /// [`json_path`]), holder, id, the quoted name ([`json_string`]) twice,
@@ -337,28 +351,22 @@ pub const CAS_BUMP: &str = "UPDATE locks SET version = version + ? WHERE id = ? 
 /// `LAST_INSERT_ID(version + 1)` hands the new version back in the OK packet
 /// at no extra round trip, so the caller can tell whether anyone else wrote
 /// since its own last write.
-pub const FAST_ACQUIRE: &str = "UPDATE locks \
-     SET dataJson = JSON_INSERT(dataJson, ?, ?), version = LAST_INSERT_ID(version + 1) \
-     WHERE id = ? AND LEFT(dataJson, 1) = '{' \
-       AND LOCATE(_binary'\\\\u', CAST(dataJson AS BINARY)) = 0 \
-       AND LOCATE(_binary'\\\\/', CAST(dataJson AS BINARY)) = 0 \
-       AND LOCATE(CAST(? AS BINARY), CAST(dataJson AS BINARY), \
-                  LOCATE(CAST(? AS BINARY), CAST(dataJson AS BINARY)) + 1) = 0 \
-       AND version IS NOT NULL AND version < 2147483647 AND RIGHT(id, 1) <> ' ' \
-       AND JSON_EXTRACT(dataJson, ?) IS NULL";
+pub const FAST_ACQUIRE: &str = concat!(
+    "UPDATE locks \
+     SET dataJson = JSON_INSERT(dataJson, ?, ?), version = LAST_INSERT_ID(version + 1) ",
+    fast_path_sound!(),
+    " AND JSON_EXTRACT(dataJson, ?) IS NULL"
+);
 
 /// Release evaluated by the server: removes `name` when its holder is exactly
 /// the string `holder`. Params: path, id, quoted name (twice), path,
 /// quoted holder. Same soundness rules as [`FAST_ACQUIRE`].
-pub const FAST_RELEASE: &str = "UPDATE locks \
-     SET dataJson = JSON_REMOVE(dataJson, ?), version = LAST_INSERT_ID(version + 1) \
-     WHERE id = ? AND LEFT(dataJson, 1) = '{' \
-       AND LOCATE(_binary'\\\\u', CAST(dataJson AS BINARY)) = 0 \
-       AND LOCATE(_binary'\\\\/', CAST(dataJson AS BINARY)) = 0 \
-       AND LOCATE(CAST(? AS BINARY), CAST(dataJson AS BINARY), \
-                  LOCATE(CAST(? AS BINARY), CAST(dataJson AS BINARY)) + 1) = 0 \
-       AND version IS NOT NULL AND version < 2147483647 AND RIGHT(id, 1) <> ' ' \
-       AND BINARY JSON_EXTRACT(dataJson, ?) = BINARY ?";
+pub const FAST_RELEASE: &str = concat!(
+    "UPDATE locks \
+     SET dataJson = JSON_REMOVE(dataJson, ?), version = LAST_INSERT_ID(version + 1) ",
+    fast_path_sound!(),
+    " AND BINARY JSON_EXTRACT(dataJson, ?) = BINARY ?"
+);
 
 /// The JSON path of one key, `$."name"`, for [`FAST_ACQUIRE`] and
 /// [`FAST_RELEASE`]. MariaDB matches a quoted path key byte for byte against
