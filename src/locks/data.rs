@@ -366,20 +366,22 @@ pub fn new_entry(name: &str, holder: &str) -> Entry {
     Entry::new(name, holder)
 }
 
+/// A row as the tests read it: `data` stored verbatim, at `version`.
+#[cfg(test)]
+pub(crate) fn read_row(version: Version, data: &str) -> RowState {
+    RowState {
+        id: "r".into(),
+        version,
+        data: LockData::parse(Some(data)),
+        stored: Some(data.to_string()),
+        changed_at: Some(0),
+        read_at: 5,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn row(version: Version, data: &str) -> RowState {
-        RowState {
-            id: "r".into(),
-            version,
-            data: LockData::parse(Some(data)),
-            stored: Some(data.to_string()),
-            changed_at: Some(0),
-            read_at: 5,
-        }
-    }
 
     #[test]
     fn parse_keeps_order_and_raw_text() {
@@ -403,22 +405,22 @@ mod tests {
 
     #[test]
     fn problems_are_said_and_writes_refuse_them() {
-        assert_eq!(row(Version::Number(3), "{}").problem(), None);
+        assert_eq!(read_row(Version::Number(3), "{}").problem(), None);
         for (r, says) in [
-            (row(Version::Null, "{}"), "its version is NULL"),
+            (read_row(Version::Null, "{}"), "its version is NULL"),
             (
-                row(Version::Text("abc".into()), "{}"),
+                read_row(Version::Text("abc".into()), "{}"),
                 "its version is `abc`, not a number",
             ),
             (
-                row(Version::Number(VERSION_MAX), "{}"),
+                read_row(Version::Number(VERSION_MAX), "{}"),
                 "the most the INT column holds",
             ),
             (
-                row(Version::Number(1), r#"{"b":"x","b":"y"}"#),
+                read_row(Version::Number(1), r#"{"b":"x","b":"y"}"#),
                 "names `b` more than once",
             ),
-            (row(Version::Number(1), "[1]"), "not a JSON object"),
+            (read_row(Version::Number(1), "[1]"), "not a JSON object"),
         ] {
             assert!(r.problem().unwrap().contains(says), "{:?}", r.problem());
             assert!(r.locks_to_write().is_err());

@@ -51,6 +51,22 @@ pub struct Change {
 }
 
 impl Change {
+    /// A change of `row` from `version_before` to `version_after` that, so
+    /// far, touches no lock.
+    fn of(row: &str, version_before: Version, version_after: i64) -> Change {
+        Change {
+            row: row.into(),
+            version_before,
+            version_after,
+            removed: Locks::new(),
+            replaced_raw: None,
+            remaining: Locks::new(),
+            raw_kept: false,
+            repairs: Vec::new(),
+            dry_run: false,
+        }
+    }
+
     /// Does this change remove exactly what `planned` removes (the same
     /// locks from the same holders, the same replaced text)? A plan an
     /// operator confirmed is only carried out while this holds.
@@ -105,17 +121,7 @@ impl Edit {
         }
         let id = &state.id;
         let version = state.number()?;
-        let mut change = Change {
-            row: id.clone(),
-            version_before: Version::Number(version),
-            version_after: version + 1,
-            removed: Locks::new(),
-            replaced_raw: None,
-            remaining: Locks::new(),
-            raw_kept: false,
-            repairs: Vec::new(),
-            dry_run: false,
-        };
+        let mut change = Change::of(id, Version::Number(version), version + 1);
         match (self, &state.data) {
             (Edit::Bump(by), data) => {
                 change.version_after = version
@@ -171,17 +177,7 @@ impl Edit {
 /// What mending a row takes. A sound row gets a change that writes nothing
 /// ([`Change::is_noop`]).
 fn repair(state: &RowState) -> Change {
-    let mut change = Change {
-        row: state.id.clone(),
-        version_before: state.version.clone(),
-        version_after: 1,
-        removed: Locks::new(),
-        replaced_raw: None,
-        remaining: Locks::new(),
-        raw_kept: false,
-        repairs: Vec::new(),
-        dry_run: false,
-    };
+    let mut change = Change::of(&state.id, state.version.clone(), 1);
     match &state.version {
         Version::Number(v) if (0..VERSION_MAX).contains(v) => change.version_after = *v + 1,
         other => change
@@ -226,22 +222,11 @@ fn repair(state: &RowState) -> Change {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::locks::data::LockData;
-
-    fn state(version: Version, data: &str) -> RowState {
-        RowState {
-            id: "r".into(),
-            version,
-            data: LockData::parse(Some(data)),
-            stored: Some(data.to_string()),
-            changed_at: Some(0),
-            read_at: 5,
-        }
-    }
+    use crate::locks::data::read_row;
 
     #[test]
     fn edits() {
-        let s = state(Version::Number(7), r#"{"a":"t1","b":"t2","c":"t1"}"#);
+        let s = read_row(Version::Number(7), r#"{"a":"t1","b":"t2","c":"t1"}"#);
         let c = Edit::Names(vec!["b".into()]).apply(&s).unwrap();
         assert_eq!(c.remaining.to_json(), r#"{"a":"t1","c":"t1"}"#);
         assert_eq!(c.removed.to_json(), r#"{"b":"t2"}"#);
@@ -258,7 +243,7 @@ mod tests {
             (Version::Number(7), 12)
         );
         assert_eq!(c.remaining.len(), 3);
-        let raw = state(Version::Number(7), "[1,2]");
+        let raw = read_row(Version::Number(7), "[1,2]");
         assert!(matches!(
             Edit::Names(vec!["a".into()])
                 .apply(&raw)
@@ -273,7 +258,7 @@ mod tests {
 
     #[test]
     fn an_ambiguous_row_is_refused_by_name_and_holder_but_listed_by_all() {
-        let s = state(Version::Number(1), r#"{"b":"x","c":"z","b":"y"}"#);
+        let s = read_row(Version::Number(1), r#"{"b":"x","c":"z","b":"y"}"#);
         for e in [Edit::Names(vec!["b".into()]), Edit::Holder("x".into())] {
             assert!(matches!(
                 e.apply(&s).unwrap_err().kind(),
@@ -287,7 +272,10 @@ mod tests {
     #[test]
     fn repairs_mend_each_problem_and_list_what_goes() {
         let dup = Edit::Repair
-            .apply(&state(Version::Number(4), r#"{"b":"x","c":"z","b":"y"}"#))
+            .apply(&read_row(
+                Version::Number(4),
+                r#"{"b":"x","c":"z","b":"y"}"#,
+            ))
             .unwrap();
         assert_eq!(dup.remaining.to_json(), r#"{"b":"y","c":"z"}"#);
         assert_eq!(dup.removed.to_json(), r#"{"b":"x"}"#);
@@ -302,18 +290,18 @@ mod tests {
             Version::Number(VERSION_MAX),
         ] {
             let c = Edit::Repair
-                .apply(&state(v.clone(), r#"{"a":"t"}"#))
+                .apply(&read_row(v.clone(), r#"{"a":"t"}"#))
                 .unwrap();
             assert_eq!(c.version_after, 1, "{v:?}");
             assert_eq!(c.remaining.to_json(), r#"{"a":"t"}"#, "no lock goes");
             assert!(c.removed.is_empty());
         }
         let raw = Edit::Repair
-            .apply(&state(Version::Number(2), "[1]"))
+            .apply(&read_row(Version::Number(2), "[1]"))
             .unwrap();
         assert_eq!(raw.replaced_raw.as_deref(), Some("[1]"));
         let sound = Edit::Repair
-            .apply(&state(Version::Number(2), r#"{"a":"t"}"#))
+            .apply(&read_row(Version::Number(2), r#"{"a":"t"}"#))
             .unwrap();
         assert!(sound.is_noop(), "{sound:?}");
     }
