@@ -8,11 +8,9 @@
 use crate::harness::*;
 use crate::proxy::{self, Proxy};
 use locksmith::cli::output::Dump;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use std::io::BufRead;
+use nix::sys::signal::Signal;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// What a command may take beyond its deadline.
@@ -21,13 +19,8 @@ const SLACK: Duration = Duration::from_secs(2);
 /// Runs `locksmith ARGS` against `url`, timing it.
 fn timed(url: &str, args: &[&str]) -> (Run, Duration) {
     let t = Instant::now();
-    let out = Command::new(bin())
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env_remove("NO_COLOR")
-        .output()
-        .unwrap();
-    (Run::from(out), t.elapsed())
+    let r = locksmith_at(url, args);
+    (r, t.elapsed())
 }
 
 /// Asserts a command failed cleanly (code, a `locksmith:` error, nothing on
@@ -43,35 +36,6 @@ fn ends_in_time(what: &str, (r, took): (Run, Duration), deadline: Duration, code
     assert!(took <= deadline + SLACK, "{what} took {took:?}: {r:#?}");
     r.fails(code);
     r
-}
-
-fn spawn_with(url: &str, args: &[&str]) -> Child {
-    Command::new(bin())
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env_remove("NO_COLOR")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Reads `stream` until a line contains `marker`.
-fn read_until(stream: &mut impl BufRead, marker: &str) -> String {
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let n = stream.read_line(&mut line).unwrap();
-        seen.push_str(&line);
-        assert!(n > 0, "{marker:?} never came; got {seen:?}");
-        if line.contains(marker) {
-            return seen;
-        }
-    }
-}
-
-fn signal(pid: u32, sig: Signal) {
-    kill(Pid::from_raw(pid as i32), sig).unwrap();
 }
 
 /// Waits (up to `limit`) for a child to exit; its run, and how long.
@@ -104,7 +68,7 @@ fn a_frozen_server_ends_every_command_within_its_deadline() {
     let url = db.url();
     // Already waiting when the server freezes.
     let started = Instant::now();
-    let mut waiter = spawn_with(
+    let mut waiter = spawn_at(
         &url,
         &[
             "locks", "acquire", "platform", "backup", "--holder", "t2", "--wait", "3s",
@@ -320,7 +284,7 @@ fn a_hung_release_after_the_command_says_the_lock_is_still_held() {
         "echo ready; while [ ! -e '{}' ]; do sleep 0.02; done",
         go.display()
     );
-    let mut run = spawn_with(
+    let mut run = spawn_at(
         &url,
         &[
             "locks",
@@ -383,7 +347,7 @@ fn sigterm_ends_a_hung_command_within_two_seconds() {
         ),
     ] {
         proxy.hole_on(at);
-        let child = spawn_with(&url, &args);
+        let child = spawn_at(&url, &args);
         let t = Instant::now();
         while !proxy.took_cut() {
             assert!(t.elapsed() < Duration::from_secs(20), "never hung");
@@ -408,7 +372,7 @@ fn sigterm_ends_a_hung_command_within_two_seconds() {
         "echo ready; while [ ! -e '{}' ]; do sleep 0.02; done",
         go.display()
     );
-    let mut run = spawn_with(
+    let mut run = spawn_at(
         &url,
         &[
             "locks", "run", "platform", "job", "--holder", "h1", "--", "sh", "-c", &script,

@@ -6,10 +6,11 @@
 //! One cluster serves every test here, one test at a time. Set
 //! `LOCKSMITH_TEST_GALERA=0` to skip them (scripts/test says so).
 
+use crate::contest::{workers_beside_an_operator, Contest};
 use crate::harness::*;
-use locksmith::cli::output::{Dump, HistoryDoc};
+use locksmith::cli::output::Dump;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -25,28 +26,6 @@ fn cluster() -> Option<MutexGuard<'static, Throwaway>> {
     let c = CLUSTER.get_or_init(|| Mutex::new(Throwaway::start(3, &[])));
     // A test that failed still leaves a usable cluster.
     Some(c.lock().unwrap_or_else(|p| p.into_inner()))
-}
-
-fn run_with(url: &str, args: &[&str]) -> Run {
-    Run::from(
-        Command::new(bin())
-            .args(args)
-            .env("DATABASE_URL", url)
-            .env_remove("NO_COLOR")
-            .output()
-            .unwrap(),
-    )
-}
-
-fn spawn_with(url: &str, args: &[&str]) -> Child {
-    Command::new(bin())
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env_remove("NO_COLOR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
 
 /// The URL that starts at node `i` and falls back to the others.
@@ -106,7 +85,7 @@ fn racing_deployers_over_three_nodes_apply_each_migration_once() {
         let db = TestDb::on(&c, trial % 3);
         let children: Vec<Child> = (0..8)
             .map(|i| {
-                spawn_with(
+                spawn_at(
                     &from_node(&db, &c, i % 3),
                     &["migrate", "up", "--source", src],
                 )
@@ -185,7 +164,7 @@ fn lock_runs_spread_over_the_nodes_exclude_each_other() {
                 let cmd = marker(&file, &format!("r{round}.{i}"));
                 let mut args = vec!["locks", "run", "platform", "backup", "--wait", "120s", "--"];
                 args.extend(cmd.iter().map(String::as_str));
-                spawn_with(&from_node(&db, &c, i % 3), &args)
+                spawn_at(&from_node(&db, &c, i % 3), &args)
             })
             .collect();
         for child in children {
@@ -207,7 +186,7 @@ fn lock_runs_spread_over_the_nodes_exclude_each_other() {
     let children: Vec<Child> = (0..12)
         .map(|i| {
             let name = format!("job_{i}");
-            spawn_with(
+            spawn_at(
                 &from_node(&db, &c, i % 3),
                 &[
                     "locks", "run", "platform", &name, "--wait", "120s", "--", "true",
@@ -228,78 +207,18 @@ fn an_operator_on_one_node_beside_workers_on_the_others() {
     let Some(c) = cluster() else { return };
     let db = TestDb::on(&c, 0);
     db.locksmith(&["migrate", "up"]).success();
-    db.locksmith(&["locks", "acquire", "shared", "warmup", "--holder", "w"])
-        .success();
-    db.locksmith(&["locks", "release", "shared", "warmup", "--holder", "w"])
-        .success();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let workers: Vec<_> = (0..4)
-        .map(|w| {
-            // Workers on nodes 1 and 3; the operator on node 2.
-            let url = from_node(&db, &c, if w % 2 == 0 { 0 } else { 2 });
-            std::thread::spawn(move || {
-                let (name, holder) = (format!("lock_{w}"), format!("worker-{w}"));
-                let mut lost = 0;
-                for _ in 0..15 {
-                    let a = run_with(
-                        &url,
-                        &[
-                            "locks", "acquire", "shared", &name, "--holder", &holder, "--wait",
-                            "30s",
-                        ],
-                    );
-                    assert_eq!(a.code, 0, "worker {w} acquire: {a:#?}");
-                    let r = run_with(
-                        &url,
-                        &["locks", "release", "shared", &name, "--holder", &holder],
-                    );
-                    match r.code {
-                        0 => {}
-                        5 if r.stderr.contains("is not held") => lost += 1,
-                        _ => panic!("worker {w} release: {r:#?}"),
-                    }
-                }
-                lost
-            })
-        })
-        .collect();
-    let operator = {
-        let (url, stop) = (from_node(&db, &c, 1), stop.clone());
-        std::thread::spawn(move || {
-            let (mut changes, mut i) = (0, 0);
-            while i < 6 || !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                i += 1;
-                let lock = format!("lock_{}", i % 4);
-                let args: Vec<&str> = if i % 3 == 0 {
-                    vec!["locks", "bump", "shared", "--yes"]
-                } else {
-                    vec!["locks", "force-release", "shared", &lock, "--yes"]
-                };
-                let r = run_with(&url, &args);
-                match r.code {
-                    0 => changes += 1,
-                    5 if r.stderr.contains("is not held") => {}
-                    _ => panic!("operator {args:?}: {r:#?}"),
-                }
-            }
-            changes
-        })
-    };
-    let lost: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let changes: usize = operator.join().unwrap();
-    let doc: HistoryDoc = db
-        .locksmith(&["locks", "history", "--format", "json"])
-        .json();
-    assert_eq!(
-        doc.records.len(),
-        changes,
-        "exactly one audit record per change"
-    );
-    let removed: usize = doc.records.iter().map(|r| r.removed_locks().len()).sum();
-    assert_eq!(
-        removed, lost,
-        "every lock a worker lost, the operator removed"
+    // Workers on nodes 1 and 3; the operator on node 2.
+    let (changes, doc) = workers_beside_an_operator(
+        &db,
+        Contest {
+            workers: (0..4)
+                .map(|w| from_node(&db, &c, if w % 2 == 0 { 0 } else { 2 }))
+                .collect(),
+            rounds: 15,
+            acquire: &["--wait", "30s"],
+            operator: from_node(&db, &c, 1),
+            at_least: 6,
+        },
     );
     eprintln!("operators on node 2 beside workers on 1 and 3: {changes} changes, {} audit records, 0 failures", doc.records.len());
     assert_eq!(locks_left(&db), 0);
@@ -320,7 +239,7 @@ fn migrate_down_on_one_node_while_another_takes_locks() {
                 let mut taken = Vec::new();
                 for i in 0..20 {
                     let name = format!("k{i}");
-                    let r = run_with(
+                    let r = locksmith_at(
                         &url,
                         &[
                             "locks",
@@ -344,7 +263,7 @@ fn migrate_down_on_one_node_while_another_takes_locks() {
             })
         };
         let t = Instant::now();
-        let r = run_with(
+        let r = locksmith_at(
             &db.url_over(&c, &[0]),
             &["migrate", "down", "--all", "--timeout", "10s"],
         );
@@ -395,7 +314,7 @@ fn a_node_killed_under_a_client_that_holds_a_lock() {
         go.display()
     );
     // The client talks to node 2 first.
-    let mut client = spawn_with(
+    let mut client = spawn_at(
         &from_node(&db, &c, 1),
         &[
             "locks", "run", "platform", "backup", "--holder", "client-2", "--", "sh", "-c", &script,
@@ -410,7 +329,7 @@ fn a_node_killed_under_a_client_that_holds_a_lock() {
         .iter()
         .map(|i| {
             let holder = format!("c{i}");
-            spawn_with(
+            spawn_at(
                 &db.url_over(&c, &[*i]),
                 &[
                     "locks", "run", "platform", "backup", "--holder", &holder, "--wait", "60s",

@@ -223,6 +223,12 @@ impl Throwaway {
     /// Starts `nodes` nodes (1: a plain server; 3: a Galera cluster), with
     /// extra mariadbd arguments.
     pub fn start(nodes: usize, extra: &[String]) -> Throwaway {
+        Throwaway::launch(["--nodes".into(), nodes.to_string()], extra)
+    }
+
+    /// Runs `scripts/throwaway-mariadb` with these options and extra
+    /// mariadbd arguments, and waits until its nodes are ready.
+    fn launch(opts: [String; 2], extra: &[String]) -> Throwaway {
         let dir = std::env::temp_dir().join(format!(
             "locksmith-test-{}-{:08x}",
             std::process::id(),
@@ -230,7 +236,7 @@ impl Throwaway {
         ));
         let mut cmd =
             Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/throwaway-mariadb"));
-        cmd.arg("--nodes").arg(nodes.to_string());
+        cmd.args(opts);
         for a in extra {
             cmd.arg("--mariadbd-arg").arg(a);
         }
@@ -463,11 +469,7 @@ impl TestDb {
 
     /// A `locksmith` command with DATABASE_URL set, not started yet.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(bin());
-        c.args(args)
-            .env("DATABASE_URL", self.url())
-            .env_remove("NO_COLOR");
-        c
+        command_at(&self.url(), args)
     }
 
     /// Starts `locksmith ARGS` on a pseudo-terminal of its own (through
@@ -616,6 +618,49 @@ pub fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_locksmith"))
 }
 
+/// A `locksmith` command with DATABASE_URL set to `url` (a proxy's, some
+/// nodes'), not started yet.
+pub fn command_at(url: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.args(args).env("DATABASE_URL", url).env_remove("NO_COLOR");
+    c
+}
+
+/// Runs `locksmith ARGS` with DATABASE_URL set to `url`.
+pub fn locksmith_at(url: &str, args: &[&str]) -> Run {
+    run(&mut command_at(url, args), None)
+}
+
+/// Starts `locksmith ARGS` with DATABASE_URL set to `url`, in the
+/// background, stdout and stderr captured.
+pub fn spawn_at(url: &str, args: &[&str]) -> Child {
+    command_at(url, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn locksmith")
+}
+
+/// Sends `sig` to process `pid`.
+pub fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).expect("send a signal");
+}
+
+/// Reads `stream` line by line until a line contains `marker`; returns
+/// everything read so far.
+pub fn read_until(stream: &mut impl BufRead, marker: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = stream.read_line(&mut line).unwrap();
+        seen.push_str(&line);
+        assert!(n > 0, "{marker:?} never came; got {seen:?}");
+        if line.contains(marker) {
+            return seen;
+        }
+    }
+}
+
 /// Runs `locksmith` with no DATABASE_URL at all.
 pub fn locksmith_bare(args: &[&str]) -> Run {
     run(
@@ -754,38 +799,7 @@ impl Throwaway {
     /// arguments: for a client that was started before its server. Fails
     /// when the port is taken.
     pub fn start_on_port(port: u16, extra: &[String]) -> Throwaway {
-        let dir = std::env::temp_dir().join(format!(
-            "locksmith-test-{}-{:08x}",
-            std::process::id(),
-            fastrand::u32(..)
-        ));
-        let mut cmd =
-            Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/throwaway-mariadb"));
-        cmd.arg("--port").arg(port.to_string());
-        for a in extra {
-            cmd.arg("--mariadbd-arg").arg(a);
-        }
-        let mut child = cmd
-            .arg(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run scripts/throwaway-mariadb");
-        let stdin = child.stdin.take();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut t = Throwaway {
-            child,
-            stdin,
-            stdout,
-            nodes: Vec::new(),
-        };
-        let lines = t.read_until(&["ready"]);
-        assert!(
-            !t.nodes.is_empty(),
-            "throwaway-mariadb started nothing: {lines:?}"
-        );
-        t
+        Throwaway::launch(["--port".into(), port.to_string()], extra)
     }
 
     /// Runs SQL as root on node `i` (0-based).

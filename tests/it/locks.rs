@@ -1,6 +1,7 @@
 //! Operator commands (`locks dump|force-release|bump|history`) and the
 //! lock-row protocol's limits, against a real server.
 
+use crate::contest::{workers_beside_an_operator, Contest};
 use crate::harness::*;
 use locksmith::cli::output::{Dump, HistoryDoc};
 use locksmith::locks::AuditRecord;
@@ -552,102 +553,17 @@ fn text_limit_exactly_and_one_byte_over_even_on_a_lax_server() {
 #[test]
 fn concurrent_workers_and_an_operator() {
     let db = TestDb::migrated();
-    db.locksmith(&["locks", "acquire", "shared", "warmup", "--holder", "w"])
-        .success();
-    db.locksmith(&["locks", "release", "shared", "warmup", "--holder", "w"])
-        .success();
     const WORKERS: usize = 8;
-    const ROUNDS: usize = 10;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let workers: Vec<_> = (0..WORKERS)
-        .map(|w| {
-            let url = db.url();
-            std::thread::spawn(move || {
-                let name = format!("lock_{w}");
-                let holder = format!("worker-{w}");
-                let run = |verb: &str| {
-                    Run::from(
-                        std::process::Command::new(bin())
-                            .args(["locks", verb, "shared", &name, "--holder", &holder])
-                            .env("DATABASE_URL", &url)
-                            .output()
-                            .unwrap(),
-                    )
-                };
-                let mut lost = 0;
-                for _ in 0..ROUNDS {
-                    // Our own lock is never held by anyone else: acquire must succeed.
-                    let a = run("acquire");
-                    assert_eq!(a.code, 0, "worker {w} acquire: {a:#?}");
-                    let r = run("release");
-                    match r.code {
-                        0 => {}
-                        // Only the operator can take it away from us.
-                        5 if r.stderr.contains("is not held") => lost += 1,
-                        _ => panic!("worker {w} release: {r:#?}"),
-                    }
-                }
-                lost
-            })
-        })
-        .collect();
-    let operator = {
-        let url = db.url();
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut changes = 0;
-            let mut i = 0;
-            // At least a few rounds (so at least one bump), then until the
-            // workers are done.
-            while i < 3 || !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                i += 1;
-                let args: Vec<String> = if i % 3 == 0 {
-                    vec![
-                        "locks".into(),
-                        "bump".into(),
-                        "shared".into(),
-                        "--yes".into(),
-                    ]
-                } else {
-                    vec![
-                        "locks".into(),
-                        "force-release".into(),
-                        "shared".into(),
-                        format!("lock_{}", i % WORKERS),
-                        "--yes".into(),
-                    ]
-                };
-                let r = Run::from(
-                    std::process::Command::new(bin())
-                        .args(&args)
-                        .env("DATABASE_URL", &url)
-                        .output()
-                        .unwrap(),
-                );
-                match r.code {
-                    0 => changes += 1,
-                    5 if r.stderr.contains("is not held") => {}
-                    _ => panic!("operator {args:?}: {r:#?}"),
-                }
-            }
-            changes
-        })
-    };
-    let lost: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let changes: usize = operator.join().unwrap();
-    let doc: HistoryDoc = db
-        .locksmith(&["locks", "history", "--format", "json"])
-        .json();
-    assert_eq!(
-        doc.records.len(),
-        changes,
-        "the audit holds exactly the operator's changes"
-    );
-    let removed: usize = doc.records.iter().map(|r| r.removed_locks().len()).sum();
-    assert_eq!(
-        removed, lost,
-        "every lock a worker lost was one the operator removed"
+    let (_, doc) = workers_beside_an_operator(
+        &db,
+        Contest {
+            workers: vec![db.url(); WORKERS],
+            rounds: 10,
+            acquire: &[],
+            operator: db.url(),
+            // At least a few rounds (so at least one bump).
+            at_least: 3,
+        },
     );
     assert!(
         doc.records.iter().any(|r| r.action == "bump"),

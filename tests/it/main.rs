@@ -4,6 +4,7 @@
 mod bad_inputs;
 mod bench;
 mod connect;
+mod contest;
 mod faults;
 mod galera;
 mod harness;

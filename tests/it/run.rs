@@ -4,7 +4,6 @@
 use crate::harness::*;
 use locksmith::cli::output::Dump;
 use nix::sys::signal::Signal;
-use nix::unistd::Pid;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -248,25 +247,6 @@ fn wait_for_lock(db: &TestDb, row: &str, name: &str) -> serde_json::Value {
         }
         assert!(Instant::now() < deadline, "lock {name} never appeared");
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn signal(pid: u32, sig: Signal) {
-    nix::sys::signal::kill(Pid::from_raw(pid as i32), sig).expect("send a signal");
-}
-
-/// Reads `stream` line by line until a line contains `marker`; returns
-/// everything read so far.
-fn read_until(stream: &mut impl std::io::BufRead, marker: &str) -> String {
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let n = stream.read_line(&mut line).unwrap();
-        seen.push_str(&line);
-        assert!(n > 0, "{marker:?} never came; got {seen:?}");
-        if line.contains(marker) {
-            return seen;
-        }
     }
 }
 
