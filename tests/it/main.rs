@@ -5,6 +5,7 @@ mod bad_inputs;
 mod bench;
 mod connect;
 mod contest;
+mod failover;
 mod faults;
 mod galera;
 mod harness;
