@@ -130,7 +130,7 @@ pub fn unique_name(what: &str) -> String {
     )
 }
 
-async fn admin_conn(url: &str) -> mysql_async::Conn {
+pub async fn admin_conn(url: &str) -> mysql_async::Conn {
     let opts = mysql_async::Opts::from_url(url).expect("admin URL");
     let opts = mysql_async::OptsBuilder::from_opts(opts).prefer_socket(false);
     mysql_async::Conn::new(opts)

@@ -17,5 +17,6 @@ mod migrate;
 mod proxy;
 mod readme;
 mod run;
+mod server_noise;
 mod states;
 mod widths;
