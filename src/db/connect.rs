@@ -47,7 +47,7 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
-    /// The failure as the error of a URL with node `i` alone.
+    /// The failure as an error of its own: what a URL with one node says.
     pub(crate) fn into_error(self, url: &DbUrl, i: usize) -> Error {
         match self {
             Failure::Silent(after) => Kind::Unreachable {
