@@ -62,6 +62,15 @@ pub enum Kind {
         host: String,
         reason: String,
     },
+    /// None of the nodes of a URL that lists several could be connected to.
+    /// `nodes` says what happened at each, in the order tried (`host:port`,
+    /// what); `hint` what to check.
+    #[error("cannot connect to {url}: no node answered ({})\nhint: {hint}", node_list(.nodes))]
+    NoNodeAnswered {
+        url: String,
+        nodes: Vec<(String, String)>,
+        hint: String,
+    },
     /// The password was accepted, but the user may not use the database.
     #[error("user `{}` may not use database `{}` on {url}: the password was accepted, but the user has no privileges on that database\nhint: GRANT the user privileges on `{}`, or fix the database name in the URL", shown(.user), shown(.db), shown(.db))]
     NoPrivileges {
@@ -210,6 +219,15 @@ pub enum Kind {
     BrokenPipe,
 }
 
+/// `db1:3306: connection refused; db2:3306: no answer within 5.0s`.
+fn node_list(nodes: &[(String, String)]) -> String {
+    let each: Vec<String> = nodes
+        .iter()
+        .map(|(node, what)| format!("{}: {}", shown(node), shown(what)))
+        .collect();
+    each.join("; ")
+}
+
 /// Exit codes of the `locksmith` binary. Documented in `--help` and README.
 pub mod exit {
     /// Success.
@@ -266,6 +284,7 @@ impl Error {
             MissingUrl | BadUrl { .. } | Invalid(_) | TooLarge { .. } => exit::USAGE,
             Unreachable { .. }
             | UnknownHost { .. }
+            | NoNodeAnswered { .. }
             | NoPrivileges { .. }
             | TlsRefused { .. }
             | NeedsTls { .. }
@@ -320,6 +339,27 @@ impl Error {
         }
     }
 
+    /// What kind of I/O error the driver met, when that is the cause (a
+    /// refused connection, a reset).
+    pub(crate) fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self
+            .inner
+            .source
+            .as_ref()?
+            .downcast_ref::<mysql_async::Error>()?
+        {
+            mysql_async::Error::Io(mysql_async::IoError::Io(io)) => Some(io.kind()),
+            _ => None,
+        }
+    }
+
+    /// The same cause, said differently (the kind replaced, the source
+    /// kept).
+    pub(crate) fn with_kind(mut self, kind: Kind) -> Error {
+        self.inner.kind = kind;
+        self
+    }
+
     /// True when the connection broke (or stopped answering) after
     /// something was sent: whether it landed cannot be told from here.
     pub(crate) fn is_lost(&self) -> bool {
@@ -333,7 +373,10 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(
             self.kind(),
-            Kind::Lost(_) | Kind::Transient(_) | Kind::Unreachable { .. }
+            Kind::Lost(_)
+                | Kind::Transient(_)
+                | Kind::Unreachable { .. }
+                | Kind::NoNodeAnswered { .. }
         )
     }
 }

@@ -5,11 +5,14 @@
 //! trip that learns what the server is: strict `sql_mode` on every session,
 //! and on a Galera node, causal reads (`wsrep_sync_wait`), so that a read
 //! that drives a decision sees every write the cluster committed before it.
-//! With several nodes in the URL, it connects to the first that answers.
+//! One node at a time: [`super::failover`] goes through the nodes of a
+//! URL, and [`super::tls_memory`] spares `ssl-mode=preferred` a wasted TLS
+//! attempt on a server known to have none.
 
 use super::deadline;
 use super::sql;
 use super::tls::{self, SslMode};
+use super::tls_memory::{self, Offer};
 use super::url::DbUrl;
 use crate::error::{Error, Kind, Result};
 use mysql_async::prelude::Queryable;
@@ -33,38 +36,37 @@ pub(crate) struct Connected {
     pub(crate) flavour: Flavour,
 }
 
-/// How long one node of several may take to answer before the next is
-/// tried.
-const NODE_TRY: Duration = Duration::from_secs(5);
+/// Why a node could not be connected to.
+pub(crate) enum Failure {
+    /// It did not answer within this long.
+    Silent(Duration),
+    /// No time was left to try.
+    NoTime,
+    /// It answered, or the attempt failed, with this error.
+    Failed(Error),
+}
 
-/// Opens one connection, set up, within `limit` (or less, if the deadline in
-/// force comes sooner): to node `first` of the URL, or, when it does not
-/// answer, to the next one that does.
-pub(crate) async fn connect(url: &DbUrl, limit: Duration, first: usize) -> Result<Connected> {
-    let n = url.nodes().len();
-    let mut last = None;
-    for k in 0..n {
-        let node = (first + k) % n;
-        let mut node_limit = deadline::bound(limit);
-        if n > 1 {
-            node_limit = node_limit.min(NODE_TRY);
-        }
-        match connect_node(url, node, node_limit).await {
-            Ok((conn, flavour)) => {
-                return Ok(Connected {
-                    conn,
-                    node,
-                    flavour,
-                })
+impl Failure {
+    /// The failure as an error of its own: what a URL with one node says.
+    pub(crate) fn into_error(self, url: &DbUrl, i: usize) -> Error {
+        match self {
+            Failure::Silent(after) => Kind::Unreachable {
+                url: shown(url, i),
+                reason: format!("no answer within {:.1}s", after.as_secs_f64()),
             }
-            // A node that is down or does not answer: try the next.
-            Err(e) if matches!(e.kind(), Kind::Unreachable { .. } | Kind::Lost(_)) => {
-                last = Some(e)
-            }
-            Err(e) => return Err(e),
+            .into(),
+            Failure::NoTime => Kind::Lost("no time was left to connect again".into()).into(),
+            Failure::Failed(e) => e,
         }
     }
-    Err(last.unwrap_or_else(|| Kind::Lost("no node to connect to".into()).into()))
+}
+
+/// The URL as a message names it, with node `i` when it has several.
+fn shown(url: &DbUrl, i: usize) -> String {
+    match url.nodes().len() {
+        1 => url.redacted().to_string(),
+        _ => format!("{} (node {})", url.redacted(), url.nodes()[i]),
+    }
 }
 
 /// Opens and sets up one connection to node `i`.
@@ -73,13 +75,20 @@ pub(crate) async fn connect_node(
     i: usize,
     limit: Duration,
 ) -> Result<(Conn, Flavour)> {
+    try_node(url, i, limit)
+        .await
+        .map_err(|f| f.into_error(url, i))
+}
+
+/// Opens and sets up one connection to node `i`, saying why not.
+pub(crate) async fn try_node(
+    url: &DbUrl,
+    i: usize,
+    limit: Duration,
+) -> std::result::Result<(Conn, Flavour), Failure> {
     let limit = deadline::bound(limit);
-    let shown = || match url.nodes().len() {
-        1 => url.redacted().to_string(),
-        _ => format!("{} (node {})", url.redacted(), url.nodes()[i]),
-    };
     if limit.is_zero() {
-        return Err(Kind::Lost("no time was left to connect again".into()).into());
+        return Err(Failure::NoTime);
     }
     let attempt = async {
         let (mut conn, tls) = open(url, i).await?;
@@ -92,20 +101,22 @@ pub(crate) async fn connect_node(
     let started = std::time::Instant::now();
     match tokio::time::timeout(limit, attempt).await {
         Ok(Ok(done)) => Ok(done),
-        Ok(Err(e)) => Err(match e.kind() {
+        Ok(Err(e)) => Err(Failure::Failed(match e.kind() {
             Kind::Unreachable { reason, .. } if reason.contains("failed to lookup address") => {
-                Kind::UnknownHost {
-                    url: shown(),
+                let kind = Kind::UnknownHost {
+                    url: shown(url, i),
                     host: url.nodes()[i].host.clone(),
                     reason: reason.clone(),
-                }
-                .into()
+                };
+                e.with_kind(kind)
             }
-            Kind::Unreachable { reason, .. } => Kind::Unreachable {
-                url: shown(),
-                reason: reason.clone(),
+            Kind::Unreachable { reason, .. } => {
+                let kind = Kind::Unreachable {
+                    url: shown(url, i),
+                    reason: reason.clone(),
+                };
+                e.with_kind(kind)
             }
-            .into(),
             _ if e.server_code() == Some(1044) => {
                 let left = limit.saturating_sub(started.elapsed());
                 tokio::time::timeout(left, denied_database(url, i))
@@ -114,61 +125,14 @@ pub(crate) async fn connect_node(
                     .unwrap_or(e)
             }
             _ => e,
-        }),
-        Err(_) => Err(Kind::Unreachable {
-            url: shown(),
-            reason: format!("no answer within {:.1}s", limit.as_secs_f64()),
-        }
-        .into()),
-    }
-}
-
-/// Tries to connect until a node answers or `limit` has passed (each try
-/// gets at most `per_try`), for a command started before its server
-/// (`--wait-for-db`). `on_fail` hears why each try failed and how long is
-/// left. A server that answers and refuses (access denied, no such
-/// database, TLS refused) is not waited for: time does not fix those.
-pub async fn wait_for(
-    url: &DbUrl,
-    limit: Duration,
-    per_try: Duration,
-    mut on_fail: impl FnMut(&Error, Duration),
-) -> Result<()> {
-    let until = std::time::Instant::now() + limit;
-    let mut backoff = deadline::Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
-    loop {
-        let left = until.saturating_duration_since(std::time::Instant::now());
-        let e = match connect(url, left.min(per_try).max(Duration::from_millis(100)), 0).await {
-            Ok(c) => {
-                let _ = c.conn.disconnect().await;
-                return Ok(());
-            }
-            Err(e) => e,
-        };
-        let worth_waiting = matches!(
-            e.kind(),
-            Kind::Unreachable { .. }
-                | Kind::UnknownHost { .. }
-                | Kind::Lost(_)
-                | Kind::Transient(_)
-        ) || matches!(e.server_code(), Some(1040 | 1053));
-        let left = until.saturating_duration_since(std::time::Instant::now());
-        if !worth_waiting || left.is_zero() {
-            return Err(e);
-        }
-        on_fail(&e, left);
-        tokio::time::sleep(
-            backoff
-                .next_pause()
-                .max(Duration::from_millis(50))
-                .min(left),
-        )
-        .await;
+        })),
+        Err(_) => Err(Failure::Silent(limit)),
     }
 }
 
 /// Opens a connection to node `i` as the URL's `ssl-mode` says: with
-/// `preferred`, plaintext only when the server has no TLS; with
+/// `preferred`, plaintext only when the server has no TLS (see
+/// [`tls_memory::open_preferred`]); with
 /// `verify_ca`, the chain verified but any name. Says whether it is
 /// encrypted.
 async fn open(url: &DbUrl, i: usize) -> Result<(Conn, bool)> {
@@ -181,15 +145,20 @@ async fn open(url: &DbUrl, i: usize) -> Result<(Conn, bool)> {
     if mode != SslMode::Disabled {
         tls.check_files()?;
     }
+    if mode == SslMode::Preferred {
+        return tls_memory::open_preferred(url, i).await;
+    }
+    let key = tls_memory::key(&url.nodes()[i]);
     let e = match Conn::new(url.opts_tls(i, tls.ssl_opts(mode, None))).await {
-        Ok(c) => return Ok((c, mode != SslMode::Disabled)),
+        Ok(c) if mode == SslMode::Disabled => return Ok((c, false)),
+        Ok(c) => {
+            tls_memory::learn(&key, Offer::Tls).await;
+            return Ok((c, true));
+        }
         Err(e) => e,
     };
-    if mode == SslMode::Preferred && tls::server_has_none(&e) {
-        return match Conn::new(url.opts(i)).await {
-            Ok(c) => Ok((c, false)),
-            Err(e) => Err(refused(url, i, e, SslMode::Disabled).await),
-        };
+    if tls::server_has_none(&e) {
+        tls_memory::learn(&key, Offer::NoTls).await;
     }
     if mode == SslMode::VerifyCa {
         // The chain verified (rustls checks it before the name): check it
@@ -206,7 +175,7 @@ async fn open(url: &DbUrl, i: usize) -> Result<(Conn, bool)> {
 
 /// A failed connect in words: what TLS refused, an account that must use
 /// TLS, or what [`classify`] makes of it.
-async fn refused(url: &DbUrl, i: usize, e: mysql_async::Error, mode: SslMode) -> Error {
+pub(super) async fn refused(url: &DbUrl, i: usize, e: mysql_async::Error, mode: SslMode) -> Error {
     if let Some((what, hint)) = tls::refusal(&e, url.tls(), mode, &url.nodes()[i].host) {
         return Error::with_source(
             Kind::TlsRefused {

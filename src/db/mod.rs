@@ -8,6 +8,10 @@
 //!   environment, off the command line.
 //! * `connect`: opening a connection in strict mode, and turning driver
 //!   errors into messages an operator can act on.
+//! * `failover`: the nodes of a URL tried in turn, and what happened at
+//!   each when none answers.
+//! * `tls_memory`: which servers have no TLS, remembered, so that
+//!   `ssl-mode=preferred` does not knock on their door with TLS each time.
 //! * `session` (crate-private): one connection that survives being cut off
 //!   mid-statement, by settling the abandoned session before anything reads.
 //! * `sql`: every statement locksmith sends.
@@ -17,13 +21,16 @@
 pub(crate) mod connect;
 pub mod credentials;
 pub mod deadline;
+pub(crate) mod failover;
 pub(crate) mod session;
 pub(crate) mod sql;
 pub mod tls;
+pub(crate) mod tls_memory;
 pub mod url;
 pub(crate) mod value;
 
-pub use connect::{report_connections, wait_for, Reached};
+pub use connect::{report_connections, Reached};
+pub use failover::wait_for;
 pub use session::DEFAULT_TIMEOUT;
 pub(crate) use session::{Lease, Session};
 

@@ -10,8 +10,9 @@
 //! then waits until the server has dropped it). After that, whatever it was
 //! running has committed or rolled back, and a read tells the truth.
 
-use super::connect::{connect, connect_node, Flavour};
+use super::connect::{connect_node, Flavour};
 use super::deadline;
+use super::failover::connect;
 use super::sql;
 use super::url::DbUrl;
 use super::value::Cells;

@@ -31,6 +31,10 @@ pub const SESSION_SETUP_MYSQL: &str =
      character_set_client = utf8mb3, character_set_connection = utf8mb3, \
      character_set_results = utf8mb4";
 
+/// Whether the server has TLS (`YES`), asked over a plaintext connection
+/// to a server remembered without it (see `tls_memory`).
+pub const HAVE_SSL: &str = "SHOW GLOBAL VARIABLES LIKE 'have_ssl'";
+
 /// The up migrations, as refinery embeds them from `migrations/` (a unit
 /// test checks they are the same): read without refinery's parsing on the
 /// hot path of a no-op `migrate up`.

@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// `migrate status` on an empty database: what every connection test runs.
-const STATUS_FRESH: &str = "\
+pub(crate) const STATUS_FRESH: &str = "\
 +-----------------------------------------------------------+
 | VERSION   NAME                       STATE     APPLIED ON |
 +===========================================================+
@@ -145,7 +145,7 @@ impl Files {
 
 /// A throwaway server with TLS: this certificate and key (file names in
 /// [`Files`]), the CA for client certificates, and ed25519 loaded.
-fn start_tls(cert: &str, key: &str) -> Throwaway {
+pub(crate) fn start_tls(cert: &str, key: &str) -> Throwaway {
     let files = Files::write();
     let server = Throwaway::start(
         1,
@@ -239,7 +239,7 @@ fn random_password() -> String {
 /// Asserts success with `migrate status` on a fresh database, and that
 /// every line on stderr is `--verbose`'s, over TLS: returns the first.
 #[track_caller]
-fn connected_over_tls(r: &Run) -> String {
+pub(crate) fn connected_over_tls(r: &Run) -> String {
     assert_eq!(r.code, 0, "{r:#?}");
     r.stdout_is(STATUS_FRESH);
     let re = regex::Regex::new(
@@ -255,7 +255,7 @@ fn connected_over_tls(r: &Run) -> String {
 
 /// The same, without TLS.
 #[track_caller]
-fn connected_in_plaintext(r: &Run) {
+pub(crate) fn connected_in_plaintext(r: &Run) {
     assert_eq!(r.code, 0, "{r:#?}");
     r.stdout_is(STATUS_FRESH);
     let re =
@@ -279,7 +279,7 @@ fn status_ok(r: &Run) {
 /// An account of one test, on a test database's server, allowed on that
 /// database only; dropped with the value (and named so that the harness's
 /// reaper drops it should the test die first).
-struct Account<'a> {
+pub(crate) struct Account<'a> {
     db: &'a TestDb,
     name: String,
     password: String,
@@ -287,7 +287,7 @@ struct Account<'a> {
 
 impl<'a> Account<'a> {
     /// `CREATE USER name@'%' <how(password)>`.
-    fn create(db: &'a TestDb, what: &str, how: impl Fn(&str) -> String) -> Account<'a> {
+    pub(crate) fn create(db: &'a TestDb, what: &str, how: impl Fn(&str) -> String) -> Account<'a> {
         let (name, password) = (unique_name(what), random_password());
         db.admin_sql(&format!(
             "CREATE USER '{name}'@'%' {}; GRANT ALL ON `{}`.* TO '{name}'@'%'",
@@ -298,7 +298,7 @@ impl<'a> Account<'a> {
     }
 
     /// Its URL for the database, with these query parameters ("" for none).
-    fn url(&self, params: &str) -> String {
+    pub(crate) fn url(&self, params: &str) -> String {
         let q = if params.is_empty() { "" } else { "?" };
         format!(
             "mysql://{}:{}@{}/{}{q}{params}",

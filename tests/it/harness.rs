@@ -130,7 +130,7 @@ pub fn unique_name(what: &str) -> String {
     )
 }
 
-async fn admin_conn(url: &str) -> mysql_async::Conn {
+pub async fn admin_conn(url: &str) -> mysql_async::Conn {
     let opts = mysql_async::Opts::from_url(url).expect("admin URL");
     let opts = mysql_async::OptsBuilder::from_opts(opts).prefer_socket(false);
     mysql_async::Conn::new(opts)
@@ -489,6 +489,7 @@ impl TestDb {
         Command::new("script")
             .args(["-qec", &cmd, "/dev/null"])
             .env("DATABASE_URL", self.url())
+            .env("XDG_CACHE_HOME", cache_home())
             .env_remove("NO_COLOR")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -622,8 +623,17 @@ pub fn bin() -> &'static Path {
 /// nodes'), not started yet.
 pub fn command_at(url: &str, args: &[&str]) -> Command {
     let mut c = Command::new(bin());
-    c.args(args).env("DATABASE_URL", url).env_remove("NO_COLOR");
+    c.args(args)
+        .env("DATABASE_URL", url)
+        .env("XDG_CACHE_HOME", cache_home())
+        .env_remove("NO_COLOR");
     c
+}
+
+/// The cache directory the runs of `locksmith` get (what it remembers of
+/// servers stays out of the user's own, ~/.cache/locksmith).
+pub fn cache_home() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
 }
 
 /// Runs `locksmith ARGS` with DATABASE_URL set to `url`.
@@ -664,7 +674,10 @@ pub fn read_until(stream: &mut impl BufRead, marker: &str) -> String {
 /// Runs `locksmith` with no DATABASE_URL at all.
 pub fn locksmith_bare(args: &[&str]) -> Run {
     run(
-        Command::new(bin()).args(args).env_remove("DATABASE_URL"),
+        Command::new(bin())
+            .args(args)
+            .env("XDG_CACHE_HOME", cache_home())
+            .env_remove("DATABASE_URL"),
         None,
     )
 }
