@@ -6,6 +6,8 @@
 //! * [`tls`]: what `ssl-mode` means, and what a refused handshake means.
 //! * [`credentials`]: passwords and defaults from files and the
 //!   environment, off the command line.
+//! * [`files`]: reading those files (and the TLS files) within the
+//!   deadline, whatever they are (a FIFO, a hung file system).
 //! * `connect`: opening a connection in strict mode, and turning driver
 //!   errors into messages an operator can act on.
 //! * `session` (crate-private): one connection that survives being cut off
@@ -17,6 +19,7 @@
 pub(crate) mod connect;
 pub mod credentials;
 pub mod deadline;
+pub mod files;
 pub(crate) mod session;
 pub(crate) mod sql;
 pub mod tls;

@@ -510,7 +510,7 @@ fn a_client_certificate_for_an_account_that_requires_x509() {
     assert_eq!(
         r.stderr,
         format!(
-            "locksmith: access denied for {}: Access denied for user '{}'@'127.0.0.1' (using password: YES)\nhint: check the user name and password (an account created REQUIRE X509 also needs ssl-cert= and ssl-key= in the URL)\n",
+            "locksmith: access denied for {}: Access denied for user '{}'@'127.0.0.1' (using password: YES); the password came from the URL (DATABASE_URL)\nhint: check the user name and password (an account created REQUIRE X509 also needs ssl-cert= and ssl-key= in the URL)\n",
             redacted(&url, &acct.password),
             acct.name
         ),
@@ -557,7 +557,8 @@ fn url_without_password(db: &TestDb) -> String {
 fn denied(r: &Run, secrets: &[&str]) {
     r.fails(3).no_secret().no_secrets(secrets).stderr_has(&[
         "locksmith: access denied for mysql://",
-        "(using password: YES)\nhint: check the user name and password",
+        "(using password: YES); the password came from ",
+        "\nhint: check the user name and password",
     ]);
 }
 
