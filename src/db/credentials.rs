@@ -1,7 +1,7 @@
 //! Credentials and connection defaults from outside the command line, so
 //! that a password need not sit in `ps` output or shell history: a password
 //! file, `MYSQL_PWD`, and the `[client]` section of a MySQL option file
-//! (`~/.my.cnf`, read by the mysql client's rules: see [`option_file`]).
+//! (`~/.my.cnf`, read by the mysql client's rules: see `option_file`).
 //! What a URL gives always wins; see
 //! [`DbUrl::with_defaults`](super::DbUrl::with_defaults).
 //!

@@ -50,17 +50,11 @@ impl std::fmt::Display for Unreadable {
                 "it holds more than {} KiB, far more than it should (not a file of this kind?)",
                 MAX_LEN / 1024
             ),
-            Unreadable::TimedOut(after) => write!(
-                f,
-                "nothing could be read from it within {} (--timeout): a FIFO nobody writes to, or a file system that does not answer?",
-                seconds(*after)
+            Unreadable::TimedOut(_) => f.write_str(
+                "nothing could be read from it before --timeout ran out: a FIFO nobody writes to, or a file system that does not answer?",
             ),
         }
     }
-}
-
-fn seconds(d: Duration) -> String {
-    format!("{:.1}s", d.as_secs_f64())
 }
 
 /// The whole of the file at `path`, read before `until`.

@@ -10,7 +10,7 @@
 //! chain first) is retried with a name the certificate holds.
 //!
 //! The client's own files are read and checked before connecting
-//! ([`files`]): what is wrong with one of them is said of that file.
+//! (`files`): what is wrong with one of them is said of that file.
 
 mod files;
 

@@ -130,8 +130,9 @@ fn check_ca(named: &str, bytes: &[u8]) -> Result<()> {
     for (i, der) in certificates(named, bytes, what)?.iter().enumerate() {
         if let Err(e) = webpki::anchor_from_trusted_cert(der) {
             return Err(invalid(format!(
-                "{named}: certificate {} of the file is not a valid X.509 certificate ({e:?})",
-                i + 1
+                "{named}: certificate {} of the file {}",
+                i + 1,
+                not_x509(&e)
             )));
         }
     }
@@ -145,9 +146,18 @@ fn check_end_entity(named: &str, der: &CertificateDer<'static>) -> Result<()> {
         Err(webpki::Error::UnsupportedCertVersion) => Err(invalid(format!(
             "{named} is an X.509 version 1 certificate; TLS here (rustls) takes version 3 only: re-issue it as version 3 (`openssl x509 -req … -extfile FILE` with any extension, e.g. extendedKeyUsage=clientAuth)"
         ))),
-        Err(e) => Err(invalid(format!(
-            "{named}: the certificate is not a valid X.509 certificate ({e:?})"
-        ))),
+        Err(e) => Err(invalid(format!("{named}: the certificate {}", not_x509(&e)))),
+    }
+}
+
+/// What webpki found wrong with a certificate, in words.
+fn not_x509(e: &webpki::Error) -> String {
+    use webpki::Error::*;
+    match e {
+        BadDer | BadDerTime | TrailingData(_) => {
+            "does not decode as an X.509 certificate (damaged, or not a certificate)".into()
+        }
+        other => format!("is not one rustls can use ({other:?})"),
     }
 }
 

@@ -9,7 +9,7 @@
 //!
 //! This is the only place that sees the password. Everything printed about a
 //! connection goes through [`DbUrl::redacted`]; a URL that does not parse
-//! is shown as [`redact`] says, and no message quotes a parameter's value
+//! is shown as `redact` says, and no message quotes a parameter's value
 //! unless it is a file name or a valid `ssl-mode`.
 
 mod hosts;

@@ -154,7 +154,7 @@ fn redact_word(word: &str) -> String {
 
 /// A usage error's text (which quotes arguments back, `'…'`) with every
 /// part of `args` that may hold a password replaced: URLs as in
-/// [`redact_unparsed`]; the pieces of a URL the shell split at spaces in
+/// `redact_unparsed`; the pieces of a URL the shell split at spaces in
 /// its password (from the word after the `://` to the next word with an
 /// `@`); a value after `--flag=`; and, for what slips through, any quoted
 /// word with `://` or `@`.

@@ -67,7 +67,7 @@ fn a_bad_ca_file_is_named_with_what_is_wrong() {
     );
     fails(
         ca(b"-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n"),
-        "certificate 1 of the file is not a valid X.509 certificate",
+        "certificate 1 of the file does not decode as an X.509 certificate",
     );
     fails(
         load(Some(d.0.path()), None, None, soon()),
