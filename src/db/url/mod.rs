@@ -74,10 +74,12 @@ impl std::fmt::Debug for DbUrl {
 }
 
 /// Where a bad URL went wrong, for the message.
+/// Both escaped for the terminal: a URL may hold any bytes.
 fn bad(raw: &str, reason: impl Into<String>) -> crate::Error {
+    let shown = |s: &str| crate::shown::shown(s).into_owned();
     Kind::BadUrl {
-        url: redact_unparsed(raw),
-        reason: reason.into(),
+        url: shown(&redact_unparsed(raw)),
+        reason: shown(&reason.into()),
     }
     .into()
 }

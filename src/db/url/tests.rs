@@ -143,3 +143,13 @@ fn percent_encoded_password_is_scrubbed_decoded() {
     let u = DbUrl::parse("mysql://root:p%40ss%21word@h/db").unwrap();
     assert_eq!(u.scrub("x p@ss!word y"), "x *** y");
 }
+
+#[test]
+fn a_bad_url_reaches_the_terminal_escaped() {
+    let e = DbUrl::parse("mysql://u:pw@h\x1b[31m/db")
+        .unwrap_err()
+        .to_string();
+    assert!(!e.contains('\x1b'), "{e:?}");
+    assert!(e.contains("\\u{1b}[31m"), "{e:?}");
+    assert!(!e.contains("pw@"), "{e:?}");
+}
