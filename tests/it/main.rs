@@ -20,5 +20,6 @@ mod room;
 mod run;
 mod secrets;
 mod states;
+mod tls_files;
 mod tls_pki;
 mod widths;
