@@ -12,6 +12,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage(e),
     };
+    if let Some(n) = password_outside_url() {
+        eprintln!("locksmith: argument {n} looks like a database URL with its password, outside --url; it is not shown, and nothing was done\nhint: give the URL with --url, or better in DATABASE_URL with the password in --password-file");
+        return ExitCode::from(exit::USAGE);
+    }
     // One thread is plenty for a command-line run and keeps start-up cheap;
     // the bench spreads its workers over the machine's cores.
     let runtime = if cli::wants_threads(&cli) {
@@ -68,20 +72,39 @@ fn usage(e: clap::Error) -> ExitCode {
     ExitCode::from(exit::USAGE)
 }
 
-/// A usage error quotes the arguments it did not expect, and a URL typed
-/// without `--url` may carry a password: the password goes.
-fn hide_passwords(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for word in text.split_inclusive(|c: char| c.is_whitespace() || c == '\'') {
-        match (word.find("://"), word.rfind('@')) {
-            (Some(s), Some(at)) if at > s + 3 && word[s + 3..at].contains(':') => {
-                let colon = s + 3 + word[s + 3..at].find(':').unwrap_or(0);
-                out.push_str(&word[..=colon]);
-                out.push_str("***");
-                out.push_str(&word[at..]);
-            }
-            _ => out.push_str(word),
+/// The arguments as given (lossy: a usage error shows them so too).
+fn args() -> Vec<String> {
+    std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A URL with a password anywhere but as the value of `--url` (before the
+/// `--` that starts a command to run) would be taken for a lock name, a
+/// row or a holder, and shown back in messages: its position (from 1),
+/// refused before anything runs.
+fn password_outside_url() -> Option<usize> {
+    let args = args();
+    let mut after_url = false;
+    for (i, a) in args.iter().enumerate() {
+        if a == "--" {
+            return None;
+        }
+        let is_url_value = std::mem::replace(&mut after_url, a == "--url");
+        if is_url_value || a.starts_with("--url=") {
+            continue;
+        }
+        if locksmith::db::url::carries_password(a) {
+            return Some(i + 1);
         }
     }
-    out
+    None
+}
+
+/// A usage error quotes the arguments it did not expect, and a URL typed
+/// without `--url`, or split by the shell at a space in its password, may
+/// carry a password: all of the password goes.
+fn hide_passwords(text: &str) -> String {
+    locksmith::db::url::hide_in_usage(text, &args())
 }

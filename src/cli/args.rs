@@ -72,11 +72,13 @@ pub struct ConnectOpts {
     #[arg(help_heading = "Connection", long, value_name = "URL")]
     pub url: Option<String>,
     /// Read the password from this file (its one trailing newline is
-    /// dropped), not from the command line. [env: LOCKSMITH_PASSWORD_FILE]
+    /// dropped), not from the command line; a FIFO works, e.g. <(pass show
+    /// db). [env: LOCKSMITH_PASSWORD_FILE]
     #[arg(help_heading = "Connection", long, value_name = "PATH")]
     pub password_file: Option<PathBuf>,
     /// Read user, password, host, port, socket and ssl-ca from the `[client]`
-    /// section of this option file instead of ~/.my.cnf.
+    /// section of this option file instead of ~/.my.cnf (as the mysql client
+    /// reads it: !include and !includedir followed).
     #[arg(help_heading = "Connection", long, value_name = "PATH")]
     pub defaults_file: Option<PathBuf>,
     /// Keep trying to connect this long while the server is not up yet
@@ -86,7 +88,8 @@ pub struct ConnectOpts {
     pub wait_for_db: Option<Duration>,
     /// How long each connect and each statement may take, and the whole
     /// command unless it has a deadline of its own (--wait,
-    /// --lock-timeout). [env: LOCKSMITH_TIMEOUT] [default: 30s]
+    /// --lock-timeout); also how long the files named here may take to
+    /// read. [env: LOCKSMITH_TIMEOUT] [default: 30s]
     #[arg(help_heading = "Connection", long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     /// Say on stderr what each connection reached: node, server, TLS

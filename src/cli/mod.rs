@@ -32,7 +32,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
     let Some(after) = cli.command.conn() else {
         return docs(&cli.command);
     };
-    let settings = settings::Settings::resolve(&cli.conn, after, &settings::Env::load()?)?;
+    let settings = settings::Settings::load(&cli.conn, after)?;
     if settings.verbose {
         crate::db::report_connections(|r| output::note(&output::text::reached(r)));
     }

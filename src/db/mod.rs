@@ -6,6 +6,8 @@
 //! * [`tls`]: what `ssl-mode` means, and what a refused handshake means.
 //! * [`credentials`]: passwords and defaults from files and the
 //!   environment, off the command line.
+//! * [`files`]: reading those files (and the TLS files) within the
+//!   deadline, whatever they are (a FIFO, a hung file system).
 //! * `connect`: opening a connection in strict mode, and turning driver
 //!   errors into messages an operator can act on.
 //! * `failover`: the nodes of a URL tried in turn, and what happened at
@@ -22,6 +24,7 @@ pub(crate) mod connect;
 pub mod credentials;
 pub mod deadline;
 pub(crate) mod failover;
+pub mod files;
 pub(crate) mod session;
 pub(crate) mod sql;
 pub mod tls;

@@ -8,9 +8,16 @@
 //! 0.37's own switch for that does nothing with rustls 0.23 (upstream bug
 //! #404), so a name mismatch after a verified chain (rustls checks the
 //! chain first) is retried with a name the certificate holds.
+//!
+//! The client's own files are read and checked before connecting
+//! (`files`): what is wrong with one of them is said of that file.
+
+mod files;
 
 use mysql_async::{ClientIdentity, DriverError, IoError, SslOpts, TlsError};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
 
 /// How a connection uses TLS (`ssl-mode=`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -74,6 +81,9 @@ pub struct TlsConfig {
     pub cert: Option<PathBuf>,
     /// The client certificate's private key (`ssl-key`), PEM.
     pub key: Option<PathBuf>,
+    /// The files' contents, once read and checked ([`TlsConfig::load`]):
+    /// what the driver is given instead of the paths.
+    loaded: Option<Arc<files::Loaded>>,
 }
 
 impl TlsConfig {
@@ -81,9 +91,23 @@ impl TlsConfig {
     /// host name to check the certificate against instead of the one
     /// connected to.
     pub(crate) fn ssl_opts(&self, mode: SslMode, name: Option<&str>) -> Option<SslOpts> {
+        let loaded = self.loaded.as_deref();
+        // The contents read and checked, else the path (the driver's
+        // `PathOrBuf`, which it does not export by name).
+        macro_rules! bytes {
+            ($b:expr, $p:expr) => {
+                match $b {
+                    Some(b) => b.clone().into(),
+                    None => $p.clone().into(),
+                }
+            };
+        }
         let identity = self.cert.as_ref().map(|cert| {
             let key = self.key.as_ref().unwrap_or(cert);
-            ClientIdentity::new(cert.clone().into(), key.clone().into())
+            ClientIdentity::new(
+                bytes!(loaded.and_then(|l| l.cert.as_ref()), cert),
+                bytes!(loaded.and_then(|l| l.key.as_ref()), key),
+            )
         });
         let base = SslOpts::default().with_client_identity(identity);
         match mode {
@@ -95,7 +119,7 @@ impl TlsConfig {
                 let mut o = base;
                 if let Some(ca) = &self.ca {
                     o = o
-                        .with_root_certs(vec![ca.clone().into()])
+                        .with_root_certs(vec![bytes!(loaded.and_then(|l| l.ca.as_ref()), ca)])
                         .with_disable_built_in_roots(true);
                 }
                 if mode == SslMode::VerifyCa {
@@ -109,25 +133,29 @@ impl TlsConfig {
         }
     }
 
-    /// Each file named must be there and readable: the driver reports a
-    /// missing one without its path.
-    pub(crate) fn check_files(&self) -> crate::Result<()> {
-        for (param, path) in [
-            ("ssl-ca", &self.ca),
-            ("ssl-cert", &self.cert),
-            ("ssl-key", &self.key),
-        ] {
-            if let Some(p) = path {
-                if let Err(e) = std::fs::File::open(p) {
-                    return Err(crate::Kind::Invalid(format!(
-                        "{param}={}: {e}",
-                        crate::shown::shown(&p.display().to_string())
-                    ))
-                    .into());
-                }
-            }
-        }
+    /// Reads and checks the files named (`ssl-ca`, `ssl-cert`, `ssl-key`)
+    /// before `until`, and keeps their contents for every connection:
+    /// what is wrong with one is said of that file, before connecting.
+    pub fn load(&mut self, until: Instant) -> crate::Result<()> {
+        let loaded = files::load(
+            self.ca.as_deref(),
+            self.cert.as_deref(),
+            self.key.as_deref(),
+            until,
+        )?;
+        self.loaded = Some(Arc::new(loaded));
         Ok(())
+    }
+
+    /// Checks the files named, unless [`TlsConfig::load`] did already: the
+    /// driver would blame a bad one on the server, or say nothing of which.
+    pub(crate) fn check_files(&self) -> crate::Result<()> {
+        if self.loaded.is_some() || (self.ca.is_none() && self.cert.is_none()) {
+            return Ok(());
+        }
+        let limit = super::deadline::bound(super::DEFAULT_TIMEOUT);
+        let mut copy = self.clone();
+        copy.load(Instant::now() + limit)
     }
 
     /// What the server's certificate was verified with, for messages.

@@ -12,12 +12,9 @@
 //! backtrace would show.
 
 use crate::harness::*;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
+use crate::room::{random_password, redacted, Room};
+use crate::tls_pki::{start_tls, tls_server, Files};
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -32,141 +29,6 @@ pub(crate) const STATUS_FRESH: &str = "\
 +-----------------------------------------------------------+
 ";
 
-// ------------------------------------------------------------ certificates
-
-/// The certificates of this run, PEM: made once, in memory.
-struct Pki {
-    ca: String,
-    /// A CA that signed nothing of ours.
-    other_ca: String,
-    /// The server's, for DNS:localhost and IP:127.0.0.1.
-    server: (String, String),
-    /// A server's for DNS:localhost only: connecting to 127.0.0.1 does not
-    /// match it.
-    localhost_only: (String, String),
-    /// A client's, signed by the CA.
-    client: (String, String),
-}
-
-fn ca(cn: &str) -> (rcgen::Certificate, KeyPair) {
-    let key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.distinguished_name.push(DnType::CommonName, cn);
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let cert = p.self_signed(&key).unwrap();
-    (cert, key)
-}
-
-fn leaf(
-    cn: &str,
-    names: &[&str],
-    purpose: ExtendedKeyUsagePurpose,
-    (ca, ca_key): &(rcgen::Certificate, KeyPair),
-) -> (String, String) {
-    let key = KeyPair::generate().unwrap();
-    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    let mut p = CertificateParams::new(names).unwrap();
-    p.distinguished_name.push(DnType::CommonName, cn);
-    p.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    p.extended_key_usages = vec![purpose];
-    p.use_authority_key_identifier_extension = true;
-    let cert = p.signed_by(&key, ca, ca_key).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
-
-fn pki() -> &'static Pki {
-    static PKI: OnceLock<Pki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        let root = ca("locksmith test CA");
-        let other = ca("locksmith unrelated CA");
-        let server = ExtendedKeyUsagePurpose::ServerAuth;
-        Pki {
-            ca: root.0.pem(),
-            other_ca: other.0.pem(),
-            server: leaf(
-                "locksmith test server",
-                &["localhost", "127.0.0.1"],
-                server.clone(),
-                &root,
-            ),
-            localhost_only: leaf("localhost", &["localhost"], server, &root),
-            client: leaf(
-                "locksmith test client",
-                &[],
-                ExtendedKeyUsagePurpose::ClientAuth,
-                &root,
-            ),
-        }
-    })
-}
-
-/// The PEM files in a temp dir that everyone may read (mariadbd runs as
-/// `mysql` when the tests run as root); removed when dropped.
-struct Files {
-    dir: tempfile::TempDir,
-}
-
-impl Files {
-    fn write() -> Files {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let p = pki();
-        let files = [
-            ("ca.pem", &p.ca),
-            ("other-ca.pem", &p.other_ca),
-            ("server.pem", &p.server.0),
-            ("server-key.pem", &p.server.1),
-            ("localhost.pem", &p.localhost_only.0),
-            ("localhost-key.pem", &p.localhost_only.1),
-            ("client.pem", &p.client.0),
-            ("client-key.pem", &p.client.1),
-        ];
-        for (name, pem) in files {
-            let path = dir.path().join(name);
-            std::fs::write(&path, pem).unwrap();
-            // Keys too: a test key, readable by the server's user.
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        }
-        Files { dir }
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
-    }
-}
-
-/// A throwaway server with TLS: this certificate and key (file names in
-/// [`Files`]), the CA for client certificates, and ed25519 loaded.
-pub(crate) fn start_tls(cert: &str, key: &str) -> Throwaway {
-    let files = Files::write();
-    let server = Throwaway::start(
-        1,
-        &[
-            format!("--ssl-ca={}", files.path("ca.pem")),
-            format!("--ssl-cert={}", files.path(cert)),
-            format!("--ssl-key={}", files.path(key)),
-            "--plugin-load-add=auth_ed25519".to_string(),
-        ],
-    );
-    // mariadbd read them at start-up; nothing of them is left behind.
-    drop(files);
-    server
-}
-
-/// The TLS server of this test binary, started on first use.
-fn tls_server() -> &'static Throwaway {
-    static TLS: OnceLock<Throwaway> = OnceLock::new();
-    TLS.get_or_init(|| start_tls("server.pem", "server-key.pem"))
-}
-
 /// A database on a server without TLS: the shared server, when the
 /// harness started it (one given by LOCKSMITH_TEST_DATABASE_URL may have
 /// TLS), else a plain throwaway of this binary's own.
@@ -177,63 +39,6 @@ fn plain_db() -> TestDb {
     } else {
         TestDb::on(PLAIN.get_or_init(|| Throwaway::start(1, &[])), 0)
     }
-}
-
-// ------------------------------------------------------------- the runner
-
-/// A clean room to run `locksmith` in (see the module's comment).
-struct Room {
-    home: tempfile::TempDir,
-    cwd: tempfile::TempDir,
-}
-
-impl Room {
-    fn new() -> Room {
-        Room {
-            home: tempfile::tempdir().unwrap(),
-            cwd: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// `locksmith ARGS`, with nothing set but what the room says.
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(bin());
-        c.args(args)
-            .current_dir(self.cwd.path())
-            .env("HOME", self.home.path())
-            .env("RUST_BACKTRACE", "1")
-            .env_remove("DATABASE_URL")
-            .env_remove("MYSQL_PWD")
-            .env_remove("LOCKSMITH_PASSWORD_FILE")
-            .env_remove("LOCKSMITH_TIMEOUT")
-            .env_remove("LOCKSMITH_WAIT_FOR_DB")
-            .env_remove("NO_COLOR");
-        c
-    }
-
-    /// Runs `locksmith ARGS` with DATABASE_URL=url.
-    fn run(&self, url: &str, args: &[&str]) -> Run {
-        run_command(self.cmd(args).env("DATABASE_URL", url))
-    }
-
-    /// A file in the room's working directory.
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.cwd.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-
-/// The URL with its password shown as locksmith shows it.
-fn redacted(url: &str, password: &str) -> String {
-    url.replace(&format!(":{password}@"), ":***@")
-}
-
-/// A random password, made for this run and never written down.
-fn random_password() -> String {
-    std::iter::repeat_with(fastrand::alphanumeric)
-        .take(20)
-        .collect()
 }
 
 /// Asserts success with `migrate status` on a fresh database, and that
@@ -510,7 +315,7 @@ fn a_client_certificate_for_an_account_that_requires_x509() {
     assert_eq!(
         r.stderr,
         format!(
-            "locksmith: access denied for {}: Access denied for user '{}'@'127.0.0.1' (using password: YES)\nhint: check the user name and password (an account created REQUIRE X509 also needs ssl-cert= and ssl-key= in the URL)\n",
+            "locksmith: access denied for {}: Access denied for user '{}'@'127.0.0.1' (using password: YES); the password came from the URL (DATABASE_URL)\nhint: check the user name and password (an account created REQUIRE X509 also needs ssl-cert= and ssl-key= in the URL)\n",
             redacted(&url, &acct.password),
             acct.name
         ),
@@ -557,7 +362,8 @@ fn url_without_password(db: &TestDb) -> String {
 fn denied(r: &Run, secrets: &[&str]) {
     r.fails(3).no_secret().no_secrets(secrets).stderr_has(&[
         "locksmith: access denied for mysql://",
-        "(using password: YES)\nhint: check the user name and password",
+        "(using password: YES); the password came from ",
+        "\nhint: check the user name and password",
     ]);
 }
 

@@ -10,7 +10,8 @@
 //! Each test has a throwaway server of its own, so that its counters see
 //! no other test's connections.
 
-use crate::connect::{connected_over_tls, start_tls, Account, STATUS_FRESH};
+use crate::connect::{connected_over_tls, Account, STATUS_FRESH};
+use crate::tls_pki::start_tls;
 use crate::harness::*;
 use locksmith::bench::BenchReport;
 use mysql_async::prelude::Queryable;

@@ -8,17 +8,23 @@
 //! must be percent-encoded (`%40 %3A %2F %3F %23`).
 //!
 //! This is the only place that sees the password. Everything printed about a
-//! connection goes through [`DbUrl::redacted`].
+//! connection goes through [`DbUrl::redacted`]; a URL that does not parse
+//! is shown as `redact` says, and no message quotes a parameter's value
+//! unless it is a file name or a valid `ssl-mode`.
 
 mod hosts;
+mod params;
+mod redact;
 
 pub use hosts::Node;
+pub use redact::{carries_password, hide_in_usage};
 
 use super::tls::{SslMode, TlsConfig};
 use crate::error::{Kind, Result};
 use hosts::{parse_hosts, ENCODE_HINT};
 use mysql_async::{Opts, OptsBuilder, SslOpts};
 use percent_encoding::percent_decode_str;
+use redact::redact_unparsed;
 use std::path::PathBuf;
 
 /// What must be percent-encoded in a user or database name shown in a URL.
@@ -33,36 +39,6 @@ const URL_RESERVED: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b',')
     .add(b'[')
     .add(b']');
-
-/// The query parameters locksmith understands.
-const PARAMS: &[&str] = &[
-    "socket", "password", "ssl-mode", "ssl-ca", "ssl-cert", "ssl-key",
-];
-
-/// Parameters other tools spell differently, and what locksmith calls them.
-const OTHER_SPELLINGS: &[(&str, &str)] = &[
-    (
-        "sslmode",
-        "ssl-mode=required (disabled|preferred|required|verify_ca|verify_identity)",
-    ),
-    ("ssl_mode", "ssl-mode=required"),
-    ("ssl", "ssl-mode=required"),
-    ("tls", "ssl-mode=required"),
-    ("require_ssl", "ssl-mode=required"),
-    ("requiressl", "ssl-mode=required"),
-    ("useSSL", "ssl-mode=required"),
-    ("verify_ca", "ssl-mode=verify_ca"),
-    ("verify_identity", "ssl-mode=verify_identity"),
-    ("sslrootcert", "ssl-ca=PATH"),
-    ("sslca", "ssl-ca=PATH"),
-    ("ssl_ca", "ssl-ca=PATH"),
-    ("sslcert", "ssl-cert=PATH"),
-    ("ssl_cert", "ssl-cert=PATH"),
-    ("sslkey", "ssl-key=PATH"),
-    ("ssl_key", "ssl-key=PATH"),
-    ("pass", "password= (or better, --password-file)"),
-    ("user", "user@ before the host"),
-];
 
 /// A parsed `mysql://` URL: one or more nodes of the same database.
 #[derive(Clone)]
@@ -81,6 +57,11 @@ pub struct DbUrl {
     mode_given: bool,
     /// The password holds a `:` that was not percent-encoded.
     colon_in_password: bool,
+    /// Where the password came from, for an access-denied message: "the
+    /// URL", "the option file ~/.my.cnf, line 3", "MYSQL_PWD", ….
+    password_from: Option<String>,
+    /// Where the URL came from (`--url`, `DATABASE_URL`, …), if said.
+    origin: Option<String>,
     /// Parameters to show, without secrets.
     shown_params: Vec<(String, String)>,
     redacted: String,
@@ -93,10 +74,12 @@ impl std::fmt::Debug for DbUrl {
 }
 
 /// Where a bad URL went wrong, for the message.
+/// Both escaped for the terminal: a URL may hold any bytes.
 fn bad(raw: &str, reason: impl Into<String>) -> crate::Error {
+    let shown = |s: &str| crate::shown::shown(s).into_owned();
     Kind::BadUrl {
-        url: redact_unparsed(raw),
-        reason: reason.into(),
+        url: shown(&redact_unparsed(raw)),
+        reason: shown(&reason.into()),
     }
     .into()
 }
@@ -117,6 +100,19 @@ impl DbUrl {
         }
         if rest.contains('#') {
             return Err(bad(raw, format!("a URL has no `#` part; {ENCODE_HINT}")));
+        }
+        // An `@` belongs between the user info and the host only: one
+        // after them means a password (or user name) with an unencoded
+        // `/`, `?` or `@`, which would otherwise be taken for the host,
+        // database or a parameter, and shown as one.
+        if rest
+            .find(['/', '?'])
+            .is_some_and(|end| rest[end..].contains('@'))
+        {
+            return Err(bad(
+                raw,
+                format!("an `@` after the host part: the password or user name holds a character that is not percent-encoded; {ENCODE_HINT}"),
+            ));
         }
         let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (authority, path) = match before_query.find('/') {
@@ -161,20 +157,27 @@ impl DbUrl {
         let nodes = parse_hosts(hosts, userinfo.is_some()).map_err(|why| bad(raw, why))?;
         let db = match path.strip_prefix('/') {
             None | Some("") => {
-                return Err(bad(raw, "no database name; use mysql://user:pass@host:port/db"))
+                return Err(bad(
+                    raw,
+                    "no database name; use mysql://user:pass@host:port/db",
+                ))
             }
             Some(p) if p.contains('/') => {
+                // (No `@` in it: checked above, so no password either.)
                 return Err(bad(
                     raw,
                     format!("unexpected path `{path}`: a URL names one database, as in mysql://user:pass@host:port/db; {ENCODE_HINT}"),
-                ))
+                ));
             }
             Some(p) => decode("database name", p)?,
         };
+        let password_from = password.as_ref().map(|_| "the URL".to_string());
         let mut url = DbUrl {
             scheme: scheme.to_string(),
             user,
             password,
+            password_from,
+            origin: None,
             host_given: !hosts.is_empty(),
             nodes,
             db,
@@ -185,50 +188,9 @@ impl DbUrl {
             shown_params: Vec::new(),
             redacted: String::new(),
         };
-        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            url.param(raw, &k, v.into_owned())?;
-        }
+        url.params(raw, query)?;
         url.settle(raw)?;
         Ok(url)
-    }
-
-    /// Takes one query parameter.
-    fn param(&mut self, raw: &str, k: &str, v: String) -> Result<()> {
-        let path = |v: &str| -> Result<PathBuf> {
-            if v.is_empty() {
-                return Err(bad(raw, format!("`{k}` needs a file name")));
-            }
-            Ok(PathBuf::from(v))
-        };
-        match k {
-            "password" => {
-                self.password = Some(v);
-                self.shown_params.push((k.into(), "***".into()));
-                return Ok(());
-            }
-            "socket" => self.socket = Some(v.clone()),
-            "ssl-mode" => {
-                self.tls.mode = SslMode::parse(&v).ok_or_else(|| {
-                    bad(raw, format!("unknown ssl-mode `{v}`; use disabled, preferred, required, verify_ca or verify_identity"))
-                })?;
-                self.mode_given = true;
-            }
-            "ssl-ca" => self.tls.ca = Some(path(&v)?),
-            "ssl-cert" => self.tls.cert = Some(path(&v)?),
-            "ssl-key" => self.tls.key = Some(path(&v)?),
-            other => {
-                let known = PARAMS.join(", ");
-                return Err(bad(
-                    raw,
-                    match OTHER_SPELLINGS.iter().find(|(o, _)| o.eq_ignore_ascii_case(other)) {
-                        Some((_, ours)) => format!("unknown parameter `{other}`: locksmith spells it {ours} (it understands: {known})"),
-                        None => format!("unknown parameter `{other}` (locksmith understands: {known})"),
-                    },
-                ));
-            }
-        }
-        self.shown_params.push((k.into(), v));
-        Ok(())
     }
 
     /// Checks the settings together, and works out what they add up to.
@@ -287,6 +249,7 @@ impl DbUrl {
     pub fn with_defaults(mut self, d: &ClientDefaults) -> Result<DbUrl> {
         if self.password.is_none() {
             self.password = d.password.clone();
+            self.password_from = d.password_from.clone();
         }
         if self.user.is_empty() {
             if let Some(u) = &d.user {
@@ -315,6 +278,25 @@ impl DbUrl {
         let raw = self.redacted.clone();
         self.settle(&raw)?;
         Ok(self)
+    }
+
+    /// Reads and checks the TLS files the URL names (`ssl-ca`, `ssl-cert`,
+    /// `ssl-key`) before `until`, when TLS may be used (not with
+    /// `ssl-mode=disabled`, nor over a socket): a bad one is reported now,
+    /// by name, and the driver is given their contents.
+    pub fn read_files(mut self, until: std::time::Instant) -> Result<DbUrl> {
+        if self.tls.mode != SslMode::Disabled && self.socket.is_none() {
+            self.tls.load(until)?;
+        }
+        Ok(self)
+    }
+
+    /// Says where the URL came from (`--url`, `DATABASE_URL`,
+    /// `DATABASE_URL in ./.env`), for an access-denied message to say
+    /// where its password came from.
+    pub fn given_by(mut self, origin: &str) -> DbUrl {
+        self.origin = Some(origin.to_string());
+        self
     }
 
     /// Takes `--url`, falling back to `DATABASE_URL` (clap already merged
@@ -401,12 +383,27 @@ impl DbUrl {
         b.ssl_opts(ssl).into()
     }
 
-    /// What to add when the server refuses the password, if the URL gives
-    /// a reason to doubt it was meant as written.
-    pub(crate) fn password_doubt(&self) -> Option<&'static str> {
-        self.colon_in_password.then_some(
-            "the password in the URL holds a `:` that is not percent-encoded; if it is not part of the password, fix the URL (a `:` in a password is written %3A)",
-        )
+    /// What to add when the server refuses the password: where the
+    /// password came from (or that none was given), and a reason to doubt
+    /// it was meant as written, if the URL gives one.
+    pub(crate) fn password_doubt(&self) -> Option<String> {
+        let from_url = self
+            .password_from
+            .as_deref()
+            .is_some_and(|f| f.starts_with("the URL"));
+        let mut out = match (&self.password, &self.password_from) {
+            (None, _) => "no password was given (none in the URL, --password-file, MYSQL_PWD or an option file's [client])".to_string(),
+            (Some(_), Some(from)) if from_url => match &self.origin {
+                Some(origin) => format!("the password came from {from} ({origin})"),
+                None => format!("the password came from {from}"),
+            },
+            (Some(_), Some(from)) => format!("the password came from {from}"),
+            (Some(_), None) => return None,
+        };
+        if self.colon_in_password && from_url {
+            out.push_str("; the password in the URL holds a `:` that is not percent-encoded; if it is not part of the password, fix the URL (a `:` in a password is written %3A)");
+        }
+        Some(out)
     }
 
     /// Removes the password from a message that may quote it.
@@ -422,6 +419,9 @@ impl DbUrl {
 pub struct ClientDefaults {
     pub user: Option<String>,
     pub password: Option<String>,
+    /// Where `password` came from, for messages (`MYSQL_PWD`, `the option
+    /// file ~/.my.cnf, line 3`, …).
+    pub password_from: Option<String>,
     pub host: Option<String>,
     pub port: Option<u16>,
     pub socket: Option<String>,
@@ -433,50 +433,6 @@ fn scrub(msg: &str, password: Option<&str>) -> String {
         Some(p) if p.len() >= 3 => msg.replace(p, "***"),
         _ => msg.to_string(),
     }
-}
-
-/// Best effort for a URL that does not parse as one: drop everything
-/// between the scheme and the last `@`, which is where a password would be.
-/// Without an `@`, what follows a `:` in the authority may be a password
-/// whose `@host` was left out (`mysql://root:secret/db`), so it goes too.
-fn redact_unparsed(raw: &str) -> String {
-    let (raw, query) = match raw.split_once('?') {
-        Some((r, q)) => (r, Some(q)),
-        None => (raw, None),
-    };
-    let start = match raw.find("://") {
-        Some(s) => s + 3,
-        None => raw.find(':').map_or(0, |s| s + 1),
-    };
-    let mut out = match raw.rfind('@') {
-        Some(at) if at >= start => format!("{}***@{}", &raw[..start], &raw[at + 1..]),
-        _ => {
-            let authority_end = raw[start..].find('/').map_or(raw.len(), |i| start + i);
-            match raw[start..authority_end].find(':') {
-                Some(colon) => format!("{}:***{}", &raw[..start + colon], &raw[authority_end..]),
-                None => raw.to_string(),
-            }
-        }
-    };
-    if let Some(q) = query {
-        // Whatever a parameter that may hold a password holds.
-        let shown: Vec<String> = q
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if secret_param(k) => format!("{k}=***"),
-                _ => pair.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&shown.join("&"));
-    }
-    out
-}
-
-/// A query parameter that may carry a password, in any spelling.
-fn secret_param(k: &str) -> bool {
-    let k = k.to_ascii_lowercase();
-    k.contains("pass") || k.contains("pwd") || k.contains("secret")
 }
 
 #[cfg(test)]

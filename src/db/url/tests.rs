@@ -91,7 +91,28 @@ fn what_is_wrong_with_a_url_is_said_with_a_hint() {
     );
     assert!(!e.contains("p@ss"), "{e}");
     for (raw, says) in [
-        ("mysql://u:Qz7/Kw@h/db", "invalid port"),
+        ("mysql://u:Qz7/Kw@h/db", "an `@` after the host part"),
+        ("mysql://u:Qz7?Kw@h/db", "an `@` after the host part"),
+        (
+            "mysql://u:Qz7Kw@h/db?ssl-mode=Qz7Kw",
+            "unknown ssl-mode value",
+        ),
+        (
+            "mysql://u@h/db?pasword=Qz7Kw",
+            "unknown parameter `pasword`",
+        ),
+        (
+            "mysql://u@h/db?pass:Qz7Kw",
+            "an unknown parameter, not shown",
+        ),
+        (
+            "mysql://u@h/db?ssl-mode=required&ssl-mode=Qz7Kw",
+            "parameter `ssl-mode` is given twice",
+        ),
+        (
+            "mysql://u:Qz7Kw@h/db?password=Qz7Kw",
+            "the password is given twice",
+        ),
         ("mysql://u:Qz7Kw@h:99999/db", "invalid port `99999`"),
         ("mysql://u:Qz7Kw@h/db/extra", "unexpected path `/db/extra`"),
         ("mysql://u:Qz7Kw@[::1/db", "closing `]`"),
@@ -121,4 +142,14 @@ fn a_password_given_as_a_parameter_is_masked() {
 fn percent_encoded_password_is_scrubbed_decoded() {
     let u = DbUrl::parse("mysql://root:p%40ss%21word@h/db").unwrap();
     assert_eq!(u.scrub("x p@ss!word y"), "x *** y");
+}
+
+#[test]
+fn a_bad_url_reaches_the_terminal_escaped() {
+    let e = DbUrl::parse("mysql://u:pw@h\x1b[31m/db")
+        .unwrap_err()
+        .to_string();
+    assert!(!e.contains('\x1b'), "{e:?}");
+    assert!(e.contains("\\u{1b}[31m"), "{e:?}");
+    assert!(!e.contains("pw@"), "{e:?}");
 }
