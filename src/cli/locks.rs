@@ -151,13 +151,18 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             lock: LockRef { row, name },
             holder,
             release_timeout,
+            kill_after,
             command,
         } => {
             let opts = wait.options()?;
             let holder = holder.unwrap_or_else(crate::host::default_holder);
             let url = ctx.url.clone();
             let (table, guard) = acquire(ctx, &url, &row, &name, &holder, &opts).await?;
-            let code = super::run::run_locked(ctx, guard, release_timeout, &command).await;
+            let limits = super::run::Limits {
+                release_timeout,
+                kill_after,
+            };
+            let code = super::run::run_locked(ctx, guard, limits, &command).await;
             let _ = grace(GRACE, table.disconnect()).await;
             return code;
         }
