@@ -17,4 +17,5 @@ mod proxy;
 mod readme;
 mod run;
 mod states;
+mod supervise;
 mod widths;
