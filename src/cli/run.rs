@@ -165,6 +165,7 @@ async fn supervise(ctx: &Ctx, command: &[String], kill_after: Duration) -> Resul
                     signal_name(seen.signal.map_or(0, |s| s.0)),
                     tally(&t)
                 ));
+                not_ended(&t);
                 seen.swept = true;
                 break;
             }
@@ -204,6 +205,7 @@ async fn supervise(ctx: &Ctx, command: &[String], kill_after: Duration) -> Resul
             "the watcher of the command was killed; ended what was still running below it: {}",
             tally(&t)
         ));
+        not_ended(&t);
     }
     Ok(Ran {
         code: seen.code(),
@@ -211,7 +213,8 @@ async fn supervise(ctx: &Ctx, command: &[String], kill_after: Duration) -> Resul
     })
 }
 
-/// Says what ending the leftovers took, when it took SIGKILL.
+/// Says what ending the leftovers took, when it took SIGKILL, and what
+/// could not be ended.
 fn swept_note(t: &Tally) {
     if t.killed > 0 {
         note(&format!(
@@ -220,11 +223,22 @@ fn swept_note(t: &Tally) {
             t.killed
         ));
     }
+    not_ended(t);
+}
+
+/// Warns of what a sweep could not end.
+fn not_ended(t: &Tally) {
     if t.stuck > 0 {
         note(&format!(
             "warning: {} had not exited {} after SIGKILL (stuck in the kernel, where they run no code of their own)",
             processes(t.stuck),
             human(crate::supervise::tree::STUCK)
+        ));
+    }
+    if t.denied > 0 {
+        note(&format!(
+            "warning: {} the command started could not be signalled (they run as another user) and may still be running",
+            processes(t.denied)
         ));
     }
 }

@@ -97,7 +97,7 @@ impl Event {
             Event::Killed => "killed\n".into(),
             Event::Exited(Status::Code(c)) => format!("exited {c}\n"),
             Event::Exited(Status::Signal(s)) => format!("signalled {s}\n"),
-            Event::Swept(t) => format!("swept {} {} {}\n", t.ended, t.killed, t.stuck),
+            Event::Swept(t) => format!("swept {} {} {} {}\n", t.ended, t.killed, t.stuck, t.denied),
             Event::Gone => "gone\n".into(),
         }
     }
@@ -127,6 +127,7 @@ impl Event {
                     ended: n.next()??,
                     killed: n.next()??,
                     stuck: n.next()??,
+                    denied: n.next()??,
                 })
             }
             "gone" => Event::Gone,
@@ -281,6 +282,7 @@ mod tests {
                 ended: 3,
                 killed: 1,
                 stuck: 0,
+                denied: 2,
             }),
             Event::Gone,
         ];
@@ -289,7 +291,7 @@ mod tests {
             assert_eq!(Event::parse(line.trim_end()), Some(e), "{line:?}");
         }
         assert_eq!(Event::parse("nonsense 1"), None);
-        assert_eq!(Event::parse("swept 1 2"), None);
+        assert_eq!(Event::parse("swept 1 2 3"), None);
         // A reason never breaks the one-line format.
         let e = Event::Failed("two\nlines".into());
         assert_eq!(e.line(), "failed two lines\n");

@@ -114,6 +114,10 @@ pub struct Tally {
     /// uninterruptible wait in the kernel. They run no more code of their
     /// own, and go as soon as the kernel lets them.
     pub stuck: u32,
+    /// Processes no signal of ours may reach (EPERM: they made themselves
+    /// another user's, through a setuid program such as `su`). They may
+    /// still be running.
+    pub denied: u32,
 }
 
 /// How long a process that got SIGKILL may take to go before the sweep
@@ -127,6 +131,7 @@ pub struct Sweep {
     pub deadline: Instant,
     termed: HashSet<Proc>,
     killed: HashMap<Proc, Instant>,
+    denied: HashSet<Proc>,
 }
 
 impl Sweep {
@@ -137,6 +142,7 @@ impl Sweep {
             deadline,
             termed: HashSet::new(),
             killed: HashMap::new(),
+            denied: HashSet::new(),
         }
     }
 
@@ -151,47 +157,45 @@ impl Sweep {
         for p in &live {
             let pid = Pid::from_raw(p.pid);
             if !late && self.termed.insert(*p) {
-                send(pid, Signal::SIGTERM);
-                send(pid, Signal::SIGCONT);
+                self.send(*p, pid, Signal::SIGTERM);
+                self.send(*p, pid, Signal::SIGCONT);
             }
             if late && !self.killed.contains_key(p) {
-                send(pid, Signal::SIGKILL);
+                self.send(*p, pid, Signal::SIGKILL);
                 self.killed.insert(*p, now);
             }
         }
-        let stuck = live
+        let left: Vec<&Proc> = live
             .iter()
             .filter(|p| {
                 self.killed
                     .get(p)
                     .is_some_and(|at| now.duration_since(*at) >= STUCK)
             })
-            .count();
-        (stuck == live.len()).then(|| {
-            let ended = self
-                .termed
-                .iter()
-                .chain(self.killed.keys().filter(|p| !self.termed.contains(p)))
-                .count();
+            .collect();
+        (left.len() == live.len()).then(|| {
+            let signalled: HashSet<&Proc> = self.termed.iter().chain(self.killed.keys()).collect();
+            let denied = left.iter().filter(|p| self.denied.contains(p)).count();
             Tally {
-                ended: count(ended),
-                killed: count(self.killed.len()),
-                stuck: count(stuck),
+                ended: count(signalled.len() - left.len()),
+                killed: count(self.killed.keys().filter(|p| !left.contains(p)).count()),
+                stuck: count(left.len() - denied),
+                denied: count(denied),
             }
         })
+    }
+
+    /// Sends a signal. A process that has gone meanwhile (ESRCH) is what
+    /// the sweep wants anyway; one that refuses (EPERM) is remembered.
+    fn send(&mut self, p: Proc, pid: Pid, sig: Signal) {
+        if kill(pid, sig) == Err(nix::errno::Errno::EPERM) {
+            self.denied.insert(p);
+        }
     }
 }
 
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-/// Sends a signal. A process that has gone meanwhile (ESRCH) is what the
-/// sweep wants anyway; EPERM cannot happen to our own descendants unless
-/// one made itself another user's (setuid), which no signal of ours can
-/// end: the next round finds it again, and the sweep reports it stuck.
-fn send(pid: Pid, sig: Signal) {
-    let _ = kill(pid, sig);
 }
 
 #[cfg(test)]
@@ -252,7 +256,8 @@ mod tests {
             Tally {
                 ended: 2,
                 killed: 0,
-                stuck: 0
+                stuck: 0,
+                denied: 0
             }
         );
         sh.wait().unwrap();
