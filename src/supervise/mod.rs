@@ -231,8 +231,14 @@ impl Watcher {
         }
         self.to = None;
         let deadline = Instant::now() + grace;
-        let me = nix::unistd::getpid();
+        let (me, watcher) = (nix::unistd::getpid(), self.pid);
         let sweep = tokio::task::spawn_blocking(move || {
+            // The watcher goes first (it is not part of the tally), unless
+            // the kernel holds it up.
+            let until = Instant::now() + tree::STUCK;
+            while tree::alive(watcher) && Instant::now() < until {
+                std::thread::sleep(ROUND);
+            }
             let mut sweep = tree::Sweep::new(deadline);
             loop {
                 tree::reap();

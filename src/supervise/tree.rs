@@ -61,6 +61,14 @@ fn all() -> Vec<Stat> {
     .collect()
 }
 
+/// Whether `pid` is a living process (not a zombie, not gone).
+pub fn alive(pid: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| parse_stat(&s))
+        .is_some_and(|s| !s.dead)
+}
+
 /// The living processes below `root` (its children, theirs, and so on),
 /// not counting zombies.
 pub fn descendants(root: Pid) -> Vec<Proc> {
@@ -215,12 +223,8 @@ mod tests {
         assert!(parse_stat("garbage").is_none());
     }
 
-    /// Whether a process is gone (a zombie counts).
     fn gone(pid: i32) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| parse_stat(&s))
-            .is_none_or(|s| s.dead)
+        !alive(Pid::from_raw(pid))
     }
 
     #[test]

@@ -324,6 +324,61 @@ fn a_killed_watcher_leaves_the_tree_to_locksmith_which_ends_it() {
     }
 }
 
+#[test]
+fn a_watcher_that_does_not_finish_after_a_signal_is_killed_in_time() {
+    let db = TestDb::migrated();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("pid");
+    let script = format!(
+        "trap '' TERM; echo $$ > '{}'; echo ready; exec sleep 300",
+        p.display()
+    );
+    let mut child = db.spawn(&[
+        "locks",
+        "run",
+        "platform",
+        "hung",
+        "--kill-after",
+        "300ms",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = read_until(&mut stdout, "ready");
+    // A stopped watcher passes nothing on and reports nothing.
+    let watcher = watcher_of(child.id());
+    signal(watcher as u32, Signal::SIGSTOP);
+    let t = Instant::now();
+    signal(child.id(), Signal::SIGTERM);
+    stdout.read_to_string(&mut seen).unwrap();
+    let (r, _) = wait_for(child, Duration::from_secs(30));
+    let took = t.elapsed();
+    eprintln!(
+        "a stopped watcher: run ended {:.2}s after SIGTERM",
+        took.as_secs_f64()
+    );
+    // --kill-after, then the 2 s the watcher has for the rest; then the
+    // release.
+    let bound = Duration::from_millis(2300);
+    assert!(
+        took >= bound && took <= bound + Duration::from_secs(1),
+        "{took:?}: {r:#?}"
+    );
+    assert_eq!(
+        (r.code, seen.as_str(), r.stderr.as_str()),
+        (
+            143,
+            "ready\n",
+            "locksmith: the watcher of the command had not finished 2s 300ms after SIGTERM; killed it, and what was still running below it: 1 process (1 with SIGKILL)\n"
+        ),
+        "{r:#?}"
+    );
+    assert!(gone(watcher) && gone(pids(&p)[0]), "nothing is left");
+    assert_eq!(db.data("platform").as_deref(), Some("{}"), "released");
+}
+
 /// Runs `locksmith ARGS` with stdout going to `stdout`.
 fn with_stdout(db: &TestDb, args: &[&str], stdout: impl Into<Stdio>) -> Run {
     let mut cmd: Command = db.command(args);
