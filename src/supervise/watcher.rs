@@ -77,7 +77,7 @@ impl Setup {
             program,
             args,
         } = self;
-        let mut inbox = match Inbox::open(from, parent) {
+        let inbox = match Inbox::open(from, parent) {
             Ok(i) => i,
             Err(why) => {
                 tell(&mut to, &Event::Failed(why));
@@ -88,61 +88,111 @@ impl Setup {
             // The caller is gone already: start nothing.
             return;
         }
-        let me = getpid();
         let terminal = Terminal::take(parent);
-        let mut command = std::process::Command::new(&program);
-        command.args(&args).process_group(getpgrp().as_raw());
-        // SAFETY: the closure runs in the forked child before exec, and
-        // only calls pthread_sigmask, which is async-signal-safe; it
-        // allocates nothing and takes no lock.
-        unsafe {
-            // The mask is inherited through exec (std leaves it alone):
-            // the command starts with nothing blocked.
-            command.pre_exec(|| {
-                SigSet::empty()
-                    .thread_set_mask()
-                    .map_err(std::io::Error::from)
-            });
-        }
-        let spawned = command.spawn();
-        let child = match spawned {
-            Ok(c) => c,
+        let cmd = match spawn(&program, &args) {
+            Ok(cmd) => cmd,
             Err(e) => {
                 drop(terminal);
-                let code = match e.kind() {
-                    std::io::ErrorKind::NotFound => 127,
-                    _ => 126,
-                };
-                let why = e.to_string();
-                tell(&mut to, &Event::NotStarted { code, why });
+                tell(&mut to, &e);
                 return;
             }
         };
-        let cmd = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-        // Reaped below, with every orphan that lands here.
-        drop(child);
-        let mut told = tell(&mut to, &Event::Started(cmd.as_raw().unsigned_abs()));
+        let mut watch = Watch {
+            inbox,
+            to,
+            told: true,
+            kill_after,
+        };
+        watch.say(&Event::Started(cmd.as_raw().unsigned_abs()));
+        let (status, kill_at) = watch.command(cmd);
+        drop(terminal);
+        let deadline = match status {
+            Some(s) => {
+                watch.say(&Event::Exited(s));
+                kill_at.unwrap_or_else(|| Instant::now() + kill_after)
+            }
+            None => Instant::now(),
+        };
+        watch.sweep(deadline);
+    }
+}
+
+/// Starts the command in our process group, with a clean signal mask.
+/// Returns its pid, or what to report when it cannot be run.
+fn spawn(program: &OsString, args: &[OsString]) -> Result<Pid, Event> {
+    let mut command = std::process::Command::new(program);
+    command.args(args).process_group(getpgrp().as_raw());
+    // SAFETY: the closure runs in the forked child before exec, and only
+    // calls pthread_sigmask, which is async-signal-safe; it allocates
+    // nothing and takes no lock.
+    unsafe {
+        // The mask is inherited through exec (std leaves it alone): the
+        // command starts with nothing blocked.
+        command.pre_exec(|| {
+            SigSet::empty()
+                .thread_set_mask()
+                .map_err(std::io::Error::from)
+        });
+    }
+    match command.spawn() {
+        // Reaped in `Watch::command`, with every orphan that lands here.
+        Ok(child) => Ok(Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX))),
+        Err(e) => Err(Event::NotStarted {
+            code: match e.kind() {
+                std::io::ErrorKind::NotFound => 127,
+                _ => 126,
+            },
+            why: e.to_string(),
+        }),
+    }
+}
+
+/// The watcher at work: its inbox, its reports, and whether the caller is
+/// still there to read them.
+struct Watch {
+    inbox: Inbox,
+    to: File,
+    /// False once the caller is gone: then nothing may outlive it.
+    told: bool,
+    kill_after: Duration,
+}
+
+impl Watch {
+    /// Reports, while the caller is there to read it.
+    fn say(&mut self, e: &Event) {
+        self.told = self.told && tell(&mut self.to, e);
+    }
+
+    /// Waits for the command, passing signals on, and SIGKILL at
+    /// `kill_after` after the first. Returns how it ended (`None`: the
+    /// caller died first) and when SIGKILL was (or is) due.
+    fn command(&mut self, cmd: Pid) -> (Option<Status>, Option<Instant>) {
         let mut kill_at: Option<Instant> = None;
         let mut killed = false;
-        let status = loop {
-            if !told {
-                break None;
+        loop {
+            if !self.told {
+                return (None, kill_at);
             }
             if let Some((_, s)) = tree::reap().into_iter().find(|(p, _)| *p == cmd) {
-                break Some(s);
+                let status = match s {
+                    WaitStatus::Signaled(_, sig, _) => Status::Signal(sig as i32),
+                    WaitStatus::Exited(_, code) => Status::Code(code),
+                    _ => Status::Code(1),
+                };
+                return (Some(status), kill_at);
             }
             let timeout = kill_at
                 .filter(|_| !killed)
                 .map(|t| t.saturating_duration_since(Instant::now()));
-            match inbox.wait(timeout) {
-                Got::ParentGone => break None,
+            match self.inbox.wait(timeout) {
+                Got::ParentGone => self.told = false,
                 Got::Signals(sigs) => {
                     for sig in &sigs {
                         // Not reaped yet, so the pid is still the command's.
                         let _ = kill(cmd, *sig);
                     }
                     if !sigs.is_empty() {
-                        kill_at.get_or_insert(Instant::now() + kill_after);
+                        kill_at.get_or_insert(Instant::now() + self.kill_after);
                     }
                 }
                 Got::Nothing => {}
@@ -150,41 +200,31 @@ impl Setup {
             if kill_at.is_some_and(|t| !killed && Instant::now() >= t) {
                 let _ = kill(cmd, Signal::SIGKILL);
                 killed = true;
-                told = tell(&mut to, &Event::Killed);
+                self.say(&Event::Killed);
             }
-        };
-        drop(terminal);
-        let mut sweep = match status {
-            Some(s) => {
-                let status = match s {
-                    WaitStatus::Signaled(_, sig, _) => Status::Signal(sig as i32),
-                    WaitStatus::Exited(_, code) => Status::Code(code),
-                    _ => Status::Code(1),
-                };
-                told = tell(&mut to, &Event::Exited(status));
-                Sweep::new(kill_at.unwrap_or_else(|| Instant::now() + kill_after))
-            }
-            None => Sweep::new(Instant::now()),
-        };
+        }
+    }
+
+    /// Ends everything below us (SIGKILL at `deadline`, at once when the
+    /// caller is gone) and reports the tally.
+    fn sweep(&mut self, deadline: Instant) {
+        let me = getpid();
+        let mut sweep = Sweep::new(deadline);
         loop {
-            if !told {
-                // The caller is gone: nothing may outlive it.
+            if !self.told {
                 sweep.deadline = sweep.deadline.min(Instant::now());
             }
             tree::reap();
             if let Some(t) = sweep.round(me) {
-                if told {
-                    tell(&mut to, &Event::Swept(t));
-                }
+                self.say(&Event::Swept(t));
                 return;
             }
-            match inbox.wait(Some(ROUND)) {
-                Got::ParentGone => told = false,
+            match self.inbox.wait(Some(ROUND)) {
+                Got::ParentGone => self.told = false,
                 Got::Signals(sigs) if !sigs.is_empty() => {
-                    sweep.deadline = sweep.deadline.min(Instant::now() + kill_after);
+                    sweep.deadline = sweep.deadline.min(Instant::now() + self.kill_after);
                 }
-                Got::Signals(_) => {}
-                Got::Nothing => {}
+                Got::Signals(_) | Got::Nothing => {}
             }
         }
     }
