@@ -13,6 +13,8 @@
 //! * [`migrate`]: applies and rolls back the schema (refinery-embedded).
 //! * [`mod@bench`]: lock throughput against the single-row ceiling.
 //! * [`db`]: URLs, connections, sessions and every SQL statement.
+//! * [`supervise`]: running a command so that nothing it starts outlives
+//!   its caller (behind `locks run`).
 //! * [`cli`]: the command line; the binary is a thin wrapper around it.
 //!
 //! ```no_run
@@ -39,6 +41,7 @@ pub mod host;
 pub mod locks;
 pub mod migrate;
 pub mod shown;
+pub mod supervise;
 
 pub use db::url::DbUrl;
 pub use error::{Error, Kind, Result};

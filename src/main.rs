@@ -5,9 +5,15 @@
 use clap::Parser;
 use locksmith::cli::{self, Cli};
 use locksmith::error::exit;
+use locksmith::supervise;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // `locks run` starts this binary again as the watcher of its command.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().as_deref() == Some(std::ffi::OsStr::new(supervise::WATCHER_ARG)) {
+        return ExitCode::from(supervise::watcher_main(args));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage(e),

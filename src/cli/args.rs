@@ -374,6 +374,10 @@ pub enum LocksCmd {
         /// exits, while the server cannot be reached.
         #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
         release_timeout: Duration,
+        /// How long the command gets to exit after a signal passed on to it,
+        /// and what it left running after SIGTERM, before SIGKILL.
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+        kill_after: Duration,
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,

@@ -110,16 +110,21 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             // The lock outlives this process on purpose: `locks release`
             // (or `force-release`) frees it later.
             let held: LockGuard = held;
-            let _ = grace(GRACE, table.disconnect()).await;
+            let mut code = exit::OK;
             if format.format == Format::Json {
-                out_json(&output::LockDoc {
+                let doc = output::LockDoc {
                     action: "acquire".into(),
                     row,
                     name,
                     holder,
                     changed: !held.held_before(),
-                })?;
+                };
+                if let Err(e) = out_json(&doc) {
+                    code = unreported(ctx, held, &e).await;
+                }
             }
+            let _ = grace(GRACE, table.disconnect()).await;
+            return Ok(code);
         }
         LocksCmd::Release {
             conn: _,
@@ -136,13 +141,23 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             }))
             .await?;
             if format.format == Format::Json {
-                out_json(&output::LockDoc {
+                let doc = output::LockDoc {
                     action: "release".into(),
                     row,
                     name,
                     holder,
                     changed: true,
-                })?;
+                };
+                if let Err(e) = out_json(&doc) {
+                    // The release stands: exit 0, and say so.
+                    note(&format!(
+                        "released lock `{}` in row `{}` (held by {}), but cannot write to stdout: {}",
+                        shown(&doc.name),
+                        shown_id(&doc.row),
+                        shown(&doc.holder),
+                        output::unwritable(&e)
+                    ));
+                }
             }
         }
         LocksCmd::Run {
@@ -151,13 +166,18 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             lock: LockRef { row, name },
             holder,
             release_timeout,
+            kill_after,
             command,
         } => {
             let opts = wait.options()?;
             let holder = holder.unwrap_or_else(crate::host::default_holder);
             let url = ctx.url.clone();
             let (table, guard) = acquire(ctx, &url, &row, &name, &holder, &opts).await?;
-            let code = super::run::run_locked(ctx, guard, release_timeout, &command).await;
+            let limits = super::run::Limits {
+                release_timeout,
+                kill_after,
+            };
+            let code = super::run::run_locked(ctx, guard, limits, &command).await;
             let _ = grace(GRACE, table.disconnect()).await;
             return code;
         }
@@ -292,8 +312,70 @@ async fn change_with(
             ),
             _ => e,
         })?;
-    match json {
+    let said = match json {
         true => out_json(&output::ChangeDoc::new(&done, edit, false)),
         false => out(&text::change(&done, edit, false)),
+    };
+    if let Err(e) = said {
+        // The change stands (exit 0): the operator must know it landed.
+        note(&format!(
+            "cannot write to stdout: {}; the change was made:",
+            output::unwritable(&e)
+        ));
+        for line in text::change(&done, edit, false).lines() {
+            note(&format!("  {line}"));
+        }
+    }
+    Ok(())
+}
+
+/// `acquire` took the lock but could not say so on stdout (a full disk, a
+/// reader that went away). Its caller cannot know it holds the lock, and so
+/// would never release it: it is released again, and the exit status says
+/// it is not held. A lock the holder held before this command is left as
+/// it was (whoever took it knows). Returns the exit code.
+async fn unreported(ctx: &Ctx, held: LockGuard, e: &crate::Error) -> u8 {
+    let why = output::unwritable(e);
+    let (row, name, holder) = (
+        held.row().to_string(),
+        held.name().to_string(),
+        held.holder().to_string(),
+    );
+    let lock = format!("lock `{}` in row `{}`", shown(&name), shown_id(&row));
+    if held.held_before() {
+        note(&format!(
+            "cannot write to stdout: {why}; {lock} stays held by {}, which held it before this command",
+            shown(&holder)
+        ));
+        return exit::FAILURE;
+    }
+    let failed = match ctx.stop.guard(within(ctx.timeout, held.release())).await {
+        Ok(()) => None,
+        // Not held by this holder any more: as good as released.
+        Err(e)
+            if matches!(
+                e.kind(),
+                Kind::NotHeld { .. } | Kind::NoRow(_) | Kind::WrongHolder { .. }
+            ) =>
+        {
+            None
+        }
+        Err(e) => Some(e),
+    };
+    match failed {
+        None => {
+            note(&format!(
+                "cannot write to stdout: {why}; released {lock} again, so it is not held by {}",
+                shown(&holder)
+            ));
+            exit::FAILURE
+        }
+        Some(err) => {
+            note(&format!(
+                "cannot write to stdout: {why}; {lock} must not stay held unknown to the caller"
+            ));
+            eprint!("{}", text::still_held(&row, &name, &holder, &err));
+            err.exit_code()
+        }
     }
 }

@@ -1,50 +1,54 @@
 //! `locks run`: hold a lock for exactly as long as a command runs, and never
-//! let the command outlive locksmith.
+//! let the command, or anything it starts, run outside the lock.
 //!
-//! The command runs in a process group of its own, led by a watcher: a tiny
-//! `sh` that reads a pipe whose other end only locksmith holds. When
-//! locksmith ends normally it writes `done` first; when it dies in any
-//! other way, SIGKILL included, the pipe closes and the watcher kills the
-//! whole group, the command and everything it started. So once locksmith is
-//! gone, so is its command, and the holder `HOST:PID` names a process that
-//! is either running with its command or dead with it.
+//! The command runs under a watcher ([`crate::supervise`]): a child
+//! subreaper that every process the command starts stays below, whatever
+//! session it moves to. When the command exits, the watcher ends what it
+//! left running (SIGTERM, then SIGKILL after `--kill-after`); only then is
+//! the lock released, retrying until `--release-timeout` while the server
+//! cannot be reached. When locksmith dies in any other way, SIGKILL
+//! included, the watcher kills the whole tree at once, so the holder
+//! `HOST:PID` names a process that is either running with its command or
+//! dead with it.
 //!
-//! On a terminal the group becomes the foreground job while the command
-//! runs, so an interactive command reads the terminal, and a Ctrl-C reaches
-//! it (and not locksmith). SIGINT, SIGTERM and SIGHUP sent to locksmith are
-//! passed on to the command. When the command exits, whatever it left
-//! running in its group is ended too (SIGTERM, then SIGKILL), so that
-//! nothing runs outside the lock; then the lock is released, retrying until
-//! `--release-timeout` while the server cannot be reached.
+//! SIGINT, SIGTERM and SIGHUP sent to locksmith are passed on to the
+//! command; one that has not exited `--kill-after` later is killed, with
+//! everything it started, and the release gets what is left of
+//! [`GRACE`] (at least [`RELEASE_AFTER_KILL`]). On a terminal the
+//! command's group is the foreground job while it runs, so an interactive
+//! command reads the terminal and a Ctrl-C reaches it (and not locksmith).
+//!
+//! This file owns the words; the supervision itself has none.
 
 use super::ctx::Ctx;
 use super::output::{note, text};
 use super::signals::{interrupted, GRACE};
 use crate::db::deadline::grace;
-use crate::error::{exit, Error, Kind, Result};
+use crate::error::{exit, signal_name, Error, Kind, Result};
 use crate::locks::LockGuard;
-use nix::sys::signal::{kill, killpg, Signal};
-use nix::unistd::Pid;
-use std::io::IsTerminal;
-use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
+use crate::supervise::{Event, Status, Tally, Watcher};
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
 
-/// The watcher: ignores the signals a terminal or a supervisor sends, and
-/// kills its process group (the command's) unless locksmith says `done`.
-const WATCHER: &str = "trap '' INT TERM HUP QUIT TSTP TTIN TTOU; \
-                       read -r x; [ \"$x\" = done ] || kill -KILL 0";
+/// The least a release gets after a command that a signal ended, when
+/// `--kill-after` has used up most of [`GRACE`].
+pub(super) const RELEASE_AFTER_KILL: Duration = Duration::from_secs(1);
 
-/// How long what the command left running gets between SIGTERM and SIGKILL.
-const LEFTOVER_GRACE: Duration = Duration::from_secs(1);
+/// How long `run` gives things: the release, and the command after a
+/// signal.
+pub(super) struct Limits {
+    /// How long to keep trying to release while the server cannot be
+    /// reached.
+    pub release_timeout: Duration,
+    /// How long a process gets between SIGTERM and SIGKILL.
+    pub kill_after: Duration,
+}
 
 /// Runs `command` while `guard` is held, then releases it; returns the
 /// exit code to use.
 pub(super) async fn run_locked(
     ctx: &Ctx,
     guard: LockGuard,
-    release_timeout: Duration,
+    limits: Limits,
     command: &[String],
 ) -> Result<u8> {
     let (row, name, holder) = (
@@ -54,187 +58,210 @@ pub(super) async fn run_locked(
     );
     let table = guard.table().clone();
     drop(guard);
+    let timeout = limits.release_timeout;
     let release =
-        |why: Option<i32>| release(ctx, &table, (&row, &name, &holder), release_timeout, why);
+        |why: Option<(i32, Instant)>| release(ctx, &table, (&row, &name, &holder), timeout, why);
     if let Some(sig) = ctx.stop.received() {
         // A signal came while acquiring: do not start the command.
-        release(Some(sig)).await;
+        release(Some((sig, Instant::now() + GRACE))).await;
         return Err(interrupted(sig, "the command was not started"));
     }
-    let status = match supervise(ctx, command).await {
-        Ok(status) => status,
+    let ran = match supervise(ctx, command, limits.kill_after).await {
+        Ok(ran) => ran,
         Err(e) => {
             release(None).await;
             return Err(e);
         }
     };
-    let code = match status {
-        Ran::Exited(s) => match (s.code(), s.signal()) {
-            (Some(c), _) => u8::try_from(c).unwrap_or(exit::FAILURE),
-            (None, Some(sig)) => exit::interrupted(sig),
-            (None, None) => exit::FAILURE,
-        },
-        Ran::NotStarted(code) => code,
+    let until = match (ran.signal, ctx.stop.received()) {
+        (Some((sig, at)), _) => Some((sig, (at + GRACE).max(Instant::now() + RELEASE_AFTER_KILL))),
+        (None, Some(sig)) => Some((sig, Instant::now() + GRACE)),
+        (None, None) => None,
     };
-    match release(ctx.stop.received()).await {
+    match release(until).await {
         Released::Yes => {
             // Yield: a waiter gets its turn before a loop of us re-takes it.
             if ctx.stop.received().is_none() {
                 tokio::time::sleep(crate::locks::guard::YIELD).await;
             }
-            Ok(code)
+            Ok(ran.code)
         }
-        Released::No if code == 0 => Ok(exit::DATABASE),
-        Released::No => Ok(code),
+        Released::No if ran.code == 0 => Ok(exit::DATABASE),
+        Released::No => Ok(ran.code),
         Released::Interrupted(sig) => Ok(exit::interrupted(sig)),
     }
 }
 
 /// How the command ended.
-enum Ran {
-    Exited(std::process::ExitStatus),
-    /// It could not be started: 127 (not found) or 126 (not runnable).
-    NotStarted(u8),
+struct Ran {
+    /// The exit code `run` passes on.
+    code: u8,
+    /// The first signal passed on to it, and when.
+    signal: Option<(i32, Instant)>,
 }
 
-/// Starts the watcher and the command, passes signals on, and waits for the
-/// command; then ends what it left in its group.
-async fn supervise(ctx: &Ctx, command: &[String]) -> Result<Ran> {
-    let (program, args) = command
-        .split_first()
+/// What the watcher has reported so far.
+#[derive(Default)]
+struct Seen {
+    /// The first signal passed on, and when.
+    signal: Option<(i32, Instant)>,
+    /// The command's exit status.
+    status: Option<Status>,
+    /// It got SIGKILL after --kill-after.
+    killed: bool,
+    /// It could not be started: 127 or 126.
+    not_started: Option<u8>,
+    /// Everything is gone (or was ended here).
+    swept: bool,
+}
+
+impl Seen {
+    /// The exit code: the command's own, 128+N of the signal we passed on
+    /// when it had to be killed for not stopping on it (or when its status
+    /// was lost with its watcher), 127 or 126 when it never ran.
+    fn code(&self) -> u8 {
+        let ours = self.signal.map(|(sig, _)| exit::interrupted(sig));
+        match (self.not_started, self.status) {
+            (Some(code), _) => code,
+            (None, Some(_)) if self.killed && ours.is_some() => ours.unwrap_or(exit::FAILURE),
+            (None, Some(Status::Code(c))) => u8::try_from(c).unwrap_or(exit::FAILURE),
+            (None, Some(Status::Signal(sig))) => exit::interrupted(sig),
+            (None, None) => ours.unwrap_or(exit::FAILURE),
+        }
+    }
+}
+
+/// Starts the command under a watcher, passes signals on, and waits until
+/// it and everything it started are gone.
+async fn supervise(ctx: &Ctx, command: &[String], kill_after: Duration) -> Result<Ran> {
+    let program = command
+        .first()
         .ok_or_else(|| Error::from(Kind::Invalid("no command given after --".into())))?;
-    let mut watcher = tokio::process::Command::new("sh")
-        .args(["-c", WATCHER])
-        .process_group(0)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| Kind::Internal(format!("cannot start the watcher (sh): {e}")))?;
-    let group = watcher.id().map(|p| Pid::from_raw(p as i32));
-    let mut to_watcher = watcher.stdin.take();
-    let terminal = group.and_then(Terminal::hand_to);
-    let spawned = match group {
-        Some(g) => tokio::process::Command::new(program)
-            .args(args)
-            .process_group(g.as_raw())
-            .spawn(),
-        None => Err(std::io::Error::other("the watcher exited at once")),
-    };
-    let ran = match spawned {
-        Err(e) => {
-            let code = if e.kind() == std::io::ErrorKind::NotFound {
-                127
-            } else {
-                126
-            };
-            note(&format!("cannot run {program:?}: {e}"));
-            Ran::NotStarted(code)
-        }
-        Ok(mut child) => {
-            let pid = child.id().map(|p| Pid::from_raw(p as i32));
-            let mut stop = ctx.stop.clone();
-            let status = loop {
-                tokio::select! {
-                    s = child.wait() => break s,
-                    sig = stop.next() => {
-                        // The child has not been reaped (we are still
-                        // waiting for it), so its pid cannot be reused.
-                        if let (Some(pid), Ok(sig)) = (pid, Signal::try_from(sig)) {
-                            let _ = kill(pid, sig);
-                        }
-                    }
-                }
-            };
-            match status {
-                Ok(s) => Ran::Exited(s),
-                Err(e) => {
-                    note(&format!("lost track of the command: {e}"));
-                    Ran::NotStarted(exit::FAILURE)
-                }
+    let mut watcher = Watcher::start(command, kill_after).map_err(|e| {
+        Error::from(Kind::Internal(format!(
+            "cannot start the watcher of the command: {e}"
+        )))
+    })?;
+    let mut stop = ctx.stop.clone();
+    let mut seen = Seen::default();
+    loop {
+        // After a signal the watcher has --kill-after, and then GRACE for
+        // what it does afterwards; should it still not be done, it is
+        // killed, and what it watched is ended here.
+        let overdue = seen.signal.map(|(_, at)| at + kill_after + GRACE);
+        let far = Instant::now() + Duration::from_secs(3600);
+        let event = tokio::select! {
+            e = watcher.next() => e,
+            sig = stop.next() => {
+                watcher.signal(sig);
+                seen.signal.get_or_insert((sig, Instant::now()));
+                continue;
             }
+            () = tokio::time::sleep_until(overdue.unwrap_or(far).into()), if overdue.is_some() => {
+                let t = watcher.abandon(Duration::ZERO).await;
+                note(&format!(
+                    "the watcher of the command had not finished {} after {}; killed it, and what was still running below it: {}",
+                    human(kill_after + GRACE),
+                    signal_name(seen.signal.map_or(0, |s| s.0)),
+                    tally(&t)
+                ));
+                not_ended(&t);
+                seen.swept = true;
+                break;
+            }
+        };
+        match event {
+            Event::Started(_) => {}
+            Event::NotStarted { code, why } => {
+                note(&format!("cannot run {program:?}: {why}"));
+                seen.not_started = Some(code);
+            }
+            Event::Failed(why) => {
+                return Err(Kind::Internal(format!(
+                    "the watcher of the command could not start it: {why}"
+                ))
+                .into())
+            }
+            Event::Killed => {
+                seen.killed = true;
+                note(&format!(
+                    "the command did not exit within {} of {}; killed it (SIGKILL)",
+                    human(kill_after),
+                    signal_name(seen.signal.map_or(0, |s| s.0))
+                ));
+            }
+            Event::Exited(s) => seen.status = Some(s),
+            Event::Swept(t) => {
+                seen.swept = true;
+                swept_note(&t);
+            }
+            Event::Gone => break,
         }
-    };
-    drop(terminal);
-    if let Some(g) = group {
-        end_leftovers(g, watcher.id()).await;
     }
-    if let Some(mut w) = to_watcher.take() {
-        let _ = w.write_all(b"done\n").await;
+    if !seen.swept && seen.not_started.is_none() {
+        // The watcher was killed: what it watched is ours now.
+        let t = watcher.abandon(kill_after).await;
+        note(&format!(
+            "the watcher of the command was killed; ended what was still running below it: {}",
+            tally(&t)
+        ));
+        not_ended(&t);
     }
-    let _ = watcher.wait().await;
-    Ok(ran)
-}
-
-/// Ends what the command left running in its group (not the watcher):
-/// SIGTERM, then SIGKILL after [`LEFTOVER_GRACE`].
-async fn end_leftovers(group: Pid, watcher: Option<u32>) {
-    let others = || members(group).into_iter().any(|p| Some(p) != watcher);
-    if !others() {
-        return;
-    }
-    let _ = killpg(group, Signal::SIGTERM);
-    let until = Instant::now() + LEFTOVER_GRACE;
-    while others() && Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    if others() {
-        let _ = killpg(group, Signal::SIGKILL);
-    }
-}
-
-/// The processes in a process group, from /proc.
-fn members(group: Pid) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| {
-        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // pid (comm) state ppid pgrp ...; comm may hold spaces and parens.
-        let after = &stat[stat.rfind(')')? + 1..];
-        let pgrp: i32 = after.split_whitespace().nth(2)?.parse().ok()?;
-        (pgrp == group.as_raw()).then_some(pid)
+    Ok(Ran {
+        code: seen.code(),
+        signal: seen.signal,
     })
-    .collect()
 }
 
-/// The terminal, handed to the command's group while it runs, and handed
-/// back when this is dropped.
-struct Terminal {
-    ours: Pid,
+/// Says what ending the leftovers took, when it took SIGKILL, and what
+/// could not be ended.
+fn swept_note(t: &Tally) {
+    if t.killed > 0 {
+        note(&format!(
+            "ended {} the command left running ({} with SIGKILL)",
+            processes(t.ended),
+            t.killed
+        ));
+    }
+    not_ended(t);
 }
 
-impl Terminal {
-    /// Makes `group` the terminal's foreground job, if stdin is a terminal
-    /// and we are its foreground job now.
-    fn hand_to(group: Pid) -> Option<Terminal> {
-        let stdin = std::io::stdin();
-        if !stdin.is_terminal() {
-            return None;
-        }
-        let ours = nix::unistd::getpgrp();
-        if nix::unistd::tcgetpgrp(&stdin).ok()? != ours {
-            return None;
-        }
-        nix::unistd::tcsetpgrp(&stdin, group).ok()?;
-        Some(Terminal { ours })
+/// Warns of what a sweep could not end.
+fn not_ended(t: &Tally) {
+    if t.stuck > 0 {
+        note(&format!(
+            "warning: {} had not exited {} after SIGKILL (stuck in the kernel, where they run no code of their own)",
+            processes(t.stuck),
+            human(crate::supervise::tree::STUCK)
+        ));
+    }
+    if t.denied > 0 {
+        note(&format!(
+            "warning: {} the command started could not be signalled (they run as another user) and may still be running",
+            processes(t.denied)
+        ));
     }
 }
 
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        // Taking the terminal back from the background: SIGTTOU would stop
-        // us unless it is blocked meanwhile.
-        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
-        let mut ttou = SigSet::empty();
-        ttou.add(Signal::SIGTTOU);
-        let mut old = SigSet::empty();
-        if pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&ttou), Some(&mut old)).is_ok() {
-            let _ = nix::unistd::tcsetpgrp(std::io::stdin(), self.ours);
-            let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
-        }
+/// `2 processes (1 with SIGKILL)`, or `nothing`.
+fn tally(t: &Tally) -> String {
+    match (t.ended, t.killed) {
+        (0, _) => "nothing".into(),
+        (n, 0) => processes(n),
+        (n, k) => format!("{} ({k} with SIGKILL)", processes(n)),
     }
+}
+
+fn processes(n: u32) -> String {
+    match n {
+        1 => "1 process".into(),
+        n => format!("{n} processes"),
+    }
+}
+
+/// A duration as `1s`, `500ms`, `2m 30s`.
+fn human(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
 }
 
 /// What became of the release.
@@ -247,26 +274,28 @@ enum Released {
 }
 
 /// Releases the lock, retrying while the server cannot be reached until
-/// `timeout` runs out, saying so on stderr. After a signal (`signalled`, or
-/// one arriving meanwhile), the release gets only [`GRACE`] more.
+/// `timeout` runs out, saying so on stderr. After a signal (`signalled`,
+/// with the time the release must be done by, or one arriving meanwhile:
+/// then [`GRACE`] from its arrival), the release gets only that long.
 async fn release(
     ctx: &Ctx,
     table: &crate::LockTable,
     (row, name, holder): (&str, &str, &str),
     timeout: Duration,
-    signalled: Option<i32>,
+    signalled: Option<(i32, Instant)>,
 ) -> Released {
     let started = Instant::now();
     let mut stop = ctx.stop.clone();
-    // The signal that cut the release short, and when.
-    let mut signal = signalled.map(|s| (s, Instant::now()));
+    // The signal that cut the release short, and when the release must be
+    // done by.
+    let mut signal = signalled;
     let mut told: Option<Instant> = None;
     // An attempt may have landed unseen (cut off, or its outcome unknown).
     let mut unsure = false;
     let mut pause = Duration::from_millis(100);
     loop {
         let left = match signal {
-            Some((_, at)) => GRACE.saturating_sub(at.elapsed()),
+            Some((_, until)) => until.saturating_duration_since(Instant::now()),
             None => timeout.saturating_sub(started.elapsed()),
         };
         let result = if left.is_zero() {
@@ -276,7 +305,7 @@ async fn release(
                 r = grace(left.min(ctx.timeout), table.release(row, name, holder)) => Some(r),
                 sig = stop.next(), if signal.is_none() => {
                     // The attempt is dropped mid-way: its write may land.
-                    signal = Some((sig, Instant::now()));
+                    signal = Some((sig, Instant::now() + GRACE));
                     unsure = true;
                     continue;
                 }
@@ -341,5 +370,47 @@ fn still_held(
     match signal {
         Some((sig, _)) => Released::Interrupted(sig),
         None => Released::No,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exit_code_is_the_commands_unless_we_had_to_kill_it() {
+        let term = Some((15, Instant::now()));
+        let seen = |signal, status, killed, not_started| Seen {
+            signal,
+            status,
+            killed,
+            not_started,
+            swept: true,
+        };
+        let cases = [
+            (seen(None, Some(Status::Code(0)), false, None), 0),
+            (seen(None, Some(Status::Code(7)), false, None), 7),
+            (seen(None, Some(Status::Signal(9)), false, None), 137),
+            // It trapped our SIGTERM and exited in time: its own status.
+            (seen(term, Some(Status::Code(42)), false, None), 42),
+            (seen(term, Some(Status::Signal(15)), false, None), 143),
+            // Killed after --kill-after: the code of the signal we got.
+            (seen(term, Some(Status::Signal(9)), true, None), 143),
+            (seen(None, None, false, Some(127)), 127),
+            (seen(None, None, false, Some(126)), 126),
+            // Its status was lost with its watcher.
+            (seen(None, None, false, None), 1),
+            (seen(term, None, false, None), 143),
+        ];
+        for (s, code) in cases {
+            assert_eq!(
+                s.code(),
+                code,
+                "{:?} {:?} {}",
+                s.signal.map(|x| x.0),
+                s.status,
+                s.killed
+            );
+        }
     }
 }

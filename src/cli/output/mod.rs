@@ -6,7 +6,9 @@
 //!
 //! Data goes to stdout; progress, prompts and warnings go to stderr as
 //! `locksmith: …`. Tables use colour only when stdout is a terminal and
-//! `NO_COLOR` is unset. A closed stdout (`| head`) ends the command quietly.
+//! `NO_COLOR` is unset. A closed stdout (`| head`) ends a listing quietly;
+//! a command whose output reports a change, or a lock taken, says on
+//! stderr what became of it ([`unwritable`] says why).
 
 pub mod docs;
 mod style;
@@ -34,6 +36,15 @@ pub fn out(text: &str) -> Result<()> {
     match o.write_all(text.as_bytes()).and_then(|()| o.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Kind::BrokenPipe.into()),
         r => r.map_err(Error::from),
+    }
+}
+
+/// Why stdout could not be written, from what [`out`] returned: for the
+/// commands that must say so (a change that stands, an acquire undone).
+pub fn unwritable(e: &Error) -> String {
+    match e.kind() {
+        Kind::BrokenPipe => "its reader has gone away (broken pipe)".into(),
+        _ => e.to_string(),
     }
 }
 
