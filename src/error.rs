@@ -77,6 +77,35 @@ pub enum Kind {
     /// The `locks` table (or another table locksmith needs) is missing.
     #[error("table `{}` does not exist\nhint: run `locksmith migrate up` first", shown(.0))]
     NoTable(String),
+    /// A table locksmith needs is missing, and an interrupted `migrate
+    /// down` left it renamed out of reach (`copies`: `<table>_dropping_<tag>`,
+    /// one or more): bringing one back is a `RENAME TABLE`, not a new table.
+    #[error("table `{}` does not exist: {}\nhint: {}", shown(.table), quarantined_words(.copies), restore_words(.table, .copies))]
+    Quarantined { table: String, copies: Vec<String> },
+    /// A table locksmith needs is there, but beside it a copy an
+    /// interrupted `migrate down` left (`copies`) still holds locks: the
+    /// table was made anew since, and a lock held in the copy could be
+    /// granted again in it.
+    #[error("refusing to use table `{}`: {}, left by an interrupted `locksmith migrate down`, still hold{} locks beside it, and a lock held there could be granted again here\nhint: `locksmith migrate status` says how to swap a copy back in; or release what it holds and DROP TABLE it", shown(.table), list_words(.copies), if .copies.len() == 1 { "s" } else { "" })]
+    Stranded { table: String, copies: Vec<String> },
+    /// A table is there but not as its migration makes it, in a way the
+    /// lock protocol cannot work with; `differences` are `migrate status`'s
+    /// words for it.
+    #[error("table `{}` is drifted: it differs from what its migration makes:\n  {}\nhint: alter it back to what V1 makes (`locksmith migrate status` lists the differences); lock commands refuse to use it until then", shown(.table), .differences.iter().map(|d| shown(d).into_owned()).collect::<Vec<_>>().join("\n  "))]
+    Drifted {
+        table: String,
+        differences: Vec<String>,
+    },
+    /// The account may not read (or change) a table locksmith must look
+    /// at: what the table holds cannot be told, so nothing is assumed.
+    #[error("permission denied: {} may not {} {}table `{}` (error {code}); locksmith cannot tell what it holds without that\nhint: grant the account {} on `{}`, or run this as an account that may", shown(.account), shown(.privilege), .column.as_ref().map(|c| format!("column `{}` of ", shown(c))).unwrap_or_default(), shown(.table), shown(.privilege), shown(.table))]
+    NoAccess {
+        table: String,
+        column: Option<String>,
+        privilege: String,
+        account: String,
+        code: u16,
+    },
     /// The server or the driver reported an error; the driver's error is
     /// the source. The text is what the server said, password removed.
     #[error("database error: {}", shown(.0))]
@@ -176,12 +205,15 @@ pub enum Kind {
     /// The operator answered no at the confirmation prompt.
     #[error("aborted: nothing was changed")]
     Aborted,
-    /// A migration failed; holds the migrations applied before it.
-    #[error("migration {} failed: {}", shown(.migration), shown(.reason))]
+    /// A migration failed; holds the migrations applied (or rolled back)
+    /// before it, and the tables a `migrate down` cut off midway left
+    /// renamed out of reach (or may have).
+    #[error("migration {} failed: {}{}", shown(.migration), shown(.reason), left_words(.left))]
     MigrationFailed {
         migration: String,
         reason: String,
         applied: Vec<String>,
+        left: Vec<Left>,
     },
     /// Applied migrations differ from the ones this binary carries.
     #[error("{0}")]
@@ -208,6 +240,74 @@ pub enum Kind {
     /// The reader of stdout went away (a closed pipe is not an error).
     #[error("broken pipe")]
     BrokenPipe,
+}
+
+/// A table that `migrate down` renamed out of every writer's reach and
+/// could not rename back: what it was, and the name it has (or may have).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Left {
+    /// `locks` or `locks_audit`.
+    pub table: String,
+    /// `<table>_dropping_<tag>`.
+    pub copy: String,
+    /// Whether the rename is known to have landed (false: its reply was
+    /// lost, and nothing could look since).
+    pub sure: bool,
+}
+
+/// `` `a` and `b` ``, for messages.
+fn list_words(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{}`", shown(n)))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// "left it renamed to `x`", for [`Kind::Quarantined`].
+fn quarantined_words(copies: &[String]) -> String {
+    let names: Vec<String> = copies.iter().map(|c| format!("`{}`", shown(c))).collect();
+    match names.as_slice() {
+        [one] => format!("an interrupted `locksmith migrate down` left it renamed to {one}"),
+        many => format!(
+            "interrupted `locksmith migrate down` runs left it renamed, as {}",
+            many.join(" and ")
+        ),
+    }
+}
+
+/// The `RENAME TABLE` that brings a quarantined table back.
+fn restore_words(table: &str, copies: &[String]) -> String {
+    let renames: Vec<String> = copies
+        .iter()
+        .map(|c| format!("RENAME TABLE `{}` TO `{}`", shown(c), shown(table)))
+        .collect();
+    match renames.as_slice() {
+        [one] => format!("bring it back with: {one}"),
+        many => format!(
+            "bring back the one that holds the locks in use (`locksmith migrate status` shows what each holds) with one of: {}",
+            many.join("; ")
+        ),
+    }
+}
+
+/// What a `migrate down` cut off midway left renamed, and how to bring it
+/// back, for [`Kind::MigrationFailed`].
+fn left_words(left: &[Left]) -> String {
+    let mut s = String::new();
+    for l in left {
+        let (t, q) = (shown(&l.table), shown(&l.copy));
+        if l.sure {
+            s.push_str(&format!(
+                "\n`{t}` is left renamed to `{q}`, out of every writer's reach\nhint: bring it back with: RENAME TABLE `{q}` TO `{t}`"
+            ));
+        } else {
+            s.push_str(&format!(
+                "\n`{t}` may be left renamed to `{q}` (whether that rename landed could not be told)\nhint: if `{t}` does not exist, bring it back with: RENAME TABLE `{q}` TO `{t}`"
+            ));
+        }
+    }
+    s
 }
 
 /// Exit codes of the `locksmith` binary. Documented in `--help` and README.
@@ -270,6 +370,7 @@ impl Error {
             | TlsRefused { .. }
             | NeedsTls { .. }
             | AccessDenied { .. }
+            | NoAccess { .. }
             | Db(_)
             | Lost(_)
             | Transient(_)
@@ -284,7 +385,9 @@ impl Error {
             | WaitTimeout { .. }
             | Refused(_)
             | MigrationLockTimeout { .. } => exit::CONFLICT,
-            NoDatabase { .. } | NoTable(_) | NoRow(_) | NotHeld { .. } => exit::NOT_FOUND,
+            NoDatabase { .. } | NoTable(_) | Quarantined { .. } | NoRow(_) | NotHeld { .. } => {
+                exit::NOT_FOUND
+            }
             NotCurrent(_) => exit::NOT_CURRENT,
             Interrupted { signal, .. } => exit::interrupted(*signal),
             BrokenPipe => exit::OK,
@@ -292,6 +395,8 @@ impl Error {
             | Damaged { .. }
             | BadValue { .. }
             | Aborted
+            | Drifted { .. }
+            | Stranded { .. }
             | MigrationFailed { .. }
             | Diverged(_)
             | Io(_)

@@ -232,6 +232,10 @@ pub enum MigrateCmd {
         /// Do not ask for confirmation (for scripts). Without a terminal this is required.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Record it even when nothing shows it took effect (its tables do
+        /// not exist), or when an earlier migration is not recorded.
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -5,6 +5,7 @@ mod bad_inputs;
 mod bench;
 mod connect;
 mod contest;
+mod down_cuts;
 mod faults;
 mod galera;
 mod harness;
