@@ -10,6 +10,11 @@
 
 use crate::shown::{shown, shown_id};
 use std::fmt;
+use words::{left_words, list_words, quarantined_words, restore_words};
+
+mod words;
+
+pub use words::Left;
 
 /// Errors returned by locksmith. [`Error::kind`] tells what went wrong,
 /// [`Error::exit_code`] how the command-line tool reports it, and
@@ -98,7 +103,7 @@ pub enum Kind {
     },
     /// The account may not read (or change) a table locksmith must look
     /// at: what the table holds cannot be told, so nothing is assumed.
-    #[error("permission denied: {} may not {} {}table `{}` (error {code}); locksmith cannot tell what it holds without that\nhint: grant the account {} on `{}`, or run this as an account that may", shown(.account), shown(.privilege), .column.as_ref().map(|c| format!("column `{}` of ", shown(c))).unwrap_or_default(), shown(.table), shown(.privilege), shown(.table))]
+    #[error("permission denied: {} may not {} {}table `{}` (error {code}){}\nhint: grant the account {} on `{}`, or run this as an account that may", shown(.account), shown(.privilege), .column.as_ref().map(|c| format!("column `{}` of ", shown(c))).unwrap_or_default(), shown(.table), if .privilege == "SELECT" { "; locksmith cannot tell what it holds without that" } else { "" }, shown(.privilege), shown(.table))]
     NoAccess {
         table: String,
         column: Option<String>,
@@ -240,74 +245,6 @@ pub enum Kind {
     /// The reader of stdout went away (a closed pipe is not an error).
     #[error("broken pipe")]
     BrokenPipe,
-}
-
-/// A table that `migrate down` renamed out of every writer's reach and
-/// could not rename back: what it was, and the name it has (or may have).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Left {
-    /// `locks` or `locks_audit`.
-    pub table: String,
-    /// `<table>_dropping_<tag>`.
-    pub copy: String,
-    /// Whether the rename is known to have landed (false: its reply was
-    /// lost, and nothing could look since).
-    pub sure: bool,
-}
-
-/// `` `a` and `b` ``, for messages.
-fn list_words(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{}`", shown(n)))
-        .collect::<Vec<_>>()
-        .join(" and ")
-}
-
-/// "left it renamed to `x`", for [`Kind::Quarantined`].
-fn quarantined_words(copies: &[String]) -> String {
-    let names: Vec<String> = copies.iter().map(|c| format!("`{}`", shown(c))).collect();
-    match names.as_slice() {
-        [one] => format!("an interrupted `locksmith migrate down` left it renamed to {one}"),
-        many => format!(
-            "interrupted `locksmith migrate down` runs left it renamed, as {}",
-            many.join(" and ")
-        ),
-    }
-}
-
-/// The `RENAME TABLE` that brings a quarantined table back.
-fn restore_words(table: &str, copies: &[String]) -> String {
-    let renames: Vec<String> = copies
-        .iter()
-        .map(|c| format!("RENAME TABLE `{}` TO `{}`", shown(c), shown(table)))
-        .collect();
-    match renames.as_slice() {
-        [one] => format!("bring it back with: {one}"),
-        many => format!(
-            "bring back the one that holds the locks in use (`locksmith migrate status` shows what each holds) with one of: {}",
-            many.join("; ")
-        ),
-    }
-}
-
-/// What a `migrate down` cut off midway left renamed, and how to bring it
-/// back, for [`Kind::MigrationFailed`].
-fn left_words(left: &[Left]) -> String {
-    let mut s = String::new();
-    for l in left {
-        let (t, q) = (shown(&l.table), shown(&l.copy));
-        if l.sure {
-            s.push_str(&format!(
-                "\n`{t}` is left renamed to `{q}`, out of every writer's reach\nhint: bring it back with: RENAME TABLE `{q}` TO `{t}`"
-            ));
-        } else {
-            s.push_str(&format!(
-                "\n`{t}` may be left renamed to `{q}` (whether that rename landed could not be told)\nhint: if `{t}` does not exist, bring it back with: RENAME TABLE `{q}` TO `{t}`"
-            ));
-        }
-    }
-    s
 }
 
 /// Exit codes of the `locksmith` binary. Documented in `--help` and README.

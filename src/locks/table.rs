@@ -315,7 +315,7 @@ impl LockTable {
     async fn history_once(&self, row: Option<&str>) -> Result<Vec<AuditRecord>> {
         let mut c = self.inner.w.lease().await?;
         match audit::history(&mut c, row).await {
-            Err(e) => Err(super::write::missing(&mut c, e).await),
+            Err(e) => Err(super::check::missing(&mut c, e).await),
             done => done,
         }
     }

@@ -126,7 +126,7 @@ fn step(s: &Step, dry_run: bool) -> String {
             "Restored {label}: renamed back what an interrupted `migrate down` left ({})\n",
             s.copies
                 .iter()
-                .map(|q| format!("`{}` is `{}` again, {}", q.name, q.of, q.holding()))
+                .map(|q| format!("`{}` is `{}` again, holding {}", q.name, q.of, q.holding()))
                 .collect::<Vec<_>>()
                 .join("; ")
         ),

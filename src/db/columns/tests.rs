@@ -170,10 +170,20 @@ fn only_drift_that_breaks_lock_writes_makes_locks_unusable() {
     )));
     // Broken: a column gone, or of another kind.
     assert!(!usable_for_locks(&v1[..2]));
-    assert!(!usable_for_locks(&with(
+    // A text version is read (and repaired) row by row.
+    assert!(usable_for_locks(&with(
         2,
         c("version", "varchar(16)", true, Some("utf8mb3_bin"))
     )));
+    assert!(usable_for_locks(&with(
+        3,
+        c("ts", "datetime(3)", true, None)
+    )));
+    assert!(!usable_for_locks(&with(
+        2,
+        c("version", "datetime", true, None)
+    )));
+    assert!(!usable_for_locks(&with(0, c("id", "int", false, None))));
     assert!(!usable_for_locks(&with(
         1,
         c("dataJson", "int", true, None)

@@ -286,8 +286,12 @@ fn refuse_copies(copies: &[Quarantined]) -> Result<()> {
         .iter()
         .map(|q| match q.beside {
             false => format!(
-                "hint: bring it back with: {} (`locksmith migrate up` does too), and release what it holds first; or pass --force to drop it",
-                q.restore_sql()
+                "hint: bring it back with: {} (`locksmith migrate up` does too), and {} first; or pass --force to drop it",
+                q.restore_sql(),
+                match q.of.as_str() {
+                    "locks" => "release its locks",
+                    _ => "export its records (`locksmith locks history --format json`)",
+                }
             ),
             true => format!(
                 "hint: `{}` was made anew beside it: `locksmith migrate status` says how to swap it back in; or pass --force to drop it",
