@@ -191,7 +191,8 @@ pub enum MigrateCmd {
         /// Print what would be rolled back and the SQL; change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Drop tables even if they still hold locks or audit records.
+        /// Drop tables even if they still hold locks or audit records (and
+        /// the copies an interrupted down left of them, `locks_dropping_…`).
         #[arg(long)]
         force: bool,
     },

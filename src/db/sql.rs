@@ -174,9 +174,12 @@ pub fn quarantine_name(table: &str, tag: &str) -> String {
 }
 
 /// The table a quarantine name ([`quarantine_name`]) was, if it is one.
+/// Only plain identifiers count: such a name goes into statements (in
+/// backquotes) and messages as it is.
 pub fn quarantined_table(name: &str) -> Option<&str> {
     let (table, tag) = name.rsplit_once("_dropping_")?;
-    (matches!(table, "locks" | "locks_audit") && !tag.is_empty()).then_some(table)
+    let plain = !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    (matches!(table, "locks" | "locks_audit") && plain).then_some(table)
 }
 
 // ---- the migration run guard ---------------------------------------------

@@ -416,3 +416,31 @@ fn a_copy_an_older_down_orphaned_is_adopted_back_by_up() {
     still_held_by_a(&db);
     db.locksmith(&["migrate", "status", "--check"]).success();
 }
+
+/// What a copy holds is stored text: every message that names it shows
+/// it escaped, never raw on the terminal.
+#[test]
+fn what_a_copy_holds_is_shown_escaped() {
+    let db = TestDb::migrated();
+    db.sql(r#"INSERT INTO locks (id, dataJson) VALUES ('plat', '{"backup":"\\u001b[31mA"}')"#);
+    db.sql("RENAME TABLE locks TO locks_dropping_0badc0de");
+    let held = r"plat: backup (held by \u{1b}[31mA)";
+    let r = db.locksmith(&["migrate", "down"]);
+    r.fails(4);
+    assert!(
+        r.stderr.contains(held) && !r.stderr.contains('\u{1b}'),
+        "{r:#?}"
+    );
+    let status = db.locksmith(&["migrate", "status"]);
+    status.success();
+    assert!(
+        status.stdout.contains(held) && !status.stdout.contains('\u{1b}'),
+        "{status:#?}"
+    );
+    let up = db.locksmith(&["migrate", "up"]);
+    up.success();
+    assert!(
+        up.stdout.contains(held) && !up.stdout.contains('\u{1b}'),
+        "{up:#?}"
+    );
+}

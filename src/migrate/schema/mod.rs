@@ -14,6 +14,7 @@ use crate::db::value::Cells;
 use crate::db::{sql, Lease};
 use crate::error::Result;
 use crate::locks::LockData;
+use crate::shown::{shown, shown_id};
 
 pub use crate::db::columns::{checkable, differences, differences_as, Column, Tables};
 pub(crate) use crate::db::columns::{described, from_rows};
@@ -144,7 +145,8 @@ pub(crate) async fn read_quarantined(c: &mut Lease, names: &[String]) -> Result<
 }
 
 /// The rows of a locks table (read by [`sql::select_lock_data`]) that hold
-/// something: `row: what`.
+/// something: `row: what`, escaped for the terminal (stored text; these
+/// go into messages as they are).
 pub(crate) fn held_in(rows: Vec<mysql_async::Row>) -> Result<Vec<String>> {
     let mut held = Vec::new();
     for row in rows {
@@ -153,7 +155,7 @@ pub(crate) fn held_in(rows: Vec<mysql_async::Row>) -> Result<Vec<String>> {
         c.name_row(id.clone());
         let data: Option<String> = c.take(1, "dataJson")?;
         if let Some(desc) = LockData::parse(data.as_deref()).held_summary() {
-            held.push(format!("{id}: {desc}"));
+            held.push(format!("{}: {}", shown_id(&id), shown(&desc)));
         }
     }
     Ok(held)

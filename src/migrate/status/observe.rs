@@ -71,9 +71,10 @@ async fn observe_once(c: &mut Lease, set: &MigrationSet, ttl: Duration) -> Resul
     let mut copies = Vec::new();
     for row in c.query_rows(&sql::select_tables(&tables)).await? {
         let name: String = Cells::new(row, "information_schema.TABLES").take(0, "TABLE_NAME")?;
-        match tables.contains(&name) {
-            true => present.push(name),
-            false => copies.push(name),
+        if tables.contains(&name) {
+            present.push(name);
+        } else if sql::quarantined_table(&name).is_some() {
+            copies.push(name);
         }
     }
     // `information_schema` lists only the tables this account has some
