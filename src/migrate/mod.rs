@@ -149,21 +149,21 @@ impl Migrator {
     /// The migrations recorded as applied, oldest first.
     pub async fn applied(&self) -> Result<Vec<Applied>> {
         let mut c = self.session.lease().await?;
-        again!(status::applied(&mut c)).map_err(denied)
+        twice!(c, status::applied(&mut c)).map_err(denied)
     }
 
     /// The run guard as it stands: who holds it, and what a run recorded it
     /// was applying and did not finish.
     pub async fn guard(&self, ttl: Duration) -> Result<GuardState> {
         let mut c = self.session.lease().await?;
-        again!(guard::read(&mut c, ttl)).map_err(denied)
+        twice!(c, guard::read(&mut c, ttl)).map_err(denied)
     }
 
     /// The history, the live tables and the guard, read together: what
     /// [`status()`] needs.
     pub async fn observe(&self, set: &MigrationSet, ttl: Duration) -> Result<Observed> {
         let mut c = self.session.lease().await?;
-        again!(status::observe(&mut c, set, ttl)).map_err(denied)
+        twice!(c, status::observe(&mut c, set, ttl)).map_err(denied)
     }
 
     /// Records one migration as applied without running it (see [`mark`]).
