@@ -10,6 +10,11 @@
 
 use crate::shown::{shown, shown_id};
 use std::fmt;
+use words::{left_words, list_words, quarantined_words, restore_words};
+
+mod words;
+
+pub use words::Left;
 
 /// Errors returned by locksmith. [`Error::kind`] tells what went wrong,
 /// [`Error::exit_code`] how the command-line tool reports it, and
@@ -86,6 +91,35 @@ pub enum Kind {
     /// The `locks` table (or another table locksmith needs) is missing.
     #[error("table `{}` does not exist\nhint: run `locksmith migrate up` first", shown(.0))]
     NoTable(String),
+    /// A table locksmith needs is missing, and an interrupted `migrate
+    /// down` left it renamed out of reach (`copies`: `<table>_dropping_<tag>`,
+    /// one or more): bringing one back is a `RENAME TABLE`, not a new table.
+    #[error("table `{}` does not exist: {}\nhint: {}", shown(.table), quarantined_words(.copies), restore_words(.table, .copies))]
+    Quarantined { table: String, copies: Vec<String> },
+    /// A table locksmith needs is there, but beside it a copy an
+    /// interrupted `migrate down` left (`copies`) still holds locks: the
+    /// table was made anew since, and a lock held in the copy could be
+    /// granted again in it.
+    #[error("refusing to use table `{}`: {}, left by an interrupted `locksmith migrate down`, still hold{} locks beside it, and a lock held there could be granted again here\nhint: `locksmith migrate status` says how to swap a copy back in; or release what it holds and DROP TABLE it", shown(.table), list_words(.copies), if .copies.len() == 1 { "s" } else { "" })]
+    Stranded { table: String, copies: Vec<String> },
+    /// A table is there but not as its migration makes it, in a way the
+    /// lock protocol cannot work with; `differences` are `migrate status`'s
+    /// words for it.
+    #[error("table `{}` is drifted: it differs from what its migration makes:\n  {}\nhint: alter it back to what V1 makes (`locksmith migrate status` lists the differences); lock commands refuse to use it until then", shown(.table), .differences.iter().map(|d| shown(d).into_owned()).collect::<Vec<_>>().join("\n  "))]
+    Drifted {
+        table: String,
+        differences: Vec<String>,
+    },
+    /// The account may not read (or change) a table locksmith must look
+    /// at: what the table holds cannot be told, so nothing is assumed.
+    #[error("permission denied: {} may not {} {}table `{}` (error {code}){}\nhint: grant the account {} on `{}`, or run this as an account that may", shown(.account), shown(.privilege), .column.as_ref().map(|c| format!("column `{}` of ", shown(c))).unwrap_or_default(), shown(.table), if .privilege == "SELECT" { "; locksmith cannot tell what it holds without that" } else { "" }, shown(.privilege), shown(.table))]
+    NoAccess {
+        table: String,
+        column: Option<String>,
+        privilege: String,
+        account: String,
+        code: u16,
+    },
     /// The server or the driver reported an error; the driver's error is
     /// the source. The text is what the server said, password removed.
     #[error("database error: {}", shown(.0))]
@@ -185,12 +219,15 @@ pub enum Kind {
     /// The operator answered no at the confirmation prompt.
     #[error("aborted: nothing was changed")]
     Aborted,
-    /// A migration failed; holds the migrations applied before it.
-    #[error("migration {} failed: {}", shown(.migration), shown(.reason))]
+    /// A migration failed; holds the migrations applied (or rolled back)
+    /// before it, and the tables a `migrate down` cut off midway left
+    /// renamed out of reach (or may have).
+    #[error("migration {} failed: {}{}", shown(.migration), shown(.reason), left_words(.left))]
     MigrationFailed {
         migration: String,
         reason: String,
         applied: Vec<String>,
+        left: Vec<Left>,
     },
     /// Applied migrations differ from the ones this binary carries.
     #[error("{0}")]
@@ -289,6 +326,7 @@ impl Error {
             | TlsRefused { .. }
             | NeedsTls { .. }
             | AccessDenied { .. }
+            | NoAccess { .. }
             | Db(_)
             | Lost(_)
             | Transient(_)
@@ -303,7 +341,9 @@ impl Error {
             | WaitTimeout { .. }
             | Refused(_)
             | MigrationLockTimeout { .. } => exit::CONFLICT,
-            NoDatabase { .. } | NoTable(_) | NoRow(_) | NotHeld { .. } => exit::NOT_FOUND,
+            NoDatabase { .. } | NoTable(_) | Quarantined { .. } | NoRow(_) | NotHeld { .. } => {
+                exit::NOT_FOUND
+            }
             NotCurrent(_) => exit::NOT_CURRENT,
             Interrupted { signal, .. } => exit::interrupted(*signal),
             BrokenPipe => exit::OK,
@@ -311,6 +351,8 @@ impl Error {
             | Damaged { .. }
             | BadValue { .. }
             | Aborted
+            | Drifted { .. }
+            | Stranded { .. }
             | MigrationFailed { .. }
             | Diverged(_)
             | Io(_)

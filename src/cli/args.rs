@@ -194,7 +194,8 @@ pub enum MigrateCmd {
         /// Print what would be rolled back and the SQL; change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Drop tables even if they still hold locks or audit records.
+        /// Drop tables even if they still hold locks or audit records (and
+        /// the copies an interrupted down left of them, `locks_dropping_…`).
         #[arg(long)]
         force: bool,
     },
@@ -235,6 +236,10 @@ pub enum MigrateCmd {
         /// Do not ask for confirmation (for scripts). Without a terminal this is required.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Record it even when nothing shows it took effect (its tables do
+        /// not exist), or when an earlier migration is not recorded.
+        #[arg(long)]
+        force: bool,
     },
 }
 

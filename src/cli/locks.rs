@@ -279,7 +279,7 @@ async fn change_with(
         ))
         .await?;
     if plan.is_noop() && json {
-        return out_json(&output::ChangeDoc::new(&plan, edit, false));
+        return out_json(&output::ChangeDoc::new(&plan, edit, opts.dry_run));
     }
     if plan.is_noop() {
         return out(&format!(

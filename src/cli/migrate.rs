@@ -157,12 +157,14 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             version,
             dry_run,
             yes,
+            force,
         } => {
             let set = source.set()?;
             let how = Mark {
                 version,
                 dry_run,
                 yes,
+                force,
                 json: format.format == Format::Json,
             };
             connected(ctx, async |m| {
@@ -179,6 +181,7 @@ struct Mark {
     version: i32,
     dry_run: bool,
     yes: bool,
+    force: bool,
     json: bool,
 }
 
@@ -195,7 +198,7 @@ async fn mark_applied(
     let seen = stop
         .guard(within(ctx.timeout, m.observe(set, guard.lease_ttl)))
         .await?;
-    let s = markable(set, &crate::migrate::status(set, &seen), version)?;
+    let s = markable(set, &crate::migrate::status(set, &seen), version, how.force)?;
     let checksum = set
         .migrations()
         .iter()
@@ -212,7 +215,7 @@ async fn mark_applied(
             },
             checksum: checksum.to_string(),
             state_before: s.state.label().into(),
-            audited: false,
+            audited: seen.live.tables.contains_key("locks_audit"),
         });
     }
     if how.dry_run {
@@ -226,6 +229,7 @@ async fn mark_applied(
         lock_timeout: guard.lock_timeout,
         lease_ttl: guard.lease_ttl,
         audit: AuditInfo::new("mark-applied", super::ctx::audit_command()),
+        force: how.force,
     };
     let mut line = WaitLine::new();
     let done = stop

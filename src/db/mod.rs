@@ -17,9 +17,12 @@
 //! * `session` (crate-private): one connection that survives being cut off
 //!   mid-statement, by settling the abandoned session before anything reads.
 //! * `sql`: every statement locksmith sends.
+//! * [`columns`]: locksmith's own tables column by column, and how a live
+//!   table differs from them.
 //! * `value` (crate-private): reading columns without panicking on
 //!   unexpected types.
 
+pub mod columns;
 pub(crate) mod connect;
 pub mod credentials;
 pub mod deadline;

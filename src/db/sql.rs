@@ -102,15 +102,26 @@ fn listed(tables: &[String]) -> String {
     }
 }
 
-/// Which of the named tables exist in this database. The server answers
-/// from the directory alone (it opens no table), so this costs little more
-/// than a round trip.
+/// Which of the named tables exist in this database, and which tables a
+/// `migrate down` renamed out of reach and left (see [`QUARANTINED`]).
+/// The server answers from the directory alone (it opens no table), so
+/// this costs little more than a round trip, patterns included (measured:
+/// the same as without them). A table the account has no privilege on is
+/// not listed: see [`probe_table`].
 pub fn select_tables(tables: &[String]) -> String {
     format!(
         "SELECT TABLE_NAME FROM information_schema.TABLES \
-         WHERE TABLE_SCHEMA = DATABASE() AND {}",
+         WHERE TABLE_SCHEMA = DATABASE() AND ({} OR {QUARANTINED})",
         listed(tables)
     )
+}
+
+/// Fails unless the account may read table `table` (a plain identifier,
+/// see [`listed`]); returns nothing. Tells a table that does not exist
+/// (1146) from one hidden from this account (1142: no privilege on it),
+/// which `information_schema` lists alike: not at all.
+pub fn probe_table(table: &str) -> String {
+    format!("SELECT 1 FROM `{table}` LIMIT 0")
 }
 
 /// The columns of the named tables in this database: table, column, type,
@@ -142,13 +153,38 @@ pub const RESULTS_UNCONVERTED: &str = "SET SESSION character_set_results = NULL"
 /// Back to the session's setting (see [`SESSION_SETUP_MARIADB`]).
 pub const RESULTS_UTF8MB4: &str = "SET SESSION character_set_results = utf8mb4";
 
-/// Tables a `migrate down` renamed out of reach (`locks_dropping_…`,
-/// `locks_audit_dropping_…`) and did not get to drop. Only asked when a
-/// table is missing: a pattern makes the server look at every table.
-pub const SELECT_QUARANTINED: &str = "SELECT TABLE_NAME FROM information_schema.TABLES \
-     WHERE TABLE_SCHEMA = DATABASE() \
-       AND (TABLE_NAME LIKE 'locks\\_dropping\\_%' OR TABLE_NAME LIKE 'locks\\_audit\\_dropping\\_%') \
-     ORDER BY TABLE_NAME";
+/// The condition on `TABLE_NAME` that finds tables a `migrate down`
+/// renamed out of reach (`locks_dropping_<tag>`,
+/// `locks_audit_dropping_<tag>`; see [`quarantine_name`]).
+macro_rules! quarantined {
+    () => {
+        "TABLE_NAME LIKE 'locks\\_dropping\\_%' OR TABLE_NAME LIKE 'locks\\_audit\\_dropping\\_%'"
+    };
+}
+const QUARANTINED: &str = quarantined!();
+
+/// Tables a `migrate down` renamed out of reach and did not get to drop or
+/// rename back: for a lock command that found its table missing.
+pub const SELECT_QUARANTINED: &str = concat!(
+    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND (",
+    quarantined!(),
+    ") ORDER BY TABLE_NAME"
+);
+
+/// The name `migrate down` gives `table` while it checks it, out of every
+/// writer's reach: `<table>_dropping_<tag>` (`tag`: 8 hex digits).
+pub fn quarantine_name(table: &str, tag: &str) -> String {
+    format!("{table}_dropping_{tag}")
+}
+
+/// The table a quarantine name ([`quarantine_name`]) was, if it is one.
+/// Only plain identifiers count: such a name goes into statements (in
+/// backquotes) and messages as it is.
+pub fn quarantined_table(name: &str) -> Option<&str> {
+    let (table, tag) = name.rsplit_once("_dropping_")?;
+    let plain = !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    (matches!(table, "locks" | "locks_audit") && plain).then_some(table)
+}
 
 // ---- the migration run guard ---------------------------------------------
 
@@ -281,8 +317,10 @@ pub const SCHEMA_EXISTS: &str =
 
 // ---- lock rows ------------------------------------------------------------
 
-/// Fails (table missing) unless `locks` exists; returns nothing.
-pub const CHECK_LOCKS_TABLE: &str = "SELECT 1 FROM locks LIMIT 0";
+/// Fails (table missing) unless `locks` exists; returns no rows, only the
+/// description of its columns, which says whether lock writes can work on
+/// it (see [`super::columns::usable_for_locks`]).
+pub const CHECK_LOCKS_TABLE: &str = "SELECT * FROM locks LIMIT 0";
 
 /// One row: version, data, last change (epoch seconds, server clock), and the
 /// server's current time, so ages never depend on the client's clock or the

@@ -7,7 +7,8 @@
 //!   be stored (pure).
 //! * [`edit`]: operator edits as planned changes (pure).
 //! * `cache` and `write` (crate-private): the client's copy of the row, and
-//!   the one module that writes rows.
+//!   the one module that writes rows; `check`: whether the table they write
+//!   to is one they can work on.
 //! * [`table`]: [`LockTable`], every public operation; `operator` adds the
 //!   operator's planned, audited changes to it, and `retry` says how each
 //!   operation retries within its deadline.
@@ -16,6 +17,7 @@
 
 pub mod audit;
 mod cache;
+mod check;
 pub mod data;
 pub mod edit;
 pub mod entries;

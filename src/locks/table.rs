@@ -313,7 +313,11 @@ impl LockTable {
     }
 
     async fn history_once(&self, row: Option<&str>) -> Result<Vec<AuditRecord>> {
-        audit::history(&mut self.inner.w.lease().await?, row).await
+        let mut c = self.inner.w.lease().await?;
+        match audit::history(&mut c, row).await {
+            Err(e) => Err(super::check::missing(&mut c, e).await),
+            done => done,
+        }
     }
 
     async fn ensure_row_once(&self, row: &str) -> Result<()> {

@@ -88,14 +88,11 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Connects, checking that the `locks` table exists.
+    /// Connects, checking that the `locks` table exists and that lock
+    /// writes can work on it.
     pub(crate) async fn open(url: &DbUrl, opts: &ConnectOptions) -> Result<Writer> {
         let session = Session::open_at(url, opts.timeout, opts.first_node).await?;
-        session
-            .lease()
-            .await?
-            .query_drop(sql::CHECK_LOCKS_TABLE)
-            .await?;
+        super::check::check_table(&mut session.lease().await?).await?;
         Ok(Writer {
             server_json: session.is_mariadb(),
             session,
@@ -295,7 +292,12 @@ impl Writer {
                 .into())
             }
         };
-        self.write(c, row, stmt, params, audited).await
+        match self.write(c, row, stmt, params, audited).await {
+            Err(e) if matches!(e.kind(), Kind::NoTable(_)) => {
+                Err(super::check::missing(&mut self.lease().await?, e).await)
+            }
+            done => done,
+        }
     }
 
     /// After a dropped connection left an operator's write unresolved (its

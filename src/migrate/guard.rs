@@ -147,6 +147,10 @@ impl RunGuard {
     ) -> Result<(T, Option<Holder>)> {
         let guard = RunGuard::take(c, url, connect, wait, ttl, on_wait).await?;
         let result = f(c, &guard).await;
+        if result.as_ref().is_err_and(|e| e.is_lost()) {
+            // Let go of the guard on a new connection.
+            c.discard();
+        }
         let took_over = guard.took_over.clone();
         let released = guard.release(c).await;
         let value = result?;
@@ -165,30 +169,33 @@ impl RunGuard {
         ttl: Duration,
         mut on_wait: impl FnMut(&Holder),
     ) -> Result<RunGuard> {
-        again!(c.query_drop(sql::GUARD_CREATE))?;
-        again!(c.query_drop(sql::GUARD_ROW))?;
+        twice!(c, c.query_drop(sql::GUARD_CREATE))?;
+        twice!(c, c.query_drop(sql::GUARD_ROW))?;
         let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         let me = crate::host::default_holder();
         let until = Instant::now() + wait;
         let ttl_secs = ttl.as_secs_f64();
         loop {
-            let before = again!(read(c, ttl))?;
+            let before = twice!(c, read(c, ttl))?;
+            // A take whose reply was lost may have landed.
+            let ours = before.holder.as_ref().filter(|h| h.token == token);
             let gone = before
                 .holder
                 .as_ref()
                 .filter(|h| crate::host::gone(&h.holder));
-            let taken = match gone {
+            let taken = match (ours, gone) {
+                (Some(_), _) => Ok(()),
                 // Its process is gone from this host: take over from
                 // exactly that run, without waiting for its lease to run
                 // out. (A lease that ran out is taken by GUARD_TAKE, whose
                 // condition is the heartbeat itself.)
-                Some(dead) => {
+                (None, Some(dead)) => {
                     c.exec_drop(sql::GUARD_TAKE_FROM, (&token, &me, &dead.token))
                         .await
                 }
-                None => c.exec_drop(sql::GUARD_TAKE, (&token, &me, ttl_secs)).await,
+                (None, None) => c.exec_drop(sql::GUARD_TAKE, (&token, &me, ttl_secs)).await,
             }
-            .map(|()| c.affected_rows() == 1);
+            .map(|()| ours.is_some() || c.affected_rows() == 1);
             match taken {
                 Ok(true) => {
                     let lost = Arc::new(AtomicBool::new(false));
@@ -208,12 +215,17 @@ impl RunGuard {
                     });
                 }
                 // Another node's run won the same row (Galera certified its
-                // UPDATE first): look again.
-                Err(e) if e.is_transient() => continue,
+                // UPDATE first), or the reply was lost: look again.
+                Err(e) if e.is_transient() => {
+                    if e.is_lost() {
+                        c.discard();
+                    }
+                    continue;
+                }
                 Err(e) => return Err(e),
                 Ok(false) => {}
             }
-            let holder = again!(read(c, ttl))?.holder;
+            let holder = twice!(c, read(c, ttl))?.holder;
             if Instant::now() >= until {
                 return Err(Kind::MigrationLockTimeout {
                     holder: holder
@@ -267,11 +279,12 @@ impl RunGuard {
         Ok(())
     }
 
-    /// Lets go of the guard and stops the heartbeat.
+    /// Lets go of the guard and stops the heartbeat. The statement is
+    /// idempotent, so a connection lost on the way is simply tried again,
+    /// once, on a new one: a guard left held would make the next run wait.
     async fn release(self, c: &mut Lease) -> Result<()> {
         self.heartbeat.abort();
-        again!(c.exec_drop(sql::GUARD_RELEASE, (&self.token,)))?;
-        Ok(())
+        twice!(c, c.exec_drop(sql::GUARD_RELEASE, (&self.token,)))
     }
 }
 

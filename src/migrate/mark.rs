@@ -6,7 +6,8 @@
 //! migration, under the run guard, and audited.
 
 use super::guard::{Holder, RunGuard};
-use super::set::MigrationSet;
+use super::schema;
+use super::set::{MigrationSet, Planned};
 use super::status::{observe, status, MigrationStatus, State};
 use super::up::record;
 use crate::db::{sql, Lease};
@@ -26,6 +27,9 @@ pub struct MarkOptions {
     pub lease_ttl: Duration,
     /// Who records it, for the audit trail.
     pub audit: AuditInfo,
+    /// Record it even when nothing shows it took effect, or an earlier
+    /// migration is not recorded (see [`markable`]).
+    pub force: bool,
 }
 
 /// What `mark-applied` did.
@@ -42,11 +46,15 @@ pub struct MarkReport {
 }
 
 /// The migration's status, refusing one that cannot be marked: not in this
-/// set, or already recorded.
+/// set, or already recorded; and, unless `force`, one whose work nothing
+/// shows (it is pending: none of its tables exist, or it makes none that
+/// locksmith could look at), or that comes after a migration not recorded
+/// (out of order).
 pub fn markable(
     set: &MigrationSet,
     list: &[MigrationStatus],
     version: i32,
+    force: bool,
 ) -> Result<MigrationStatus> {
     if set.find(version).is_none() {
         let known: Vec<String> = set
@@ -63,9 +71,17 @@ pub fn markable(
     let Some(s) = list.iter().find(|s| s.version == version) else {
         return Err(Kind::Internal(format!("no status for V{version}")).into());
     };
+    let unrecorded = matches!(
+        s.state,
+        State::Pending | State::PresentUnrecorded | State::Interrupted
+    ) || (matches!(s.state, State::Drifted | State::Stranded)
+        && s.applied_on.is_none());
+    if unrecorded && !force {
+        refuse_unproven(set, s)?;
+        refuse_out_of_order(list, s)?;
+    }
     match s.state {
-        State::Pending | State::PresentUnrecorded | State::Interrupted => Ok(s.clone()),
-        State::Drifted if s.applied_on.is_none() => Ok(s.clone()),
+        _ if unrecorded => Ok(s.clone()),
         _ => Err(Kind::Refused(format!(
             "{} is already recorded as applied{}; nothing was changed",
             s.label(),
@@ -76,6 +92,56 @@ pub fn markable(
         ))
         .into()),
     }
+}
+
+/// Refuses to record a migration whose work nothing shows: it is pending
+/// (its tables absent, or none that locksmith could look at), or every
+/// table it makes is absent.
+fn refuse_unproven(set: &MigrationSet, s: &MigrationStatus) -> Result<()> {
+    let makes = set
+        .find(s.version)
+        .map(|m| schema::tables_of(&Planned::up(m)))
+        .unwrap_or_default();
+    let why = if !makes.is_empty() && s.absent.len() == makes.len() {
+        let absent: Vec<String> = s.absent.iter().map(|t| format!("`{t}`")).collect();
+        let renamed = match s.copies.is_empty() {
+            true => String::new(),
+            false => " (an interrupted `migrate down` left it renamed: `locksmith migrate up` brings it back)".into(),
+        };
+        format!(
+            "it has not taken effect: {} {} not exist{renamed}",
+            absent.join(", "),
+            if absent.len() == 1 { "does" } else { "do" }
+        )
+    } else if s.state == State::Pending {
+        "nothing shows it took effect (it makes no table locksmith can look at)".into()
+    } else {
+        return Ok(());
+    };
+    Err(Kind::Refused(format!(
+        "refusing to record {} as applied: {why}; nothing was changed\nhint: `locksmith migrate up` applies it; --force records it anyway",
+        s.label()
+    ))
+    .into())
+}
+
+/// Refuses to record a migration while one before it is not recorded:
+/// refinery would then run that one after it (or call it missing).
+fn refuse_out_of_order(list: &[MigrationStatus], s: &MigrationStatus) -> Result<()> {
+    let before: Vec<String> = list
+        .iter()
+        .filter(|o| o.version < s.version && o.applied_on.is_none())
+        .map(|o| format!("{} is {}", o.label(), o.state.label()))
+        .collect();
+    if before.is_empty() {
+        return Ok(());
+    }
+    Err(Kind::Refused(format!(
+        "refusing to record {} as applied out of order: {} and not recorded; nothing was changed\nhint: apply or record the earlier ones first (`locksmith migrate up`, `locksmith migrate mark-applied`); --force records it anyway",
+        s.label(),
+        before.join(", ")
+    ))
+    .into())
 }
 
 /// Records the migration as applied, under the guard.
@@ -106,8 +172,8 @@ async fn under_guard(
     set: &MigrationSet,
     opts: &MarkOptions,
 ) -> Result<MarkReport> {
-    let seen = again!(observe(c, set, opts.lease_ttl))?;
-    let s = markable(set, &status(set, &seen), opts.version)?;
+    let seen = twice!(c, observe(c, set, opts.lease_ttl))?;
+    let s = markable(set, &status(set, &seen), opts.version, opts.force)?;
     let Some(migration) = set.find(opts.version) else {
         return Err(Kind::Internal(format!("V{} vanished", opts.version)).into());
     };

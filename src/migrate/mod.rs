@@ -43,6 +43,23 @@ macro_rules! again {
     }};
 }
 
+/// [`again!`] for a statement that may run twice to the same effect (a
+/// read, a `CREATE … IF NOT EXISTS`, a `SET`, an UPDATE or DELETE keyed on
+/// what it sets): a connection lost on the way is replaced (its session
+/// settled first, so the statement has run or not by then), once, and the
+/// statement run again on the new one.
+macro_rules! twice {
+    ($lease:expr, $statement:expr) => {{
+        match again!($statement) {
+            Err(e) if e.is_lost() => {
+                $lease.discard();
+                again!($statement)
+            }
+            done => done,
+        }
+    }};
+}
+
 mod adapter;
 mod down;
 pub mod guard;
@@ -60,8 +77,59 @@ pub use status::{status, Action, Applied, MigrationStatus, Observed, State};
 pub use up::{Step, UpOptions, UpReport};
 
 use crate::db::{ConnectOptions, DbUrl, Session};
-use crate::error::Result;
+use crate::error::{Error, Kind, Result};
 use std::time::Duration;
+
+/// The server's refusal to let this account read or change a table
+/// (1142, or 1143 for a column) as [`Kind::NoAccess`], naming the table
+/// and the privilege: a table locksmith may not read is an error, never
+/// taken for one that is empty or absent. Any other error as it is.
+pub(crate) fn denied(e: Error) -> Error {
+    let Some(code @ (1142 | 1143)) = e.server_code() else {
+        return e;
+    };
+    let message = std::error::Error::source(&e)
+        .and_then(|s| s.downcast_ref::<mysql_async::Error>())
+        .and_then(|s| match s {
+            mysql_async::Error::Server(se) => Some(se.message.clone()),
+            _ => None,
+        });
+    match message.and_then(|m| no_access(code, &m)) {
+        Some(kind) => Error::with_source(kind, e),
+        None => e,
+    }
+}
+
+/// "SELECT command denied to user 'u'@'h' for table `db`.`t`" (MariaDB),
+/// "… for table 't'" (MySQL), "… for column 'c' in table 't'" (1143).
+fn no_access(code: u16, message: &str) -> Option<Kind> {
+    let (privilege, rest) = message.split_once(" command denied to user ")?;
+    let (account, rest) = rest.split_once(" for ")?;
+    let (column, table) = match rest.strip_prefix("column ") {
+        Some(c) => {
+            let (column, table) = c.split_once(" in table ")?;
+            (Some(bare(column)), table)
+        }
+        None => (None, rest.strip_prefix("table ")?),
+    };
+    Some(Kind::NoAccess {
+        table: bare(table),
+        column,
+        privilege: privilege.trim().to_string(),
+        account: account.trim().to_string(),
+        code,
+    })
+}
+
+/// `` `db`.`t` `` or `'t'` → `t`.
+fn bare(name: &str) -> String {
+    let name = name.trim();
+    let last = name
+        .rsplit_once("`.`")
+        .or_else(|| name.rsplit_once("'.'"))
+        .map_or(name, |(_, t)| t);
+    last.trim_matches(|c| c == '`' || c == '\'').to_string()
+}
 
 /// A connection for migration runs.
 pub struct Migrator {
@@ -81,21 +149,21 @@ impl Migrator {
     /// The migrations recorded as applied, oldest first.
     pub async fn applied(&self) -> Result<Vec<Applied>> {
         let mut c = self.session.lease().await?;
-        again!(status::applied(&mut c))
+        twice!(c, status::applied(&mut c)).map_err(denied)
     }
 
     /// The run guard as it stands: who holds it, and what a run recorded it
     /// was applying and did not finish.
     pub async fn guard(&self, ttl: Duration) -> Result<GuardState> {
         let mut c = self.session.lease().await?;
-        again!(guard::read(&mut c, ttl))
+        twice!(c, guard::read(&mut c, ttl)).map_err(denied)
     }
 
     /// The history, the live tables and the guard, read together: what
     /// [`status()`] needs.
     pub async fn observe(&self, set: &MigrationSet, ttl: Duration) -> Result<Observed> {
         let mut c = self.session.lease().await?;
-        again!(status::observe(&mut c, set, ttl))
+        twice!(c, status::observe(&mut c, set, ttl)).map_err(denied)
     }
 
     /// Records one migration as applied without running it (see [`mark`]).
@@ -105,7 +173,9 @@ impl Migrator {
         opts: &MarkOptions,
         on_wait: impl FnMut(&Holder),
     ) -> Result<MarkReport> {
-        mark::mark_applied(&self.session, &self.connect, set, opts, on_wait).await
+        mark::mark_applied(&self.session, &self.connect, set, opts, on_wait)
+            .await
+            .map_err(denied)
     }
 
     /// Applies what is pending (or, with `dry_run`, plans it). `on_wait`
@@ -116,7 +186,9 @@ impl Migrator {
         opts: &UpOptions,
         on_wait: impl FnMut(&Holder),
     ) -> Result<UpReport> {
-        up::up(&self.session, &self.connect, set, opts, on_wait).await
+        up::up(&self.session, &self.connect, set, opts, on_wait)
+            .await
+            .map_err(denied)
     }
 
     /// Rolls back, newest first (or, with `dry_run`, plans it).
@@ -126,11 +198,56 @@ impl Migrator {
         opts: &DownOptions,
         on_wait: impl FnMut(&Holder),
     ) -> Result<DownReport> {
-        down::down(&self.session, &self.connect, set, opts, on_wait).await
+        down::down(&self.session, &self.connect, set, opts, on_wait)
+            .await
+            .map_err(denied)
     }
 
     /// Closes the connection cleanly.
     pub async fn close(self) -> Result<()> {
         self.session.close().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::no_access;
+    use crate::error::Kind;
+
+    #[test]
+    fn a_refused_privilege_names_the_table_and_the_privilege() {
+        for (code, message, want) in [
+            (
+                1142,
+                "SELECT command denied to user 'lim'@'127.0.0.1' for table `t1`.`refinery_schema_history`",
+                ("SELECT", "'lim'@'127.0.0.1'", "refinery_schema_history", None),
+            ),
+            (
+                1142,
+                "DROP command denied to user 'app'@'localhost' for table 'locks_dropping_0badc0de'",
+                ("DROP", "'app'@'localhost'", "locks_dropping_0badc0de", None),
+            ),
+            (
+                1143,
+                "SELECT command denied to user 'u'@'%' for column 'token' in table 'locksmith_migrate'",
+                ("SELECT", "'u'@'%'", "locksmith_migrate", Some("token")),
+            ),
+        ] {
+            let Some(Kind::NoAccess {
+                table,
+                column,
+                privilege,
+                account,
+                ..
+            }) = no_access(code, message)
+            else {
+                panic!("not understood: {message}");
+            };
+            assert_eq!(
+                (privilege.as_str(), account.as_str(), table.as_str(), column.as_deref()),
+                want
+            );
+        }
+        assert!(no_access(1142, "something else entirely").is_none());
     }
 }

@@ -13,6 +13,7 @@
 
 use super::adapter::RefineryConn;
 use super::guard::{Holder, RunGuard};
+use super::schema::Quarantined;
 use super::set::Versioned;
 use super::set::{MigrationSet, Planned};
 use super::status::{applied, check_consistent, observe, status, Action, MigrationStatus, State};
@@ -47,6 +48,8 @@ pub struct Step {
     pub state: State,
     /// Why, in words (the status's detail).
     pub detail: Vec<String>,
+    /// For [`Action::Restore`]: the tables renamed back.
+    pub copies: Vec<Quarantined>,
 }
 
 /// What `migrate up` did (or, with `dry_run`, would do).
@@ -73,7 +76,7 @@ pub(crate) async fn up(
     on_wait: impl FnMut(&Holder),
 ) -> Result<UpReport> {
     let mut c = session.lease().await?;
-    let seen = again!(observe(&mut c, set, opts.lease_ttl))?;
+    let seen = twice!(c, observe(&mut c, set, opts.lease_ttl))?;
     let list = status(set, &seen);
     let blocked: Vec<&MigrationStatus> = list.iter().filter(|s| s.blocks()).collect();
     // What looks off without the guard may be another run midway through a
@@ -85,8 +88,14 @@ pub(crate) async fn up(
         let steps: Vec<Step> = steps(set, &list, opts.target);
         if steps.is_empty() || opts.dry_run {
             let version = seen.history.iter().map(|a| a.version).max();
+            // What it would be after (for a dry run, planned): every
+            // migration it would apply, adopt or restore is recorded then.
+            let after = steps
+                .iter()
+                .map(|s| Some(s.migration.version))
+                .fold(version, Ord::max);
             return Ok(UpReport {
-                version,
+                version: after,
                 version_before: version,
                 steps,
                 ..UpReport::default()
@@ -115,7 +124,7 @@ async fn plan(
     set: &MigrationSet,
     opts: &UpOptions,
 ) -> Result<(Vec<Step>, Option<i32>)> {
-    let seen = again!(observe(c, set, opts.lease_ttl))?;
+    let seen = twice!(c, observe(c, set, opts.lease_ttl))?;
     let list = status(set, &seen);
     check_consistent(&list)?;
     Ok((
@@ -138,6 +147,7 @@ fn step(set: &MigrationSet, s: &MigrationStatus) -> Option<Step> {
         action: s.next?,
         state: s.state,
         detail: s.detail.clone(),
+        copies: s.copies.clone(),
     })
 }
 
@@ -163,6 +173,7 @@ async fn under_guard(
             Action::Apply => apply_one(c, set, p, current.is_some_and(|v| v > p.version)).await,
             Action::Adopt => adopt(c, m).await.map(|()| Done::Applied),
             Action::Recreate => again!(c.query_drop(&p.sql)).map(|()| Done::Applied),
+            Action::Restore => restore(c, m, &s).await.map(|()| Done::Applied),
         };
         // Done or failed, it is not in progress any more: only a run that
         // dies leaves it recorded.
@@ -171,6 +182,7 @@ async fn under_guard(
             Ok(Done::Applied) => report.steps.push(s.clone()),
             Ok(Done::Elsewhere) => report.applied_elsewhere.push(p.label.clone()),
             Err(e) => {
+                let e = super::denied(e);
                 let applied = report
                     .steps
                     .iter()
@@ -183,12 +195,15 @@ async fn under_guard(
                         migration: migration.clone(),
                         reason: reason.clone(),
                         applied,
+                        left: Vec::new(),
                     }
                     .into(),
+                    Kind::NoAccess { .. } => e,
                     _ => Kind::MigrationFailed {
                         migration: p.label.clone(),
                         reason: e.to_string(),
                         applied,
+                        left: Vec::new(),
                     }
                     .into(),
                 });
@@ -198,6 +213,19 @@ async fn under_guard(
     }
     report.version = current;
     Ok(report)
+}
+
+/// Renames back the tables an interrupted `migrate down` left renamed out
+/// of reach (checked, under the guard, to be the one copy of each, made as
+/// the migration makes it), and records the migration if it is not.
+async fn restore(c: &mut Lease, m: &Versioned, s: &Step) -> Result<()> {
+    for q in &s.copies {
+        again!(c.query_drop(&q.restore_sql()))?;
+    }
+    if s.state != State::Missing {
+        adopt(c, m).await?;
+    }
+    Ok(())
 }
 
 /// Who applied a migration in the end.
@@ -286,6 +314,7 @@ async fn apply_one(
             migration: p.label.clone(),
             reason,
             applied: Vec::new(),
+            left: Vec::new(),
         }
         .into());
     }

@@ -12,7 +12,10 @@
 //!   direction, but every socket stays open (a hung network or server);
 //! * [`Proxy::hole_on`]: the same, from the next packet matching a trigger
 //!   (a hang at exactly that step, COMMIT for one);
-//! * [`Proxy::heal`]: new connections are forwarded again.
+//! * [`Proxy::heal`]: new connections are forwarded again;
+//! * [`Proxy::pause_on`]: the next packet matching a trigger is held until
+//!   [`Proxy::resume`] (a client stopped at exactly that step, while the
+//!   test changes something under it), then forwarded as usual.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -32,6 +35,8 @@ struct State {
     cut: AtomicBool,
     /// Nothing is forwarded while set.
     holed: AtomicBool,
+    /// Set while a paused packet is held (see [`Proxy::pause_on`]).
+    paused: (Mutex<bool>, Condvar),
 }
 
 /// A proxy listening on a loopback port of its own.
@@ -50,6 +55,8 @@ enum Mode {
     Swallow,
     /// Do not forward it: from then on, nothing is forwarded at all.
     Hole,
+    /// Hold it until resumed, then forward it.
+    Pause,
 }
 
 /// First byte of a MySQL command packet (after the 4-byte header).
@@ -127,6 +134,30 @@ impl Proxy {
         *self.state.armed.lock().unwrap() = Some((trigger, Mode::Hole));
     }
 
+    /// The next client packet for which `trigger` is true is held (not
+    /// forwarded) until [`Proxy::resume`]; [`Proxy::wait_paused`] waits
+    /// until it is.
+    pub fn pause_on(&self, trigger: Trigger) {
+        *self.state.paused.0.lock().unwrap() = false;
+        *self.state.armed.lock().unwrap() = Some((trigger, Mode::Pause));
+    }
+
+    /// Waits until a packet is held by [`Proxy::pause_on`] (30 s at most).
+    pub fn wait_paused(&self) {
+        let (lock, cv) = &self.state.paused;
+        let held = cv
+            .wait_timeout_while(lock.lock().unwrap(), Duration::from_secs(30), |p| !*p)
+            .unwrap();
+        assert!(*held.0, "no packet was paused");
+    }
+
+    /// Forwards the held packet, and everything after it.
+    pub fn resume(&self) {
+        let (lock, cv) = &self.state.paused;
+        *lock.lock().unwrap() = false;
+        cv.notify_all();
+    }
+
     /// Stops forwarding anything, keeping every socket open.
     pub fn black_hole(&self) {
         self.state.holed.store(true, Ordering::SeqCst);
@@ -185,6 +216,21 @@ fn pump(mut from: TcpStream, mut to: TcpStream, st: &State, link: &Link, client_
             None
         };
         match trip {
+            Some(Mode::Pause) => {
+                // Held here until resumed, then forwarded as any other.
+                let (lock, cv) = &st.paused;
+                let mut held = lock.lock().unwrap();
+                *held = true;
+                cv.notify_all();
+                while *held {
+                    held = cv.wait(held).unwrap();
+                }
+                drop(held);
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+                continue;
+            }
             Some(Mode::Hole) => {
                 // Held, and never delivered: the client gives up on it.
                 st.holed.store(true, Ordering::SeqCst);

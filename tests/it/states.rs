@@ -87,7 +87,7 @@ fn a_down_cut_off_after_its_rename_names_the_quarantined_table() {
     db.sql("RENAME TABLE locks TO locks_dropping_0badc0de");
     let r = db.locksmith(&["migrate", "status"]);
     r.success().stdout_has(&[
-        "V1__locks_create_table is missing:\n  table `locks` does not exist\n  `locks_dropping_0badc0de` is what an interrupted `migrate down` left of it (RENAME TABLE `locks_dropping_0badc0de` TO `locks` brings it back)\n",
+        "V1__locks_create_table is missing:\n  table `locks` does not exist\n  `locks_dropping_0badc0de` is what an interrupted `migrate down` left of it, holding no lock (0 row(s)): RENAME TABLE `locks_dropping_0badc0de` TO `locks` brings it back\n  -> `locksmith migrate up` renames it back\n",
     ]);
 }
 

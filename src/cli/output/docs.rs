@@ -27,7 +27,7 @@ pub struct UpDoc {
     pub dry_run: bool,
     /// The highest applied version before (null: none).
     pub version_before: Option<i32>,
-    /// The highest applied version after (for a dry run: as it stands).
+    /// The highest applied version after (for a dry run: planned).
     pub version_after: Option<i32>,
     /// What was done (or planned), oldest first.
     pub steps: Vec<StepDoc>,
@@ -92,6 +92,10 @@ pub struct DownDoc {
     pub version_after: Option<i32>,
     /// Rolled back (or planned), newest first.
     pub rolled_back: Vec<MigrationRef>,
+    /// Tables an interrupted `migrate down` had left renamed out of reach
+    /// (`locks_dropping_<tag>`), dropped (or planned to be) with the table
+    /// they were.
+    pub dropped_copies: Vec<String>,
 }
 
 impl DownDoc {
@@ -109,6 +113,7 @@ impl DownDoc {
                     label: p.label.clone(),
                 })
                 .collect(),
+            dropped_copies: r.dropped_copies.clone(),
         }
     }
 }
@@ -126,8 +131,8 @@ pub struct MarkDoc {
     pub checksum: String,
     /// Its state before.
     pub state_before: String,
-    /// Whether the audit trail has a record of it (false for a dry run, or
-    /// without a `locks_audit` table).
+    /// Whether the audit trail has a record of it (for a dry run: would
+    /// have; false without a `locks_audit` table).
     pub audited: bool,
 }
 

@@ -205,9 +205,11 @@ pub fn status_table(list: &[MigrationStatus]) -> String {
         let colour = match s.state {
             State::Applied => Color::Green,
             State::Pending | State::PresentUnrecorded | State::Missing => Color::Yellow,
-            State::Divergent | State::AppliedUnknown | State::Drifted | State::Interrupted => {
-                Color::Red
-            }
+            State::Divergent
+            | State::AppliedUnknown
+            | State::Drifted
+            | State::Interrupted
+            | State::Stranded => Color::Red,
         };
         t.add_row(vec![
             Cell::new(s.version),

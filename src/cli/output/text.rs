@@ -118,7 +118,28 @@ fn step(s: &Step, dry_run: bool) -> String {
         ),
         (Action::Adopt, false) => format!("Adopted {label}: table already present and identical\n"),
         (Action::Recreate, false) => format!("Re-created {label}: {why}\n"),
+        (Action::Restore, true) => format!(
+            "-- Would restore {label}, renaming back what an interrupted `migrate down` left:\n{}\n",
+            restores(s)
+        ),
+        (Action::Restore, false) => format!(
+            "Restored {label}: renamed back what an interrupted `migrate down` left ({})\n",
+            s.copies
+                .iter()
+                .map(|q| format!("`{}` is `{}` again, holding {}", q.name, q.of, q.holding()))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
     }
+}
+
+/// The statements that bring a step's quarantined tables back.
+fn restores(s: &Step) -> String {
+    s.copies
+        .iter()
+        .map(|q| format!("{};", q.restore_sql()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The lines under the `migrate status` table: what is off with each
@@ -134,6 +155,14 @@ pub fn status_notes(list: &[MigrationStatus]) -> String {
             (Some(Action::Apply), _) => "`locksmith migrate up` applies it".to_string(),
             (Some(Action::Adopt), _) => "`locksmith migrate up` records it without running it".to_string(),
             (Some(Action::Recreate), _) => "`locksmith migrate up` runs it again to re-create it".to_string(),
+            (Some(Action::Restore), _) => "`locksmith migrate up` renames it back".to_string(),
+            (None, State::Applied) => "nothing for `locksmith migrate up` to do".to_string(),
+            (None, State::Stranded) => {
+                "`locksmith migrate up` refuses to go on, and `locksmith migrate down` refuses to drop it: decide which table to keep".to_string()
+            }
+            (None, State::Missing | State::Pending) => {
+                "`locksmith migrate up` refuses to go on: rename back the copy to keep".to_string()
+            }
             (None, State::Drifted) => {
                 "`locksmith migrate up` refuses to go on: alter the table back to what the migration makes".to_string()
             }
@@ -219,6 +248,14 @@ pub fn down(report: &DownReport, dry_run: bool) -> String {
         } else {
             text.push_str(&format!("Rolled back {}\n", p.label));
         }
+    }
+    for q in &report.dropped_copies {
+        text.push_str(&match dry_run {
+            true => format!(
+                "-- Would drop `{q}`, left (holding nothing) by an interrupted `migrate down`\n"
+            ),
+            false => format!("Dropped `{q}`, left by an interrupted `migrate down`\n"),
+        });
     }
     if dry_run {
         text.push_str("-- Dry run: nothing was changed.\n");

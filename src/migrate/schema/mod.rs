@@ -13,162 +13,152 @@ use super::set::Planned;
 use crate::db::value::Cells;
 use crate::db::{sql, Lease};
 use crate::error::Result;
-use std::collections::BTreeMap;
+use crate::locks::LockData;
+use crate::shown::{shown, shown_id};
 
-/// One column as the server describes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Column {
-    pub name: String,
-    /// `COLUMN_TYPE`, normalised (`int(11)` is `int`).
-    pub kind: String,
-    pub nullable: bool,
-    /// The collation of a text column (`utf8_bin` is `utf8mb3_bin`).
-    pub collation: Option<String>,
-}
+pub use crate::db::columns::{checkable, differences, differences_as, Column, Tables};
+pub(crate) use crate::db::columns::{described, from_rows};
 
 /// The tables of the database that the migrations know of, by name.
 #[derive(Clone, Debug, Default)]
 pub struct Live {
     /// Each table there, with its columns for locksmith's own tables
     /// ([`checkable`]); for others only that they exist (no columns).
-    pub tables: BTreeMap<String, Vec<Column>>,
-    /// Tables a `migrate down` renamed out of reach and did not drop (it was
-    /// cut off in between).
-    pub quarantined: Vec<String>,
+    pub tables: Tables,
+    /// Tables a `migrate down` renamed out of reach and did not drop or
+    /// rename back (it was cut off in between), by name.
+    pub quarantined: Vec<Quarantined>,
 }
 
-/// The tables as the rows of [`sql::select_columns`] describe them.
-pub(crate) fn from_rows(rows: Vec<mysql_async::Row>) -> Result<Live> {
-    let mut live = Live::default();
-    for row in rows {
-        let mut c = Cells::new(row, "information_schema.COLUMNS");
-        let table: String = c.take(0, "TABLE_NAME")?;
-        let column = Column {
-            name: c.take(1, "COLUMN_NAME")?,
-            kind: normal_type(&c.take::<String>(2, "COLUMN_TYPE")?),
-            nullable: c.take::<String>(3, "IS_NULLABLE")? == "YES",
-            collation: c
-                .take::<Option<String>>(4, "COLLATION_NAME")?
-                .map(|s| normal_collation(&s)),
-        };
-        live.tables.entry(table).or_default().push(column);
+impl Live {
+    /// The quarantined copies of `table`.
+    pub fn copies_of<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a Quarantined> {
+        self.quarantined.iter().filter(move |q| q.of == table)
     }
-    Ok(live)
 }
 
-/// A table's columns as a result's column descriptions show them (read
-/// with [`sql::RESULTS_UNCONVERTED`] in force, so each carries its own
-/// collation), or `None` when one of them is of a kind this cannot name
-/// as `COLUMN_TYPE` would. Cheap where [`sql::select_columns`] is not, but
-/// only trusted to say "as expected": anything else is looked at again
-/// with that query, which names what differs exactly.
-pub(crate) fn described(columns: &[mysql_async::Column]) -> Option<Vec<Column>> {
-    columns.iter().map(described_column).collect()
+/// A table that `migrate down` renamed out of every writer's reach
+/// (`<table>_dropping_<tag>`) to check it, and then neither dropped nor
+/// renamed back: what it was, and what it holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Quarantined {
+    /// Its name now.
+    pub name: String,
+    /// The table it was: `locks` or `locks_audit`.
+    pub of: String,
+    /// Its columns.
+    pub columns: Vec<Column>,
+    /// How many rows it has.
+    pub rows: u64,
+    /// For a copy of `locks`: the rows holding locks (or data no lock write
+    /// can parse), `row: what`, as `migrate down`'s refusal names them.
+    pub held: Vec<String>,
+    /// Whether the table it was exists again beside it (made anew since).
+    pub beside: bool,
 }
 
-fn described_column(c: &mysql_async::Column) -> Option<Column> {
-    use mysql_async::consts::{ColumnFlags as F, ColumnType as T};
-    let flags = c.flags();
-    if flags.intersects(F::ENUM_FLAG | F::SET_FLAG) {
-        return None;
-    }
-    // Collation ids are fixed by the servers; these are the ones a lock
-    // table is made with, and their neighbours.
-    let collation = match c.character_set() {
-        33 => Some(("utf8mb3_general_ci", 3)),
-        83 => Some(("utf8mb3_bin", 3)),
-        45 => Some(("utf8mb4_general_ci", 4)),
-        46 => Some(("utf8mb4_bin", 4)),
-        _ => None,
-    };
-    let len = c.column_length();
-    let text = |kind: String| collation.map(|(name, _)| (kind, Some(name.to_string())));
-    // Integers only: servers flag a TIMESTAMP column UNSIGNED too.
-    let int = |kind: &str| match flags {
-        f if f.contains(F::ZEROFILL_FLAG) => None,
-        f if f.contains(F::UNSIGNED_FLAG) => Some((format!("{kind} unsigned"), None)),
-        _ => Some((kind.to_string(), None)),
-    };
-    let (kind, collation) = match c.column_type() {
-        T::MYSQL_TYPE_TINY => int("tinyint")?,
-        T::MYSQL_TYPE_SHORT => int("smallint")?,
-        T::MYSQL_TYPE_INT24 => int("mediumint")?,
-        T::MYSQL_TYPE_LONG => int("int")?,
-        T::MYSQL_TYPE_LONGLONG => int("bigint")?,
-        T::MYSQL_TYPE_TIMESTAMP | T::MYSQL_TYPE_TIMESTAMP2 => match c.decimals() {
-            0 => ("timestamp".into(), None),
-            d => (format!("timestamp({d})"), None),
-        },
-        T::MYSQL_TYPE_VAR_STRING | T::MYSQL_TYPE_VARCHAR => {
-            text(format!("varchar({})", len / collation?.1))?
+impl Quarantined {
+    /// Whether dropping it would lose something: a lock held in a copy of
+    /// `locks`, a record in a copy of `locks_audit`.
+    pub fn holds_something(&self) -> bool {
+        match self.of.as_str() {
+            "locks" => !self.held.is_empty(),
+            _ => self.rows > 0,
         }
-        T::MYSQL_TYPE_STRING => text(format!("char({})", len / collation?.1))?,
-        T::MYSQL_TYPE_BLOB
-        | T::MYSQL_TYPE_TINY_BLOB
-        | T::MYSQL_TYPE_MEDIUM_BLOB
-        | T::MYSQL_TYPE_LONG_BLOB => text(
-            match len {
-                255 => "tinytext",
-                65_535 => "text",
-                16_777_215 => "mediumtext",
-                4_294_967_295 => "longtext",
-                _ => return None,
-            }
-            .into(),
-        )?,
-        _ => return None,
-    };
-    Some(Column {
-        name: c.name_str().into_owned(),
-        kind,
-        nullable: !flags.contains(F::NOT_NULL_FLAG),
-        collation,
-    })
+    }
+
+    /// What it holds, in words that follow "holds" or "holding".
+    pub fn holding(&self) -> String {
+        match (self.of.as_str(), self.held.as_slice()) {
+            ("locks", []) => format!("no lock ({} row(s))", self.rows),
+            ("locks", held) => format!("locks: {}", held.join(", ")),
+            _ => format!("{} audit record(s)", self.rows),
+        }
+    }
+
+    /// The statement that brings it back.
+    pub fn restore_sql(&self) -> String {
+        sql::rename_table(&self.name, &self.of)
+    }
+
+    /// How it differs from what its migration makes (empty: identical).
+    pub fn differences(&self) -> Vec<String> {
+        differences_as(&self.of, &self.name, &self.columns, true)
+    }
 }
 
-/// Names the tables a cut-off `migrate down` left renamed.
-pub(crate) async fn find_quarantined(c: &mut Lease, live: &mut Live) -> Result<()> {
+/// Every table an interrupted `migrate down` left renamed out of reach,
+/// with what it is and holds.
+pub(crate) async fn find_quarantined(c: &mut Lease) -> Result<Vec<Quarantined>> {
+    let mut names = Vec::new();
     for row in c.query_rows(sql::SELECT_QUARANTINED).await? {
-        live.quarantined
-            .push(Cells::new(row, "information_schema.TABLES").take(0, "TABLE_NAME")?);
+        names.push(Cells::new(row, "information_schema.TABLES").take::<String>(0, "TABLE_NAME")?);
     }
-    Ok(())
+    read_quarantined(c, &names).await
 }
 
-/// `int(11)` → `int`, `bigint(20)` → `bigint`: the display width is not
-/// part of the type (MySQL 8 no longer reports it). MariaDB's column
-/// compression (`text /*M!100301 COMPRESSED*/`) is not either: it is how
-/// the server stores the same values, and a result's column descriptions
-/// do not show it.
-fn normal_type(t: &str) -> String {
-    let mut t = t.to_ascii_lowercase();
-    if let Some(at) = t.find("/*m!") {
-        if let Some(len) = t[at..].find("*/") {
-            if t[at..at + len].ends_with(" compressed") {
-                t = format!("{}{}", t[..at].trim_end(), &t[at + len + 2..]);
-            }
-        }
+/// Reads what the named quarantined tables are and hold, in one round
+/// trip: their columns, and the rows of each copy of `locks` (for the
+/// locks held in them) or how many records each copy of `locks_audit` has.
+pub(crate) async fn read_quarantined(c: &mut Lease, names: &[String]) -> Result<Vec<Quarantined>> {
+    let copies: Vec<(&str, &str)> = names
+        .iter()
+        .filter_map(|n| Some((n.as_str(), sql::quarantined_table(n)?)))
+        .collect();
+    if copies.is_empty() {
+        return Ok(Vec::new());
     }
-    for int in ["tinyint", "smallint", "mediumint", "bigint", "int"] {
-        if let Some(rest) = t.strip_prefix(int) {
-            if let Some(close) = rest
-                .strip_prefix('(')
-                .and_then(|r| r.find(')').map(|i| &r[i + 1..]))
-            {
-                return format!("{int}{close}");
-            }
-        }
+    let guarded = ["locks".to_string(), "locks_audit".to_string()];
+    let mut reads = vec![sql::select_tables(&guarded), sql::select_columns(names)];
+    for (name, of) in &copies {
+        reads.push(match *of {
+            "locks" => sql::select_lock_data(name),
+            _ => sql::count_rows(name),
+        });
     }
-    t
+    let mut sets = c.query_sets(&reads.join("; ")).await?.into_iter();
+    let mut there = Vec::new();
+    for row in sets.next().unwrap_or_default().rows {
+        there.push(Cells::new(row, "information_schema.TABLES").take::<String>(0, "TABLE_NAME")?);
+    }
+    let mut columns = from_rows(sets.next().unwrap_or_default().rows)?;
+    let mut out = Vec::new();
+    for (name, of) in copies {
+        let rows = sets.next().unwrap_or_default().rows;
+        let mut q = Quarantined {
+            name: name.to_string(),
+            of: of.to_string(),
+            columns: columns.remove(name).unwrap_or_default(),
+            beside: there.iter().any(|t| t == of),
+            ..Quarantined::default()
+        };
+        if of == "locks" {
+            q.rows = rows.len() as u64;
+            q.held = held_in(rows)?;
+        } else if let Some(row) = rows.into_iter().next() {
+            let n = Cells::new(row, "locks_audit").take::<Option<i64>>(0, "COUNT(*)")?;
+            q.rows = n.unwrap_or(0).max(0) as u64;
+        }
+        out.push(q);
+    }
+    Ok(out)
 }
 
-/// `utf8_bin` and `utf8mb3_bin` are one collation, named two ways.
-fn normal_collation(c: &str) -> String {
-    let c = c.to_ascii_lowercase();
-    match c.strip_prefix("utf8_") {
-        Some(rest) => format!("utf8mb3_{rest}"),
-        None => c,
+/// The rows of a locks table (read by [`sql::select_lock_data`]) that hold
+/// something: `row: what`, escaped for the terminal (stored text; these
+/// go into messages as they are).
+pub(crate) fn held_in(rows: Vec<mysql_async::Row>) -> Result<Vec<String>> {
+    let mut held = Vec::new();
+    for row in rows {
+        let mut c = Cells::new(row, "locks");
+        let id: String = c.take(0, "id")?;
+        c.name_row(id.clone());
+        let data: Option<String> = c.take(1, "dataJson")?;
+        if let Some(desc) = LockData::parse(data.as_deref()).held_summary() {
+            held.push(format!("{}: {}", shown_id(&id), shown(&desc)));
+        }
     }
+    Ok(held)
 }
 
 /// The words of some SQL: identifiers and keywords (backquotes dropped),
@@ -252,121 +242,6 @@ pub fn has_ddl(p: &Planned) -> bool {
             "create" | "alter" | "drop" | "rename" | "truncate"
         )
     })
-}
-
-/// A column as a migration makes it.
-struct Expect {
-    name: &'static str,
-    kind: &'static str,
-    /// `None`: either (a server's `explicit_defaults_for_timestamp` decides
-    /// whether a plain TIMESTAMP column may be NULL).
-    nullable: Option<bool>,
-    collation: Option<&'static str>,
-}
-
-const fn col(
-    name: &'static str,
-    kind: &'static str,
-    nullable: Option<bool>,
-    collation: Option<&'static str>,
-) -> Expect {
-    Expect {
-        name,
-        kind,
-        nullable,
-        collation,
-    }
-}
-
-const MB3: Option<&str> = Some("utf8mb3_bin");
-const MB4: Option<&str> = Some("utf8mb4_bin");
-
-/// The columns of locksmith's own tables, as V1 and V2 create them.
-fn expected(table: &str) -> Option<&'static [Expect]> {
-    const LOCKS: &[Expect] = &[
-        col("id", "varchar(128)", Some(false), MB3),
-        col("dataJson", "text", Some(true), MB3),
-        col("version", "int", Some(true), None),
-        col("ts", "timestamp", None, None),
-    ];
-    const AUDIT: &[Expect] = &[
-        col("id", "bigint", Some(false), None),
-        col("opId", "char(32)", Some(false), MB4),
-        col("at", "timestamp(3)", Some(false), None),
-        col("dbUser", "varchar(288)", Some(false), MB4),
-        col("osUser", "varchar(255)", Some(false), MB4),
-        col("command", "text", Some(false), MB4),
-        col("action", "varchar(32)", Some(false), MB4),
-        col("rowId", "varchar(128)", Some(false), MB4),
-        col("versionBefore", "int", Some(true), None),
-        col("versionAfter", "int", Some(true), None),
-        col("removedJson", "mediumtext", Some(true), MB4),
-        col("replacedRaw", "mediumtext", Some(true), MB4),
-    ];
-    match table {
-        "locks" => Some(LOCKS),
-        "locks_audit" => Some(AUDIT),
-        _ => None,
-    }
-}
-
-/// Whether locksmith knows this table column by column.
-pub fn checkable(table: &str) -> bool {
-    expected(table).is_some()
-}
-
-/// How a table differs from what its migration makes, in words (empty when
-/// it does not). `exact`: columns no migration of locksmith's makes count
-/// too (a table to adopt must be identical; a table a later migration
-/// altered may have more).
-pub fn differences(table: &str, found: &[Column], exact: bool) -> Vec<String> {
-    let Some(expect) = expected(table) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in expect {
-        let Some(f) = found.iter().find(|f| f.name.eq_ignore_ascii_case(e.name)) else {
-            out.push(format!("table `{table}` has no column `{}`", e.name));
-            continue;
-        };
-        if f.kind != e.kind && !(e.kind == "timestamp" && f.kind == "timestamp(0)") {
-            out.push(format!(
-                "column `{table}.{}` is {}, not {}",
-                e.name, f.kind, e.kind
-            ));
-        }
-        if e.nullable.is_some_and(|n| n != f.nullable) {
-            out.push(format!(
-                "column `{table}.{}` {}",
-                e.name,
-                if f.nullable {
-                    "may be NULL, and should not"
-                } else {
-                    "may not be NULL, and should"
-                }
-            ));
-        }
-        if let Some(want) = e.collation {
-            if f.collation.as_deref() != Some(want) {
-                out.push(format!(
-                    "column `{table}.{}` uses {}, not {want}",
-                    e.name,
-                    f.collation.as_deref().unwrap_or("no collation")
-                ));
-            }
-        }
-    }
-    if exact {
-        for f in found {
-            if !expect.iter().any(|e| f.name.eq_ignore_ascii_case(e.name)) {
-                out.push(format!(
-                    "table `{table}` has a column `{}` its migration does not make",
-                    f.name
-                ));
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -5,11 +5,12 @@
 //! three.
 
 mod observe;
+mod quarantine;
 
 pub(crate) use observe::{applied, observe};
 pub use observe::{Applied, Observed};
 
-use super::schema::{self, Live};
+use super::schema::{self, Live, Quarantined};
 use super::set::{MigrationSet, Planned};
 use crate::error::{Kind, Result};
 use serde::Serialize;
@@ -38,6 +39,10 @@ pub enum State {
     /// A run started applying it and died before finishing: it may be
     /// half-applied.
     Interrupted,
+    /// Its tables are there, and beside one of them a copy that an
+    /// interrupted `migrate down` left (`<table>_dropping_<tag>`) still
+    /// holds locks or audit records, which lock commands do not see.
+    Stranded,
 }
 
 impl State {
@@ -52,6 +57,7 @@ impl State {
             State::PresentUnrecorded => "present-unrecorded",
             State::Drifted => "drifted",
             State::Interrupted => "interrupted",
+            State::Stranded => "stranded",
         }
     }
 }
@@ -67,6 +73,10 @@ pub enum Action {
     /// Run it again without recording it again: it is recorded, but its
     /// tables are gone.
     Recreate,
+    /// Rename back the tables an interrupted `migrate down` left renamed
+    /// out of reach (each the one copy of its table, made as the migration
+    /// makes it), and record it if it is not recorded.
+    Restore,
 }
 
 impl Action {
@@ -76,6 +86,7 @@ impl Action {
             Action::Apply => "apply",
             Action::Adopt => "adopt",
             Action::Recreate => "re-create",
+            Action::Restore => "restore",
         }
     }
 }
@@ -101,6 +112,12 @@ pub struct MigrationStatus {
     /// looks like from outside (its tables made, its history row not yet
     /// written), so only a look under the run guard can tell.
     pub midway: bool,
+    /// The tables it makes that do not exist.
+    #[serde(skip)]
+    pub absent: Vec<String>,
+    /// For [`Action::Restore`]: the copies to rename back.
+    #[serde(skip)]
+    pub copies: Vec<Quarantined>,
 }
 
 impl MigrationStatus {
@@ -124,12 +141,27 @@ pub fn status(set: &MigrationSet, seen: &Observed) -> Vec<MigrationStatus> {
         .zip(set.migrations())
         .map(|(p, m)| {
             let found = seen.history.iter().find(|a| a.version == p.version);
+            let t = tables(p, &planned, &seen.live);
+            let absent = t.absent.clone();
+            let mut copies = Vec::new();
             let (state, detail, next) = match found {
                 Some(a) if a.name != m.name() || a.checksum != m.checksum().to_string() => {
                     (State::Divergent, Vec::new(), None)
                 }
-                Some(_) => recorded(p, &planned, &seen.live),
-                None => unrecorded(p, &planned, seen),
+                _ => match quarantine::decide(&t, &seen.live, found.is_some()) {
+                    Some(d) => {
+                        copies = d.copies;
+                        (d.state, d.detail, d.next)
+                    }
+                    None => {
+                        let (state, mut detail, next) = match found {
+                            Some(_) => recorded(&t),
+                            None => unrecorded(p, &t, seen),
+                        };
+                        detail.extend(quarantine::notes(&t, &seen.live));
+                        (state, detail, next)
+                    }
+                },
             };
             MigrationStatus {
                 version: p.version,
@@ -142,6 +174,8 @@ pub fn status(set: &MigrationSet, seen: &Observed) -> Vec<MigrationStatus> {
                 applied_on: found.map(|a| a.applied_on.clone()),
                 detail,
                 next,
+                absent,
+                copies,
             }
         })
         .collect();
@@ -155,6 +189,8 @@ pub fn status(set: &MigrationSet, seen: &Observed) -> Vec<MigrationStatus> {
                 detail: Vec::new(),
                 next: None,
                 midway: false,
+                absent: Vec::new(),
+                copies: Vec::new(),
             });
         }
     }
@@ -164,12 +200,12 @@ pub fn status(set: &MigrationSet, seen: &Observed) -> Vec<MigrationStatus> {
 
 /// A migration's tables as they stand: the ones it makes that no later
 /// migration drops, and whether a later one alters them.
-struct Tables<'a> {
+struct TableSet<'a> {
     present: Vec<(&'a str, &'a [schema::Column], bool)>,
     absent: Vec<String>,
 }
 
-fn tables<'a>(p: &Planned, all: &[Planned], live: &'a Live) -> Tables<'a> {
+fn tables<'a>(p: &Planned, all: &[Planned], live: &'a Live) -> TableSet<'a> {
     let mut gone = Vec::new();
     let mut altered = Vec::new();
     for later in all.iter().filter(|l| l.version > p.version) {
@@ -177,7 +213,7 @@ fn tables<'a>(p: &Planned, all: &[Planned], live: &'a Live) -> Tables<'a> {
         gone.extend(g);
         altered.extend(a);
     }
-    let mut t = Tables {
+    let mut t = TableSet {
         present: Vec::new(),
         absent: Vec::new(),
     };
@@ -198,25 +234,13 @@ fn tables<'a>(p: &Planned, all: &[Planned], live: &'a Live) -> Tables<'a> {
 }
 
 /// The state of a migration the history records.
-fn recorded(p: &Planned, all: &[Planned], live: &Live) -> (State, Vec<String>, Option<Action>) {
-    let t = tables(p, all, live);
+fn recorded(t: &TableSet<'_>) -> (State, Vec<String>, Option<Action>) {
     if !t.absent.is_empty() {
-        let mut detail: Vec<String> = t
+        let detail: Vec<String> = t
             .absent
             .iter()
             .map(|name| format!("table `{name}` does not exist"))
             .collect();
-        for q in &live.quarantined {
-            if t.absent
-                .iter()
-                .any(|a| q.starts_with(&format!("{a}_dropping_")))
-            {
-                detail.push(format!(
-                    "`{q}` is what an interrupted `migrate down` left of it (RENAME TABLE `{q}` TO `{}` brings it back)",
-                    q.split("_dropping_").next().unwrap_or_default()
-                ));
-            }
-        }
         return (State::Missing, detail, Some(Action::Recreate));
     }
     let diffs: Vec<String> = t
@@ -235,10 +259,9 @@ fn recorded(p: &Planned, all: &[Planned], live: &Live) -> (State, Vec<String>, O
 /// The state of a migration the history does not record.
 fn unrecorded(
     p: &Planned,
-    all: &[Planned],
+    t: &TableSet<'_>,
     seen: &Observed,
 ) -> (State, Vec<String>, Option<Action>) {
-    let t = tables(p, all, &seen.live);
     let diffs: Vec<String> = t
         .present
         .iter()
@@ -370,6 +393,14 @@ pub(crate) fn check_consistent(list: &[MigrationStatus]) -> Result<()> {
     if states.contains(&State::Interrupted) || states.contains(&State::PresentUnrecorded) {
         hints.push("hint: check by hand what of it is in place; finish it and record it with `locksmith migrate mark-applied <VERSION>`, or undo what landed and run `up` again");
     }
+    if states.contains(&State::Stranded) {
+        hints.push("hint: decide which table holds the locks in use: swap the copy back in (the RENAME above), or release what it holds and DROP TABLE it");
+    }
+    if states.contains(&State::Missing) || states.contains(&State::Pending) {
+        hints.push(
+            "hint: rename back the copy to keep (its RENAME TABLE is above), then run `up` again",
+        );
+    }
     if states.contains(&State::Divergent) || states.contains(&State::AppliedUnknown) {
         hints.push("hint: see `locksmith migrate status`");
     }
@@ -396,6 +427,12 @@ fn why_blocked(s: &MigrationStatus) -> String {
         }
         State::Interrupted => "is interrupted and may be half-applied".to_string(),
         State::PresentUnrecorded => "is not recorded, but its tables are there".to_string(),
+        State::Stranded => {
+            "has a copy of its table, left by an interrupted `migrate down`, that still holds something".to_string()
+        }
+        State::Missing | State::Pending if !s.copies.is_empty() || s.detail.iter().any(|d| d.contains("_dropping_")) => {
+            "has its table renamed away by an interrupted `migrate down`, and `up` cannot tell which copy to bring back".to_string()
+        }
         other => format!("is {}", other.label()),
     };
     let mut line = format!("{} {what}", s.label());

@@ -36,7 +36,10 @@ pub struct Observed {
 
 /// Reads the history, the live tables and the guard: two round trips when
 /// the tables are as their recorded migrations made them, one more to
-/// describe them exactly when not. A table dropped between the two round
+/// describe them exactly when not, one more for the tables an interrupted
+/// `migrate down` left renamed (when there are any), and one for each
+/// table `information_schema` does not list (to tell an absent table from
+/// one this account may not see). A table dropped between the two round
 /// trips (a `migrate down` on another host) means looking again.
 pub(crate) async fn observe(c: &mut Lease, set: &MigrationSet, ttl: Duration) -> Result<Observed> {
     let mut tries = 0;
@@ -65,8 +68,29 @@ async fn observe_once(c: &mut Lease, set: &MigrationSet, ttl: Duration) -> Resul
     // missing table: locksmith's own tables described (no rows), the
     // history and the guard.
     let mut present = Vec::new();
+    let mut copies = Vec::new();
     for row in c.query_rows(&sql::select_tables(&tables)).await? {
-        present.push(Cells::new(row, "information_schema.TABLES").take::<String>(0, "TABLE_NAME")?);
+        let name: String = Cells::new(row, "information_schema.TABLES").take(0, "TABLE_NAME")?;
+        if tables.contains(&name) {
+            present.push(name);
+        } else if sql::quarantined_table(&name).is_some() {
+            copies.push(name);
+        }
+    }
+    // `information_schema` lists only the tables this account has some
+    // privilege on, so a table it does not list is either absent or hidden
+    // from this account. One read tells which; a hidden table is an error
+    // (it cannot be read), never taken for one that is not there.
+    for t in &tables {
+        if present.contains(t) {
+            continue;
+        }
+        match c.query_drop(&sql::probe_table(t)).await {
+            Err(e) if e.server_code() == Some(1146) => {}
+            Err(e) => return Err(e),
+            // Made since the look above: described with the others.
+            Ok(()) => present.push(t.clone()),
+        }
     }
     let there = |name: &str| present.iter().any(|p| p == name);
     let history_there = there(sql::HISTORY_TABLE);
@@ -136,12 +160,9 @@ async fn observe_once(c: &mut Lease, set: &MigrationSet, ttl: Duration) -> Resul
         for t in &unsure {
             live.tables.remove(t);
         }
-        live.tables.extend(exact.tables);
+        live.tables.extend(exact);
     }
-    let gone = tables[2..].iter().any(|t| !live.tables.contains_key(t));
-    if gone && !history.is_empty() {
-        schema::find_quarantined(c, &mut live).await?;
-    }
+    live.quarantined = schema::read_quarantined(c, &copies).await?;
     Ok(Observed {
         history,
         live,

@@ -7,16 +7,22 @@
 //! table is first renamed to a quarantine name (atomic, and ordered
 //! cluster-wide): from then on no writer can reach it, and every write that
 //! reached it before is in it. Then it is checked: if it holds anything, it
-//! is renamed back and the down step refused; if not, it is dropped.
+//! is renamed back and the down step refused; if not, it is dropped
+//! ([`quarantine`]).
+//!
+//! A copy an earlier, interrupted `down` left under its quarantine name is
+//! part of the table it was: `down` refuses while one holds locks or audit
+//! records (unless `--force`), and drops the empty ones with their table.
+
+mod quarantine;
 
 use super::guard::{Holder, RunGuard};
+use super::schema::{find_quarantined, held_in, Quarantined};
 use super::set::{MigrationSet, Planned};
 use super::status::{applied, Applied};
-use crate::db::value::Cells;
 use crate::db::{sql, Lease};
 use crate::db::{ConnectOptions, Session};
 use crate::error::{Kind, Result};
-use crate::locks::LockData;
 use std::time::Duration;
 
 /// How far `migrate down` goes.
@@ -54,6 +60,9 @@ pub struct DownReport {
     pub version_before: Option<i32>,
     /// The highest applied version afterwards, if any.
     pub version: Option<i32>,
+    /// Tables an earlier, interrupted `down` had left renamed out of reach,
+    /// dropped (or planned to be) with the table they were.
+    pub dropped_copies: Vec<String>,
 }
 
 /// Tables whose contents the refusal protects.
@@ -70,7 +79,9 @@ pub(crate) async fn down(
     let mut c = session.lease().await?;
     // Look (and refuse) first, without the guard.
     let (history, plan) = plan(&mut c, set, opts).await?;
+    let copies = twice!(c, find_quarantined(&mut c))?;
     if !opts.force {
+        refuse_copies(&copies)?;
         for p in &plan {
             refuse_if_kept(&mut c, p, &GUARDED.map(|t| (t, t))).await?;
         }
@@ -79,6 +90,11 @@ pub(crate) async fn down(
         return Ok(DownReport {
             version: remaining(&history, &plan),
             version_before: history.iter().map(|a| a.version).max(),
+            dropped_copies: plan
+                .iter()
+                .flat_map(|p| copies_dropped_by(p, &copies))
+                .map(|q| q.name.clone())
+                .collect(),
             rolled_back: plan,
         });
     }
@@ -101,7 +117,7 @@ async fn plan(
     set: &MigrationSet,
     opts: &DownOptions,
 ) -> Result<(Vec<Applied>, Vec<Planned>)> {
-    let history = again!(applied(c))?;
+    let history = twice!(c, applied(c))?;
     let mut newest_first: Vec<&Applied> = history.iter().collect();
     newest_first.sort_by_key(|a| std::cmp::Reverse(a.version));
     let chosen: Vec<&Applied> = match opts.to {
@@ -157,41 +173,138 @@ async fn under_guard(
 ) -> Result<DownReport> {
     // Waits for a table's metadata lock end on the server too, not only
     // at our statement timeout.
-    c.query_drop(&sql::lock_wait_timeout(timeout)).await?;
+    twice!(c, c.query_drop(&sql::lock_wait_timeout(timeout)))?;
     let (history, plan) = plan(c, set, opts).await?;
+    let copies = twice!(c, find_quarantined(c))?;
+    if !opts.force {
+        refuse_copies(&copies)?;
+    }
     let mut done: Vec<Planned> = Vec::new();
+    let mut dropped_copies = Vec::new();
     for p in plan {
         guard.check()?;
-        let dropped = only_drops_guarded(&p);
-        let step = match (opts.force, dropped) {
-            (false, Some(tables)) => quarantine_and_drop(c, &p, &tables).await,
+        let old: Vec<&Quarantined> = copies_dropped_by(&p, &copies).collect();
+        let step = match (opts.force, only_drops_guarded(&p)) {
+            (false, Some(tables)) => {
+                quarantine::quarantine_and_drop(c, &p, &tables, &old, timeout).await
+            }
             (force, _) => {
                 async {
                     if !force {
                         refuse_if_kept(c, &p, &GUARDED.map(|t| (t, t))).await?;
                     }
-                    c.query_drop(&p.sql).await
+                    c.query_drop(&p.sql).await?;
+                    quarantine::drop_copies(c, &old).await
                 }
                 .await
             }
         };
-        step.map_err(|e| match e.kind() {
-            Kind::Refused(_) => e,
+        step.map_err(super::denied).map_err(|e| match e.kind() {
+            Kind::Refused(_) | Kind::NoAccess { .. } => e,
+            Kind::MigrationFailed {
+                migration,
+                reason,
+                left,
+                ..
+            } => Kind::MigrationFailed {
+                migration: migration.clone(),
+                reason: reason.clone(),
+                applied: done.iter().map(|d| d.label.clone()).collect(),
+                left: left.clone(),
+            }
+            .into(),
             _ => Kind::MigrationFailed {
                 migration: format!("{} (down)", p.label),
-                reason: e.to_string(),
+                reason: first_line(&e),
                 applied: done.iter().map(|d| d.label.clone()).collect(),
+                left: Vec::new(),
             }
             .into(),
         })?;
-        again!(c.exec_drop(sql::DELETE_HISTORY, (p.version,)))?;
+        dropped_copies.extend(old.iter().map(|q| q.name.clone()));
+        forget(c, &p).await.map_err(|e| Kind::MigrationFailed {
+            migration: format!("{} (down)", p.label),
+            reason: format!(
+                "its down step ran, but its history row could not be removed: {}; `locksmith migrate down` removes it",
+                first_line(&e)
+            ),
+            applied: done.iter().map(|d| d.label.clone()).collect(),
+            left: Vec::new(),
+        })?;
         done.push(p);
     }
     Ok(DownReport {
         version: remaining(&history, &done),
         version_before: history.iter().map(|a| a.version).max(),
         rolled_back: done,
+        dropped_copies,
     })
+}
+
+/// What went wrong, without the hint lines under it (a failed step's
+/// message says what to do itself).
+fn first_line(e: &crate::Error) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
+/// Deletes a rolled-back migration's history row. The statement is
+/// idempotent, so a connection lost on the way is simply tried again, once,
+/// on a new one.
+async fn forget(c: &mut Lease, p: &Planned) -> Result<()> {
+    twice!(c, c.exec_drop(sql::DELETE_HISTORY, (p.version,)))
+}
+
+/// The copies a step drops with their table: those of the guarded tables
+/// its down step drops.
+fn copies_dropped_by<'a>(
+    p: &'a Planned,
+    copies: &'a [Quarantined],
+) -> impl Iterator<Item = &'a Quarantined> {
+    copies.iter().filter(|q| drops(p, &q.of))
+}
+
+/// Refuses while a copy an interrupted `down` left holds locks or audit
+/// records: rolling back would leave them in a table nobody reads (or drop
+/// them, with `--force`).
+fn refuse_copies(copies: &[Quarantined]) -> Result<()> {
+    let full: Vec<&Quarantined> = copies.iter().filter(|q| q.holds_something()).collect();
+    if full.is_empty() {
+        return Ok(());
+    }
+    let what: Vec<String> = full
+        .iter()
+        .map(|q| {
+            format!(
+                "`{}`, what an interrupted `migrate down` left of `{}`, still holds {}",
+                q.name,
+                q.of,
+                q.holding()
+            )
+        })
+        .collect();
+    let hints: Vec<String> = full
+        .iter()
+        .map(|q| match q.beside {
+            false => format!(
+                "hint: bring it back with: {} (`locksmith migrate up` does too), and {} first; or pass --force to drop it",
+                q.restore_sql(),
+                match q.of.as_str() {
+                    "locks" => "release its locks",
+                    _ => "export its records (`locksmith locks history --format json`)",
+                }
+            ),
+            true => format!(
+                "hint: `{}` was made anew beside it: `locksmith migrate status` says how to swap it back in; or pass --force to drop it",
+                q.of
+            ),
+        })
+        .collect();
+    Err(Kind::Refused(format!(
+        "refusing to roll back: {}\n{}",
+        what.join("; "),
+        hints.join("\n")
+    ))
+    .into())
 }
 
 /// The guarded tables a down step drops, when dropping them is all it does
@@ -230,46 +343,6 @@ fn drops(p: &Planned, table: &str) -> bool {
             .any(|w| w == table)
 }
 
-/// Renames each table out of every writer's reach, checks it, and drops it;
-/// or, when one still holds something, renames them all back and refuses.
-async fn quarantine_and_drop(c: &mut Lease, p: &Planned, tables: &[&'static str]) -> Result<()> {
-    let tag = format!("{:08x}", fastrand::u32(..));
-    let mut moved: Vec<(&str, String)> = Vec::new();
-    for t in tables {
-        let q = format!("{t}_dropping_{tag}");
-        match again!(c.query_drop(&sql::rename_table(t, &q))) {
-            Ok(()) => moved.push((t, q)),
-            // Not there (IF EXISTS): nothing to drop.
-            Err(e) if matches!(e.kind(), Kind::NoTable(_)) => {}
-            Err(e) => {
-                restore(c, &moved).await;
-                return Err(e);
-            }
-        }
-    }
-    let checked: Vec<(&str, &str)> = moved.iter().map(|(t, q)| (*t, q.as_str())).collect();
-    if let Err(e) = refuse_if_kept(c, p, &checked).await {
-        restore(c, &moved).await;
-        return Err(e);
-    }
-    for (_, q) in &moved {
-        again!(c.query_drop(&sql::drop_table(q)))?;
-    }
-    Ok(())
-}
-
-/// Renames quarantined tables back. A failure here is said loudly: the
-/// table would be left under its quarantine name.
-async fn restore(c: &mut Lease, moved: &[(&str, String)]) {
-    for (t, q) in moved.iter().rev() {
-        if let Err(e) = again!(c.query_drop(&sql::rename_table(q, t))) {
-            eprintln!(
-                "locksmith: ERROR: could not rename `{q}` back to `{t}`: {e}\nlocksmith: rename it back with: RENAME TABLE `{q}` TO `{t}`"
-            );
-        }
-    }
-}
-
 /// Refuses to drop a table that still holds data worth keeping: `locks`
 /// while any lock is held in it, `locks_audit` while it holds records.
 /// `tables` pairs each guarded name with the name it has now.
@@ -291,10 +364,7 @@ async fn refuse_if_kept(c: &mut Lease, p: &Planned, tables: &[(&str, &str)]) -> 
                 }
             }
             _ => {
-                let n = match c
-                    .exec_number(&sql::count_rows(now), (), "locks_audit")
-                    .await
-                {
+                let n = match twice!(c, c.exec_number(&sql::count_rows(now), (), "locks_audit")) {
                     Ok(n) => n.unwrap_or(0),
                     Err(e) if matches!(e.kind(), Kind::NoTable(_)) => 0,
                     Err(e) => return Err(e),
@@ -314,20 +384,9 @@ async fn refuse_if_kept(c: &mut Lease, p: &Planned, tables: &[(&str, &str)]) -> 
 
 /// The rows of a locks table (named `table` now) that hold something.
 async fn held_locks(c: &mut Lease, table: &str) -> Result<Vec<String>> {
-    let rows = match again!(c.query_rows(&sql::select_lock_data(table))) {
-        Ok(r) => r,
-        Err(e) if matches!(e.kind(), Kind::NoTable(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut held = Vec::new();
-    for row in rows {
-        let mut c = Cells::new(row, "locks");
-        let id: String = c.take(0, "id")?;
-        c.name_row(id.clone());
-        let data: Option<String> = c.take(1, "dataJson")?;
-        if let Some(desc) = LockData::parse(data.as_deref()).held_summary() {
-            held.push(format!("{id}: {desc}"));
-        }
+    match twice!(c, c.query_rows(&sql::select_lock_data(table))) {
+        Ok(rows) => held_in(rows),
+        Err(e) if matches!(e.kind(), Kind::NoTable(_)) => Ok(Vec::new()),
+        Err(e) => Err(e),
     }
-    Ok(held)
 }
