@@ -11,8 +11,8 @@
 //! no other test's connections.
 
 use crate::connect::{connected_over_tls, Account, STATUS_FRESH};
-use crate::tls_pki::start_tls;
 use crate::harness::*;
+use crate::tls_pki::start_tls;
 use locksmith::bench::BenchReport;
 use mysql_async::prelude::Queryable;
 use std::os::unix::fs::PermissionsExt;
