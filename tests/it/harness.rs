@@ -357,6 +357,21 @@ pub fn block<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
+/// What `migrate up` prints on an empty database.
+pub const UP_FRESH: &str = "Applied V1__locks_create_table\nApplied V2__locks_audit_create_table\nSchema is now at version 2.\n";
+
+/// What `migrate up` prints when there is nothing to do.
+pub const UP_NOOP: &str = "Schema is up to date (version 2); nothing to apply.\n";
+
+/// `migrate status` with both embedded migrations applied, as [`normal`]
+/// leaves it (for [`Run::succeeds_like`]).
+pub const STATUS_APPLIED: &str = "+-+\n\
+    | VERSION NAME STATE APPLIED ON |\n\
+    +=+\n\
+    | 1 locks_create_table applied <TIME> |\n\
+    | 2 locks_audit_create_table applied <TIME> |\n\
+    +-+\n";
+
 /// A database of its own for one test, on the shared server or on a
 /// throwaway server of the test's own.
 pub struct TestDb {
@@ -415,7 +430,7 @@ impl TestDb {
     /// A fresh database with `migrate up` applied.
     pub fn migrated() -> TestDb {
         let db = TestDb::new();
-        db.locksmith(&["migrate", "up"]).success();
+        db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
         db
     }
 
@@ -704,8 +719,10 @@ fn run(cmd: &mut Command, stdin: Option<&str>) -> Run {
 }
 
 /// What a finished `locksmith` run printed, and how it exited. Its checks
-/// look at status, stdout and stderr together: an error leaves stdout empty
-/// unless the test says otherwise.
+/// look at status, stdout and stderr together: a success says nothing on
+/// stderr and prints exactly what the test says (nothing, for
+/// [`Run::success`]); an error leaves stdout empty unless the test says
+/// otherwise.
 #[derive(Debug)]
 pub struct Run {
     pub code: i32,
@@ -724,12 +741,69 @@ impl From<Output> for Run {
 }
 
 impl Run {
-    /// Asserts exit 0 and an empty stderr.
+    /// Asserts exit 0 and an empty stderr. (Callers move to the forms
+    /// below, which check stdout too; then this asserts an empty stdout.)
     #[track_caller]
     pub fn success(&self) -> &Run {
+        self.quiet_success();
+        self
+    }
+
+    /// Asserts exit 0, an empty stderr, and stdout exactly this.
+    #[track_caller]
+    pub fn succeeds_with(&self, stdout: &str) -> &Run {
+        self.quiet_success();
+        self.stdout_is(stdout)
+    }
+
+    /// Asserts exit 0, an empty stderr, and stdout, once [`normal`] has
+    /// replaced what changes from run to run (times, ages, `HOST:PID`, the
+    /// run's account), exactly this.
+    #[track_caller]
+    pub fn succeeds_like(&self, stdout: &str) -> &Run {
+        self.quiet_success();
+        self.stdout_like(stdout)
+    }
+
+    /// Asserts exit 0 and an empty stderr, and parses stdout as JSON into
+    /// `T` (the output types deny unknown fields, so nothing goes unseen).
+    #[track_caller]
+    pub fn success_json<T: serde::de::DeserializeOwned>(&self) -> T {
+        self.quiet_success();
+        self.json()
+    }
+
+    /// Asserts exit 0 and an empty stderr, and hands stdout to `check`: for
+    /// output that is open-ended by nature (help, man page, completions,
+    /// measured numbers), where the caller asserts what matters in it.
+    #[track_caller]
+    pub fn succeeds_where(&self, check: impl FnOnce(&str)) -> &Run {
+        self.quiet_success();
+        assert!(!self.stdout.is_empty(), "expected output: {self:#?}");
+        check(&self.stdout);
+        self
+    }
+
+    /// The same run with each known value in both streams replaced by its
+    /// name (`[(&holder, "<FIRST>")]`): to compare whole output holding a
+    /// value that [`normal`] would hide but the test knows.
+    pub fn named(&self, names: &[(&str, &str)]) -> Run {
+        let (mut stdout, mut stderr) = (self.stdout.clone(), self.stderr.clone());
+        for (value, name) in names {
+            stdout = stdout.replace(value, name);
+            stderr = stderr.replace(value, name);
+        }
+        Run {
+            code: self.code,
+            stdout,
+            stderr,
+        }
+    }
+
+    #[track_caller]
+    fn quiet_success(&self) {
         assert_eq!(self.code, 0, "expected success: {self:#?}");
         assert_eq!(self.stderr, "", "expected a quiet stderr: {self:#?}");
-        self
     }
 
     /// Asserts this exit code, an error on stderr (`locksmith: …`, several
@@ -742,6 +816,19 @@ impl Run {
             "an error prints nothing on stdout: {self:#?}"
         );
         self
+    }
+
+    /// Asserts this exit code, nothing on stdout, and stderr exactly this.
+    #[track_caller]
+    pub fn fails_with(&self, code: i32, stderr: &str) -> &Run {
+        self.fails(code).stderr_is(stderr)
+    }
+
+    /// Like [`Run::fails_with`], comparing stderr once [`normal`] has
+    /// replaced what changes from run to run.
+    #[track_caller]
+    pub fn fails_like(&self, code: i32, stderr: &str) -> &Run {
+        self.fails(code).stderr_like(stderr)
     }
 
     /// Like [`Run::fails`], for the few commands that print data before
@@ -761,6 +848,42 @@ impl Run {
         self
     }
 
+    /// Asserts stderr is exactly this.
+    #[track_caller]
+    pub fn stderr_is(&self, s: &str) -> &Run {
+        assert_eq!(self.stderr, s, "stderr differs: {self:#?}");
+        self
+    }
+
+    /// Asserts stdout, once [`normal`] has replaced what changes from run
+    /// to run, is exactly this.
+    #[track_caller]
+    pub fn stdout_like(&self, s: &str) -> &Run {
+        assert_eq!(normal(&self.stdout), s, "stdout differs: {self:#?}");
+        self
+    }
+
+    /// Asserts stderr, once [`normal`] has replaced what changes from run
+    /// to run, is exactly this.
+    #[track_caller]
+    pub fn stderr_like(&self, s: &str) -> &Run {
+        assert_eq!(normal(&self.stderr), s, "stderr differs: {self:#?}");
+        self
+    }
+
+    /// Asserts stderr, whole, matches this regular expression (anchored at
+    /// both ends): for a message with a hole in it for words that are not
+    /// locksmith's (the OS's, the resolver's).
+    #[track_caller]
+    pub fn stderr_matches(&self, pattern: &str) -> &Run {
+        let re = regex::Regex::new(&format!("^(?s:{pattern})$")).unwrap();
+        assert!(
+            re.is_match(&self.stderr),
+            "stderr does not match {pattern:?}: {self:#?}"
+        );
+        self
+    }
+
     /// Asserts stdout is empty.
     #[track_caller]
     pub fn no_stdout(&self) -> &Run {
@@ -768,7 +891,8 @@ impl Run {
         self
     }
 
-    /// Asserts stdout contains each of these.
+    /// Asserts stdout contains each of these. Only for output that is
+    /// open-ended (help text, a server's own words); the caller says why.
     #[track_caller]
     pub fn stdout_has(&self, parts: &[&str]) -> &Run {
         for p in parts {
@@ -777,7 +901,8 @@ impl Run {
         self
     }
 
-    /// Asserts stderr contains each of these.
+    /// Asserts stderr contains each of these. Only for messages that are
+    /// open-ended (they quote the server or the OS); the caller says why.
     #[track_caller]
     pub fn stderr_has(&self, parts: &[&str]) -> &Run {
         for p in parts {
@@ -797,11 +922,106 @@ impl Run {
         self
     }
 
-    /// Parses stdout as JSON into T.
+    /// Parses stdout as JSON into T (the caller has checked the status and
+    /// stderr; see [`Run::success_json`]).
     #[track_caller]
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> T {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {self:#?}"))
     }
+}
+
+/// Output with what changes from run to run replaced, so that it can be
+/// compared whole:
+///
+/// - RFC 3339 times (`2026-01-02T03:04:05.678Z`) become `<TIME>`;
+/// - `OSUSER@HOST` (this process's) becomes `<ME>`, and `HOST:PID` becomes
+///   `<HOST>:<PID>`;
+/// - the run's account (`lt_…_u`) becomes `<USER>`, and the client host in
+///   the server's "Access denied for user 'U'@'HOST'" becomes `<CLIENT>`;
+/// - `MariaDB 10.11.9` becomes `MariaDB <VERSION>`;
+/// - in table lines (those starting with `|` or `+`), runs of spaces,
+///   dashes and equals signs become one, so column widths (which follow
+///   the contents) do not matter, and an age after a time becomes `<AGE>`.
+pub fn normal(s: &str) -> String {
+    use regex::Regex;
+    static RULES: OnceLock<Vec<(Regex, String)>> = OnceLock::new();
+    let rules = RULES.get_or_init(|| {
+        let (host, me) = (
+            regex::escape(&locksmith::host::hostname()),
+            regex::escape(&locksmith::host::os_user()),
+        );
+        [
+            (
+                r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z".to_string(),
+                "<TIME>".to_string(),
+            ),
+            (format!(r"\b{me}@{host}\b"), "<ME>".into()),
+            (format!(r"\b{host}:\d+\b"), "<HOST>:<PID>".into()),
+            (format!(r"{}\b", regex::escape(&user())), "<USER>".into()),
+            (
+                r"Access denied for user '([^']*)'@'[^']*'".into(),
+                "Access denied for user '$1'@'<CLIENT>'".into(),
+            ),
+            (r"MariaDB \d+\.\d+\.\d+".into(), "MariaDB <VERSION>".into()),
+        ]
+        .into_iter()
+        .map(|(re, to)| (Regex::new(&re).unwrap(), to))
+        .collect()
+    });
+    static TABLE: OnceLock<[Regex; 4]> = OnceLock::new();
+    let [spaces, dashes, equals, age] = TABLE.get_or_init(|| {
+        [
+            Regex::new(" +").unwrap(),
+            Regex::new("-+").unwrap(),
+            Regex::new("=+").unwrap(),
+            Regex::new(r"<TIME> \d+[dhms](\d\d[hms])? \|").unwrap(),
+        ]
+    });
+    let mut s = s.to_string();
+    for (re, to) in rules {
+        s = re.replace_all(&s, to.as_str()).into_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    for line in s.split_inclusive('\n') {
+        if line.starts_with('|') || line.starts_with('+') {
+            let l = spaces.replace_all(line, " ");
+            let l = if l.starts_with('+') {
+                equals
+                    .replace_all(&dashes.replace_all(&l, "-"), "=")
+                    .into_owned()
+            } else {
+                l.into_owned()
+            };
+            out.push_str(&age.replace_all(&l, "<TIME> <AGE> |"));
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// Polls `cond` every 10 ms until it holds; panics, naming `what`, if it
+/// does not within `limit`. The way tests wait for something to happen
+/// (never a fixed sleep).
+#[track_caller]
+pub fn wait_until(what: &str, limit: std::time::Duration, cond: impl FnMut() -> bool) {
+    assert!(
+        poll_until(limit, cond),
+        "waited {limit:?}, but never: {what}"
+    );
+}
+
+/// Polls `cond` every 10 ms until it holds (true) or `limit` has passed
+/// (false): for something that may rightly never happen.
+pub fn poll_until(limit: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let t = std::time::Instant::now();
+    while !cond() {
+        if t.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    true
 }
 
 // ------------------------------------------------------------------
