@@ -48,9 +48,24 @@ fn dump_row<'a>(doc: &'a Dump, id: &str) -> &'a DumpRow {
 }
 
 fn history(db: &TestDb, row: &str) -> HistoryDoc {
-    let r = db.locksmith(&["locks", "history", "--format", "json", row]);
-    r.success();
-    r.json()
+    db.locksmith(&["locks", "history", "--format", "json", row])
+        .success_json()
+}
+
+/// What a lock write says of a row it cannot write safely.
+fn unsafe_row(id: &str, why: &str) -> String {
+    format!(
+        "locksmith: row `{id}` cannot be written safely: {why}\n\
+         hint: look with `locksmith locks dump {id}`; `locksmith locks repair {id}` mends it, and shows first every lock it would drop\n"
+    )
+}
+
+/// What a lock write says of a row whose data is not a JSON object.
+fn not_an_object(id: &str, raw: &str) -> String {
+    format!(
+        "locksmith: row `{id}` holds data that is not a JSON object: {raw}\n\
+         hint: inspect it with `locksmith locks dump {id}`; `locksmith locks repair {id}` replaces it with {{}} and keeps the old text in the audit trail\n"
+    )
 }
 
 /// No character that could move the cursor, recolour or reorder what a
@@ -106,12 +121,14 @@ fn null_version_row_is_shown_and_repaired() {
     assert_eq!(bad.locks[0].holder.get(), r#""h""#);
     let t = db.locksmith(&["locks", "dump"]);
     assert_eq!(t.code, 0, "{t:#?}");
-    let line = t.stdout.lines().find(|l| l.contains("nullv")).unwrap();
-    assert!(
-        line.contains(" x ") && line.contains(" h ") && line.contains(" NULL "),
-        "{t:#?}"
+    t.stderr_is(&r.stderr).stdout_like(
+        "+-+\n\
+         | ROW LOCK HOLDER VERSION LAST CHANGE AGE |\n\
+         +=+\n\
+         | good a t1 3 <TIME> <AGE> |\n\
+         | nullv x h NULL <TIME> <AGE> |\n\
+         +-+\n",
     );
-    assert!(t.stdout.lines().any(|l| l.contains("good")), "{t:#?}");
 
     // Operator writes refuse it too, naming the problem and the way out.
     let before = snapshot(&db);
@@ -121,15 +138,12 @@ fn null_version_row_is_shown_and_repaired() {
         vec!["locks", "force-release", "nullv", "--all", "--yes"],
     ] {
         let r = db.locksmith(&args);
-        r.fails(1).stderr_has(&[
-            "row `nullv` cannot be written safely: its version is NULL",
-            "`locksmith locks repair nullv` mends it",
-        ]);
+        r.fails_with(1, &unsafe_row("nullv", "its version is NULL"));
         unchanged(&db, &before, &r);
     }
 
     let r = db.locksmith(&["locks", "repair", "nullv", "--dry-run"]);
-    r.success().stdout_is(
+    r.succeeds_with(
         "row `nullv`: version NULL -> 1 (planned)\n\
          repair: version NULL starts over at 1\n\
          the old dataJson, verbatim (kept in the audit trail):\n\
@@ -140,8 +154,7 @@ fn null_version_row_is_shown_and_repaired() {
     unchanged(&db, &before, &r);
 
     db.locksmith(&["locks", "repair", "nullv", "--yes"])
-        .success()
-        .stdout_is(
+        .succeeds_with(
             "row `nullv`: version NULL -> 1\n\
              repaired: version NULL starts over at 1\n\
              the old dataJson, verbatim (kept in the audit trail):\n\
@@ -164,11 +177,13 @@ fn null_version_row_is_shown_and_repaired() {
         ("repair", None, Some(1), true, Some(r#"{"x":"h"}"#))
     );
     assert_eq!(rec.command, "locksmith locks repair nullv --yes");
-    db.locksmith(&["locks", "history"]).success().stdout_has(&[
-        "repair",
-        "nullv",
-        r#"repaired; the data was {"x":"h"}"#,
-    ]);
+    db.locksmith(&["locks", "history"]).succeeds_like(
+        "+-+\n\
+         | # AT WHO ACTION ROW CHANGE |\n\
+         +=+\n\
+         | 1 <TIME> <ME> (<USER>@%) repair nullv -: repaired; the data was {\"x\":\"h\"} |\n\
+         +-+\n",
+    );
 
     // Mended: lock writes work again, and a second repair has nothing to do.
     db.locksmith(&["locks", "acquire", "nullv", "y", "--holder", "h"])
@@ -176,8 +191,7 @@ fn null_version_row_is_shown_and_repaired() {
     assert_eq!(squash(&db.data("nullv").unwrap()), r#"{"x":"h","y":"h"}"#);
     assert_eq!(db.version("nullv"), 2);
     db.locksmith(&["locks", "repair", "nullv", "--yes"])
-        .success()
-        .stdout_is("row `nullv` needs no repair; nothing was changed\n");
+        .succeeds_with("row `nullv` needs no repair; nothing was changed\n");
     // The good row was never touched.
     assert_eq!(db.version("good"), 3);
     assert_eq!(db.data("good").as_deref(), Some(r#"{"a":"t1"}"#));
@@ -194,10 +208,7 @@ fn null_version_row_refuses_lock_writes() {
         vec!["locks", "run", "nullv", "y", "--holder", "h", "--", "true"],
     ] {
         let r = db.locksmith(&args);
-        r.fails(1).stderr_has(&[
-            "row `nullv` cannot be written safely: its version is NULL",
-            "`locksmith locks repair nullv` mends it",
-        ]);
+        r.fails_with(1, &unsafe_row("nullv", "its version is NULL"));
         unchanged(&db, &before, &r);
     }
 }
@@ -207,8 +218,13 @@ fn repair_mends_a_row_whose_json_has_spaces() {
     let db = TestDb::migrated();
     put(&db, "spaced", Some(r#"{"x": "h", "y": "g"}"#), None);
     db.locksmith(&["locks", "repair", "spaced", "--yes"])
-        .success()
-        .stdout_has(&["row `spaced`: version NULL -> 1\n"]);
+        .succeeds_with(
+            "row `spaced`: version NULL -> 1\n\
+             repaired: version NULL starts over at 1\n\
+             the old dataJson, verbatim (kept in the audit trail):\n\
+             {\"x\": \"h\", \"y\": \"g\"}\n\
+             2 lock(s) remain\n",
+        );
     assert_eq!(db.version("spaced"), 1);
     assert_eq!(squash(&db.data("spaced").unwrap()), r#"{"x":"h","y":"g"}"#);
     // The old text is kept verbatim in the audit trail, spaces included.
@@ -224,7 +240,10 @@ fn max_version_row_refuses_and_repair_mends() {
     let db = TestDb::migrated();
     put(&db, "good", Some("{}"), Some(3));
     put(&db, "max", Some(r#"{"x":"h"}"#), Some(2147483647));
-    let says = "row `max` cannot be written safely: its version is 2147483647, the most the INT column holds, so no write can move it on";
+    let says = unsafe_row(
+        "max",
+        "its version is 2147483647, the most the INT column holds, so no write can move it on",
+    );
     let before = snapshot(&db);
     for args in [
         vec!["locks", "acquire", "max", "y", "--holder", "h"],
@@ -234,22 +253,16 @@ fn max_version_row_refuses_and_repair_mends() {
         vec!["locks", "force-release", "max", "x", "--yes"],
     ] {
         let r = db.locksmith(&args);
-        r.fails(1)
-            .stderr_has(&[says, "`locksmith locks repair max` mends it"]);
-        assert!(!r.stderr.contains("Out of range"), "{r:#?}");
+        r.fails_with(1, &says);
         unchanged(&db, &before, &r);
     }
     // A bump that would overflow a sound row says so in its own words.
     let r = db.locksmith(&["locks", "bump", "good", "--by", "2147483647", "--yes"]);
-    r.fails(2).stderr_has(&[
-        "bumping row `good` (version 3) by 2147483647 would take its version past 2147483647",
-    ]);
-    assert!(!r.stderr.contains("Out of range"), "{r:#?}");
+    r.fails_with(2, "locksmith: bumping row `good` (version 3) by 2147483647 would take its version past 2147483647, the most the INT column holds; nothing was changed\n");
     unchanged(&db, &before, &r);
 
     db.locksmith(&["locks", "repair", "max", "--yes"])
-        .success()
-        .stdout_is(
+        .succeeds_with(
             "row `max`: version 2147483647 -> 1\n\
              repaired: version 2147483647 starts over at 1\n\
              the old dataJson, verbatim (kept in the audit trail):\n\
@@ -302,11 +315,13 @@ fn text_version_is_shown_and_repaired() {
     assert_eq!(txt.locks.len(), 1);
     let t = db.locksmith(&["locks", "dump"]);
     assert_eq!(t.code, 0, "{t:#?}");
-    assert!(
-        t.stdout
-            .lines()
-            .any(|l| l.contains("txt") && l.contains("`abc`")),
-        "{t:#?}"
+    t.stderr_is(&r.stderr).stdout_like(
+        "+-+\n\
+         | ROW LOCK HOLDER VERSION LAST CHANGE AGE |\n\
+         +=+\n\
+         | good a t1 3 <TIME> <AGE> |\n\
+         | txt x h `abc` <TIME> <AGE> |\n\
+         +-+\n",
     );
 
     let before = snapshot(&db);
@@ -316,17 +331,17 @@ fn text_version_is_shown_and_repaired() {
         vec!["locks", "bump", "txt", "--yes"],
     ] {
         let r = db.locksmith(&args);
-        r.fails(1).stderr_has(&[
-            "row `txt` cannot be written safely: its version is `abc`, not a number",
-        ]);
+        r.fails_with(1, &unsafe_row("txt", "its version is `abc`, not a number"));
         unchanged(&db, &before, &r);
     }
     db.locksmith(&["locks", "repair", "txt", "--yes"])
-        .success()
-        .stdout_has(&[
-            "row `txt`: version `abc` -> 1\n",
-            "repaired: version `abc` starts over at 1\n",
-        ]);
+        .succeeds_with(
+            "row `txt`: version `abc` -> 1\n\
+             repaired: version `abc` starts over at 1\n\
+             the old dataJson, verbatim (kept in the audit trail):\n\
+             {\"x\":\"h\"}\n\
+             1 lock(s) remain\n",
+        );
     assert_eq!(db.version("txt"), 1);
     let rec = &history(&db, "txt").records[0];
     assert_eq!(
@@ -345,17 +360,29 @@ fn millisecond_ts_column_is_read() {
         "ALTER TABLE locks MODIFY ts TIMESTAMP(3) NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3)",
     );
     put(&db, "r", Some(r#"{"a":"t1"}"#), Some(1));
-    let r = db.locksmith(&["locks", "dump"]);
-    r.success().stdout_has(&["r ", "a ", "t1"]);
-    let r = db.locksmith(&["locks", "dump", "--format", "json"]);
-    r.success();
-    let doc: Dump = r.json();
+    db.locksmith(&["locks", "dump"]).succeeds_like(
+        "+-+\n\
+         | ROW LOCK HOLDER VERSION LAST CHANGE AGE |\n\
+         +=+\n\
+         | r a t1 1 <TIME> <AGE> |\n\
+         +-+\n",
+    );
+    let doc: Dump = db
+        .locksmith(&["locks", "dump", "--format", "json"])
+        .success_json();
     let row = dump_row(&doc, "r");
     assert!(row.changed_at.as_deref().unwrap().ends_with('Z'), "{row:?}");
     assert!((0..120).contains(&row.age_seconds.unwrap()), "{row:?}");
     db.locksmith(&["locks", "acquire", "r", "b", "--holder", "h"])
         .success();
-    db.locksmith(&["locks", "dump", "r"]).success();
+    db.locksmith(&["locks", "dump", "r"]).succeeds_like(
+        "+-+\n\
+         | ROW LOCK HOLDER VERSION LAST CHANGE AGE |\n\
+         +=+\n\
+         | r a t1 2 <TIME> <AGE> |\n\
+         | r b h 2 <TIME> <AGE> |\n\
+         +-+\n",
+    );
 }
 
 #[test]
@@ -364,7 +391,10 @@ fn duplicate_keys_are_refused_and_audited() {
     put(&db, "d", Some(r#"{"b":"x","b":"y"}"#), Some(1));
     put(&db, "d3", Some(r#"{"b":"x","c":"z","b":"y"}"#), Some(1));
     put(&db, "d4", Some(r#"{"b":"x","c":"z","b":"y"}"#), Some(1));
-    let says = "row `d` cannot be written safely: its dataJson names `b` more than once, so who holds it is ambiguous";
+    let says = unsafe_row(
+        "d",
+        "its dataJson names `b` more than once, so who holds it is ambiguous",
+    );
     let before = snapshot(&db);
     for args in [
         vec!["locks", "acquire", "d", "b", "--holder", "x"],
@@ -375,17 +405,14 @@ fn duplicate_keys_are_refused_and_audited() {
         vec!["locks", "force-release", "d", "b", "--yes"],
     ] {
         let r = db.locksmith(&args);
-        r.fails(1)
-            .stderr_has(&[says, "`locksmith locks repair d` mends it"]);
+        r.fails_with(1, &says);
         unchanged(&db, &before, &r);
     }
 
     // dump lists both entries, in stored order.
     let r = db.locksmith(&["locks", "dump", "--format", "json", "d"]);
     assert_eq!(r.code, 0, "{r:#?}");
-    assert!(r
-        .stderr
-        .contains("warning: row `d`: its dataJson names `b` more than once"));
+    r.stderr_is("locksmith: warning: row `d`: its dataJson names `b` more than once, so who holds it is ambiguous; `locksmith locks repair d` mends it\n");
     let doc: Dump = r.json();
     let locks: Vec<(&str, &str)> = doc.rows[0]
         .locks
@@ -394,21 +421,19 @@ fn duplicate_keys_are_refused_and_audited() {
         .collect();
     assert_eq!(locks, [("b", r#""x""#), ("b", r#""y""#)]);
     let t = db.locksmith(&["locks", "dump", "d"]);
-    let lines: Vec<&str> = t.stdout.lines().filter(|l| l.starts_with("| d ")).collect();
-    assert_eq!(lines.len(), 2, "{t:#?}");
-    assert!(
-        lines[0].contains(" b ") && lines[0].contains(" x "),
-        "{t:#?}"
-    );
-    assert!(
-        lines[1].contains(" b ") && lines[1].contains(" y "),
-        "{t:#?}"
+    assert_eq!(t.code, 0, "{t:#?}");
+    t.stderr_is(&r.stderr).stdout_like(
+        "+-+\n\
+         | ROW LOCK HOLDER VERSION LAST CHANGE AGE |\n\
+         +=+\n\
+         | d b x 1 <TIME> <AGE> |\n\
+         | d b y 1 <TIME> <AGE> |\n\
+         +-+\n",
     );
 
     // --all removes every entry, and the audit names all three.
     db.locksmith(&["locks", "force-release", "d3", "--all", "--yes"])
-        .success()
-        .stdout_is(
+        .succeeds_with(
             "row `d3`: version 1 -> 2\nreleased b (held by x)\nreleased c (held by z)\nreleased b (held by y)\n0 lock(s) remain\n",
         );
     assert_eq!(db.data("d3").as_deref(), Some("{}"));
@@ -423,8 +448,7 @@ fn duplicate_keys_are_refused_and_audited() {
     // repair keeps the last holder (as JSON parsers read it), lists what it
     // drops, and keeps the old text in the audit.
     db.locksmith(&["locks", "repair", "d4", "--yes"])
-        .success()
-        .stdout_is(
+        .succeeds_with(
             "row `d4`: version 1 -> 2\n\
              repaired: names written more than once keep their last holder: `b`\n\
              dropped b (held by x)\n\
@@ -460,9 +484,9 @@ fn deep_nesting_and_lone_surrogates_are_valid_objects() {
     put(&db, "sur", Some(r#"{"s":"\ud800"}"#), Some(1));
     put(&db, "surk", Some(r#"{"\udc00":"h"}"#), Some(1));
 
-    let r = db.locksmith(&["locks", "dump", "--format", "json"]);
-    r.success();
-    let doc: Dump = r.json();
+    let doc: Dump = db
+        .locksmith(&["locks", "dump", "--format", "json"])
+        .success_json();
     for row in &doc.rows {
         assert_eq!(
             (row.raw.as_deref(), row.problem.as_deref()),
@@ -473,7 +497,17 @@ fn deep_nesting_and_lone_surrogates_are_valid_objects() {
     assert_eq!(dump_row(&doc, "deep").locks[0].holder.get(), deep);
     assert_eq!(dump_row(&doc, "sur").locks[0].holder.get(), r#""\ud800""#);
     assert_eq!(dump_row(&doc, "surk").locks[0].name, r#""\udc00""#);
-    db.locksmith(&["locks", "dump"]).success();
+    // The long holder is clipped in the table, which says where it is whole.
+    db.locksmith(&["locks", "dump"]).succeeds_like(&format!(
+        "+-+\n\
+         | ROW LOCK HOLDER VERSION LAST CHANGE AGE |\n\
+         +=+\n\
+         | deep deep {}… (801 bytes in all; see --format json) 1 <TIME> <AGE> |\n\
+         | sur s \"\\ud800\" 1 <TIME> <AGE> |\n\
+         | surk \"\\udc00\" h 1 <TIME> <AGE> |\n\
+         +-+\n",
+        r#"[{"k":"#.repeat(20)
+    ));
 
     for (row, text) in [
         ("deep", deep_row.as_str()),
@@ -499,11 +533,26 @@ fn deep_nesting_and_lone_surrogates_are_valid_objects() {
 fn non_object_data_is_shown_raw_and_repaired() {
     let db = TestDb::migrated();
     let raws = [("arr", "[1,2]"), ("str", r#""str""#), ("txt", "not json")];
+    // What serde_json says is wrong with each (shown in the repair's plan).
+    let why = |id: &str| match id {
+        "arr" => "invalid type: sequence, expected a JSON object at line 1 column 0",
+        "str" => "invalid type: string \"str\", expected a JSON object at line 1 column 5",
+        _ => "expected ident at line 1 column 2",
+    };
     for (id, raw) in raws {
         put(&db, id, Some(raw), Some(1));
     }
+    let warnings: String = raws
+        .iter()
+        .map(|(id, _)| {
+            format!(
+                "locksmith: warning: row `{id}` holds data that is not a JSON object; shown raw\n"
+            )
+        })
+        .collect();
     let r = db.locksmith(&["locks", "dump", "--format", "json"]);
     assert_eq!(r.code, 0, "{r:#?}");
+    r.stderr_is(&warnings);
     let doc: Dump = r.json();
     for (id, raw) in raws {
         let row = dump_row(&doc, id);
@@ -514,12 +563,18 @@ fn non_object_data_is_shown_raw_and_repaired() {
             .as_deref()
             .unwrap()
             .contains("not a JSON object"));
-        assert!(r.stderr.contains(&format!(
-            "locksmith: warning: row `{id}` holds data that is not a JSON object; shown raw\n"
-        )));
     }
     let t = db.locksmith(&["locks", "dump"]);
-    t.stdout_has(&["(not a JSON object)", "[1,2]", r#""str""#, "not json"]);
+    assert_eq!(t.code, 0, "{t:#?}");
+    t.stderr_is(&warnings).stdout_like(
+        "+-+\n\
+         | ROW LOCK HOLDER VERSION LAST CHANGE AGE |\n\
+         +=+\n\
+         | arr (not a JSON object) [1,2] 1 <TIME> <AGE> |\n\
+         | str (not a JSON object) \"str\" 1 <TIME> <AGE> |\n\
+         | txt (not a JSON object) not json 1 <TIME> <AGE> |\n\
+         +-+\n",
+    );
 
     let before = snapshot(&db);
     for (id, raw) in raws {
@@ -530,27 +585,32 @@ fn non_object_data_is_shown_raw_and_repaired() {
             vec!["locks", "force-release", id, "n", "--yes"],
         ] {
             let r = db.locksmith(&args);
-            r.fails(1).stderr_has(&[
-                &format!("row `{id}` holds data that is not a JSON object: {raw}\n"),
-                &format!("`locksmith locks repair {id}` replaces it with {{}}"),
-            ]);
+            r.fails_with(1, &not_an_object(id, raw));
             unchanged(&db, &before, &r);
         }
         // The plan: no lock is dropped (none can be read), the old text shown.
         let r = db.locksmith(&["locks", "repair", id, "--dry-run"]);
-        r.success().stdout_has(&[
-            &format!("row `{id}`: version 1 -> 2 (planned)\n"),
-            "repair: dataJson, which is not a JSON object (",
-            &format!("the old dataJson, verbatim (kept in the audit trail):\n{raw}\n"),
-            "0 lock(s) remain\nDry run: nothing was changed.\n",
-        ]);
-        assert!(!r.stdout.contains("\ndrop "), "{r:#?}");
+        r.succeeds_with(&format!(
+            "row `{id}`: version 1 -> 2 (planned)\n\
+             repair: dataJson, which is not a JSON object ({}), is replaced by {{}}\n\
+             the old dataJson, verbatim (kept in the audit trail):\n\
+             {raw}\n\
+             0 lock(s) remain\n\
+             Dry run: nothing was changed.\n",
+            why(id)
+        ));
         unchanged(&db, &before, &r);
     }
     for (id, raw) in raws {
         db.locksmith(&["locks", "repair", id, "--yes"])
-            .success()
-            .stdout_has(&[&format!("row `{id}`: version 1 -> 2\n"), raw]);
+            .succeeds_with(&format!(
+                "row `{id}`: version 1 -> 2\n\
+                 repaired: dataJson, which is not a JSON object ({}), is replaced by {{}}\n\
+                 the old dataJson, verbatim (kept in the audit trail):\n\
+                 {raw}\n\
+                 0 lock(s) remain\n",
+                why(id)
+            ));
         assert_eq!(db.data(id).as_deref(), Some("{}"));
         let rec = &history(&db, id).records[0];
         assert_eq!(
@@ -587,7 +647,9 @@ fn foreign_text_is_kept_exactly() {
     .success();
     assert_eq!(squash(&db.data("f").unwrap()), text);
 
-    let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+    let doc: Dump = db
+        .locksmith(&["locks", "dump", "--format", "json"])
+        .success_json();
     let holders: Vec<(&str, &str)> = doc.rows[0]
         .locks
         .iter()
@@ -614,8 +676,10 @@ fn foreign_text_is_kept_exactly() {
     // A number holder is matched by its JSON as written, not by its value.
     let before = snapshot(&db);
     let r = db.locksmith(&["locks", "release", "f", "a", "--holder", "100"]);
-    r.fails(4)
-        .stderr_has(&["lock `a` in row `f` is held by 1E2, not by 100"]);
+    r.fails_with(
+        4,
+        "locksmith: lock `a` in row `f` is held by 1E2, not by 100\n",
+    );
     unchanged(&db, &before, &r);
     db.locksmith(&["locks", "release", "f", "a", "--holder", "1E2"])
         .success();
@@ -662,15 +726,23 @@ fn stored_text_is_escaped_on_the_terminal() {
     terminal_safe("dump", &t.stdout);
     terminal_safe("dump warnings", &t.stderr);
     framed(&t.stdout);
-    t.stdout_has(&[
-        sid,
-        sname,
-        sholder,
-        r"p\u{1b}[31m",
-        r"not json \u{1b}[31m\r\n",
-    ]);
-    assert!(t.stderr.contains(r"`e\u{1b}` more than once"), "{t:#?}");
+    let warnings = "locksmith: warning: row `dup`: its dataJson names `e\\u{1b}` more than once, so who holds it is ambiguous; `locksmith locks repair dup` mends it\n\
+                    locksmith: warning: row `rawrow` holds data that is not a JSON object; shown raw\n";
+    t.stderr_is(warnings).stdout_like(&format!(
+        "+-+\n\
+         | ROW LOCK HOLDER VERSION LAST CHANGE AGE |\n\
+         +=+\n\
+         | dup e\\u{{1b}} 1 1 <TIME> <AGE> |\n\
+         | dup e\\u{{1b}} 2 1 <TIME> <AGE> |\n\
+         | plainrow busy {sholder} 1 <TIME> <AGE> |\n\
+         | {sid} {sname} {sholder} 1 <TIME> <AGE> |\n\
+         | {sid} plain p\\u{{1b}}[31m 1 <TIME> <AGE> |\n\
+         | rawrow (not a JSON object) not json \\u{{1b}}[31m\\r\\n 1 <TIME> <AGE> |\n\
+         +-+\n"
+    ));
     let r = db.locksmith(&["locks", "dump", "--format", "json"]);
+    assert_eq!(r.code, 0, "{r:#?}");
+    r.stderr_is(warnings);
     let doc: Dump = r.json();
     let row = dump_row(&doc, id);
     assert_eq!(row.locks[0].name, name);
@@ -686,22 +758,26 @@ fn stored_text_is_escaped_on_the_terminal() {
         "row `{sid}`: version 1 -> 2 (planned)\nrelease {sname} (held by {sholder})\nrelease plain (held by p\\u{{1b}}[31m)\n0 lock(s) remain\n"
     );
     let r = db.locksmith(&["locks", "force-release", id, "--all", "--dry-run"]);
-    r.success()
-        .stdout_is(&format!("{plan}Dry run: nothing was changed.\n"));
+    r.succeeds_with(&format!("{plan}Dry run: nothing was changed.\n"));
     unchanged(&db, &before, &r);
     let r = db.locksmith(&["locks", "force-release", id, "--all"]);
-    r.fails(2);
-    assert_eq!(
-        r.stderr,
-        "locksmith: refusing to go on without confirmation: stdin is not a terminal; pass --yes (or --dry-run to look first)\n"
-    );
+    r.fails_with(2, "locksmith: refusing to go on without confirmation: stdin is not a terminal; pass --yes (or --dry-run to look first)\n");
     unchanged(&db, &before, &r);
     let r = db.locksmith(&["locks", "repair", "dup", "--dry-run"]);
-    r.success();
+    r.succeeds_with(
+        "row `dup`: version 1 -> 2 (planned)\n\
+         repair: names written more than once keep their last holder: `e\\u{1b}`\n\
+         drop e\\u{1b} (held by 1)\n\
+         the old dataJson, verbatim (kept in the audit trail):\n\
+         {\"e\\u001b\":\"1\",\"e\\u001b\":\"2\"}\n\
+         1 lock(s) remain\n\
+         Dry run: nothing was changed.\n",
+    );
     terminal_safe("repair plan", &r.stdout);
-    r.stdout_has(&[r"drop e\u{1b} (held by 1)"]);
 
-    // The prompt on a terminal.
+    // The prompt on a terminal. What a terminal shows holds its echo of
+    // what was typed and its own line endings, so the test looks for the
+    // plan and the question in it, and for nothing raw.
     let mut child = db.spawn_on_tty("locks force-release plainrow --all");
     {
         use std::io::Write;
@@ -737,12 +813,15 @@ fn stored_text_is_escaped_on_the_terminal() {
         (
             vec!["locks", "acquire", "rawrow", "n", "--holder", "me"],
             1,
-            r"locksmith: row `rawrow` holds data that is not a JSON object: not json \u{1b}[31m\r\n".to_string(),
+            not_an_object("rawrow", r"not json \u{1b}[31m\r\n"),
         ),
         (
             vec!["locks", "acquire", "dup", "n", "--holder", "me"],
             1,
-            r"its dataJson names `e\u{1b}` more than once".to_string(),
+            unsafe_row(
+                "dup",
+                r"its dataJson names `e\u{1b}` more than once, so who holds it is ambiguous",
+            ),
         ),
         (
             vec!["locks", "force-release", id, "nope", "--yes"],
@@ -752,35 +831,45 @@ fn stored_text_is_escaped_on_the_terminal() {
         (
             vec!["locks", "dump", "nope\x1b[31m"],
             5,
-            r"locksmith: lock row `nope\u{1b}[31m` does not exist".to_string(),
+            "locksmith: lock row `nope\\u{1b}[31m` does not exist\n".to_string(),
         ),
         (
             vec!["locks", "acquire", id, "n", "--holder", "me"],
             2,
-            format!(r#"locksmith: row id "{sid}" contains the control character U+001B"#),
+            format!("locksmith: row id \"{sid}\" contains the control character U+001B\n"),
         ),
         (
             vec!["locks", "acquire", "plainrow", "n", "--holder", holder],
             2,
-            format!(r#"locksmith: holder "{sholder}" contains the control character U+000D"#),
+            format!("locksmith: holder \"{sholder}\" contains the control character U+000D\n"),
         ),
     ] {
         let r = db.locksmith(&args);
-        r.fails(code).stderr_has(&[&says]);
+        r.fails_with(code, &says);
         terminal_safe("an error", &r.stderr);
         unchanged(&db, &before, &r);
     }
 
     // The change itself, and the history: escaped in the table, exact in JSON.
     let r = db.locksmith(&["locks", "force-release", id, "--all", "--yes"]);
-    r.success();
+    r.succeeds_with(&format!(
+        "row `{sid}`: version 1 -> 2\n\
+         released {sname} (held by {sholder})\n\
+         released plain (held by p\\u{{1b}}[31m)\n\
+         0 lock(s) remain\n"
+    ));
     terminal_safe("force-release", &r.stdout);
-    r.stdout_has(&[&format!("released {sname} (held by {sholder})")]);
     let h = db.locksmith(&["locks", "history"]);
-    h.success();
+    h.succeeds_like(&format!(
+        "+-+\n\
+         | # AT WHO ACTION ROW CHANGE |\n\
+         +=+\n\
+         | 1 <TIME> <ME> (<USER>@%) release-all {sid} 1 -> 2: released {sname} (held by {sholder}) |\n\
+         | released plain (held by p\\u{{1b}}[31m) |\n\
+         +-+\n"
+    ));
     terminal_safe("history", &h.stdout);
     framed(&h.stdout);
-    h.stdout_has(&[sid, &format!("released {sname} (held by {sholder})")]);
     let doc = history(&db, id);
     assert_eq!(doc.records.len(), 1, "{doc:#?}");
     let rec = &doc.records[0];
@@ -803,19 +892,18 @@ fn padded_row_ids_are_refused_for_writes_and_quoted_when_stored() {
     let db = TestDb::migrated();
     let before = snapshot(&db);
     for (id, shown) in [
-        ("plat ", "\"plat \" "),
-        (" plat", "\" plat\" "),
-        ("plat\u{3000}", ""),
+        ("plat ", "\"plat \""),
+        (" plat", "\" plat\""),
+        ("plat\u{3000}", "\"plat\\u{3000}\""),
     ] {
         for args in [
             vec!["locks", "acquire", id, "name", "--holder", "h"],
             vec!["locks", "run", id, "name", "--", "true"],
         ] {
             let r = db.locksmith(&args);
-            r.fails(2).stderr_has(&[
-                &format!("locksmith: row id {shown}"),
-                "begins or ends with whitespace",
-            ]);
+            r.fails_with(2, &format!(
+                "locksmith: row id {shown} begins or ends with whitespace, which a lock row id may not (the table's collation ignores trailing spaces, and nobody sees them)\n"
+            ));
             unchanged(&db, &before, &r);
         }
     }
@@ -826,20 +914,20 @@ fn padded_row_ids_are_refused_for_writes_and_quoted_when_stored() {
 
     // A row another writer stored with a trailing space is shown quoted.
     put(&db, "plat ", Some(r#"{"a":"b"}"#), Some(1));
-    let t = db.locksmith(&["locks", "dump"]);
-    t.success();
-    assert!(
-        t.stdout.lines().any(|l| l.starts_with("| \"plat \" ")),
-        "{t:#?}"
-    );
-    let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+    let table = "+-+\n\
+                 | ROW LOCK HOLDER VERSION LAST CHANGE AGE |\n\
+                 +=+\n\
+                 | \"plat \" a b 1 <TIME> <AGE> |\n\
+                 +-+\n";
+    db.locksmith(&["locks", "dump"]).succeeds_like(table);
+    let doc: Dump = db
+        .locksmith(&["locks", "dump", "--format", "json"])
+        .success_json();
     assert_eq!(doc.rows[0].row, "plat ");
     db.locksmith(&["locks", "dump", "plat "])
-        .success()
-        .stdout_has(&["\"plat \""]);
+        .succeeds_like(table);
     db.locksmith(&["locks", "force-release", "plat ", "--all", "--dry-run"])
-        .success()
-        .stdout_is("row `\"plat \"`: version 1 -> 2 (planned)\nrelease a (held by b)\n0 lock(s) remain\nDry run: nothing was changed.\n");
+        .succeeds_with("row `\"plat \"`: version 1 -> 2 (planned)\nrelease a (held by b)\n0 lock(s) remain\nDry run: nothing was changed.\n");
 }
 
 #[test]
@@ -847,52 +935,48 @@ fn an_unpadded_id_does_not_alias_a_padded_stored_row() {
     let db = TestDb::migrated();
     put(&db, "plat ", Some(r#"{"a":"b"}"#), Some(1));
     let before = snapshot(&db);
+    // Refused, saying why, and nothing written: `plat` and `plat ` are one
+    // id to the table's collation.
     let r = db.locksmith(&["locks", "acquire", "plat", "x", "--holder", "h"]);
-    if r.code != 0 {
-        // Refusing is fine, as long as it says why and writes nothing.
-        r.fails(2).stderr_has(&["\"plat \""]);
-        unchanged(&db, &before, &r);
-        return;
-    }
-    r.success();
-    // What was just acquired is visible under the name it was acquired by.
-    let r = db.locksmith(&["locks", "dump", "--format", "json", "plat"]);
-    r.success();
-    let doc: Dump = r.json();
-    assert!(doc.rows[0].locks.iter().any(|l| l.name == "x"), "{doc:#?}");
+    r.fails_with(2, "locksmith: row `plat` cannot be used: the table holds \"plat \", which its collation takes for the same id; name that row exactly\n");
+    unchanged(&db, &before, &r);
 }
 
 #[test]
 fn null_holders_are_shown_as_null_and_matched() {
     let db = TestDb::migrated();
     put(&db, "r", Some(r#"{"n":null,"k":42}"#), Some(1));
-    let t = db.locksmith(&["locks", "dump"]);
-    t.success();
-    assert!(
-        t.stdout
-            .lines()
-            .any(|l| l.starts_with("| r ") && l.contains(" n ") && l.contains(" null ")),
-        "{t:#?}"
+    db.locksmith(&["locks", "dump"]).succeeds_like(
+        "+-+\n\
+         | ROW LOCK HOLDER VERSION LAST CHANGE AGE |\n\
+         +=+\n\
+         | r n null 1 <TIME> <AGE> |\n\
+         | r k 42 1 <TIME> <AGE> |\n\
+         +-+\n",
     );
-    let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+    let doc: Dump = db
+        .locksmith(&["locks", "dump", "--format", "json"])
+        .success_json();
     assert_eq!(doc.rows[0].locks[0].holder.get(), "null");
 
     let before = snapshot(&db);
     let r = db.locksmith(&["locks", "release", "r", "n", "--holder", "other"]);
-    r.fails(4)
-        .stderr_has(&["lock `n` in row `r` is held by null, not by other\n"]);
+    r.fails_with(
+        4,
+        "locksmith: lock `n` in row `r` is held by null, not by other\n",
+    );
     unchanged(&db, &before, &r);
     let r = db.locksmith(&["locks", "release", "r", "k", "--holder", "\"42\""]);
-    r.fails(4)
-        .stderr_has(&["lock `k` in row `r` is held by 42, not by \"42\"\n"]);
+    r.fails_with(
+        4,
+        "locksmith: lock `k` in row `r` is held by 42, not by \"42\"\n",
+    );
     unchanged(&db, &before, &r);
     let r = db.locksmith(&["locks", "acquire", "r", "n", "--holder", "other"]);
-    r.fails(4)
-        .stderr_has(&["lock `n` in row `r` is held by null\n"]);
+    r.fails_with(4, "locksmith: lock `n` in row `r` is held by null\n");
     unchanged(&db, &before, &r);
-    let r = db.locksmith(&["locks", "release", "r", "n", "--holder", "null"]);
-    r.success();
-    assert!(!r.stderr.contains("held by null, not by null"));
+    db.locksmith(&["locks", "release", "r", "n", "--holder", "null"])
+        .success();
     assert_eq!(squash(&db.data("r").unwrap()), r#"{"k":42}"#);
 }
 
@@ -901,7 +985,10 @@ fn holders_differing_only_in_spaces_are_told_apart() {
     let db = TestDb::migrated();
     put(&db, "r", Some(r#"{"k":"x "}"#), Some(1));
     let r = db.locksmith(&["locks", "release", "r", "k", "--holder", "x"]);
-    r.fails(4);
+    r.fails_with(
+        4,
+        "locksmith: lock `k` in row `r` is held by \"x \", not by x\n",
+    );
     let msg = r.stderr.lines().next().unwrap();
     let (held, wanted) = msg
         .split_once("is held by ")
@@ -914,12 +1001,23 @@ fn holders_differing_only_in_spaces_are_told_apart() {
     );
 }
 
+/// `--wait 0` is one try, as no `--wait` is: a free lock is taken (exit
+/// 0), a held one is refused at once, naming its holder (exit 4; a wait
+/// would have said `waiting: …` first).
 #[test]
-fn zero_wait_is_one_try_or_a_usage_error() {
+fn zero_wait_is_one_try() {
     let db = TestDb::migrated();
-    let r = db.locksmith(&["locks", "acquire", "r", "n", "--holder", "h", "--wait", "0"]);
-    assert!(matches!(r.code, 0 | 2), "{r:#?}");
-    assert!(!r.stderr.contains("lost the connection"), "{r:#?}");
+    let acquire = |holder: &str| {
+        db.locksmith(&[
+            "locks", "acquire", "r", "n", "--holder", holder, "--wait", "0",
+        ])
+    };
+    acquire("h").success();
+    assert_eq!(squash(&db.data("r").unwrap()), r#"{"n":"h"}"#);
+    let before = snapshot(&db);
+    let r = acquire("other");
+    r.fails_with(4, "locksmith: lock `n` in row `r` is held by h\n");
+    unchanged(&db, &before, &r);
 }
 
 // ---- URLs ------------------------------------------------------------------
@@ -949,14 +1047,14 @@ fn url_ipv6_literal() {
                 server_version(&db)
             ),
         );
-        r.stdout_has(&["Applied V1__locks_create_table"]);
+        r.stdout_is(UP_FRESH);
         locksmith_bare(&[
             "locks", "acquire", "platform", "backup", "--holder", "v6", "--url", &url,
         ])
         .success();
         let r = locksmith_bare(&["locks", "dump", "--format", "json", "--url", &url]);
         r.no_secret();
-        let dump: Dump = serde_json::from_str(&r.success().stdout).unwrap();
+        let dump: Dump = r.success_json();
         let held: Vec<(&str, &str)> = dump.rows[0]
             .locks
             .iter()
@@ -976,11 +1074,12 @@ fn url_ipv6_literal() {
     let url = format!("mysql://{}:{}@[::1]:{p}/{}", user(), password(), db.name);
     let r = locksmith_bare(&["locks", "dump", "--url", &url]);
     r.no_secret();
-    r.fails(3).stderr_has(&[&format!(
-        "cannot connect to mysql://{}:***@[::1]:{p}/{}",
+    // The hole is the OS's words for the refusal.
+    r.fails(3).stderr_matches(&format!(
+        "locksmith: cannot connect to mysql://{}:\\*\\*\\*@\\[::1\\]:{p}/{}: .*\n",
         user(),
         db.name
-    )]);
+    ));
     assert!(!r.stderr.contains("did not resolve"), "{r:#?}");
     assert!(!r.stderr.contains("lookup"), "{r:#?}");
 }
@@ -1003,25 +1102,44 @@ fn url_with_password_suffix(db: &TestDb, extra: &str) -> String {
     )
 }
 
+/// Asserts a URL whose password holds `extra`, unencoded, is refused with
+/// `says` after the URL (shown without its password), changing nothing.
 #[track_caller]
-fn refuses_unencoded(db: &TestDb, extra: &str) {
+fn refuses_unencoded(db: &TestDb, extra: &str, says: &str) {
     let url = url_with_password_suffix(db, extra);
     let before = snapshot(db);
     let r = locksmith_bare(&["locks", "dump", "--url", &url]);
-    r.fails(2)
-        .no_secret()
-        .stderr_has(&["invalid database URL", "percent-encode it", "%40"]);
+    r.fails_with(
+        2,
+        &format!(
+            "locksmith: invalid database URL mysql://{}:***@{}/{}: {says}\n",
+            user(),
+            db.addr(),
+            db.name,
+        ),
+    )
+    .no_secret();
     unchanged(db, &before, &r);
 }
 
 #[test]
 fn url_password_with_unencoded_slash() {
-    refuses_unencoded(&TestDb::migrated(), "/x");
+    refuses_unencoded(
+        &TestDb::migrated(),
+        "/x",
+        "an `@` after the host part: the password or user name holds a character that is not percent-encoded; \
+         if the password or user name contains @, :, /, ? or #, percent-encode it (%40, %3A, %2F, %3F, %23)",
+    );
 }
 
 #[test]
 fn url_password_with_unencoded_at() {
-    refuses_unencoded(&TestDb::migrated(), "@x");
+    refuses_unencoded(
+        &TestDb::migrated(),
+        "@x",
+        "the user name or password holds an `@` that is not percent-encoded; write it as %40 \
+         (if the password or user name contains @, :, /, ? or #, percent-encode it (%40, %3A, %2F, %3F, %23))",
+    );
 }
 
 #[test]
@@ -1032,11 +1150,13 @@ fn url_password_with_unencoded_colon() {
     let url = url_with_password_suffix(&db, ":x");
     let before = snapshot(&db);
     let r = locksmith_bare(&["locks", "dump", "--url", &url]);
-    r.fails(3).no_secret().stderr_has(&[
-        "access denied for ",
-        "the password in the URL holds a `:` that is not percent-encoded",
-        "%3A",
-    ]);
+    r.fails_like(3, &format!(
+        "locksmith: access denied for mysql://<USER>:***@{}/{}: Access denied for user '<USER>'@'<CLIENT>' (using password: YES); the password came from the URL (--url); the password in the URL holds a `:` that is not percent-encoded; if it is not part of the password, fix the URL (a `:` in a password is written %3A)\n\
+         hint: check the user name and password (an account created REQUIRE X509 also needs ssl-cert= and ssl-key= in the URL)\n",
+        db.addr(),
+        db.name
+    ))
+    .no_secret();
     unchanged(&db, &before, &r);
 }
 
@@ -1046,18 +1166,16 @@ fn url_missing_database() {
     let missing = unique_name("missing");
     let url = format!("mysql://{}:{}@{}/{missing}", user(), password(), db.addr());
     let r = locksmith_bare(&["locks", "dump", "--url", &url]);
-    r.fails(5).no_secret().stderr_has(&[
+    r.fails_with(
+        5,
         &format!(
-            "locksmith: database `{missing}` does not exist on mysql://{}:***@",
-            user()
+            "locksmith: database `{missing}` does not exist on mysql://{}:***@{}/{missing}\n\
+             hint: create it first (CREATE DATABASE `{missing}`), or fix the name in the URL\n",
+            user(),
+            db.addr()
         ),
-        &format!("hint: create it first (CREATE DATABASE `{missing}`)"),
-    ]);
-    assert!(
-        !r.stderr.contains("check the user name and password"),
-        "{r:#?}"
-    );
-    assert!(!r.stderr.contains("may not see it"), "{r:#?}");
+    )
+    .no_secret();
 }
 
 #[test]
@@ -1066,13 +1184,16 @@ fn url_with_an_extra_path_segment() {
     let url = format!("{}/extra", db.url());
     let before = snapshot(&db);
     let r = locksmith_bare(&["locks", "dump", "--url", &url]);
-    r.fails(2).no_secret().stderr_has(&[
-        "invalid database URL",
+    r.fails_with(
+        2,
         &format!(
-            "unexpected path `/{}/extra`: a URL names one database",
-            db.name
+            "locksmith: invalid database URL mysql://{user}:***@{addr}/{name}/extra: unexpected path `/{name}/extra`: a URL names one database, as in mysql://user:pass@host:port/db; if the password or user name contains @, :, /, ? or #, percent-encode it (%40, %3A, %2F, %3F, %23)\n",
+            user = user(),
+            addr = db.addr(),
+            name = db.name
         ),
-    ]);
+    )
+    .no_secret();
     unchanged(&db, &before, &r);
 }
 
@@ -1084,10 +1205,11 @@ fn url_host_that_does_not_resolve() {
         "--url",
         "mysql://u:secret-pw@no-such-host.invalid/db",
     ]);
-    r.fails(3).stderr_has(&[
-        "locksmith: cannot connect to mysql://u:***@no-such-host.invalid:3306/db: the host name `no-such-host.invalid` did not resolve",
-        "hint: check the host name in the URL",
-    ]);
+    // The hole is the resolver's own words, which differ between systems.
+    r.fails(3).stderr_matches(concat!(
+        r"locksmith: cannot connect to mysql://u:\*\*\*@no-such-host\.invalid:3306/db: the host name `no-such-host\.invalid` did not resolve \(.*\)\n",
+        r"hint: check the host name in the URL \(and the DNS or /etc/hosts of this machine\)\n",
+    ));
     assert!(!r.stderr.contains("secret-pw"), "{r:#?}");
 }
 
@@ -1109,11 +1231,10 @@ fn damaged_history(set: &str, says: &str) {
         vec!["migrate", "down", "--dry-run"],
     ] {
         let r = db.locksmith(&args);
-        r.fails(1).stderr_has(&[&format!(
-            "locksmith: unexpected value in table `refinery_schema_history`, {says}"
-        )]);
-        assert!(!r.stderr.contains("Duplicate entry"), "{r:#?}");
-        assert!(!r.stderr.contains("panicked"), "{r:#?}");
+        r.fails_with(
+            1,
+            &format!("locksmith: unexpected value in table `refinery_schema_history`, {says}"),
+        );
         assert_eq!(
             (db.rows(tables), db.rows(history), snapshot(&db)),
             before,
@@ -1142,24 +1263,24 @@ fn history_with_a_null_name() {
 fn history_with_a_garbage_applied_on() {
     damaged_history(
         "applied_on = 'yesterday-ish' WHERE version = 1",
-        "column `applied_on` of row `version 1`: the text \"yesterday-ish\", not an RFC 3339 time",
+        "column `applied_on` of row `version 1`: the text \"yesterday-ish\", not an RFC 3339 time as refinery writes it\n",
     );
 }
 
 // ---- durations and numbers -------------------------------------------------
 
-/// A usage error found by the argument parser: exit 2, `locksmith: …` on stderr, nothing changed.
+/// A usage error found by the argument parser: exit 2, `locksmith: SAYS`
+/// and the parser's pointer to `--help` on stderr, nothing changed.
 #[track_caller]
 fn usage_error(args: &[&str], says: &str) {
     let db = TestDb::migrated();
     put(&db, "r", Some("{}"), Some(1));
     let before = snapshot(&db);
     let r = db.locksmith(args);
-    assert_eq!(r.code, 2, "{r:#?}");
-    assert_eq!(r.stdout, "", "{r:#?}");
-    assert!(r.stderr.starts_with("locksmith: "), "{r:#?}");
-    assert!(r.stderr.contains(says), "stderr lacks {says:?}: {r:#?}");
-    assert!(!r.stderr.contains("panicked"), "{r:#?}");
+    r.fails_with(
+        2,
+        &format!("locksmith: {says}\n\nFor more information, try '--help'.\n"),
+    );
     unchanged(&db, &before, &r);
 }
 
@@ -1169,7 +1290,7 @@ fn wait_of_1e19_seconds() {
         &[
             "locks", "acquire", "r", "n", "--holder", "h", "--wait", "1e19",
         ],
-        "invalid value '1e19' for '--wait <DURATION>': is longer than ten years",
+        "invalid value '1e19' for '--wait <DURATION>': is longer than ten years, the most locksmith waits for anything",
     );
 }
 
@@ -1177,7 +1298,7 @@ fn wait_of_1e19_seconds() {
 fn lock_timeout_of_1e20_seconds() {
     usage_error(
         &["migrate", "up", "--lock-timeout", "1e20"],
-        "invalid value '1e20' for '--lock-timeout <DURATION>': is longer than ten years",
+        "invalid value '1e20' for '--lock-timeout <DURATION>': is longer than ten years, the most locksmith waits for anything",
     );
 }
 
@@ -1185,7 +1306,7 @@ fn lock_timeout_of_1e20_seconds() {
 fn timeout_of_99999999999s() {
     usage_error(
         &["--timeout", "99999999999s", "locks", "dump"],
-        "invalid value '99999999999s' for '--timeout <DURATION>': is longer than ten years",
+        "invalid value '99999999999s' for '--timeout <DURATION>': is longer than ten years, the most locksmith waits for anything",
     );
 }
 
@@ -1217,7 +1338,7 @@ fn bump_by_zero() {
 fn expect_version_below_zero() {
     usage_error(
         &["locks", "bump", "r", "--expect-version", "-1", "--yes"],
-        "unexpected argument '-1' found",
+        "unexpected argument '-1' found\n\n  tip: to pass '-1' as a value, use '-- -1'\n\nUsage: locksmith locks bump [OPTIONS] <ROW>",
     );
     usage_error(
         &["locks", "bump", "r", "--expect-version=-1", "--yes"],

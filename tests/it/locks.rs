@@ -17,39 +17,28 @@ fn seed(db: &TestDb) {
 #[test]
 fn dump_table_and_json() {
     let db = TestDb::migrated();
-    db.locksmith(&["locks", "dump"]).success().stdout_has(&[
-        "ROW",
-        "LOCK",
-        "HOLDER",
-        "VERSION",
-        "LAST CHANGE",
-        "AGE",
-    ]);
-    seed(&db);
-    let r = db.locksmith(&["locks", "dump"]);
-    r.success();
-    let lines: Vec<&str> = r
-        .stdout
-        .lines()
-        .filter(|l| l.contains("platform") || l.contains("quiet"))
-        .collect();
-    assert_eq!(lines.len(), 4, "{r:#?}");
-    // Stored order is kept: app_b before app_a.
-    assert!(
-        lines[0].contains("app_b") && lines[0].contains("task-2"),
-        "{lines:?}"
+    db.locksmith(&["locks", "dump"]).succeeds_with(
+        "+---------------------------------------------------+\n\
+         | ROW   LOCK   HOLDER   VERSION   LAST CHANGE   AGE |\n\
+         +===================================================+\n\
+         +---------------------------------------------------+\n",
     );
-    assert!(lines[1].contains("app_a") && lines[1].contains("task-1"));
-    assert!(lines[2].contains("update") && lines[2].contains(r#"{"task":3}"#));
-    assert!(lines[3].contains("quiet") && lines[3].contains("(no locks)"));
-    assert!(
-        lines.iter().all(|l| l.contains(" 1 ")),
-        "version column: {lines:?}"
+    seed(&db);
+    // Stored order is kept (app_b before app_a); a row without locks says so.
+    db.locksmith(&["locks", "dump"]).succeeds_like(
+        "+-+\n\
+         | ROW LOCK HOLDER VERSION LAST CHANGE AGE |\n\
+         +=+\n\
+         | platform app_b task-2 1 <TIME> <AGE> |\n\
+         | platform app_a task-1 1 <TIME> <AGE> |\n\
+         | platform update {\"task\":3} 1 <TIME> <AGE> |\n\
+         | quiet (no locks) 1 <TIME> <AGE> |\n\
+         +-+\n",
     );
 
-    let r = db.locksmith(&["locks", "list", "--format", "json", "platform"]);
-    r.success();
-    let doc: Dump = r.json();
+    let doc: Dump = db
+        .locksmith(&["locks", "list", "--format", "json", "platform"])
+        .success_json();
     assert_eq!(doc.rows.len(), 1);
     let row = &doc.rows[0];
     assert_eq!(
@@ -64,9 +53,7 @@ fn dump_table_and_json() {
     assert!(row.changed_at.as_deref().unwrap().ends_with('Z'));
 
     db.locksmith(&["locks", "dump", "nope"])
-        .fails(5)
-        .no_stdout()
-        .stderr_has(&["lock row `nope` does not exist"]);
+        .fails_with(5, "locksmith: lock row `nope` does not exist\n");
 }
 
 #[test]
@@ -74,7 +61,9 @@ fn last_change_is_server_time_whatever_the_session_zone() {
     let db = TestDb::migrated();
     db.sql("SET time_zone = '+09:00'; INSERT INTO locks (id, dataJson, ts) VALUES ('r', '{}', '2024-01-02 03:04:05')");
     // Stored in a +09:00 session: 2024-01-01T18:04:05Z.
-    let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+    let doc: Dump = db
+        .locksmith(&["locks", "dump", "--format", "json"])
+        .success_json();
     assert_eq!(
         doc.rows[0].changed_at.as_deref(),
         Some("2024-01-01T18:04:05Z")
@@ -85,8 +74,12 @@ fn last_change_is_server_time_whatever_the_session_zone() {
 fn corrupt_rows_are_shown_raw_with_a_warning() {
     let db = TestDb::migrated();
     db.sql(r#"INSERT INTO locks (id, dataJson) VALUES ('a_text', 'not json {'), ('b_array', '["x",1]'), ('c_string', '"just a string"'), ('d_null', NULL)"#);
+    let warnings = "locksmith: warning: row `a_text` holds data that is not a JSON object; shown raw\n\
+                    locksmith: warning: row `b_array` holds data that is not a JSON object; shown raw\n\
+                    locksmith: warning: row `c_string` holds data that is not a JSON object; shown raw\n";
     let r = db.locksmith(&["locks", "dump", "--format", "json"]);
     assert_eq!(r.code, 0, "{r:#?}");
+    r.stderr_is(warnings);
     let doc: Dump = r.json();
     let raws: Vec<Option<&str>> = doc.rows.iter().map(|r| r.raw.as_deref()).collect();
     assert_eq!(
@@ -99,40 +92,43 @@ fn corrupt_rows_are_shown_raw_with_a_warning() {
         ]
     );
     assert!(doc.rows.iter().all(|r| r.locks.is_empty()));
-    for id in ["a_text", "b_array", "c_string"] {
-        assert!(
-            r.stderr.contains(&format!(
-                "locksmith: warning: row `{id}` holds data that is not a JSON object; shown raw"
-            )),
-            "{r:#?}"
-        );
-    }
-    assert!(!r.stderr.contains("d_null"));
     let t = db.locksmith(&["locks", "dump"]);
-    t.stdout_has(&["(not a JSON object)", "not json {", r#"["x",1]"#]);
+    assert_eq!(t.code, 0, "{t:#?}");
+    t.stderr_is(warnings).stdout_like(
+        "+-+\n\
+         | ROW LOCK HOLDER VERSION LAST CHANGE AGE |\n\
+         +=+\n\
+         | a_text (not a JSON object) not json { 1 <TIME> <AGE> |\n\
+         | b_array (not a JSON object) [\"x\",1] 1 <TIME> <AGE> |\n\
+         | c_string (not a JSON object) \"just a string\" 1 <TIME> <AGE> |\n\
+         | d_null (no locks) 1 <TIME> <AGE> |\n\
+         +-+\n",
+    );
 
     // Writers refuse to touch them, and say how to repair.
+    let not_an_object = |id: &str, raw: &str| {
+        format!(
+            "locksmith: row `{id}` holds data that is not a JSON object: {raw}\n\
+             hint: inspect it with `locksmith locks dump {id}`; `locksmith locks repair {id}` replaces it with {{}} and keeps the old text in the audit trail\n"
+        )
+    };
     db.locksmith(&["locks", "acquire", "b_array", "x", "--holder", "h"])
-        .fails(1)
-        .stderr_has(&["not a JSON object", "locksmith locks repair b_array"]);
+        .fails_with(1, &not_an_object("b_array", r#"["x",1]"#));
     db.locksmith(&["locks", "force-release", "c_string", "x", "--yes"])
-        .fails(1);
+        .fails_with(1, &not_an_object("c_string", r#""just a string""#));
     // Text that starts like an object but is not JSON goes through the
     // single-UPDATE path first: the server's JSON functions reject it (an
     // error, in strict mode) and nothing is written; read + CAS reports it.
     db.sql(r#"INSERT INTO locks (id, dataJson) VALUES ('e_brace', '{"a":"t1",')"#);
     for verb in ["acquire", "release"] {
         db.locksmith(&["locks", verb, "e_brace", "b", "--holder", "t1"])
-            .fails(1)
-            .no_stdout()
-            .stderr_has(&["row `e_brace` holds data that is not a JSON object: {\"a\":\"t1\","]);
+            .fails_with(1, &not_an_object("e_brace", r#"{"a":"t1","#));
     }
     assert_eq!(db.data("e_brace").as_deref(), Some(r#"{"a":"t1","#));
     assert_eq!(db.version("e_brace"), 1);
     // A bump leaves the data alone, whatever it is, and says so.
     db.locksmith(&["locks", "bump", "c_string", "--dry-run"])
-        .success()
-        .stdout_is("row `c_string`: version 1 -> 2 (planned)\nlocks untouched\ndataJson is not a JSON object; left as it is\nDry run: nothing was changed.\n");
+        .succeeds_with("row `c_string`: version 1 -> 2 (planned)\nlocks untouched\ndataJson is not a JSON object; left as it is\nDry run: nothing was changed.\n");
     // A NULL row holds no locks and can be used.
     db.locksmith(&["locks", "acquire", "d_null", "x", "--holder", "h"])
         .success();
@@ -144,15 +140,14 @@ fn corrupt_rows_are_shown_raw_with_a_warning() {
         ("c_string", r#""just a string""#),
     ] {
         db.locksmith(&["locks", "force-release", id, "--all", "--yes"])
-            .success()
-            .stdout_is(&format!(
+            .succeeds_with(&format!(
                 "row `{id}`: version 1 -> 2\nreplaced unparsable dataJson with {{}}; the old text, verbatim:\n{raw}\n0 lock(s) remain\n"
             ));
         assert_eq!(db.data(id).as_deref(), Some("{}"));
     }
     let doc: HistoryDoc = db
         .locksmith(&["locks", "history", "--format", "json", "b_array"])
-        .json();
+        .success_json();
     assert_eq!(doc.records.len(), 1);
     assert_eq!(doc.records[0].replaced_raw.as_deref(), Some(r#"["x",1]"#));
     assert_eq!(doc.records[0].action, "release-all");
@@ -168,10 +163,10 @@ fn missing_table_says_to_migrate() {
         vec!["locks", "bump", "r", "--yes"],
         vec!["locks", "history"],
     ] {
-        db.locksmith(&args)
-            .fails(5)
-            .no_stdout()
-            .stderr_has(&["does not exist", "run `locksmith migrate up` first"]);
+        db.locksmith(&args).fails_with(
+            5,
+            "locksmith: table `locks` does not exist\nhint: run `locksmith migrate up` first\n",
+        );
     }
 }
 
@@ -180,8 +175,7 @@ fn force_release_by_name_with_dry_run_and_expect_version() {
     let db = TestDb::migrated();
     seed(&db);
     db.locksmith(&["locks", "force-release", "platform", "app_a", "--dry-run"])
-        .success()
-        .stdout_is("row `platform`: version 1 -> 2 (planned)\nrelease app_a (held by task-1)\n2 lock(s) remain\nDry run: nothing was changed.\n");
+        .succeeds_with("row `platform`: version 1 -> 2 (planned)\nrelease app_a (held by task-1)\n2 lock(s) remain\nDry run: nothing was changed.\n");
     assert_eq!(db.version("platform"), 1);
     db.locksmith(&[
         "locks",
@@ -192,26 +186,20 @@ fn force_release_by_name_with_dry_run_and_expect_version() {
         "7",
         "--yes",
     ])
-    .fails(4)
-    .no_stdout()
-    .stderr_has(&["row `platform` is at version 1, not the expected 7; nothing was changed"]);
+    .fails_with(4, "locksmith: row `platform` is at version 1, not the expected 7; nothing was changed (look again with `locksmith locks dump platform`)\n");
     db.locksmith(&["locks", "force-release", "platform", "app_a", "update", "--expect-version", "1", "--yes"])
-        .success()
-        .stdout_is("row `platform`: version 1 -> 2\nreleased app_a (held by task-1)\nreleased update (held by {\"task\":3})\n1 lock(s) remain\n");
+        .succeeds_with("row `platform`: version 1 -> 2\nreleased app_a (held by task-1)\nreleased update (held by {\"task\":3})\n1 lock(s) remain\n");
     assert_eq!(
         db.data("platform").as_deref(),
         Some(r#"{"app_b":"task-2"}"#)
     );
     db.locksmith(&["locks", "force-release", "platform", "app_a", "--yes"])
-        .fails(5)
-        .stderr_has(&["lock `app_a` is not held in row `platform`"]);
+        .fails_with(5, "locksmith: lock `app_a` is not held in row `platform`\n");
     db.locksmith(&["locks", "force-release", "ghost", "app_a", "--yes"])
-        .fails(5)
-        .stderr_has(&["lock row `ghost` does not exist"]);
+        .fails_with(5, "locksmith: lock row `ghost` does not exist\n");
     // Without a terminal and without --yes: refuse, change nothing.
     db.locksmith(&["locks", "force-release", "platform", "app_b"])
-        .fails(2)
-        .stderr_has(&["stdin is not a terminal; pass --yes"]);
+        .fails_with(2, "locksmith: refusing to go on without confirmation: stdin is not a terminal; pass --yes (or --dry-run to look first)\n");
     assert_eq!(db.version("platform"), 2);
     // Nothing to say what to release is a usage error.
     let r = db.locksmith(&["locks", "force-release", "platform"]);
@@ -223,8 +211,7 @@ fn force_release_by_holder_and_bump() {
     let db = TestDb::migrated();
     db.sql(r#"INSERT INTO locks (id, dataJson) VALUES ('platform', '{"a":"t1","b":"t2","c":"t1","d":42}')"#);
     db.locksmith(&["locks", "force-release", "platform", "--holder", "t1", "--yes"])
-        .success()
-        .stdout_is("row `platform`: version 1 -> 2\nreleased a (held by t1)\nreleased c (held by t1)\n2 lock(s) remain\n");
+        .succeeds_with("row `platform`: version 1 -> 2\nreleased a (held by t1)\nreleased c (held by t1)\n2 lock(s) remain\n");
     db.locksmith(&[
         "locks",
         "force-release",
@@ -233,7 +220,7 @@ fn force_release_by_holder_and_bump() {
         "42",
         "--yes",
     ])
-    .success();
+    .succeeds_with("row `platform`: version 2 -> 3\nreleased d (held by 42)\n1 lock(s) remain\n");
     assert_eq!(db.data("platform").as_deref(), Some(r#"{"b":"t2"}"#));
     db.locksmith(&[
         "locks",
@@ -243,11 +230,13 @@ fn force_release_by_holder_and_bump() {
         "nobody",
         "--yes",
     ])
-    .fails(5);
+    .fails_with(
+        5,
+        "locksmith: lock `(any lock held by nobody)` is not held in row `platform`\n",
+    );
 
     db.locksmith(&["locks", "bump", "platform", "--by", "5", "--dry-run"])
-        .success()
-        .stdout_is("row `platform`: version 3 -> 8 (planned)\nlocks untouched\n1 lock(s) remain\nDry run: nothing was changed.\n");
+        .succeeds_with("row `platform`: version 3 -> 8 (planned)\nlocks untouched\n1 lock(s) remain\nDry run: nothing was changed.\n");
     db.locksmith(&[
         "locks",
         "bump",
@@ -258,8 +247,7 @@ fn force_release_by_holder_and_bump() {
         "--expect-version",
         "3",
     ])
-    .success()
-    .stdout_is("row `platform`: version 3 -> 8\nlocks untouched\n1 lock(s) remain\n");
+    .succeeds_with("row `platform`: version 3 -> 8\nlocks untouched\n1 lock(s) remain\n");
     assert_eq!(db.version("platform"), 8);
     assert_eq!(db.data("platform").as_deref(), Some(r#"{"b":"t2"}"#));
     db.locksmith(&[
@@ -270,24 +258,19 @@ fn force_release_by_holder_and_bump() {
         "--expect-version",
         "3",
     ])
-    .fails(4);
+    .fails_with(4, "locksmith: row `platform` is at version 8, not the expected 3; nothing was changed (look again with `locksmith locks dump platform`)\n");
     db.locksmith(&["locks", "bump", "platform", "--by", "0", "--yes"])
-        .fails(2);
+        .fails_with(2, "locksmith: invalid value '0' for '--by <N>': 0 is not in 1..=2147483647\n\nFor more information, try '--help'.\n");
     // The version is an INT: a bump past its maximum would break every
     // later CAS on the row, so it is refused before anything is written.
     db.locksmith(&["locks", "bump", "platform", "--by", "2147483640", "--yes"])
-        .fails(2)
-        .no_stdout()
-        .stderr_has(&[
-            "bumping row `platform` (version 8) by 2147483640 would take its version past 2147483647",
-            "nothing was changed",
-        ]);
+        .fails_with(2, "locksmith: bumping row `platform` (version 8) by 2147483640 would take its version past 2147483647, the most the INT column holds; nothing was changed\n");
     assert_eq!(db.version("platform"), 8);
 
     // The history holds exactly these changes, with who and what.
-    let r = db.locksmith(&["locks", "history", "--format", "json"]);
-    r.success();
-    let doc: HistoryDoc = r.json();
+    let doc: HistoryDoc = db
+        .locksmith(&["locks", "history", "--format", "json"])
+        .success_json();
     let summary: Vec<(&str, Option<i64>, Option<i64>, usize)> = doc
         .records
         .iter()
@@ -316,16 +299,19 @@ fn force_release_by_holder_and_bump() {
         "locksmith locks force-release platform --holder t1 --yes"
     );
     assert!(first.at.ends_with('Z'));
-    db.locksmith(&["locks", "history"]).success().stdout_has(&[
-        "release-by-holder",
-        "released a (held by t1)",
-        "1 -> 2",
-        "3 -> 8",
-        "version only",
-    ]);
+    db.locksmith(&["locks", "history"]).succeeds_like(
+        "+-+\n\
+         | # AT WHO ACTION ROW CHANGE |\n\
+         +=+\n\
+         | 1 <TIME> <ME> (<USER>@%) release-by-holder platform 1 -> 2: released a (held by t1) |\n\
+         | released c (held by t1) |\n\
+         | 2 <TIME> <ME> (<USER>@%) release-by-holder platform 2 -> 3: released d (held by 42) |\n\
+         | 3 <TIME> <ME> (<USER>@%) bump platform 3 -> 8: version only |\n\
+         +-+\n",
+    );
     let doc: HistoryDoc = db
         .locksmith(&["locks", "history", "--format", "json", "elsewhere"])
-        .json();
+        .success_json();
     assert!(doc.records.is_empty());
 }
 
@@ -343,7 +329,9 @@ fn the_audit_record_never_holds_the_password() {
         "app_a",
         "--yes",
     ])
-    .success();
+    .succeeds_with(
+        "row `platform`: version 1 -> 2\nreleased app_a (held by task-1)\n2 lock(s) remain\n",
+    );
     let cmd = db.scalar("SELECT command FROM locks_audit").unwrap();
     assert_eq!(cmd, "locksmith locks force-release platform app_a --yes");
 }
@@ -400,10 +388,14 @@ fn awkward_lock_names_round_trip() {
         db.locksmith(&["locks", "acquire", "platform", n, "--holder", "h-1"])
             .success();
         db.locksmith(&["locks", "acquire", "platform", n, "--holder", "h-2"])
-            .fails(4)
-            .stderr_has(&[&format!("lock `{n}` in row `platform` is held by h-1")]);
+            .fails_with(
+                4,
+                &format!("locksmith: lock `{n}` in row `platform` is held by h-1\n"),
+            );
     }
-    let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+    let doc: Dump = db
+        .locksmith(&["locks", "dump", "--format", "json"])
+        .success_json();
     let got: Vec<&str> = doc.rows[0].locks.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(got, names);
     // `_` and `%` are not wildcards anywhere: releasing one leaves the rest.
@@ -417,8 +409,10 @@ fn awkward_lock_names_round_trip() {
     ])
     .success();
     db.locksmith(&["locks", "release", "platform", "100%", "--holder", "h-2"])
-        .fails(4)
-        .stderr_has(&["held by h-1, not by h-2"]);
+        .fails_with(
+            4,
+            "locksmith: lock `100%` in row `platform` is held by h-1, not by h-2\n",
+        );
     db.locksmith(&[
         "locks",
         "force-release",
@@ -427,7 +421,12 @@ fn awkward_lock_names_round_trip() {
         r#"back\slash"#,
         "--yes",
     ])
-    .success();
+    .succeeds_with(
+        "row `platform`: version 10 -> 11\n\
+         released say \"hi\" (held by h-1)\n\
+         released back\\slash (held by h-1)\n\
+         5 lock(s) remain\n",
+    );
     for n in names
         .iter()
         .filter(|n| !["under_score", r#"say "hi""#, r#"back\slash"#].contains(n))
@@ -440,11 +439,10 @@ fn awkward_lock_names_round_trip() {
     // An emoji cannot be stored in 3-byte utf8: refused before any write.
     let v = db.version("platform");
     db.locksmith(&["locks", "acquire", "platform", "deploy 🚀", "--holder", "h"])
-        .fails(2)
-        .stderr_has(&["3-byte utf8 cannot store", "U+1F680"]);
+        .fails_with(2, "locksmith: lock name \"deploy 🚀\" contains '🚀' (U+1F680), which the locks table's 3-byte utf8 cannot store; use characters up to U+FFFF\n");
+    let rocket_holder = "locksmith: holder \"🚀\" contains '🚀' (U+1F680), which the locks table's 3-byte utf8 cannot store; use characters up to U+FFFF\n";
     db.locksmith(&["locks", "acquire", "platform", "deploy", "--holder", "🚀"])
-        .fails(2)
-        .stderr_has(&["holder \"🚀\" contains", "3-byte utf8 cannot store"]);
+        .fails_with(2, rocket_holder);
     db.locksmith(&[
         "locks",
         "force-release",
@@ -453,9 +451,7 @@ fn awkward_lock_names_round_trip() {
         "🚀",
         "--yes",
     ])
-    .fails(2)
-    .no_stdout()
-    .stderr_has(&["holder \"🚀\" contains", "3-byte utf8 cannot store"]);
+    .fails_with(2, rocket_holder);
     assert_eq!(db.version("platform"), v);
 }
 
@@ -471,7 +467,9 @@ fn a_foreign_holder_beyond_the_bmp_is_kept_escaped() {
         db.data("platform").as_deref(),
         Some(r#"{"party":"\ud83c\udf89","backup":"t1"}"#)
     );
-    let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+    let doc: Dump = db
+        .locksmith(&["locks", "dump", "--format", "json"])
+        .success_json();
     assert_eq!(
         doc.rows[0].locks[0].holder.get(),
         r#""\ud83c\udf89""#,
@@ -479,12 +477,13 @@ fn a_foreign_holder_beyond_the_bmp_is_kept_escaped() {
     );
     assert_eq!(json(&doc.rows[0].locks[0].holder), serde_json::json!("🎉"));
     db.locksmith(&["locks", "force-release", "platform", "party", "--yes"])
-        .success()
-        .stdout_has(&["released party (held by 🎉)"]);
+        .succeeds_with(
+            "row `platform`: version 2 -> 3\nreleased party (held by 🎉)\n1 lock(s) remain\n",
+        );
     assert_eq!(db.data("platform").as_deref(), Some(r#"{"backup":"t1"}"#));
     let doc: HistoryDoc = db
         .locksmith(&["locks", "history", "--format", "json"])
-        .json();
+        .success_json();
     assert_eq!(
         doc.records[0].removed.as_deref().map(|r| r.get()),
         Some(r#"{"party":"\ud83c\udf89"}"#)
@@ -539,9 +538,7 @@ fn text_limit_exactly_and_one_byte_over_even_on_a_lax_server() {
             .success();
         let before = (db.version("big"), db.data("big"));
         acquire(&format!("{at_limit}h"))
-            .fails(2)
-            .no_stdout()
-            .stderr_has(&["more than the 65535 a TEXT column holds; nothing was changed"]);
+            .fails_with(2, "locksmith: row `big` would need 65536 bytes of dataJson, more than the 65535 a TEXT column holds; nothing was changed\n");
         assert_eq!(
             (db.version("big"), db.data("big")),
             before,
@@ -582,17 +579,15 @@ fn concurrent_workers_and_an_operator() {
 fn no_change_goes_unrecorded() {
     // Schema at V1 only: there is no audit table to record a change in.
     let db = TestDb::new();
-    db.locksmith(&["migrate", "up", "--target", "1"]).success();
+    db.locksmith(&["migrate", "up", "--target", "1"])
+        .succeeds_with("Applied V1__locks_create_table\nSchema is now at version 1.\n");
     seed(&db);
+    let no_audit =
+        "locksmith: table `locks_audit` does not exist\nhint: run `locksmith migrate up` first\n";
     db.locksmith(&["locks", "force-release", "platform", "app_a", "--yes"])
-        .fails(5)
-        .no_stdout()
-        .stderr_has(&[
-            "table `locks_audit` does not exist",
-            "run `locksmith migrate up` first",
-        ]);
+        .fails_with(5, no_audit);
     db.locksmith(&["locks", "bump", "platform", "--yes"])
-        .fails(5);
+        .fails_with(5, no_audit);
     assert_eq!(
         db.version("platform"),
         1,
