@@ -12,8 +12,7 @@ use locksmith::cli::output::StatusDoc;
 fn v1_detail(db: &TestDb) -> (String, Vec<String>) {
     let doc: StatusDoc = db
         .locksmith(&["migrate", "status", "--format", "json"])
-        .success()
-        .json();
+        .success_json();
     let v1 = doc.migrations.into_iter().next().unwrap();
     (v1.state, v1.detail)
 }

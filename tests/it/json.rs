@@ -18,8 +18,7 @@ fn migrate_up_and_down_as_json() {
     let db = TestDb::new();
     let plan: UpDoc = db
         .locksmith(&["migrate", "up", "--dry-run", "--format", "json"])
-        .success()
-        .json();
+        .success_json();
     assert!(plan.dry_run);
     // The planned version afterwards, not the one now.
     assert_eq!((plan.version_before, plan.version_after), (None, Some(2)));
@@ -27,8 +26,7 @@ fn migrate_up_and_down_as_json() {
     assert_eq!(planned, ["apply", "apply"]);
     let done: UpDoc = db
         .locksmith(&["migrate", "up", "--format", "json"])
-        .success()
-        .json();
+        .success_json();
     assert!(!done.dry_run);
     assert_eq!((done.version_before, done.version_after), (None, Some(2)));
     assert_eq!(
@@ -44,8 +42,7 @@ fn migrate_up_and_down_as_json() {
     assert!(done.steps.iter().all(|s| s.state_before == "pending"));
     let noop: UpDoc = db
         .locksmith(&["migrate", "up", "--format", "json"])
-        .success()
-        .json();
+        .success_json();
     assert!(noop.steps.is_empty());
     assert_eq!(
         (noop.version_before, noop.version_after),
@@ -54,8 +51,7 @@ fn migrate_up_and_down_as_json() {
 
     let down: DownDoc = db
         .locksmith(&["migrate", "down", "--format", "json"])
-        .success()
-        .json();
+        .success_json();
     assert!(!down.dry_run);
     assert_eq!(
         (down.version_before, down.version_after),
@@ -88,8 +84,7 @@ fn mark_applied_as_json() {
             "--format",
             "json",
         ])
-        .success()
-        .json();
+        .success_json();
     assert!(plan.dry_run && !plan.audited, "no locks_audit to record in");
     assert_eq!(plan.migration, label(1, "V1__t"));
     assert_eq!(plan.state_before, "present-unrecorded");
@@ -104,8 +99,7 @@ fn mark_applied_as_json() {
             "--format",
             "json",
         ])
-        .success()
-        .json();
+        .success_json();
     assert!(!done.dry_run);
     assert_eq!(done.checksum, plan.checksum);
     assert_eq!(
@@ -121,8 +115,7 @@ fn lock_changes_as_json() {
         .locksmith(&[
             "locks", "acquire", "platform", "backup", "--holder", "task-1", "--format", "json",
         ])
-        .success()
-        .json();
+        .success_json();
     assert_eq!(
         took,
         LockDoc {
@@ -137,8 +130,7 @@ fn lock_changes_as_json() {
         .locksmith(&[
             "locks", "acquire", "platform", "backup", "--holder", "task-1", "--format", "json",
         ])
-        .success()
-        .json();
+        .success_json();
     assert!(!again.changed, "held already");
     db.sql(r#"UPDATE locks SET dataJson = JSON_INSERT(dataJson, '$.app', 'task-2') WHERE id = 'platform'"#);
     let version = db.version("platform");
@@ -153,8 +145,7 @@ fn lock_changes_as_json() {
             "--format",
             "json",
         ])
-        .success()
-        .json();
+        .success_json();
     assert!(plan.dry_run);
     assert_eq!(
         (plan.version_before, plan.version_after),
@@ -176,8 +167,7 @@ fn lock_changes_as_json() {
             "--format",
             "json",
         ])
-        .success()
-        .json();
+        .success_json();
     assert!(!done.dry_run);
     assert_eq!(done.action, "force-release");
     assert_eq!(db.version("platform"), version + 1);
@@ -186,8 +176,7 @@ fn lock_changes_as_json() {
         .locksmith(&[
             "locks", "bump", "platform", "--by", "5", "--yes", "--format", "json",
         ])
-        .success()
-        .json();
+        .success_json();
     assert_eq!(
         (bump.version_before, bump.version_after),
         (Some(version + 1), version + 6)
@@ -197,8 +186,7 @@ fn lock_changes_as_json() {
     db.sql("UPDATE locks SET version = NULL WHERE id = 'platform'");
     let repair: ChangeDoc = db
         .locksmith(&["locks", "repair", "platform", "--yes", "--format", "json"])
-        .success()
-        .json();
+        .success_json();
     assert_eq!((repair.version_before, repair.version_after), (None, 1));
     assert_eq!(repair.repairs, ["version NULL starts over at 1"]);
     assert_eq!(
@@ -210,8 +198,7 @@ fn lock_changes_as_json() {
         .locksmith(&[
             "locks", "release", "platform", "app", "--holder", "task-2", "--format", "json",
         ])
-        .success()
-        .json();
+        .success_json();
     assert_eq!(
         (released.action.as_str(), released.changed),
         ("release", true)

@@ -2,19 +2,13 @@
 
 use crate::harness::*;
 use locksmith::cli::output::StatusDoc;
-
-const UP_FRESH: &str = "Applied V1__locks_create_table\nApplied V2__locks_audit_create_table\nSchema is now at version 2.\n";
-const UP_NOOP: &str = "Schema is up to date (version 2); nothing to apply.\n";
+use std::time::Duration;
 
 #[test]
 fn up_applies_then_is_a_noop() {
     let db = TestDb::new();
-    db.locksmith(&["migrate", "up"])
-        .success()
-        .stdout_is(UP_FRESH);
-    db.locksmith(&["migrate", "up"])
-        .success()
-        .stdout_is(UP_NOOP);
+    db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
+    db.locksmith(&["migrate", "up"]).succeeds_with(UP_NOOP);
     // refinery's own format: version, name, RFC 3339 applied_on, u64 checksum.
     let history = db.rows(
         "SELECT version, name, applied_on, checksum FROM refinery_schema_history ORDER BY version",
@@ -76,30 +70,37 @@ fn locks_table_matches_the_seed() {
 #[test]
 fn status_in_both_formats_and_check() {
     let db = TestDb::new();
-    let r = db.locksmith(&["migrate", "status", "--format", "json"]);
-    r.success();
-    let doc: StatusDoc = r.json();
+    let doc: StatusDoc = db
+        .locksmith(&["migrate", "status", "--format", "json"])
+        .success_json();
     let states: Vec<&str> = doc.migrations.iter().map(|m| m.state.as_str()).collect();
     assert_eq!(states, ["pending", "pending"]);
     db.locksmith(&["migrate", "status", "--check"])
         .fails_with_output(6)
-        .stdout_has(&["locks_create_table", "pending"])
-        .stderr_has(&["schema is not current", "V1__locks_create_table is pending"]);
+        .stdout_is(
+            "+-----------------------------------------------------------+\n\
+             | VERSION   NAME                       STATE     APPLIED ON |\n\
+             +===========================================================+\n\
+             | 1         locks_create_table         pending   -          |\n\
+             | 2         locks_audit_create_table   pending   -          |\n\
+             +-----------------------------------------------------------+\n",
+        )
+        .stderr_is("locksmith: schema is not current: V1__locks_create_table is pending, V2__locks_audit_create_table is pending\n");
 
-    db.locksmith(&["migrate", "up"]).success();
-    let r = db.locksmith(&["migrate", "status", "--check"]);
-    r.success().stdout_has(&[
-        "VERSION",
-        "NAME",
-        "STATE",
-        "APPLIED ON",
-        "locks_audit_create_table",
-        "applied",
-    ]);
-    assert!(!r.stdout.contains('\x1b'), "no colour when not a terminal");
+    db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
+    // No colour when not a terminal: the whole table, as it stands.
+    db.locksmith(&["migrate", "status", "--check"])
+        .succeeds_like(
+            "+-+\n\
+             | VERSION NAME STATE APPLIED ON |\n\
+             +=+\n\
+             | 1 locks_create_table applied <TIME> |\n\
+             | 2 locks_audit_create_table applied <TIME> |\n\
+             +-+\n",
+        );
     let doc: StatusDoc = db
         .locksmith(&["migrate", "status", "--format", "json"])
-        .json();
+        .success_json();
     assert!(doc
         .migrations
         .iter()
@@ -110,7 +111,7 @@ fn status_in_both_formats_and_check() {
             INSERT INTO refinery_schema_history VALUES (7, 'from_the_future', '2030-01-01T00:00:00Z', '42')");
     let doc: StatusDoc = db
         .locksmith(&["migrate", "status", "--format", "json"])
-        .json();
+        .success_json();
     let states: Vec<(i32, &str)> = doc
         .migrations
         .iter()
@@ -120,42 +121,71 @@ fn status_in_both_formats_and_check() {
         states,
         [(1, "applied"), (2, "divergent"), (7, "applied-unknown")]
     );
-    db.locksmith(&["migrate", "status", "--check"])
-        .fails_with_output(6)
-        .stdout_has(&["divergent", "applied-unknown"]);
-    db.locksmith(&["migrate", "up"])
-        .fails(1)
-        .no_stdout()
-        .stderr_has(&[
-            "V2__locks_audit_create_table was applied with different contents",
-            "V7__from_the_future is applied but unknown",
-        ]);
+    let r = db.locksmith(&["migrate", "status", "--check"]);
+    r.fails_with_output(6)
+        .stdout_like(
+            "+-+\n\
+             | VERSION NAME STATE APPLIED ON |\n\
+             +=+\n\
+             | 1 locks_create_table applied <TIME> |\n\
+             | 2 locks_audit_create_table divergent <TIME> |\n\
+             | 7 from_the_future applied-unknown <TIME> |\n\
+             +-+\n\
+             V2__locks_audit_create_table is divergent:\n  \
+               -> `locksmith migrate up` refuses to go on\n\
+             V7__from_the_future is applied-unknown:\n  \
+               -> `locksmith migrate up` refuses to go on\n",
+        )
+        .stderr_is("locksmith: schema is not current: V2__locks_audit_create_table is divergent, V7__from_the_future is applied-unknown\n");
+    db.locksmith(&["migrate", "up"]).fails_with(
+        1,
+        "locksmith: the database does not match this locksmith's migrations; nothing was changed:\n  \
+           V2__locks_audit_create_table was applied with different contents than this locksmith carries (divergent checksum)\n  \
+           V7__from_the_future is applied but unknown to this locksmith (applied by a newer version?)\n\
+         hint: see `locksmith migrate status`\n",
+    );
 }
 
 #[test]
 fn dry_runs_change_nothing() {
     let db = TestDb::new();
-    db.locksmith(&["migrate", "up", "--dry-run"])
-        .success()
-        .stdout_has(&[
-            "-- Would apply V1__locks_create_table:",
-            "CREATE TABLE IF NOT EXISTS locks(",
-            "-- Dry run: nothing was changed.",
-        ]);
+    db.locksmith(&["migrate", "up", "--dry-run"]).succeeds_with(
+        "-- Would apply V1__locks_create_table:\n\
+         CREATE TABLE IF NOT EXISTS locks(\n    \
+             id VARCHAR(128) NOT NULL UNIQUE,\n    \
+             dataJson TEXT,\n    \
+             version INT DEFAULT 1,\n    \
+             ts TIMESTAMP DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP\n\
+         ) CHARACTER SET utf8 COLLATE utf8_bin;\n\
+         -- Would apply V2__locks_audit_create_table:\n\
+         CREATE TABLE IF NOT EXISTS locks_audit(\n    \
+             id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,\n    \
+             opId CHAR(32) NOT NULL UNIQUE,\n    \
+             at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),\n    \
+             dbUser VARCHAR(288) NOT NULL,\n    \
+             osUser VARCHAR(255) NOT NULL,\n    \
+             command TEXT NOT NULL,\n    \
+             action VARCHAR(32) NOT NULL,\n    \
+             rowId VARCHAR(128) NOT NULL,\n    \
+             versionBefore INT,\n    \
+             versionAfter INT,\n    \
+             removedJson MEDIUMTEXT,\n    \
+             replacedRaw MEDIUMTEXT,\n    \
+             KEY locks_audit_row (rowId, id)\n\
+         ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\n\
+         -- Dry run: nothing was changed.\n",
+    );
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
             .as_deref(),
         Some("0")
     );
     db.locksmith(&["migrate", "up", "--target", "1"])
-        .success()
-        .stdout_is("Applied V1__locks_create_table\nSchema is now at version 1.\n");
+        .succeeds_with("Applied V1__locks_create_table\nSchema is now at version 1.\n");
     db.locksmith(&["migrate", "up"])
-        .success()
-        .stdout_is("Applied V2__locks_audit_create_table\nSchema is now at version 2.\n");
+        .succeeds_with("Applied V2__locks_audit_create_table\nSchema is now at version 2.\n");
     db.locksmith(&["migrate", "down", "--all", "--dry-run"])
-        .success()
-        .stdout_is("-- Would roll back V2__locks_audit_create_table:\nDROP TABLE IF EXISTS locks_audit;\n-- Would roll back V1__locks_create_table:\nDROP TABLE IF EXISTS locks;\n-- Dry run: nothing was changed.\n");
+        .succeeds_with("-- Would roll back V2__locks_audit_create_table:\nDROP TABLE IF EXISTS locks_audit;\n-- Would roll back V1__locks_create_table:\nDROP TABLE IF EXISTS locks;\n-- Dry run: nothing was changed.\n");
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM refinery_schema_history")
             .as_deref(),
@@ -167,30 +197,25 @@ fn dry_runs_change_nothing() {
 fn down_then_up_again() {
     let db = TestDb::migrated();
     db.locksmith(&["migrate", "down"])
-        .success()
-        .stdout_is("Rolled back V2__locks_audit_create_table\nSchema is now at version 1.\n");
+        .succeeds_with("Rolled back V2__locks_audit_create_table\nSchema is now at version 1.\n");
     assert_eq!(db.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'locks_audit'").as_deref(), Some("0"));
     db.locksmith(&["migrate", "down", "--target", "0"])
-        .success()
-        .stdout_is("Rolled back V1__locks_create_table\nNo migrations are applied now.\n");
+        .succeeds_with("Rolled back V1__locks_create_table\nNo migrations are applied now.\n");
     db.locksmith(&["migrate", "down"])
-        .success()
-        .stdout_is("Nothing to roll back.\n");
+        .succeeds_with("Nothing to roll back.\n");
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM refinery_schema_history")
             .as_deref(),
         Some("0")
     );
-    db.locksmith(&["migrate", "up"])
-        .success()
-        .stdout_is(UP_FRESH);
-    let r = db.locksmith(&["migrate", "down", "--target", "1", "--all"]);
-    assert_eq!(r.code, 2, "{r:#?}");
-    assert!(
-        r.stderr
-            .contains("'--target <V>' cannot be used with '--all'"),
-        "{r:#?}"
-    );
+    db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
+    db.locksmith(&["migrate", "down", "--target", "1", "--all"])
+        .fails_with(
+            2,
+            "locksmith: the argument '--target <V>' cannot be used with '--all'\n\n\
+             Usage: locksmith migrate down --target <V>\n\n\
+             For more information, try '--help'.\n",
+        );
 }
 
 #[test]
@@ -201,16 +226,13 @@ fn down_refuses_while_locks_are_held() {
     ])
     .success();
     db.sql("INSERT INTO locks (id, dataJson) VALUES ('broken', 'not json'), ('empty', '{}')");
-    let r = db.locksmith(&["migrate", "down", "--all"]);
-    r.fails(4).no_stdout().stderr_has(&[
-        "refusing to roll back V1__locks_create_table",
-        "platform: backup (held by task-9)",
-        "broken: dataJson is not a JSON object: not json",
-        "--force",
-    ]);
-    assert!(
-        !r.stderr.contains("empty:"),
-        "a row without locks is not held: {r:#?}"
+    // A row without locks (`empty`) is not held.
+    db.locksmith(&["migrate", "down", "--all"]).fails_with(
+        4,
+        "locksmith: refusing to roll back V1__locks_create_table: table `locks` still holds locks:\n  \
+           broken: dataJson is not a JSON object: not json\n  \
+           platform: backup (held by task-9)\n\
+         hint: release them first (`locksmith locks dump`), or pass --force to drop them\n",
     );
     // Nothing was rolled back, not even V2 (the check runs before any change).
     assert_eq!(
@@ -219,8 +241,7 @@ fn down_refuses_while_locks_are_held() {
         Some("2")
     );
     db.locksmith(&["migrate", "down", "--all", "--force"])
-        .success()
-        .stdout_is("Rolled back V2__locks_audit_create_table\nRolled back V1__locks_create_table\nNo migrations are applied now.\n");
+        .succeeds_with("Rolled back V2__locks_audit_create_table\nRolled back V1__locks_create_table\nNo migrations are applied now.\n");
 }
 
 #[test]
@@ -229,11 +250,16 @@ fn down_refuses_to_drop_audit_records() {
     db.locksmith(&["locks", "acquire", "platform", "backup", "--holder", "t"])
         .success();
     db.locksmith(&["locks", "force-release", "platform", "backup", "--yes"])
-        .success();
-    db.locksmith(&["migrate", "down"])
-        .fails(4)
-        .stderr_has(&["`locks_audit` holds 1 audit record(s)"]);
-    db.locksmith(&["migrate", "down", "--force"]).success();
+        .succeeds_with(
+            "row `platform`: version 2 -> 3\nreleased backup (held by t)\n0 lock(s) remain\n",
+        );
+    db.locksmith(&["migrate", "down"]).fails_with(
+        4,
+        "locksmith: refusing to roll back V2__locks_audit_create_table: table `locks_audit` holds 1 audit record(s)\n\
+         hint: export them first (`locksmith locks history --format json`), or pass --force to drop them\n",
+    );
+    db.locksmith(&["migrate", "down", "--force"])
+        .succeeds_with("Rolled back V2__locks_audit_create_table\nSchema is now at version 1.\n");
 }
 
 #[test]
@@ -274,41 +300,46 @@ fn a_run_waiting_for_the_guard_says_who_holds_it_and_gives_up_in_time() {
     let src = p.to_str().unwrap();
     let first = db.spawn(&["migrate", "up", "--source", src]);
     // Once it records what it applies, it holds the guard.
-    let t = std::time::Instant::now();
-    let applying = || {
-        db.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'locksmith_migrate'")
+    wait_until(
+        "the first run starts applying",
+        Duration::from_secs(20),
+        || {
+            db.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'locksmith_migrate'")
             .as_deref()
             == Some("1")
             && db
                 .scalar("SELECT applying FROM locksmith_migrate WHERE name = 'run'")
                 .is_some()
-    };
-    while !applying() {
-        assert!(
-            t.elapsed() < std::time::Duration::from_secs(20),
-            "the first run never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+        },
+    );
     let holder = format!("{}:{}", locksmith::host::hostname(), first.id());
-    let status = db.locksmith(&["migrate", "status"]);
-    status
-        .success()
-        .stdout_has(&[&format!("Migration guard: held by {holder} (since ")]);
+    let first_is = [(holder.as_str(), "<FIRST>")];
+    db.locksmith(&["migrate", "status"])
+        .named(&first_is)
+        .succeeds_like(
+            "+-+\n\
+             | VERSION NAME STATE APPLIED ON |\n\
+             +=+\n\
+             | 1 locks_create_table pending - |\n\
+             | 2 locks_audit_create_table pending - |\n\
+             +-+\n\
+             V1__locks_create_table is pending:\n  \
+               being applied now by <FIRST> at <TIME>\n  \
+               -> `locksmith migrate up` applies it\n\
+             Migration guard: held by <FIRST> (since <TIME>)\n",
+        );
     db.locksmith(&["migrate", "up", "--source", src, "--lock-timeout", "1s"])
-        .fails(4)
-        .stderr_has(&[
-            &format!("locksmith: waiting for the migration guard, held by {holder} (since "),
-            &format!("another `locksmith migrate` run, {holder} (since "),
-            "held the migration guard for all of 1s",
-            "--lock-timeout",
-        ]);
+        .named(&first_is)
+        .fails_like(
+            4,
+            "locksmith: waiting for the migration guard, held by <FIRST> (since <TIME>)\n\
+             locksmith: another `locksmith migrate` run, <FIRST> (since <TIME>), held the migration guard for all of 1s; giving up\n\
+             hint: wait for it to finish, or raise --lock-timeout; `locksmith migrate status` shows the guard\n",
+        );
     let r = Run::from(first.wait_with_output().unwrap());
-    r.success()
-        .stdout_is("Applied V1__slow\nSchema is now at version 1.\n");
+    r.succeeds_with("Applied V1__slow\nSchema is now at version 1.\n");
     db.locksmith(&["migrate", "up", "--source", src])
-        .success()
-        .stdout_is("Schema is up to date (version 1); nothing to apply.\n");
+        .succeeds_with("Schema is up to date (version 1); nothing to apply.\n");
     assert_eq!(
         db.scalar("SELECT token FROM locksmith_migrate"),
         None,
@@ -330,13 +361,13 @@ fn a_broken_migration_fails_cleanly_and_a_rerun_after_the_fix_works() {
     .unwrap();
     std::fs::write(p.join("V2__second.down.sql"), "DROP TABLE second_t;").unwrap();
     let src = p.to_str().unwrap();
+    // The hole is the server's own account of the syntax error.
     db.locksmith(&["migrate", "up", "--source", src])
         .fails_with_output(1)
         .stdout_is("Applied V1__first\n")
-        .stderr_has(&[
-            "migration V2__second failed",
-            "You have an error in your SQL syntax",
-        ]);
+        .stderr_matches(
+            r"locksmith: migration V2__second failed: database error: You have an error in your SQL syntax; .* \(error 1064\)\n",
+        );
     assert_eq!(
         db.rows("SELECT version FROM refinery_schema_history"),
         vec![vec![Some("1".into())]],
@@ -344,52 +375,56 @@ fn a_broken_migration_fails_cleanly_and_a_rerun_after_the_fix_works() {
     );
     std::fs::write(p.join("V2__second.sql"), "CREATE TABLE second_t (id INT);").unwrap();
     db.locksmith(&["migrate", "up", "--source", src])
-        .success()
-        .stdout_is("Applied V2__second\nSchema is now at version 2.\n");
+        .succeeds_with("Applied V2__second\nSchema is now at version 2.\n");
 }
 
 #[test]
 fn connection_errors_are_clear_and_hide_the_password() {
     let db = TestDb::new();
-    locksmith_bare(&["migrate", "up"])
-        .fails(2)
-        .stderr_has(&["--url", "DATABASE_URL"]);
+    locksmith_bare(&["migrate", "up"]).fails_with(
+        2,
+        "locksmith: no database URL: pass --url or set DATABASE_URL (mysql://user:pass@host:port/db)\n",
+    );
     let addr = db.addr();
     let (user, pw) = (user(), password());
     let wrong = format!("mysql://{user}:not-the-{pw}@{addr}/{}", db.name);
     locksmith_bare(&["migrate", "up", "--url", &wrong])
-        .fails(3)
-        .no_secret()
-        .stderr_has(&["access denied", "***", "check the user name and password"]);
+        .fails_like(3, &format!(
+            "locksmith: access denied for mysql://<USER>:***@{addr}/{}: Access denied for user '<USER>'@'<CLIENT>' (using password: YES); the password came from the URL (--url)\n\
+             hint: check the user name and password (an account created REQUIRE X509 also needs ssl-cert= and ssl-key= in the URL)\n",
+            db.name
+        ))
+        .no_secret();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let unreachable = format!("mysql://{user}:{pw}@127.0.0.1:{port}/x");
+    // The hole is the OS's word for the refusal.
     locksmith_bare(&["migrate", "status", "--url", &unreachable])
         .fails(3)
         .no_secret()
-        .stderr_has(&[
-            &format!("cannot connect to mysql://{user}:***@127.0.0.1:"),
-            "is the server running",
-        ]);
+        .stderr_matches(&format!(
+            "locksmith: cannot connect to mysql://{user}:\\*\\*\\*@127\\.0\\.0\\.1:{port}/x: .*\n\
+             hint: is the server running and listening on that host and port\\?\n"
+        ));
     let missing_db = unique_name("missing");
     let missing = format!("mysql://{user}:{pw}@{addr}/{missing_db}");
     locksmith_bare(&["locks", "dump", "--url", &missing])
-        .fails(5)
-        .no_secret()
-        .stderr_has(&[
-            &format!("database `{missing_db}` does not exist"),
-            "CREATE DATABASE",
-        ]);
+        .fails_with(5, &format!(
+            "locksmith: database `{missing_db}` does not exist on mysql://{user}:***@{addr}/{missing_db}\n\
+             hint: create it first (CREATE DATABASE `{missing_db}`), or fix the name in the URL\n"
+        ))
+        .no_secret();
     locksmith_bare(&["migrate", "up", "--url", &format!("postgres://u:{pw}@h/db")])
-        .fails(2)
-        .no_secret()
-        .stderr_has(&["unsupported scheme"]);
-    // The password in DATABASE_URL never shows in --help either.
-    let help = db.locksmith(&["migrate", "up", "--help"]);
-    help.success().no_secret().stdout_has(&["DATABASE_URL"]);
+        .fails_with(2, "locksmith: invalid database URL postgres://u:***@h/db: unsupported scheme `postgres`; use mysql://user:pass@host:port/db\n")
+        .no_secret();
+    // The password in DATABASE_URL never shows in --help either (help is
+    // prose, open-ended: the test looks for the variable it names).
+    db.locksmith(&["migrate", "up", "--help"])
+        .succeeds_where(|help| assert!(help.contains("DATABASE_URL"), "{help}"))
+        .no_secret();
 }
 
 #[test]
@@ -418,28 +453,26 @@ fn a_lock_taken_during_down_is_not_dropped() {
     });
     started_rx.recv().unwrap();
     let down = db.spawn(&["migrate", "down", "--all"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while db.scalar(&format!(
-        "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-         WHERE DB = '{}' AND INFO LIKE 'RENAME TABLE%' AND STATE LIKE 'Waiting for table metadata lock%'",
-        db.name
-    ))
-    .as_deref()
-        != Some("1")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "`down` never waited to move `locks` out of reach"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until(
+        "`down` waits to move `locks` out of reach",
+        Duration::from_secs(30),
+        || {
+            db.scalar(&format!(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE DB = '{}' AND INFO LIKE 'RENAME TABLE%' AND STATE LIKE 'Waiting for table metadata lock%'",
+                db.name
+            ))
+            .as_deref()
+                == Some("1")
+        },
+    );
     commit_tx.send(()).unwrap();
-    Run::from(down.wait_with_output().unwrap())
-        .fails(4)
-        .stderr_has(&[
-            "refusing to roll back V1__locks_create_table",
-            "platform: backup (held by task-7)",
-        ]);
+    Run::from(down.wait_with_output().unwrap()).fails_with(
+        4,
+        "locksmith: refusing to roll back V1__locks_create_table: table `locks` still holds locks:\n  \
+           platform: backup (held by task-7)\n\
+         hint: release them first (`locksmith locks dump`), or pass --force to drop them\n",
+    );
     writer.join().unwrap();
     assert_eq!(
         db.data("platform").as_deref(),

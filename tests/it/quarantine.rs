@@ -48,24 +48,36 @@ fn with_a_lock_and_a_record() -> TestDb {
     db.locksmith(&["locks", "acquire", "plat", "other", "--holder", "X"])
         .success();
     db.locksmith(&["locks", "force-release", "plat", "other", "--yes"])
-        .success();
+        .succeeds_with(
+            "row `plat`: version 3 -> 4\nreleased other (held by X)\n1 lock(s) remain\n",
+        );
     db
 }
 
-/// What `migrate status` says under its table.
+/// What `migrate status` says under its table (the table's states are
+/// checked by the callers through `--format json` or `--check`).
 fn notes(db: &TestDb) -> String {
-    let r = db.locksmith(&["migrate", "status"]);
-    r.success();
-    let end = r.stdout.rfind("+\n").expect("a table") + 2;
-    r.stdout[end..].to_string()
+    let mut notes = String::new();
+    db.locksmith(&["migrate", "status"]).succeeds_where(|out| {
+        let end = out.rfind("+\n").expect("a table") + 2;
+        notes = out[end..].to_string();
+    });
+    notes
 }
 
 /// The lock held before is held, by A alone.
 #[track_caller]
 fn still_held_by_a(db: &TestDb) {
-    db.locksmith(&["locks", "dump", "--format", "json"])
-        .success()
-        .stdout_has(&[r#""name": "backup""#, r#""holder": "A""#]);
+    let doc: locksmith::cli::output::Dump = db
+        .locksmith(&["locks", "dump", "--format", "json"])
+        .success_json();
+    let held: Vec<(&str, serde_json::Value)> = doc
+        .rows
+        .iter()
+        .flat_map(|r| r.locks.iter())
+        .map(|l| (l.name.as_str(), json(&l.holder)))
+        .collect();
+    assert_eq!(held, [("backup", serde_json::json!("A"))]);
     let b = db.locksmith(&["locks", "acquire", "plat", "backup", "--holder", "B"]);
     b.fails(4);
     assert_eq!(
@@ -173,18 +185,20 @@ fn a_quarantined_table_is_named_by_lock_commands_and_brought_back_by_up() {
         }
         assert_eq!(tables(&db), before, "a refusal changes nothing");
 
-        db.locksmith(&["migrate", "up"])
-            .success()
-            .stdout_is(&case.up);
+        db.locksmith(&["migrate", "up"]).succeeds_with(&case.up);
         assert_eq!(tables(&db), (names(&ALL), vec!["1".into(), "2".into()]));
         still_held_by_a(&db);
-        db.locksmith(&["locks", "history"])
-            .success()
-            .stdout_has(&["force-release", "other"]);
-        db.locksmith(&["migrate", "status", "--check"]).success();
+        db.locksmith(&["locks", "history"]).succeeds_like(
+            "+-+\n\
+             | # AT WHO ACTION ROW CHANGE |\n\
+             +=+\n\
+             | 1 <TIME> <ME> (<USER>@%) force-release plat 3 -> 4: released other (held by X) |\n\
+             +-+\n",
+        );
+        db.locksmith(&["migrate", "status", "--check"])
+            .succeeds_like(STATUS_APPLIED);
         db.locksmith(&["migrate", "up"])
-            .success()
-            .stdout_is("Schema is up to date (version 2); nothing to apply.\n");
+            .succeeds_with("Schema is up to date (version 2); nothing to apply.\n");
     }
 }
 
@@ -312,7 +326,8 @@ fn up_refuses_copies_it_cannot_bring_back_and_the_hint_does() {
         ]);
         assert_eq!(tables(&db), (names(&after), vec!["1".into(), "2".into()]));
         still_held_by_a(&db);
-        db.locksmith(&["migrate", "status", "--check"]).success();
+        db.locksmith(&["migrate", "status", "--check"])
+            .succeeds_like(STATUS_APPLIED);
     }
 }
 
@@ -325,25 +340,25 @@ fn down_finishes_what_an_interrupted_down_left_only_when_nothing_is_lost() {
     let db = TestDb::migrated();
     db.sql("RENAME TABLE locks TO locks_dropping_0badc0de");
     db.locksmith(&["migrate", "down", "--all", "--dry-run"])
-        .success()
-        .stdout_has(&[
-            "-- Would roll back V1__locks_create_table:\n",
-            "-- Would drop `locks_dropping_0badc0de`, left (holding nothing) by an interrupted `migrate down`\n-- Dry run: nothing was changed.\n",
-        ]);
+        .succeeds_with(
+            "-- Would roll back V2__locks_audit_create_table:\n\
+             DROP TABLE IF EXISTS locks_audit;\n\
+             -- Would roll back V1__locks_create_table:\n\
+             DROP TABLE IF EXISTS locks;\n\
+             -- Would drop `locks_dropping_0badc0de`, left (holding nothing) by an interrupted `migrate down`\n\
+             -- Dry run: nothing was changed.\n",
+        );
     let doc: locksmith::cli::output::DownDoc = db
         .locksmith(&["migrate", "down", "--all", "--dry-run", "--format", "json"])
-        .success()
-        .json();
+        .success_json();
     assert!(doc.dry_run);
     assert_eq!(doc.dropped_copies, ["locks_dropping_0badc0de"]);
     assert_eq!((doc.version_before, doc.version_after), (Some(2), None));
-    db.locksmith(&["migrate", "down", "--all"])
-        .success()
-        .stdout_is(
-            "Rolled back V2__locks_audit_create_table\nRolled back V1__locks_create_table\n\
+    db.locksmith(&["migrate", "down", "--all"]).succeeds_with(
+        "Rolled back V2__locks_audit_create_table\nRolled back V1__locks_create_table\n\
          Dropped `locks_dropping_0badc0de`, left by an interrupted `migrate down`\n\
          No migrations are applied now.\n",
-        );
+    );
     assert_eq!(
         tables(&db),
         (
@@ -364,8 +379,7 @@ fn down_finishes_what_an_interrupted_down_left_only_when_nothing_is_lost() {
         format!("locksmith: refusing to roll back: {REFUSE_LOCKS}\n{HINT_LOCKS}\n")
     );
     db.locksmith(&["migrate", "down", "--all", "--force"])
-        .success()
-        .stdout_is(
+        .succeeds_with(
             "Rolled back V2__locks_audit_create_table\nRolled back V1__locks_create_table\n\
              Dropped `locks_dropping_0badc0de`, left by an interrupted `migrate down`\n\
              No migrations are applied now.\n",
@@ -407,14 +421,13 @@ fn a_copy_an_older_down_orphaned_is_adopted_back_by_up() {
     let r = db.locksmith(&["locks", "acquire", "plat", "backup", "--holder", "B"]);
     r.fails(5);
     assert_eq!(r.stderr, LOCKS_GONE);
-    db.locksmith(&["migrate", "up"])
-        .success()
-        .stdout_is(&format!(
-            "{V1_UP}Applied V2__locks_audit_create_table\nSchema is now at version 2.\n"
-        ));
+    db.locksmith(&["migrate", "up"]).succeeds_with(&format!(
+        "{V1_UP}Applied V2__locks_audit_create_table\nSchema is now at version 2.\n"
+    ));
     assert_eq!(tables(&db), (names(&ALL), vec!["1".into(), "2".into()]));
     still_held_by_a(&db);
-    db.locksmith(&["migrate", "status", "--check"]).success();
+    db.locksmith(&["migrate", "status", "--check"])
+        .succeeds_like(STATUS_APPLIED);
 }
 
 /// What a copy holds is stored text: every message that names it shows
@@ -426,21 +439,29 @@ fn what_a_copy_holds_is_shown_escaped() {
     db.sql("RENAME TABLE locks TO locks_dropping_0badc0de");
     let held = r"plat: backup (held by \u{1b}[31mA)";
     let r = db.locksmith(&["migrate", "down"]);
-    r.fails(4);
-    assert!(
-        r.stderr.contains(held) && !r.stderr.contains('\u{1b}'),
-        "{r:#?}"
-    );
+    r.fails_with(4, &format!(
+        "locksmith: refusing to roll back: `locks_dropping_0badc0de`, what an interrupted `migrate down` left of `locks`, still holds locks: {held}\n\
+         hint: bring it back with: RENAME TABLE `locks_dropping_0badc0de` TO `locks` (`locksmith migrate up` does too), and release its locks first; or pass --force to drop it\n"
+    ));
+    assert!(!r.stderr.contains('\u{1b}'), "{r:#?}");
     let status = db.locksmith(&["migrate", "status"]);
-    status.success();
-    assert!(
-        status.stdout.contains(held) && !status.stdout.contains('\u{1b}'),
-        "{status:#?}"
-    );
+    status.succeeds_like(&format!(
+        "+-+\n\
+         | VERSION NAME STATE APPLIED ON |\n\
+         +=+\n\
+         | 1 locks_create_table missing <TIME> |\n\
+         | 2 locks_audit_create_table applied <TIME> |\n\
+         +-+\n\
+         V1__locks_create_table is missing:\n  \
+           table `locks` does not exist\n  \
+           `locks_dropping_0badc0de` is what an interrupted `migrate down` left of it, holding locks: {held}: RENAME TABLE `locks_dropping_0badc0de` TO `locks` brings it back\n  \
+           -> `locksmith migrate up` renames it back\n"
+    ));
+    assert!(!status.stdout.contains('\u{1b}'), "{status:#?}");
     let up = db.locksmith(&["migrate", "up"]);
-    up.success();
-    assert!(
-        up.stdout.contains(held) && !up.stdout.contains('\u{1b}'),
-        "{up:#?}"
-    );
+    up.succeeds_with(&format!(
+        "Restored V1__locks_create_table: renamed back what an interrupted `migrate down` left (`locks_dropping_0badc0de` is `locks` again, holding locks: {held})\n\
+         Schema is now at version 2.\n"
+    ));
+    assert!(!up.stdout.contains('\u{1b}'), "{up:#?}");
 }

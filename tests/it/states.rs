@@ -7,7 +7,16 @@
 use crate::harness::*;
 use locksmith::cli::output::StatusDoc;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+/// What `up` says when a table differs from what its migration makes:
+/// `lines` names each migration and difference.
+fn refused_drift(lines: &str) -> String {
+    format!(
+        "locksmith: the database does not match this locksmith's migrations; nothing was changed:\n{lines}\
+         hint: alter the table back to what its migration makes (or restore it), then run `up` again\n"
+    )
+}
 
 /// The seed's own DDL, as Cloudron's db-migrate ran it.
 const SEED_DDL: &str = "CREATE TABLE locks(id VARCHAR(128) NOT NULL UNIQUE, dataJson TEXT, \
@@ -35,7 +44,7 @@ fn schema(db: &TestDb) -> Vec<Vec<Option<String>>> {
 fn states(db: &TestDb, extra: &[&str]) -> Vec<(String, String, Option<String>)> {
     let mut args = vec!["migrate", "status", "--format", "json"];
     args.extend_from_slice(extra);
-    let doc: StatusDoc = db.locksmith(&args).success().json();
+    let doc: StatusDoc = db.locksmith(&args).success_json();
     doc.migrations
         .into_iter()
         .map(|m| (format!("V{}__{}", m.version, m.name), m.state, m.next))
@@ -58,18 +67,27 @@ fn a_locks_table_dropped_under_the_history_is_missing_and_up_recreates_it() {
     );
     let r = db.locksmith(&["migrate", "status", "--check"]);
     r.fails_with_output(6)
-        .stdout_has(&[
-            "missing",
-            "V1__locks_create_table is missing:\n  table `locks` does not exist\n  -> `locksmith migrate up` runs it again to re-create it\n",
-        ])
-        .stderr_has(&["schema is not current: V1__locks_create_table is missing"]);
-    db.locksmith(&["locks", "dump"])
-        .fails(5)
-        .stderr_has(&["table `locks` does not exist", "migrate up"]);
-    db.locksmith(&["migrate", "up"]).success().stdout_is(
+        .stdout_like(
+            "+-+\n\
+             | VERSION NAME STATE APPLIED ON |\n\
+             +=+\n\
+             | 1 locks_create_table missing <TIME> |\n\
+             | 2 locks_audit_create_table applied <TIME> |\n\
+             +-+\n\
+             V1__locks_create_table is missing:\n  \
+               table `locks` does not exist\n  \
+               -> `locksmith migrate up` runs it again to re-create it\n",
+        )
+        .stderr_is("locksmith: schema is not current: V1__locks_create_table is missing\n");
+    db.locksmith(&["locks", "dump"]).fails_with(
+        5,
+        "locksmith: table `locks` does not exist\nhint: run `locksmith migrate up` first\n",
+    );
+    db.locksmith(&["migrate", "up"]).succeeds_with(
         "Re-created V1__locks_create_table: table `locks` does not exist\nSchema is now at version 2.\n",
     );
-    db.locksmith(&["migrate", "status", "--check"]).success();
+    db.locksmith(&["migrate", "status", "--check"])
+        .succeeds_like(STATUS_APPLIED);
     db.locksmith(&[
         "locks", "acquire", "platform", "backup", "--holder", "task-1",
     ])
@@ -85,10 +103,18 @@ fn a_locks_table_dropped_under_the_history_is_missing_and_up_recreates_it() {
 fn a_down_cut_off_after_its_rename_names_the_quarantined_table() {
     let db = TestDb::migrated();
     db.sql("RENAME TABLE locks TO locks_dropping_0badc0de");
-    let r = db.locksmith(&["migrate", "status"]);
-    r.success().stdout_has(&[
-        "V1__locks_create_table is missing:\n  table `locks` does not exist\n  `locks_dropping_0badc0de` is what an interrupted `migrate down` left of it, holding no lock (0 row(s)): RENAME TABLE `locks_dropping_0badc0de` TO `locks` brings it back\n  -> `locksmith migrate up` renames it back\n",
-    ]);
+    db.locksmith(&["migrate", "status"]).succeeds_like(
+        "+-+\n\
+         | VERSION NAME STATE APPLIED ON |\n\
+         +=+\n\
+         | 1 locks_create_table missing <TIME> |\n\
+         | 2 locks_audit_create_table applied <TIME> |\n\
+         +-+\n\
+         V1__locks_create_table is missing:\n  \
+           table `locks` does not exist\n  \
+           `locks_dropping_0badc0de` is what an interrupted `migrate down` left of it, holding no lock (0 row(s)): RENAME TABLE `locks_dropping_0badc0de` TO `locks` brings it back\n  \
+           -> `locksmith migrate up` renames it back\n",
+    );
 }
 
 #[test]
@@ -111,13 +137,27 @@ fn a_locks_table_made_by_another_tool_is_adopted_not_applied() {
             ),
         ]
     );
-    db.locksmith(&["migrate", "up", "--dry-run"])
-        .success()
-        .stdout_has(&[
-            "-- Would adopt V1__locks_create_table without running it (`locks` already there, identical to what it makes)\n",
-            "-- Would apply V2__locks_audit_create_table:\n",
-        ]);
-    db.locksmith(&["migrate", "up"]).success().stdout_is(
+    db.locksmith(&["migrate", "up", "--dry-run"]).succeeds_with(
+        "-- Would adopt V1__locks_create_table without running it (`locks` already there, identical to what it makes)\n\
+         -- Would apply V2__locks_audit_create_table:\n\
+         CREATE TABLE IF NOT EXISTS locks_audit(\n    \
+             id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,\n    \
+             opId CHAR(32) NOT NULL UNIQUE,\n    \
+             at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),\n    \
+             dbUser VARCHAR(288) NOT NULL,\n    \
+             osUser VARCHAR(255) NOT NULL,\n    \
+             command TEXT NOT NULL,\n    \
+             action VARCHAR(32) NOT NULL,\n    \
+             rowId VARCHAR(128) NOT NULL,\n    \
+             versionBefore INT,\n    \
+             versionAfter INT,\n    \
+             removedJson MEDIUMTEXT,\n    \
+             replacedRaw MEDIUMTEXT,\n    \
+             KEY locks_audit_row (rowId, id)\n\
+         ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\n\
+         -- Dry run: nothing was changed.\n",
+    );
+    db.locksmith(&["migrate", "up"]).succeeds_with(
         "Adopted V1__locks_create_table: table already present and identical\n\
          Applied V2__locks_audit_create_table\nSchema is now at version 2.\n",
     );
@@ -126,7 +166,8 @@ fn a_locks_table_made_by_another_tool_is_adopted_not_applied() {
         Some(r#"{"backup":"task-7"}"#),
         "the held lock is untouched"
     );
-    db.locksmith(&["migrate", "status", "--check"]).success();
+    db.locksmith(&["migrate", "status", "--check"])
+        .succeeds_like(STATUS_APPLIED);
 }
 
 #[test]
@@ -138,10 +179,13 @@ fn a_drifted_locks_table_is_refused_with_its_differences() {
     );
     let before = schema(&db);
     assert_eq!(state_of(&db, 1, &[]), ("drifted".into(), None));
-    db.locksmith(&["migrate", "up"]).fails(1).stderr_has(&[
-        "locksmith: the database does not match this locksmith's migrations; nothing was changed:\n  V1__locks_create_table is drifted: its tables are there but differ from what it makes\n    table `locks` has no column `version`\n",
-        "hint: alter the table back",
-    ]);
+    db.locksmith(&["migrate", "up"]).fails_with(
+        1,
+        &refused_drift(
+            "  V1__locks_create_table is drifted: its tables are there but differ from what it makes\n    \
+                 table `locks` has no column `version`\n",
+        ),
+    );
     assert_eq!(schema(&db), before, "nothing changed");
     // A type changed under a recorded migration is drift too.
     let db = TestDb::migrated();
@@ -150,10 +194,17 @@ fn a_drifted_locks_table_is_refused_with_its_differences() {
     assert_eq!(state_of(&db, 1, &[]), ("drifted".into(), None));
     db.locksmith(&["migrate", "status", "--check"])
         .fails_with_output(6)
-        .stdout_has(&["column `locks.version` is varchar(16), not int"]);
-    db.locksmith(&["migrate", "up"])
-        .fails(1)
-        .stderr_has(&["column `locks.version` is varchar(16), not int"]);
+        .stdout_like(&drifted_status(
+            "column `locks.version` is varchar(16), not int",
+        ))
+        .stderr_is("locksmith: schema is not current: V1__locks_create_table is drifted\n");
+    db.locksmith(&["migrate", "up"]).fails_with(
+        1,
+        &refused_drift(
+            "  V1__locks_create_table is drifted: its tables are there but differ from what it makes\n    \
+                 column `locks.version` is varchar(16), not int\n",
+        ),
+    );
     assert_eq!(schema(&db), before);
     // So are a collation that ignores case and a wider id, which only the
     // column descriptions' collations and lengths show.
@@ -163,10 +214,15 @@ fn a_drifted_locks_table_is_refused_with_its_differences() {
          ALTER TABLE locks MODIFY id VARCHAR(128) CHARACTER SET utf8 COLLATE utf8_general_ci NOT NULL",
     );
     let before = schema(&db);
-    db.locksmith(&["migrate", "up"]).fails(1).stderr_has(&[
-        "V1__locks_create_table is drifted: its tables are there but differ from what it makes\n    column `locks.id` uses utf8mb3_general_ci, not utf8mb3_bin\n",
-        "V2__locks_audit_create_table is drifted: its tables are there but differ from what it makes\n    column `locks_audit.rowId` is varchar(160), not varchar(128)\n",
-    ]);
+    db.locksmith(&["migrate", "up"]).fails_with(
+        1,
+        &refused_drift(
+            "  V1__locks_create_table is drifted: its tables are there but differ from what it makes\n    \
+                 column `locks.id` uses utf8mb3_general_ci, not utf8mb3_bin\n  \
+               V2__locks_audit_create_table is drifted: its tables are there but differ from what it makes\n    \
+                 column `locks_audit.rowId` is varchar(160), not varchar(128)\n",
+        ),
+    );
     assert_eq!(schema(&db), before);
 }
 
@@ -179,9 +235,13 @@ fn a_table_with_an_invisible_column_is_not_adopted_and_compression_is_not_drift(
     db.sql("ALTER TABLE locks ADD owner_secret VARCHAR(64) INVISIBLE");
     let before = schema(&db);
     assert_eq!(state_of(&db, 1, &[]), ("drifted".into(), None));
-    db.locksmith(&["migrate", "up"]).fails(1).stderr_has(&[
-        "V1__locks_create_table is drifted: its tables are there but differ from what it makes\n    table `locks` has a column `owner_secret` its migration does not make\n",
-    ]);
+    db.locksmith(&["migrate", "up"]).fails_with(
+        1,
+        &refused_drift(
+            "  V1__locks_create_table is drifted: its tables are there but differ from what it makes\n    \
+                 table `locks` has a column `owner_secret` its migration does not make\n",
+        ),
+    );
     assert_eq!(schema(&db), before, "nothing changed");
     // MariaDB's column compression stores the same text: a recorded V1
     // whose dataJson is compressed is still applied, on both paths.
@@ -191,9 +251,27 @@ fn a_table_with_an_invisible_column_is_not_adopted_and_compression_is_not_drift(
     db.sql("ALTER TABLE locks MODIFY version BIGINT");
     db.locksmith(&["migrate", "status", "--check"])
         .fails_with_output(6)
-        .stdout_has(&["column `locks.version` is bigint, not int"]);
+        .stdout_like(&drifted_status("column `locks.version` is bigint, not int"))
+        .stderr_is("locksmith: schema is not current: V1__locks_create_table is drifted\n");
+    // The compressed dataJson is no difference at all.
     let r = db.locksmith(&["migrate", "status"]);
+    r.succeeds_like(&drifted_status("column `locks.version` is bigint, not int"));
     assert!(!r.stdout.contains("dataJson"), "{r:#?}");
+}
+
+/// `migrate status` when V1's table has drifted by `difference`.
+fn drifted_status(difference: &str) -> String {
+    format!(
+        "+-+\n\
+         | VERSION NAME STATE APPLIED ON |\n\
+         +=+\n\
+         | 1 locks_create_table drifted <TIME> |\n\
+         | 2 locks_audit_create_table applied <TIME> |\n\
+         +-+\n\
+         V1__locks_create_table is drifted:\n  \
+           {difference}\n  \
+           -> `locksmith migrate up` refuses to go on: alter the table back to what the migration makes\n"
+    )
 }
 
 /// Writes a `--source` directory: (file name, contents).
@@ -205,17 +283,15 @@ fn source(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < Duration::from_secs(20), "never: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn kill_while_applying(db: &TestDb, src: &Path) {
+/// Starts `migrate up --source SRC` and kills it (SIGKILL) while its
+/// connection runs the migration's `DO SLEEP` statement, once `table`
+/// (if any) exists: past the DDL that makes it. Returns the killed run's
+/// holder, `HOST:PID`.
+fn kill_while_applying(db: &TestDb, src: &Path, table: Option<&str>) -> String {
     let mut child = db.spawn(&["migrate", "up", "--source", src.to_str().unwrap()]);
-    wait_until("the run records what it applies", || {
+    let holder = format!("{}:{}", locksmith::host::hostname(), child.id());
+    let limit = Duration::from_secs(20);
+    wait_until("the run records what it applies", limit, || {
         db.scalar(
             "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
              AND TABLE_NAME = 'locksmith_migrate'",
@@ -226,22 +302,59 @@ fn kill_while_applying(db: &TestDb, src: &Path) {
                 .scalar("SELECT applying FROM locksmith_migrate WHERE name = 'run'")
                 .is_some()
     });
-    // Past the DDL, in the statement after it.
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until(
+        "the run's connection sleeps in its migration",
+        limit,
+        || {
+            db.scalar(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST p JOIN locksmith_migrate m \
+             ON p.ID = m.applying_conn WHERE p.INFO LIKE '%SLEEP(%'",
+            )
+            .as_deref()
+                == Some("1")
+        },
+    );
+    if let Some(table) = table {
+        wait_until(&format!("the run makes `{table}`"), limit, || {
+            db.scalar(&format!(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+                 AND TABLE_NAME = '{table}'"
+            ))
+            .as_deref()
+                == Some("1")
+        });
+    }
     child.kill().unwrap();
     child.wait().unwrap();
+    holder
 }
 
 /// Waits for the killed run's statement to end on the server.
 fn wait_for_orphan(db: &TestDb) {
-    wait_until("the orphaned statement ends", || {
-        db.scalar(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST p JOIN locksmith_migrate m \
+    wait_until(
+        "the orphaned statement ends",
+        Duration::from_secs(20),
+        || {
+            db.scalar(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST p JOIN locksmith_migrate m \
              ON p.ID = m.applying_conn",
-        )
-        .as_deref()
-            == Some("0")
-    });
+            )
+            .as_deref()
+                == Some("0")
+        },
+    );
+}
+
+/// What `up` says of an interrupted migration NAME whose run (named
+/// `<KILLED>`) left `state` (a line of what locksmith knows of it).
+fn refused_interrupted(name: &str, state: &str) -> String {
+    format!(
+        "locksmith: the database does not match this locksmith's migrations; nothing was changed:\n  \
+           V1__{name} is interrupted and may be half-applied\n    \
+             a run by <KILLED> started applying it at <TIME> and did not finish\n    \
+             {state}\n\
+         hint: check by hand what of it is in place; finish it and record it with `locksmith migrate mark-applied <VERSION>`, or undo what landed and run `up` again\n"
+    )
 }
 
 #[test]
@@ -255,49 +368,56 @@ fn a_run_killed_after_its_ddl_is_interrupted_until_marked_applied() {
         ("V1__make_t.down.sql", "DROP TABLE t_made;"),
     ]);
     let src = dir.path().to_str().unwrap();
-    kill_while_applying(&db, dir.path());
+    let killed = kill_while_applying(&db, dir.path(), Some("t_made"));
+    let killed_is = [(killed.as_str(), "<KILLED>")];
     wait_for_orphan(&db);
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM refinery_schema_history"),
         Some("0".into()),
         "no history row"
     );
-    let holder = format!("{}:", locksmith::host::hostname());
-    let r = db.locksmith(&["migrate", "status", "--source", src]);
-    r.success().stdout_has(&[
-        "interrupted",
-        "V1__make_t is interrupted:\n  a run by ",
-        &holder,
-        "locksmith cannot tell how much of it took effect\n  -> `locksmith migrate up` refuses to go on: check it by hand, then `locksmith migrate mark-applied 1`\n",
-    ]);
+    db.locksmith(&["migrate", "status", "--source", src])
+        .named(&killed_is)
+        .succeeds_like(
+            "+-+\n\
+             | VERSION NAME STATE APPLIED ON |\n\
+             +=+\n\
+             | 1 make_t interrupted - |\n\
+             +-+\n\
+             V1__make_t is interrupted:\n  \
+               a run by <KILLED> started applying it at <TIME> and did not finish\n  \
+               locksmith cannot tell how much of it took effect\n  \
+               -> `locksmith migrate up` refuses to go on: check it by hand, then `locksmith migrate mark-applied 1`\n\
+             Migration guard: held by <KILLED> (since <TIME>) (its heartbeat has stopped: the next run takes over)\n",
+        );
     // The guard of the dead run expires after its TTL; the refusal comes
     // first anyway, before the guard is even asked for.
     let before = schema(&db);
     db.locksmith(&["migrate", "up", "--source", src])
-        .fails(1)
-        .stderr_has(&[
-            "V1__make_t is interrupted and may be half-applied",
-            "locksmith migrate mark-applied <VERSION>",
-        ]);
+        .named(&killed_is)
+        .fails_like(
+            1,
+            &refused_interrupted("make_t", "locksmith cannot tell how much of it took effect"),
+        );
     assert_eq!(schema(&db), before, "nothing changed");
     // Without a terminal, mark-applied wants --yes.
     db.locksmith(&["migrate", "mark-applied", "1", "--source", src])
-        .fails(2)
-        .stderr_has(&["pass --yes"]);
-    db.locksmith(&["migrate", "mark-applied", "1", "--source", src, "--dry-run"])
-        .success()
-        .stdout_has(&[
-            "record V1__make_t as applied, with checksum ",
-            "its state now: interrupted\n",
-            "Dry run: nothing was changed.\n",
-        ]);
-    assert_eq!(schema(&db), before, "a dry run changes nothing");
-    // The dead run's guard is taken over at once: its process is gone.
+        .fails_with(2, "locksmith: refusing to go on without confirmation: stdin is not a terminal; pass --yes (or --dry-run to look first)\n");
     let set = locksmith::migrate::MigrationSet::from_dir(dir.path()).unwrap();
     let checksum = set.migrations()[0].checksum().to_string();
+    db.locksmith(&["migrate", "mark-applied", "1", "--source", src, "--dry-run"])
+        .named(&killed_is)
+        .succeeds_like(&format!(
+            "record V1__make_t as applied, with checksum {checksum}, without running it\n\
+             its state now: interrupted\n  \
+               a run by <KILLED> started applying it at <TIME> and did not finish\n  \
+               locksmith cannot tell how much of it took effect\n\
+             Dry run: nothing was changed.\n"
+        ));
+    assert_eq!(schema(&db), before, "a dry run changes nothing");
+    // The dead run's guard is taken over at once: its process is gone.
     db.locksmith(&["migrate", "mark-applied", "1", "--source", src, "--yes"])
-        .success()
-        .stdout_is(&format!(
+        .succeeds_with(&format!(
             "Recorded V1__make_t as applied (checksum {checksum}); not audited: there is no locks_audit table yet\n"
         ));
     assert_eq!(
@@ -314,13 +434,23 @@ fn a_run_killed_after_its_ddl_is_interrupted_until_marked_applied() {
         "the interrupted record is cleared"
     );
     db.locksmith(&["migrate", "status", "--source", src, "--check"])
-        .success();
+        .succeeds_like(
+            "+-+\n\
+             | VERSION NAME STATE APPLIED ON |\n\
+             +=+\n\
+             | 1 make_t applied <TIME> |\n\
+             +-+\n",
+        );
     db.locksmith(&["migrate", "mark-applied", "1", "--source", src, "--yes"])
-        .fails(4)
-        .stderr_has(&["V1__make_t is already recorded as applied (on "]);
+        .fails_like(
+            4,
+            "locksmith: V1__make_t is already recorded as applied (on <TIME>); nothing was changed\n",
+        );
     db.locksmith(&["migrate", "mark-applied", "7", "--source", src, "--yes"])
-        .fails(2)
-        .stderr_has(&["V7 is not one of these migrations (V1)"]);
+        .fails_with(
+            2,
+            "locksmith: V7 is not one of these migrations (V1); nothing was changed\n",
+        );
 }
 
 #[test]
@@ -334,38 +464,49 @@ fn a_run_killed_before_its_table_came_runs_again() {
         ("V1__slow_t.down.sql", "DROP TABLE t_slow;"),
     ]);
     let src = dir.path().to_str().unwrap();
-    kill_while_applying(&db, dir.path());
-    // The server runs the killed run's statement on: while it does, `up`
-    // refuses, naming the connection.
-    let r = db.locksmith(&["migrate", "status", "--source", src]);
-    r.success()
-        .stdout_has(&["its statement is still running on the server (connection "]);
-    db.locksmith(&["migrate", "up", "--source", src])
-        .fails(1)
-        .stderr_has(&[
-            "V1__slow_t is interrupted",
-            "wait for it to end, or end it with KILL ",
-        ]);
+    let killed = kill_while_applying(&db, dir.path(), None);
+    let killed_is = [(killed.as_str(), "<KILLED>")];
     let conn = db
         .scalar("SELECT applying_conn FROM locksmith_migrate")
         .unwrap();
+    let running = format!(
+        "its statement is still running on the server (connection {conn}): wait for it to end, or end it with KILL {conn}"
+    );
+    // The server runs the killed run's statement on: while it does, `up`
+    // refuses, naming the connection.
+    db.locksmith(&["migrate", "status", "--source", src])
+        .named(&killed_is)
+        .succeeds_like(&format!(
+            "+-+\n\
+             | VERSION NAME STATE APPLIED ON |\n\
+             +=+\n\
+             | 1 slow_t interrupted - |\n\
+             +-+\n\
+             V1__slow_t is interrupted:\n  \
+               a run by <KILLED> started applying it at <TIME> and did not finish\n  \
+               {running}\n  \
+               -> `locksmith migrate up` refuses to go on: check it by hand, then `locksmith migrate mark-applied 1`\n\
+             Migration guard: held by <KILLED> (since <TIME>) (its heartbeat has stopped: the next run takes over)\n"
+        ));
+    db.locksmith(&["migrate", "up", "--source", src])
+        .named(&killed_is)
+        .fails_like(1, &refused_interrupted("slow_t", &running));
     db.sql(&format!("KILL {conn}"));
     wait_for_orphan(&db);
     assert_eq!(
         state_of(&db, 1, &["--source", src]),
         ("interrupted".into(), Some("apply".into()))
     );
-    let r = db.locksmith(&["migrate", "up", "--source", src]);
+    let r = db
+        .locksmith(&["migrate", "up", "--source", src])
+        .named(&killed_is);
     assert_eq!(r.code, 0, "{r:#?}");
-    assert!(
-        r.stdout.starts_with(
-            "Applied V1__slow_t again (its first run was interrupted before it made anything)\n"
-        ),
-        "{r:#?}"
-    );
-    assert!(
-        r.stderr.contains("took over the migration guard from "),
-        "{r:#?}"
+    r.stdout_is(
+        "Applied V1__slow_t again (its first run was interrupted before it made anything)\n\
+         Schema is now at version 1.\n",
+    )
+    .stderr_like(
+        "locksmith: took over the migration guard from <KILLED> (since <TIME>), whose heartbeat had stopped\n",
     );
     assert_eq!(
         state_of(&db, 1, &["--source", src]),
@@ -390,12 +531,19 @@ fn the_embedded_v1_killed_mid_run_is_adopted_when_its_table_is_whole() {
         "INSERT INTO locksmith_migrate VALUES ('run', NULL, NULL, NULL, NULL, 1, \
          'locks_create_table', 'deploy-1:4242', UTC_TIMESTAMP(6), NULL)",
     );
-    let r = db.locksmith(&["migrate", "status"]);
-    r.success().stdout_has(&[
-        "V1__locks_create_table is interrupted:\n  a run by deploy-1:4242 started applying it at ",
-        "its tables are there and identical to what it makes: `up` adopts it\n  -> `locksmith migrate up` records it without running it\n",
-    ]);
-    db.locksmith(&["migrate", "up"]).success().stdout_is(
+    db.locksmith(&["migrate", "status"]).succeeds_like(
+        "+-+\n\
+         | VERSION NAME STATE APPLIED ON |\n\
+         +=+\n\
+         | 1 locks_create_table interrupted - |\n\
+         | 2 locks_audit_create_table pending - |\n\
+         +-+\n\
+         V1__locks_create_table is interrupted:\n  \
+           a run by deploy-1:4242 started applying it at <TIME> and did not finish\n  \
+           its tables are there and identical to what it makes: `up` adopts it\n  \
+           -> `locksmith migrate up` records it without running it\n",
+    );
+    db.locksmith(&["migrate", "up"]).succeeds_with(
         "Adopted V1__locks_create_table: its interrupted run had finished it; tables present and identical\n\
          Applied V2__locks_audit_create_table\nSchema is now at version 2.\n",
     );
@@ -411,7 +559,7 @@ fn a_deleted_history_row_is_not_called_missing_from_the_filesystem() {
         ("present-unrecorded".into(), Some("adopt".into()))
     );
     let r = db.locksmith(&["migrate", "up"]);
-    r.success().stdout_is(
+    r.succeeds_with(
         "Adopted V1__locks_create_table: table already present and identical\nSchema is now at version 2.\n",
     );
     assert!(!r.stdout.contains("missing from the filesystem"));
@@ -427,7 +575,8 @@ fn a_migration_older_than_the_applied_ones_is_applied_in_its_own_turn() {
         ("V3__three.down.sql", "DROP TABLE t_three;"),
     ]);
     let src = dir.path().to_str().unwrap();
-    db.locksmith(&["migrate", "up", "--source", src]).success();
+    db.locksmith(&["migrate", "up", "--source", src])
+        .succeeds_with("Applied V1__one\nApplied V3__three\nSchema is now at version 3.\n");
     std::fs::write(
         dir.path().join("V2__two.sql"),
         "CREATE TABLE t_two (id INT);",
@@ -435,8 +584,7 @@ fn a_migration_older_than_the_applied_ones_is_applied_in_its_own_turn() {
     .unwrap();
     std::fs::write(dir.path().join("V2__two.down.sql"), "DROP TABLE t_two;").unwrap();
     db.locksmith(&["migrate", "up", "--source", src])
-        .success()
-        .stdout_is("Applied V2__two\nSchema is now at version 3.\n");
+        .succeeds_with("Applied V2__two\nSchema is now at version 3.\n");
     let set = locksmith::migrate::MigrationSet::from_dir(dir.path()).unwrap();
     assert_eq!(
         db.rows("SELECT version, name, checksum FROM refinery_schema_history ORDER BY version")[1],
@@ -455,7 +603,7 @@ fn a_damaged_history_is_named_row_and_column() {
         (
             "UPDATE refinery_schema_history SET applied_on = 'garbage' WHERE version = 1",
             "applied_on",
-            "the text \"garbage\", not an RFC 3339 time",
+            "the text \"garbage\", not an RFC 3339 time as refinery writes it",
         ),
         (
             "UPDATE refinery_schema_history SET checksum = NULL WHERE version = 1",
@@ -477,16 +625,14 @@ fn a_damaged_history_is_named_row_and_column() {
         db.sql(damage);
         let before = schema(&db);
         let want = format!(
-            "locksmith: unexpected value in table `refinery_schema_history`, column `{column}` of row `version 1`: {found}"
+            "locksmith: unexpected value in table `refinery_schema_history`, column `{column}` of row `version 1`: {found}\n"
         );
         for cmd in [
             &["migrate", "status"][..],
             &["migrate", "up"],
             &["migrate", "down"],
         ] {
-            let r = db.locksmith(cmd);
-            r.fails(1).stderr_has(&[&want]);
-            assert!(!r.stderr.contains("Duplicate entry"), "{r:#?}");
+            db.locksmith(cmd).fails_with(1, &want);
         }
         assert_eq!(schema(&db), before, "{damage}: nothing changed");
     }
@@ -497,24 +643,26 @@ fn a_source_directory_refinery_would_misread_is_refused_before_anything_runs() {
     let db = TestDb::new();
     let ok = ("V1__ok.sql", "CREATE TABLE t_ok (id INT);");
     let ok_down = ("V1__ok.down.sql", "DROP TABLE t_ok;");
-    let cases: Vec<(Vec<(&str, &str)>, String)> = vec![
-        (vec![ok, ok_down, ("V2_bad.sql", "DO 0;")], "V2_bad.sql: the version and the name must be separated by two underscores (V1__name.sql); nothing was run".into()),
-        (vec![ok, ok_down, ("v2__x.sql", "DO 0;")], "v2__x.sql: the prefix must be a capital V (refinery skips `v`); nothing was run".into()),
-        (vec![ok, ok_down, ("V3__x.SQL", "DO 0;")], "V3__x.SQL: the extension must be `.sql`, in lower case; nothing was run".into()),
-        (vec![ok, ok_down, ("V5__a-b.sql", "DO 0;")], "V5__a-b.sql: the name may hold only ASCII letters, digits and underscores; nothing was run".into()),
-        (vec![ok, ok_down, ("V1__again.sql", "CREATE TABLE t_again (id INT);")], "version 1 is also used by ".into()),
-        (vec![ok], "V1__ok.sql: it has no down step (expected ".into()),
-        (vec![ok, ok_down, ("V2__x.down.sql", "DO 0;")], "V2__x.down.sql: it is a down step without its up migration; nothing was run".into()),
-        (vec![], "holds no migrations (files like V1__create_things.sql".into()),
-        (vec![("README.md", "notes")], "holds no migrations".into()),
+    // (files, the message after `locksmith: `, with DIR for the directory)
+    let none = "--source DIR holds no migrations (files like V1__create_things.sql, each with V1__create_things.down.sql beside it)";
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![ok, ok_down, ("V2_bad.sql", "DO 0;")], "DIR/V2_bad.sql: the version and the name must be separated by two underscores (V1__name.sql); nothing was run"),
+        (vec![ok, ok_down, ("v2__x.sql", "DO 0;")], "DIR/v2__x.sql: the prefix must be a capital V (refinery skips `v`); nothing was run"),
+        (vec![ok, ok_down, ("V3__x.SQL", "DO 0;")], "DIR/V3__x.SQL: the extension must be `.sql`, in lower case; nothing was run"),
+        (vec![ok, ok_down, ("V5__a-b.sql", "DO 0;")], "DIR/V5__a-b.sql: the name may hold only ASCII letters, digits and underscores; nothing was run"),
+        (vec![ok, ok_down, ("V1__again.sql", "CREATE TABLE t_again (id INT);")], "DIR/V1__ok.sql: version 1 is also used by DIR/V1__again.sql (`again`); each version must be used once; nothing was run"),
+        (vec![ok], "DIR/V1__ok.sql: it has no down step (expected DIR/V1__ok.down.sql beside it); nothing was run"),
+        (vec![ok, ok_down, ("V2__x.down.sql", "DO 0;")], "DIR/V2__x.down.sql: it is a down step without its up migration; nothing was run"),
+        (vec![], none),
+        (vec![("README.md", "notes")], none),
     ];
     for (files, want) in cases {
         let dir = source(&files);
         let src = dir.path().to_str().unwrap();
+        let want = format!("locksmith: {}\n", want.replace("DIR", src));
         for cmd in ["up", "down", "status"] {
             db.locksmith(&["migrate", cmd, "--source", src])
-                .fails(2)
-                .stderr_has(&["locksmith: ", &want]);
+                .fails_with(2, &want);
         }
         assert_eq!(
             schema(&db),
@@ -523,9 +671,10 @@ fn a_source_directory_refinery_would_misread_is_refused_before_anything_runs() {
         );
     }
     db.locksmith(&["migrate", "up", "--source", "/etc/passwd"])
-        .fails(2)
-        .stderr_has(&["locksmith: --source /etc/passwd is not a directory"]);
+        .fails_with(2, "locksmith: --source /etc/passwd is not a directory (it takes the directory holding V1__name.sql files)\n");
     db.locksmith(&["migrate", "up", "--source", "/nonexistent/dir"])
-        .fails(2)
-        .stderr_has(&["locksmith: --source /nonexistent/dir: No such file or directory"]);
+        .fails_with(
+            2,
+            "locksmith: --source /nonexistent/dir: No such file or directory (os error 2)\n",
+        );
 }

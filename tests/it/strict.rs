@@ -40,7 +40,12 @@ fn mark_applied_refuses_what_nothing_shows_and_what_is_out_of_order() {
         setup: &'static dyn Fn(&TestDb),
         version: &'static str,
         refusal: String,
+        /// What `--force` says after `Recorded LABEL as applied (checksum
+        /// N); `: whether the change is audited.
+        recorded: &'static str,
     }
+    let not_audited = "not audited: there is no locks_audit table yet";
+    let audited = "the audit trail has a record of it (`locksmith locks history`)";
     let cases = [
         Case {
             what: "V1 on an empty database",
@@ -50,22 +55,25 @@ fn mark_applied_refuses_what_nothing_shows_and_what_is_out_of_order() {
                 "V1__locks_create_table",
                 "it has not taken effect: `locks` does not exist",
             ),
+            recorded: not_audited,
         },
         Case {
             what: "V2 whose table is gone",
             setup: &|db| {
-                db.locksmith(&["migrate", "up", "--target", "1"]).success();
+                db.locksmith(&["migrate", "up", "--target", "1"])
+                    .succeeds_with("Applied V1__locks_create_table\nSchema is now at version 1.\n");
             },
             version: "2",
             refusal: unproven(
                 "V2__locks_audit_create_table",
                 "it has not taken effect: `locks_audit` does not exist",
             ),
+            recorded: not_audited,
         },
         Case {
             what: "V1 renamed away by an interrupted down",
             setup: &|db| {
-                db.locksmith(&["migrate", "up"]).success();
+                db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
                 db.sql(
                     "RENAME TABLE locks TO locks_dropping_0badc0de; \
                      DELETE FROM refinery_schema_history WHERE version = 1",
@@ -76,12 +84,14 @@ fn mark_applied_refuses_what_nothing_shows_and_what_is_out_of_order() {
                 "V1__locks_create_table",
                 "it has not taken effect: `locks` does not exist (an interrupted `migrate down` left it renamed: `locksmith migrate up` brings it back)",
             ),
+            recorded: audited,
         },
         Case {
             what: "V2 made by hand while V1 is pending",
             setup: &|db| db.sql(V2_DDL),
             version: "2",
             refusal: out_of_order.to_string(),
+            recorded: audited,
         },
     ];
     for case in cases {
@@ -106,13 +116,19 @@ fn mark_applied_refuses_what_nothing_shows_and_what_is_out_of_order() {
         }
         assert_eq!(schema(&db), before, "{}: nothing changed", case.what);
         // --force records it all the same, and says what it recorded.
-        let r = db.locksmith(&["migrate", "mark-applied", case.version, "--yes", "--force"]);
-        r.success();
-        assert!(
-            r.stdout.starts_with("Recorded V") && r.stdout.contains(" as applied (checksum "),
-            "{}: {r:#?}",
-            case.what
-        );
+        let set = locksmith::migrate::MigrationSet::embedded();
+        let m = &set.migrations()[case.version.parse::<usize>().unwrap() - 1];
+        let label = if case.version == "1" {
+            "V1__locks_create_table"
+        } else {
+            "V2__locks_audit_create_table"
+        };
+        db.locksmith(&["migrate", "mark-applied", case.version, "--yes", "--force"])
+            .succeeds_with(&format!(
+                "Recorded {label} as applied (checksum {}); {}\n",
+                m.checksum(),
+                case.recorded
+            ));
         assert!(
             db.scalar(&format!(
                 "SELECT COUNT(*) FROM refinery_schema_history WHERE version = {}",
@@ -154,7 +170,8 @@ fn every_dry_run_document_carries_the_planned_values() {
         Case {
             what: "up from V1",
             setup: &|db| {
-                db.locksmith(&["migrate", "up", "--target", "1"]).success();
+                db.locksmith(&["migrate", "up", "--target", "1"])
+                    .succeeds_with("Applied V1__locks_create_table\nSchema is now at version 1.\n");
             },
             args: &["migrate", "up"],
             expect: &[("version_before", "1"), ("version_after", "2")],
@@ -168,7 +185,7 @@ fn every_dry_run_document_carries_the_planned_values() {
         Case {
             what: "down",
             setup: &|db| {
-                db.locksmith(&["migrate", "up"]).success();
+                db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
             },
             args: &["migrate", "down"],
             expect: &[("version_before", "2"), ("version_after", "1")],
@@ -176,7 +193,7 @@ fn every_dry_run_document_carries_the_planned_values() {
         Case {
             what: "mark-applied of a table made by another tool",
             setup: &|db| {
-                db.locksmith(&["migrate", "up"]).success();
+                db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
                 db.sql("DELETE FROM refinery_schema_history WHERE version = 2");
             },
             args: &["migrate", "mark-applied", "2", "--yes"],
@@ -188,7 +205,7 @@ fn every_dry_run_document_carries_the_planned_values() {
         Case {
             what: "force-release",
             setup: &|db| {
-                db.locksmith(&["migrate", "up"]).success();
+                db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
                 db.locksmith(&["locks", "acquire", "plat", "backup", "--holder", "A"])
                     .success();
             },
@@ -198,7 +215,7 @@ fn every_dry_run_document_carries_the_planned_values() {
         Case {
             what: "bump",
             setup: &|db| {
-                db.locksmith(&["migrate", "up"]).success();
+                db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
                 db.locksmith(&["locks", "acquire", "plat", "backup", "--holder", "A"])
                     .success();
             },
@@ -208,7 +225,7 @@ fn every_dry_run_document_carries_the_planned_values() {
         Case {
             what: "repair of a sound row",
             setup: &|db| {
-                db.locksmith(&["migrate", "up"]).success();
+                db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
                 db.locksmith(&["locks", "acquire", "plat", "backup", "--holder", "A"])
                     .success();
             },
@@ -218,7 +235,7 @@ fn every_dry_run_document_carries_the_planned_values() {
         Case {
             what: "repair of a NULL version",
             setup: &|db| {
-                db.locksmith(&["migrate", "up"]).success();
+                db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
                 db.sql("INSERT INTO locks (id, dataJson, version) VALUES ('plat', '{}', NULL)");
             },
             args: &["locks", "repair", "plat", "--yes"],
@@ -231,7 +248,7 @@ fn every_dry_run_document_carries_the_planned_values() {
         let mut dry: Vec<&str> = case.args.to_vec();
         dry.extend(["--dry-run", "--format", "json"]);
         let before = schema(&db);
-        let plan: Value = db.locksmith(&dry).success().json();
+        let plan: Value = db.locksmith(&dry).success_json();
         assert_eq!(plan["dry_run"], Value::Bool(true), "{}: {plan}", case.what);
         for (field, value) in case.expect {
             assert_eq!(
@@ -249,7 +266,7 @@ fn every_dry_run_document_carries_the_planned_values() {
         );
         let mut real: Vec<&str> = case.args.to_vec();
         real.extend(["--format", "json"]);
-        let done: Value = db.locksmith(&real).success().json();
+        let done: Value = db.locksmith(&real).success_json();
         assert_eq!(done["dry_run"], Value::Bool(false), "{}: {done}", case.what);
         assert_eq!(
             with_dry_run(plan, false),
