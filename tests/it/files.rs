@@ -193,7 +193,7 @@ fn a_fifo_that_is_written_to_is_read_like_a_file() {
             "status",
         ],
     );
-    r.success().stdout_is(STATUS_FRESH);
+    r.succeeds_with(STATUS_FRESH);
     writer.join().unwrap();
     // An option file through a FIFO.
     let room = Room::new();
@@ -201,8 +201,7 @@ fn a_fifo_that_is_written_to_is_read_like_a_file() {
     mkfifo(&cnf);
     let writer = feed(cnf, format!("[client]\npassword={}\n", password()));
     room.run(&bare(&db), &["migrate", "status"])
-        .success()
-        .stdout_is(STATUS_FRESH);
+        .succeeds_with(STATUS_FRESH);
     writer.join().unwrap();
 }
 
@@ -413,6 +412,5 @@ fn a_password_behind_an_include_is_used() {
     )
     .unwrap();
     room.run(&bare(&db), &["migrate", "status"])
-        .success()
-        .stdout_is(STATUS_FRESH);
+        .succeeds_with(STATUS_FRESH);
 }

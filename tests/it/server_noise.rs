@@ -34,6 +34,7 @@ fn aborted_connects(server: &Throwaway) -> u64 {
     let admin = server.admin_url(0);
     block(async move {
         let mut c = admin_conn(&admin).await;
+        // A poll of the condition, every 20 ms, for 30 s at most.
         let t = Instant::now();
         while global_status(&mut c, "Threads_connected").await > 1 {
             assert!(t.elapsed() < Duration::from_secs(30), "connections linger");
@@ -81,9 +82,7 @@ fn three_runs(server: &Throwaway, env: &Env, url: &str) -> Vec<u64> {
     let mut costs = Vec::new();
     for _ in 0..3 {
         let before = aborted_connects(server);
-        run_in(env, url, &["migrate", "status"])
-            .success()
-            .stdout_is(STATUS_FRESH);
+        run_in(env, url, &["migrate", "status"]).succeeds_with(STATUS_FRESH);
         costs.push(aborted_connects(server) - before);
     }
     costs
@@ -265,20 +264,18 @@ fn a_server_without_tls_counts_one_aborted_connect_then_none() {
         })
         .collect();
     for child in runs {
-        Run::from(child.wait_with_output().unwrap())
-            .success()
-            .stdout_is(STATUS_FRESH);
+        Run::from(child.wait_with_output().unwrap()).succeeds_with(STATUS_FRESH);
     }
     remembers_alone(&file_in(&t.path().join("cache")), &addr);
     let before = aborted_connects(&server);
-    run_in(&env, &url, &["migrate", "status"]).success();
+    run_in(&env, &url, &["migrate", "status"]).succeeds_with(STATUS_FRESH);
     assert_eq!(aborted_connects(&server) - before, 0, "after the crowd");
 
     // A bench: five connections (four workers and the table), one process.
     let bench_db = TestDb::on(&server, 0);
     let bench_url = bench_db.url();
     let warm = Env::Xdg(t.path().join("cache"), t.path().join("home"));
-    run_in(&warm, &bench_url, &["migrate", "up"]).success();
+    run_in(&warm, &bench_url, &["migrate", "up"]).succeeds_with(UP_FRESH);
     let args = [
         "bench",
         "--workers",
@@ -309,9 +306,7 @@ fn a_server_without_tls_counts_one_aborted_connect_then_none() {
         ),
     ] {
         let before = aborted_connects(&server);
-        let r = run_in(&env, &bench_url, &args);
-        r.success();
-        let report: BenchReport = r.json();
+        let report: BenchReport = run_in(&env, &bench_url, &args).success_json();
         assert!(
             report.check_passed && report.errors == 0,
             "{what}: {report:?}"
