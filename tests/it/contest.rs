@@ -90,7 +90,7 @@ pub fn workers_beside_an_operator(db: &TestDb, contest: Contest) -> (usize, Hist
     let changes: usize = operator.join().unwrap();
     let doc: HistoryDoc = db
         .locksmith(&["locks", "history", "--format", "json"])
-        .json();
+        .success_json();
     assert_eq!(
         doc.records.len(),
         changes,

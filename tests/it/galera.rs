@@ -146,7 +146,9 @@ fn no_overlap(file: &Path) -> usize {
 }
 
 fn locks_left(db: &TestDb) -> usize {
-    let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+    let doc: Dump = db
+        .locksmith(&["locks", "dump", "--format", "json"])
+        .success_json();
     doc.rows.iter().map(|r| r.locks.len()).sum()
 }
 
@@ -154,7 +156,7 @@ fn locks_left(db: &TestDb) -> usize {
 fn lock_runs_spread_over_the_nodes_exclude_each_other() {
     let Some(c) = cluster() else { return };
     let db = TestDb::on(&c, 0);
-    db.locksmith(&["migrate", "up"]).success();
+    db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("markers");
     let (mut failed, mut ran) = (0, 0);
@@ -206,7 +208,7 @@ fn lock_runs_spread_over_the_nodes_exclude_each_other() {
 fn an_operator_on_one_node_beside_workers_on_the_others() {
     let Some(c) = cluster() else { return };
     let db = TestDb::on(&c, 0);
-    db.locksmith(&["migrate", "up"]).success();
+    db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
     // Workers on nodes 1 and 3; the operator on node 2.
     let (changes, doc) = workers_beside_an_operator(
         &db,
@@ -230,11 +232,14 @@ fn migrate_down_on_one_node_while_another_takes_locks() {
     let (mut refused, mut dropped) = (0, 0);
     for trial in 0..20 {
         let db = TestDb::on(&c, 0);
-        db.locksmith(&["migrate", "up", "--target", "1"]).success();
+        db.locksmith(&["migrate", "up", "--target", "1"])
+            .succeeds_with("Applied V1__locks_create_table\nSchema is now at version 1.\n");
         // Node 3 takes locks, a new one every few ms, never releasing.
         let taker = {
             let url = db.url_over(&c, &[2]);
             std::thread::spawn(move || {
+                // A random start (the point: the race lands anywhere), not
+                // a wait for anything.
                 std::thread::sleep(Duration::from_millis(fastrand::u64(0..40)));
                 let mut taken = Vec::new();
                 for i in 0..20 {
@@ -276,6 +281,9 @@ fn migrate_down_on_one_node_while_another_takes_locks() {
         match r.code {
             0 => {
                 dropped += 1;
+                r.succeeds_with(
+                    "Rolled back V1__locks_create_table\nNo migrations are applied now.\n",
+                );
                 assert!(
                     taken.is_empty(),
                     "trial {trial}: down dropped the table while {taken:?} were held: {r:#?}"
@@ -283,10 +291,16 @@ fn migrate_down_on_one_node_while_another_takes_locks() {
             }
             4 => {
                 refused += 1;
-                r.fails(4)
-                    .stderr_has(&["refusing to roll back V1__locks_create_table"]);
+                // The hole: which of the taker's locks it had taken by then.
+                r.fails(4).stderr_matches(concat!(
+                    r"locksmith: refusing to roll back V1__locks_create_table: table `locks` still holds locks:\n",
+                    r"(  platform: k\d+ \(held by t\)\n)+",
+                    r"hint: release them first \(`locksmith locks dump`\), or pass --force to drop them\n",
+                ));
                 // Every lock taken is still there.
-                let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
+                let doc: Dump = db
+                    .locksmith(&["locks", "dump", "--format", "json"])
+                    .success_json();
                 let held: Vec<String> = doc
                     .rows
                     .iter()
@@ -306,7 +320,7 @@ fn migrate_down_on_one_node_while_another_takes_locks() {
 fn a_node_killed_under_a_client_that_holds_a_lock() {
     let Some(mut c) = cluster() else { return };
     let db = TestDb::on(&c, 0);
-    db.locksmith(&["migrate", "up"]).success();
+    db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
     let dir = tempfile::tempdir().unwrap();
     let go = dir.path().join("go");
     let script = format!(
@@ -324,8 +338,8 @@ fn a_node_killed_under_a_client_that_holds_a_lock() {
     let mut line = String::new();
     std::io::BufRead::read_line(&mut out, &mut line).unwrap();
     assert_eq!(line, "ready\n");
-    // Contenders on the surviving nodes.
-    let contenders: Vec<Child> = [0, 2]
+    // Contenders on the surviving nodes, waiting for it.
+    let mut contenders: Vec<Child> = [0, 2]
         .iter()
         .map(|i| {
             let holder = format!("c{i}");
@@ -338,7 +352,16 @@ fn a_node_killed_under_a_client_that_holds_a_lock() {
             )
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    let mut waited = Vec::new();
+    for child in &mut contenders {
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let said = read_until(&mut stderr, "waiting:");
+        assert_eq!(
+            said,
+            "locksmith: waiting: lock `backup` in row `platform` is held by client-2\n"
+        );
+        waited.push(stderr);
+    }
     c.kill(1);
     let t = Instant::now();
     std::fs::write(&go, "").unwrap();
@@ -347,9 +370,16 @@ fn a_node_killed_under_a_client_that_holds_a_lock() {
     eprintln!("node 2 killed under its client: the release went through another node {:.2}s after the command ended", took.as_secs_f64());
     assert_eq!(r.code, 0, "{r:#?}");
     assert!(took < Duration::from_secs(10), "{took:?}");
-    for child in contenders {
-        let r = Run::from(child.wait_with_output().unwrap());
+    for (child, mut stderr) in contenders.into_iter().zip(waited) {
+        let mut r = Run::from(child.wait_with_output().unwrap());
+        std::io::Read::read_to_string(&mut stderr, &mut r.stderr).unwrap();
         assert_eq!(r.code, 0, "the contenders carried on: {r:#?}");
+        // Nothing more said than that they waited, for the other one
+        // perhaps (the command is `true`).
+        assert_eq!(r.stdout, "", "{r:#?}");
+        r.stderr_matches(
+            r"(locksmith: waiting: lock `backup` in row `platform` is held by c[02]\n)*",
+        );
     }
     assert_eq!(locks_left(&db), 0);
     c.restart(1);

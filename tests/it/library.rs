@@ -201,6 +201,7 @@ fn hold_row(db: &TestDb, row: &str, how_long: Duration) -> std::thread::JoinHand
                 .await
                 .unwrap();
             locked_tx.send(()).unwrap();
+            // Holding the row for a while is the point, not a wait.
             tokio::time::sleep(how_long).await;
             c.query_drop("COMMIT").await.unwrap();
             c.disconnect().await.unwrap();

@@ -35,6 +35,9 @@ struct State {
     cut: AtomicBool,
     /// Nothing is forwarded while set.
     holed: AtomicBool,
+    /// Set once a packet is held in the black hole (see
+    /// [`Proxy::holds_a_packet`]).
+    holding: AtomicBool,
     /// Set while a paused packet is held (see [`Proxy::pause_on`]).
     paused: (Mutex<bool>, Condvar),
 }
@@ -160,7 +163,14 @@ impl Proxy {
 
     /// Stops forwarding anything, keeping every socket open.
     pub fn black_hole(&self) {
+        self.state.holding.store(false, Ordering::SeqCst);
         self.state.holed.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether something was sent into the black hole since
+    /// [`Proxy::black_hole`]: the client is now hung, waiting on it.
+    pub fn holds_a_packet(&self) -> bool {
+        self.state.holding.load(Ordering::SeqCst)
     }
 
     /// Forwards again.
@@ -187,7 +197,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, st: &State, link: &Link, client_
             Ok(n) => n,
         };
         while st.holed.load(Ordering::SeqCst) {
-            // A black hole: hold everything, keep the sockets open.
+            // A black hole: hold everything, keep the sockets open (until
+            // healed: this is the hang itself, not a wait for anything).
+            st.holding.store(true, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(20));
         }
         if !client_side && link.dead.load(Ordering::SeqCst) {

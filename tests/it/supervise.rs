@@ -35,20 +35,17 @@ fn pids(file: &Path) -> Vec<i32> {
 /// Waits until every one of `pids` is gone, for at most `limit`.
 #[track_caller]
 fn all_gone_within(pids: &[i32], limit: Duration, what: &str) {
-    let t = Instant::now();
-    while !pids.iter().all(|p| gone(*p)) {
-        assert!(t.elapsed() < limit, "{what}: {pids:?} outlived it");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until(&format!("{what}: {pids:?} are gone"), limit, || {
+        pids.iter().all(|p| gone(*p))
+    });
 }
 
 /// Waits for a spawned locksmith, for at most `limit`.
 fn wait_for(mut child: Child, limit: Duration) -> (Run, Duration) {
     let t = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(t.elapsed() < limit, "still running after {limit:?}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until("locksmith exits", limit, || {
+        child.try_wait().unwrap().is_some()
+    });
     (Run::from(child.wait_with_output().unwrap()), t.elapsed())
 }
 
@@ -265,16 +262,17 @@ fn a_command_that_ignores_the_signal_is_killed_after_kill_after() {
 
 /// The watcher of a `run` (the locksmith child with the command below it).
 fn watcher_of(run: u32) -> i32 {
-    let t = Instant::now();
-    loop {
+    let mut watcher = None;
+    wait_until("the watcher is started", Duration::from_secs(10), || {
         let children =
             std::fs::read_to_string(format!("/proc/{run}/task/{run}/children")).unwrap_or_default();
-        if let Some(pid) = children.split_whitespace().next() {
-            return pid.parse().unwrap();
-        }
-        assert!(t.elapsed() < Duration::from_secs(10), "no watcher");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+        watcher = children
+            .split_whitespace()
+            .next()
+            .map(|p| p.parse().unwrap());
+        watcher.is_some()
+    });
+    watcher.unwrap()
 }
 
 #[test]
