@@ -741,12 +741,13 @@ impl From<Output> for Run {
 }
 
 impl Run {
-    /// Asserts exit 0 and an empty stderr. (Callers move to the forms
-    /// below, which check stdout too; then this asserts an empty stdout.)
+    /// Asserts exit 0, an empty stderr and an empty stdout: for commands
+    /// that print nothing when they work (`acquire`, `release`, `run` of a
+    /// quiet command).
     #[track_caller]
     pub fn success(&self) -> &Run {
         self.quiet_success();
-        self
+        self.no_stdout()
     }
 
     /// Asserts exit 0, an empty stderr, and stdout exactly this.
