@@ -1,0 +1,279 @@
+//! A database of each test's own, on the shared server or a server of the
+//! test's own: its URLs, `locksmith` run against it, and SQL to set it up
+//! and look into it.
+
+use super::*;
+
+/// What `migrate up` prints on an empty database.
+pub const UP_FRESH: &str = "Applied V1__locks_create_table\nApplied V2__locks_audit_create_table\nSchema is now at version 2.\n";
+
+/// What `migrate up` prints when there is nothing to do.
+pub const UP_NOOP: &str = "Schema is up to date (version 2); nothing to apply.\n";
+
+/// `migrate status` with both embedded migrations applied, as [`normal`]
+/// leaves it (for [`Run::succeeds_like`]).
+pub const STATUS_APPLIED: &str = "+-+\n\
+    | VERSION NAME STATE APPLIED ON |\n\
+    +=+\n\
+    | 1 locks_create_table applied <TIME> |\n\
+    | 2 locks_audit_create_table applied <TIME> |\n\
+    +-+\n";
+
+/// A database of its own for one test, on the shared server or on a
+/// throwaway server of the test's own.
+pub struct TestDb {
+    pub name: String,
+    addr: String,
+    admin: String,
+}
+
+impl Default for TestDb {
+    fn default() -> Self {
+        TestDb::new()
+    }
+}
+
+impl TestDb {
+    /// A fresh, empty database on the shared server.
+    pub fn new() -> TestDb {
+        let s = shared();
+        TestDb::create(s.addr.clone(), s.admin.clone())
+    }
+
+    /// A fresh, empty database on node `i` of a throwaway server, with the
+    /// run's account allowed on it.
+    pub fn on(server: &Throwaway, i: usize) -> TestDb {
+        let (user, pw, run) = (user(), password().to_string(), shared().run.clone());
+        let admin = server.admin_url(i);
+        block(async {
+            let mut c = admin_conn(&admin).await;
+            c.query_drop(format!(
+                "CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{pw}'"
+            ))
+            .await
+            .unwrap();
+            let pattern = run.replace('_', "\\_");
+            c.query_drop(format!("GRANT ALL ON `{pattern}\\_%`.* TO '{user}'@'%'"))
+                .await
+                .unwrap();
+            c.disconnect().await.unwrap();
+        });
+        TestDb::create(server.addr(i), admin)
+    }
+
+    fn create(addr: String, admin: String) -> TestDb {
+        let name = unique_name("db");
+        let n = name.clone();
+        block(async {
+            let mut c = admin_conn(&admin).await;
+            c.query_drop(format!("CREATE DATABASE `{n}`"))
+                .await
+                .unwrap();
+            c.disconnect().await.unwrap();
+        });
+        TestDb { name, addr, admin }
+    }
+
+    /// A fresh database with `migrate up` applied.
+    pub fn migrated() -> TestDb {
+        let db = TestDb::new();
+        db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
+        db
+    }
+
+    /// The URL the tests' account uses for this database.
+    pub fn url(&self) -> String {
+        format!(
+            "mysql://{}:{}@{}/{}",
+            user(),
+            password(),
+            self.addr,
+            self.name
+        )
+    }
+
+    /// The URL for these nodes of a cluster, in this order (0-based).
+    pub fn url_over(&self, server: &Throwaway, nodes: &[usize]) -> String {
+        let hosts: Vec<String> = nodes.iter().map(|i| server.addr(*i)).collect();
+        format!(
+            "mysql://{}:{}@{}/{}",
+            user(),
+            password(),
+            hosts.join(","),
+            self.name
+        )
+    }
+
+    /// The same, through a proxy listening on `port`.
+    pub fn url_via(&self, port: u16) -> String {
+        format!(
+            "mysql://{}:{}@127.0.0.1:{port}/{}",
+            user(),
+            password(),
+            self.name
+        )
+    }
+
+    /// host:port of the server.
+    pub fn addr(&self) -> String {
+        self.addr.clone()
+    }
+
+    /// Runs `locksmith` with DATABASE_URL pointing here.
+    pub fn locksmith(&self, args: &[&str]) -> Run {
+        run(&mut self.command(args), None)
+    }
+
+    /// Runs `locksmith` with this stdin.
+    pub fn locksmith_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        run(&mut self.command(args), Some(stdin))
+    }
+
+    /// A `locksmith` command with DATABASE_URL set, not started yet.
+    pub fn command(&self, args: &[&str]) -> Command {
+        command_at(&self.url(), args)
+    }
+
+    /// Starts `locksmith ARGS` on a pseudo-terminal of its own (through
+    /// `script` from util-linux): what is written to the child's stdin is
+    /// typed at that terminal, and its stdout is the terminal's output.
+    pub fn spawn_on_tty(&self, args: &str) -> Child {
+        self.spawn_on_tty_sized(None, args)
+    }
+
+    /// Like [`TestDb::spawn_on_tty`], on a terminal `cols` columns wide
+    /// (0: one that does not say).
+    pub fn spawn_on_tty_sized(&self, cols: Option<u16>, args: &str) -> Child {
+        let size = cols
+            .map(|c| format!("stty cols {c} rows 50; "))
+            .unwrap_or_default();
+        let cmd = format!("{size}{} {args}", bin().display());
+        Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env("DATABASE_URL", self.url())
+            .env("XDG_CACHE_HOME", cache_home())
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script(1) from util-linux")
+    }
+
+    /// Starts `locksmith` in the background, stdout and stderr captured;
+    /// `Run::from(child.wait_with_output()?)` collects it.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn locksmith")
+    }
+
+    /// Runs SQL statements (as the test account) on this database.
+    pub fn sql(&self, stmts: &str) {
+        let (url, stmts) = (self.url(), stmts.to_string());
+        block(async move {
+            let mut c = mysql_async::Conn::from_url(url).await.unwrap();
+            c.query_drop(stmts).await.unwrap();
+            c.disconnect().await.unwrap();
+        })
+    }
+
+    /// Runs a parameterised statement.
+    pub fn exec<P: Into<mysql_async::Params> + Send + 'static>(&self, stmt: &str, params: P) {
+        let (url, stmt) = (self.url(), stmt.to_string());
+        block(async move {
+            let mut c = mysql_async::Conn::from_url(url).await.unwrap();
+            c.exec_drop(stmt, params).await.unwrap();
+            c.disconnect().await.unwrap();
+        })
+    }
+
+    /// Rows of a query, every column as text (NULL as None).
+    pub fn rows(&self, query: &str) -> Vec<Vec<Option<String>>> {
+        let (url, query) = (self.url(), query.to_string());
+        block(async move {
+            let mut c = mysql_async::Conn::from_url(url).await.unwrap();
+            let rows: Vec<mysql_async::Row> = c.query(query).await.unwrap();
+            c.disconnect().await.unwrap();
+            rows.into_iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| match r.as_ref(i).unwrap() {
+                            mysql_async::Value::NULL => None,
+                            mysql_async::Value::Bytes(b) => {
+                                Some(String::from_utf8_lossy(b).into_owned())
+                            }
+                            v => Some(v.as_sql(true).trim_matches('\'').to_string()),
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+    }
+
+    /// First column of the first row.
+    pub fn scalar(&self, query: &str) -> Option<String> {
+        self.rows(query)
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next().flatten())
+    }
+
+    /// The `dataJson` of a row.
+    pub fn data(&self, row: &str) -> Option<String> {
+        self.scalar(&format!("SELECT dataJson FROM locks WHERE id = '{row}'"))
+    }
+
+    /// The version of a row.
+    pub fn version(&self, row: &str) -> i64 {
+        self.scalar(&format!("SELECT version FROM locks WHERE id = '{row}'"))
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// Sessions connected to this database, other than the one asking.
+    pub fn sessions(&self) -> usize {
+        self.scalar(&format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = '{}' AND ID <> CONNECTION_ID()",
+            self.name
+        ))
+        .unwrap()
+        .parse()
+        .unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // A server already gone (a fault test's) has nothing left to drop;
+        // one that is frozen gets a few seconds.
+        let _ = std::panic::catch_unwind(|| {
+            block(async move {
+                tokio::time::timeout(std::time::Duration::from_secs(5), async move {
+                    if let Ok(opts) = mysql_async::Opts::from_url(&admin) {
+                        let opts = mysql_async::OptsBuilder::from_opts(opts).prefer_socket(false);
+                        if let Ok(mut c) = mysql_async::Conn::new(opts).await {
+                            let _ = c
+                                .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+                                .await;
+                            let _ = c.disconnect().await;
+                        }
+                    }
+                })
+                .await
+            })
+        });
+    }
+}
+
+impl TestDb {
+    /// Runs SQL as the administrator of this database's server (to make
+    /// and drop accounts of the test's own).
+    pub fn admin_sql(&self, stmts: &str) {
+        admin_sql_at(&self.admin, stmts)
+    }
+}
