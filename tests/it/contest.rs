@@ -1,5 +1,5 @@
 //! Lock workers beside an operator who takes their locks away, on row
-//! `shared`: the same contest on one server (locks.rs) and across the nodes
+//! `shared`: the same contest on one server (locks/limits.rs) and across the nodes
 //! of a cluster (galera.rs).
 
 use crate::harness::*;

@@ -2,7 +2,7 @@
 //! commands say it is drifted and what differs, in the words of `migrate
 //! status`, instead of failing on a raw SQL error. Drift that leaves lock
 //! writes sound (a wider integer, another character set; a text version,
-//! whose rows `dump` and `repair` deal with one by one, see hostile.rs) is
+//! whose rows `dump` and `repair` deal with one by one, see hostile/versions.rs) is
 //! named by `status` and leaves lock commands working.
 
 use crate::harness::*;
