@@ -185,26 +185,6 @@ impl Run {
         self
     }
 
-    /// Asserts stdout contains each of these. Only for output that is
-    /// open-ended (help text, a server's own words); the caller says why.
-    #[track_caller]
-    pub fn stdout_has(&self, parts: &[&str]) -> &Run {
-        for p in parts {
-            assert!(self.stdout.contains(p), "stdout lacks {p:?}: {self:#?}");
-        }
-        self
-    }
-
-    /// Asserts stderr contains each of these. Only for messages that are
-    /// open-ended (they quote the server or the OS); the caller says why.
-    #[track_caller]
-    pub fn stderr_has(&self, parts: &[&str]) -> &Run {
-        for p in parts {
-            assert!(self.stderr.contains(p), "stderr lacks {p:?}: {self:#?}");
-        }
-        self
-    }
-
     /// Asserts the password appears nowhere in the output.
     #[track_caller]
     pub fn no_secret(&self) -> &Run {
