@@ -90,14 +90,10 @@ fn status_in_both_formats_and_check() {
     db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
     // No colour when not a terminal: the whole table, as it stands.
     db.locksmith(&["migrate", "status", "--check"])
-        .succeeds_like(
-            "+-+\n\
-             | VERSION NAME STATE APPLIED ON |\n\
-             +=+\n\
-             | 1 locks_create_table applied <TIME> |\n\
-             | 2 locks_audit_create_table applied <TIME> |\n\
-             +-+\n",
-        );
+        .succeeds_like(&status_table(&[
+            "1 locks_create_table applied <TIME>",
+            "2 locks_audit_create_table applied <TIME>",
+        ]));
     let doc: StatusDoc = db
         .locksmith(&["migrate", "status", "--format", "json"])
         .success_json();
@@ -124,17 +120,10 @@ fn status_in_both_formats_and_check() {
     let r = db.locksmith(&["migrate", "status", "--check"]);
     r.fails_with_output(6)
         .stdout_like(
-            "+-+\n\
-             | VERSION NAME STATE APPLIED ON |\n\
-             +=+\n\
-             | 1 locks_create_table applied <TIME> |\n\
-             | 2 locks_audit_create_table divergent <TIME> |\n\
-             | 7 from_the_future applied-unknown <TIME> |\n\
-             +-+\n\
-             V2__locks_audit_create_table is divergent:\n  \
+            &(status_table(&["1 locks_create_table applied <TIME>", "2 locks_audit_create_table divergent <TIME>", "7 from_the_future applied-unknown <TIME>"]) + "V2__locks_audit_create_table is divergent:\n  \
                -> `locksmith migrate up` refuses to go on\n\
              V7__from_the_future is applied-unknown:\n  \
-               -> `locksmith migrate up` refuses to go on\n",
+               -> `locksmith migrate up` refuses to go on\n"),
         )
         .stderr_is("locksmith: schema is not current: V2__locks_audit_create_table is divergent, V7__from_the_future is applied-unknown\n");
     db.locksmith(&["migrate", "up"]).fails_with(
@@ -149,32 +138,17 @@ fn status_in_both_formats_and_check() {
 #[test]
 fn dry_runs_change_nothing() {
     let db = TestDb::new();
-    db.locksmith(&["migrate", "up", "--dry-run"]).succeeds_with(
-        "-- Would apply V1__locks_create_table:\n\
+    db.locksmith(&["migrate", "up", "--dry-run"])
+        .succeeds_with(&format!(
+            "-- Would apply V1__locks_create_table:\n\
          CREATE TABLE IF NOT EXISTS locks(\n    \
              id VARCHAR(128) NOT NULL UNIQUE,\n    \
              dataJson TEXT,\n    \
              version INT DEFAULT 1,\n    \
              ts TIMESTAMP DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP\n\
          ) CHARACTER SET utf8 COLLATE utf8_bin;\n\
-         -- Would apply V2__locks_audit_create_table:\n\
-         CREATE TABLE IF NOT EXISTS locks_audit(\n    \
-             id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,\n    \
-             opId CHAR(32) NOT NULL UNIQUE,\n    \
-             at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),\n    \
-             dbUser VARCHAR(288) NOT NULL,\n    \
-             osUser VARCHAR(255) NOT NULL,\n    \
-             command TEXT NOT NULL,\n    \
-             action VARCHAR(32) NOT NULL,\n    \
-             rowId VARCHAR(128) NOT NULL,\n    \
-             versionBefore INT,\n    \
-             versionAfter INT,\n    \
-             removedJson MEDIUMTEXT,\n    \
-             replacedRaw MEDIUMTEXT,\n    \
-             KEY locks_audit_row (rowId, id)\n\
-         ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\n\
-         -- Dry run: nothing was changed.\n",
-    );
+         {V2_PLAN}"
+        ));
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
             .as_deref(),
@@ -317,16 +291,13 @@ fn a_run_waiting_for_the_guard_says_who_holds_it_and_gives_up_in_time() {
     db.locksmith(&["migrate", "status"])
         .named(&first_is)
         .succeeds_like(
-            "+-+\n\
-             | VERSION NAME STATE APPLIED ON |\n\
-             +=+\n\
-             | 1 locks_create_table pending - |\n\
-             | 2 locks_audit_create_table pending - |\n\
-             +-+\n\
-             V1__locks_create_table is pending:\n  \
+            &(status_table(&[
+                "1 locks_create_table pending -",
+                "2 locks_audit_create_table pending -",
+            ]) + "V1__locks_create_table is pending:\n  \
                being applied now by <FIRST> at <TIME>\n  \
                -> `locksmith migrate up` applies it\n\
-             Migration guard: held by <FIRST> (since <TIME>)\n",
+             Migration guard: held by <FIRST> (since <TIME>)\n"),
         );
     db.locksmith(&["migrate", "up", "--source", src, "--lock-timeout", "1s"])
         .named(&first_is)

@@ -13,7 +13,6 @@ mod restarts;
 
 use crate::harness::*;
 use crate::proxy::{self, Proxy};
-use locksmith::cli::output::Dump;
 use nix::sys::signal::Signal;
 use std::path::Path;
 use std::process::Child;
@@ -82,23 +81,11 @@ fn gave_up() -> String {
     )
 }
 
+/// The locks held in `row`: (name, holder).
 fn locks_of(db: &TestDb, row: &str) -> Vec<(String, serde_json::Value)> {
-    let doc: Dump = db.locksmith(&["locks", "dump", "--format", "json"]).json();
-    doc.rows
+    db.locks_held()
         .into_iter()
-        .filter(|r| r.row == row)
-        .flat_map(|r| r.locks)
-        .map(|l| (l.name, json(&l.holder)))
+        .filter(|(r, _, _)| r == row)
+        .map(|(_, name, holder)| (name, holder))
         .collect()
-}
-
-/// Whether a process is gone (or a zombie nobody reaped yet).
-fn gone(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-    }
 }

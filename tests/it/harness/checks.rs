@@ -204,6 +204,35 @@ impl Run {
     }
 }
 
+/// A table as [`normal`] leaves it: the header's cells, then each row's,
+/// one space apart, in the frame.
+pub fn table(header: &str, rows: &[&str]) -> String {
+    let mut t = format!("+-+\n| {header} |\n+=+\n");
+    for row in rows {
+        t.push_str(&format!("| {row} |\n"));
+    }
+    t.push_str("+-+\n");
+    t
+}
+
+/// `locks dump`'s table, normalised: each row's cells up to its version
+/// (its last change and age are `<TIME> <AGE>`).
+pub fn dump_table(rows: &[&str]) -> String {
+    let rows: Vec<String> = rows.iter().map(|r| format!("{r} <TIME> <AGE>")).collect();
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    table("ROW LOCK HOLDER VERSION LAST CHANGE AGE", &rows)
+}
+
+/// `migrate status`'s table, normalised.
+pub fn status_table(rows: &[&str]) -> String {
+    table("VERSION NAME STATE APPLIED ON", rows)
+}
+
+/// `locks history`'s table, normalised.
+pub fn history_table(rows: &[&str]) -> String {
+    table("# AT WHO ACTION ROW CHANGE", rows)
+}
+
 /// Output with what changes from run to run replaced, so that it can be
 /// compared whole:
 ///

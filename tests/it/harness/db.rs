@@ -10,6 +10,26 @@ pub const UP_FRESH: &str = "Applied V1__locks_create_table\nApplied V2__locks_au
 /// What `migrate up` prints when there is nothing to do.
 pub const UP_NOOP: &str = "Schema is up to date (version 2); nothing to apply.\n";
 
+/// What `migrate up --dry-run` prints for V2 when it would apply it, and
+/// its last line.
+pub const V2_PLAN: &str = "-- Would apply V2__locks_audit_create_table:\n\
+    CREATE TABLE IF NOT EXISTS locks_audit(\n    \
+             id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,\n    \
+             opId CHAR(32) NOT NULL UNIQUE,\n    \
+             at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),\n    \
+             dbUser VARCHAR(288) NOT NULL,\n    \
+             osUser VARCHAR(255) NOT NULL,\n    \
+             command TEXT NOT NULL,\n    \
+             action VARCHAR(32) NOT NULL,\n    \
+             rowId VARCHAR(128) NOT NULL,\n    \
+             versionBefore INT,\n    \
+             versionAfter INT,\n    \
+             removedJson MEDIUMTEXT,\n    \
+             replacedRaw MEDIUMTEXT,\n    \
+             KEY locks_audit_row (rowId, id)\n\
+         ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\n\
+         -- Dry run: nothing was changed.\n";
+
 /// `migrate status` with both embedded migrations applied, as [`normal`]
 /// leaves it (for [`Run::succeeds_like`]).
 pub const STATUS_APPLIED: &str = "+-+\n\
@@ -224,6 +244,23 @@ impl TestDb {
     /// The `dataJson` of a row.
     pub fn data(&self, row: &str) -> Option<String> {
         self.scalar(&format!("SELECT dataJson FROM locks WHERE id = '{row}'"))
+    }
+
+    /// Every lock held, as `locks dump --format json` reports it: (row,
+    /// name, holder).
+    pub fn locks_held(&self) -> Vec<(String, String, serde_json::Value)> {
+        let doc: locksmith::cli::output::Dump = self
+            .locksmith(&["locks", "dump", "--format", "json"])
+            .success_json();
+        doc.rows
+            .into_iter()
+            .flat_map(|r| {
+                let row = r.row;
+                r.locks
+                    .into_iter()
+                    .map(move |l| (row.clone(), l.name, json(&l.holder)))
+            })
+            .collect()
     }
 
     /// The version of a row.

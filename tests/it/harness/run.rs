@@ -93,6 +93,17 @@ pub(super) fn run(cmd: &mut Command, stdin: Option<&str>) -> Run {
     Run::from(child.wait_with_output().unwrap())
 }
 
+/// Whether process `pid` is gone (a zombie nobody has reaped yet counts).
+pub fn gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
 /// Polls `cond` every 10 ms until it holds; panics, naming `what`, if it
 /// does not within `limit`. The way tests wait for something to happen
 /// (never a fixed sleep).

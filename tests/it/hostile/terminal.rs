@@ -63,18 +63,14 @@ fn stored_text_is_escaped_on_the_terminal() {
     framed(&t.stdout);
     let warnings = "locksmith: warning: row `dup`: its dataJson names `e\\u{1b}` more than once, so who holds it is ambiguous; `locksmith locks repair dup` mends it\n\
                     locksmith: warning: row `rawrow` holds data that is not a JSON object; shown raw\n";
-    t.stderr_is(warnings).stdout_like(&format!(
-        "+-+\n\
-         | ROW LOCK HOLDER VERSION LAST CHANGE AGE |\n\
-         +=+\n\
-         | dup e\\u{{1b}} 1 1 <TIME> <AGE> |\n\
-         | dup e\\u{{1b}} 2 1 <TIME> <AGE> |\n\
-         | plainrow busy {sholder} 1 <TIME> <AGE> |\n\
-         | {sid} {sname} {sholder} 1 <TIME> <AGE> |\n\
-         | {sid} plain p\\u{{1b}}[31m 1 <TIME> <AGE> |\n\
-         | rawrow (not a JSON object) not json \\u{{1b}}[31m\\r\\n 1 <TIME> <AGE> |\n\
-         +-+\n"
-    ));
+    t.stderr_is(warnings).stdout_like(&dump_table(&[
+        r"dup e\u{1b} 1 1",
+        r"dup e\u{1b} 2 1",
+        &format!("plainrow busy {sholder} 1"),
+        &format!("{sid} {sname} {sholder} 1"),
+        &format!(r"{sid} plain p\u{{1b}}[31m 1"),
+        r"rawrow (not a JSON object) not json \u{1b}[31m\r\n 1",
+    ]));
     let r = db.locksmith(&["locks", "dump", "--format", "json"]);
     assert_eq!(r.code, 0, "{r:#?}");
     r.stderr_is(warnings);
@@ -195,14 +191,12 @@ fn stored_text_is_escaped_on_the_terminal() {
     ));
     terminal_safe("force-release", &r.stdout);
     let h = db.locksmith(&["locks", "history"]);
-    h.succeeds_like(&format!(
-        "+-+\n\
-         | # AT WHO ACTION ROW CHANGE |\n\
-         +=+\n\
-         | 1 <TIME> <ME> (<USER>@%) release-all {sid} 1 -> 2: released {sname} (held by {sholder}) |\n\
-         | released plain (held by p\\u{{1b}}[31m) |\n\
-         +-+\n"
-    ));
+    h.succeeds_like(&history_table(&[
+        &format!(
+            "1 <TIME> <ME> (<USER>@%) release-all {sid} 1 -> 2: released {sname} (held by {sholder})"
+        ),
+        r"released plain (held by p\u{1b}[31m)",
+    ]));
     terminal_safe("history", &h.stdout);
     framed(&h.stdout);
     let doc = history(&db, id);
@@ -249,11 +243,7 @@ fn padded_row_ids_are_refused_for_writes_and_quoted_when_stored() {
 
     // A row another writer stored with a trailing space is shown quoted.
     put(&db, "plat ", Some(r#"{"a":"b"}"#), Some(1));
-    let table = "+-+\n\
-                 | ROW LOCK HOLDER VERSION LAST CHANGE AGE |\n\
-                 +=+\n\
-                 | \"plat \" a b 1 <TIME> <AGE> |\n\
-                 +-+\n";
+    let table = &dump_table(&["\"plat \" a b 1"]);
     db.locksmith(&["locks", "dump"]).succeeds_like(table);
     let doc: Dump = db
         .locksmith(&["locks", "dump", "--format", "json"])

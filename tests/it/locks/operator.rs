@@ -133,16 +133,13 @@ fn force_release_by_holder_and_bump() {
         "locksmith locks force-release platform --holder t1 --yes"
     );
     assert!(first.at.ends_with('Z'));
-    db.locksmith(&["locks", "history"]).succeeds_like(
-        "+-+\n\
-         | # AT WHO ACTION ROW CHANGE |\n\
-         +=+\n\
-         | 1 <TIME> <ME> (<USER>@%) release-by-holder platform 1 -> 2: released a (held by t1) |\n\
-         | released c (held by t1) |\n\
-         | 2 <TIME> <ME> (<USER>@%) release-by-holder platform 2 -> 3: released d (held by 42) |\n\
-         | 3 <TIME> <ME> (<USER>@%) bump platform 3 -> 8: version only |\n\
-         +-+\n",
-    );
+    db.locksmith(&["locks", "history"])
+        .succeeds_like(&history_table(&[
+            "1 <TIME> <ME> (<USER>@%) release-by-holder platform 1 -> 2: released a (held by t1)",
+            "released c (held by t1)",
+            "2 <TIME> <ME> (<USER>@%) release-by-holder platform 2 -> 3: released d (held by 42)",
+            "3 <TIME> <ME> (<USER>@%) bump platform 3 -> 8: version only",
+        ]));
     let doc: HistoryDoc = db
         .locksmith(&["locks", "history", "--format", "json", "elsewhere"])
         .success_json();

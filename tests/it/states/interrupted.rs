@@ -100,16 +100,11 @@ fn a_run_killed_after_its_ddl_is_interrupted_until_marked_applied() {
     db.locksmith(&["migrate", "status", "--source", src])
         .named(&killed_is)
         .succeeds_like(
-            "+-+\n\
-             | VERSION NAME STATE APPLIED ON |\n\
-             +=+\n\
-             | 1 make_t interrupted - |\n\
-             +-+\n\
-             V1__make_t is interrupted:\n  \
+            &(status_table(&["1 make_t interrupted -"]) + "V1__make_t is interrupted:\n  \
                a run by <KILLED> started applying it at <TIME> and did not finish\n  \
                locksmith cannot tell how much of it took effect\n  \
                -> `locksmith migrate up` refuses to go on: check it by hand, then `locksmith migrate mark-applied 1`\n\
-             Migration guard: held by <KILLED> (since <TIME>) (its heartbeat has stopped: the next run takes over)\n",
+             Migration guard: held by <KILLED> (since <TIME>) (its heartbeat has stopped: the next run takes over)\n"),
         );
     // The guard of the dead run expires after its TTL; the refusal comes
     // first anyway, before the guard is even asked for.
@@ -155,13 +150,7 @@ fn a_run_killed_after_its_ddl_is_interrupted_until_marked_applied() {
         "the interrupted record is cleared"
     );
     db.locksmith(&["migrate", "status", "--source", src, "--check"])
-        .succeeds_like(
-            "+-+\n\
-             | VERSION NAME STATE APPLIED ON |\n\
-             +=+\n\
-             | 1 make_t applied <TIME> |\n\
-             +-+\n",
-        );
+        .succeeds_like(&status_table(&["1 make_t applied <TIME>"]));
     db.locksmith(&["migrate", "mark-applied", "1", "--source", src, "--yes"])
         .fails_like(
             4,
@@ -198,16 +187,12 @@ fn a_run_killed_before_its_table_came_runs_again() {
     db.locksmith(&["migrate", "status", "--source", src])
         .named(&killed_is)
         .succeeds_like(&format!(
-            "+-+\n\
-             | VERSION NAME STATE APPLIED ON |\n\
-             +=+\n\
-             | 1 slow_t interrupted - |\n\
-             +-+\n\
-             V1__slow_t is interrupted:\n  \
+            "{}V1__slow_t is interrupted:\n  \
                a run by <KILLED> started applying it at <TIME> and did not finish\n  \
                {running}\n  \
                -> `locksmith migrate up` refuses to go on: check it by hand, then `locksmith migrate mark-applied 1`\n\
-             Migration guard: held by <KILLED> (since <TIME>) (its heartbeat has stopped: the next run takes over)\n"
+             Migration guard: held by <KILLED> (since <TIME>) (its heartbeat has stopped: the next run takes over)\n",
+            status_table(&["1 slow_t interrupted -"])
         ));
     db.locksmith(&["migrate", "up", "--source", src])
         .named(&killed_is)
@@ -253,16 +238,13 @@ fn the_embedded_v1_killed_mid_run_is_adopted_when_its_table_is_whole() {
          'locks_create_table', 'deploy-1:4242', UTC_TIMESTAMP(6), NULL)",
     );
     db.locksmith(&["migrate", "status"]).succeeds_like(
-        "+-+\n\
-         | VERSION NAME STATE APPLIED ON |\n\
-         +=+\n\
-         | 1 locks_create_table interrupted - |\n\
-         | 2 locks_audit_create_table pending - |\n\
-         +-+\n\
-         V1__locks_create_table is interrupted:\n  \
+        &(status_table(&[
+            "1 locks_create_table interrupted -",
+            "2 locks_audit_create_table pending -",
+        ]) + "V1__locks_create_table is interrupted:\n  \
            a run by deploy-1:4242 started applying it at <TIME> and did not finish\n  \
            its tables are there and identical to what it makes: `up` adopts it\n  \
-           -> `locksmith migrate up` records it without running it\n",
+           -> `locksmith migrate up` records it without running it\n"),
     );
     db.locksmith(&["migrate", "up"]).succeeds_with(
         "Adopted V1__locks_create_table: its interrupted run had finished it; tables present and identical\n\

@@ -16,15 +16,12 @@ fn a_locks_table_dropped_under_the_history_is_missing_and_up_recreates_it() {
     let r = db.locksmith(&["migrate", "status", "--check"]);
     r.fails_with_output(6)
         .stdout_like(
-            "+-+\n\
-             | VERSION NAME STATE APPLIED ON |\n\
-             +=+\n\
-             | 1 locks_create_table missing <TIME> |\n\
-             | 2 locks_audit_create_table applied <TIME> |\n\
-             +-+\n\
-             V1__locks_create_table is missing:\n  \
+            &(status_table(&[
+                "1 locks_create_table missing <TIME>",
+                "2 locks_audit_create_table applied <TIME>",
+            ]) + "V1__locks_create_table is missing:\n  \
                table `locks` does not exist\n  \
-               -> `locksmith migrate up` runs it again to re-create it\n",
+               -> `locksmith migrate up` runs it again to re-create it\n"),
         )
         .stderr_is("locksmith: schema is not current: V1__locks_create_table is missing\n");
     db.locksmith(&["locks", "dump"]).fails_with(
@@ -52,16 +49,10 @@ fn a_down_cut_off_after_its_rename_names_the_quarantined_table() {
     let db = TestDb::migrated();
     db.sql("RENAME TABLE locks TO locks_dropping_0badc0de");
     db.locksmith(&["migrate", "status"]).succeeds_like(
-        "+-+\n\
-         | VERSION NAME STATE APPLIED ON |\n\
-         +=+\n\
-         | 1 locks_create_table missing <TIME> |\n\
-         | 2 locks_audit_create_table applied <TIME> |\n\
-         +-+\n\
-         V1__locks_create_table is missing:\n  \
+        &(status_table(&["1 locks_create_table missing <TIME>", "2 locks_audit_create_table applied <TIME>"]) + "V1__locks_create_table is missing:\n  \
            table `locks` does not exist\n  \
            `locks_dropping_0badc0de` is what an interrupted `migrate down` left of it, holding no lock (0 row(s)): RENAME TABLE `locks_dropping_0badc0de` TO `locks` brings it back\n  \
-           -> `locksmith migrate up` renames it back\n",
+           -> `locksmith migrate up` renames it back\n"),
     );
 }
 
@@ -85,26 +76,10 @@ fn a_locks_table_made_by_another_tool_is_adopted_not_applied() {
             ),
         ]
     );
-    db.locksmith(&["migrate", "up", "--dry-run"]).succeeds_with(
+    db.locksmith(&["migrate", "up", "--dry-run"]).succeeds_with(&format!(
         "-- Would adopt V1__locks_create_table without running it (`locks` already there, identical to what it makes)\n\
-         -- Would apply V2__locks_audit_create_table:\n\
-         CREATE TABLE IF NOT EXISTS locks_audit(\n    \
-             id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,\n    \
-             opId CHAR(32) NOT NULL UNIQUE,\n    \
-             at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),\n    \
-             dbUser VARCHAR(288) NOT NULL,\n    \
-             osUser VARCHAR(255) NOT NULL,\n    \
-             command TEXT NOT NULL,\n    \
-             action VARCHAR(32) NOT NULL,\n    \
-             rowId VARCHAR(128) NOT NULL,\n    \
-             versionBefore INT,\n    \
-             versionAfter INT,\n    \
-             removedJson MEDIUMTEXT,\n    \
-             replacedRaw MEDIUMTEXT,\n    \
-             KEY locks_audit_row (rowId, id)\n\
-         ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\n\
-         -- Dry run: nothing was changed.\n",
-    );
+         {V2_PLAN}"
+    ));
     db.locksmith(&["migrate", "up"]).succeeds_with(
         "Adopted V1__locks_create_table: table already present and identical\n\
          Applied V2__locks_audit_create_table\nSchema is now at version 2.\n",
@@ -210,14 +185,12 @@ fn a_table_with_an_invisible_column_is_not_adopted_and_compression_is_not_drift(
 /// `migrate status` when V1's table has drifted by `difference`.
 fn drifted_status(difference: &str) -> String {
     format!(
-        "+-+\n\
-         | VERSION NAME STATE APPLIED ON |\n\
-         +=+\n\
-         | 1 locks_create_table drifted <TIME> |\n\
-         | 2 locks_audit_create_table applied <TIME> |\n\
-         +-+\n\
-         V1__locks_create_table is drifted:\n  \
+        "{}V1__locks_create_table is drifted:\n  \
            {difference}\n  \
-           -> `locksmith migrate up` refuses to go on: alter the table back to what the migration makes\n"
+           -> `locksmith migrate up` refuses to go on: alter the table back to what the migration makes\n",
+        status_table(&[
+            "1 locks_create_table drifted <TIME>",
+            "2 locks_audit_create_table applied <TIME>"
+        ])
     )
 }
