@@ -122,10 +122,11 @@ pub struct GuardOpts {
 }
 
 impl SourceOpts {
-    /// The migration set these options name.
-    pub fn set(&self) -> Result<MigrationSet> {
+    /// The migration set these options name, a directory read within
+    /// `timeout`.
+    pub fn set(&self, timeout: Duration) -> Result<MigrationSet> {
         match &self.source {
-            Some(dir) => MigrationSet::from_dir(dir),
+            Some(dir) => MigrationSet::from_dir_within(dir, timeout),
             None => Ok(MigrationSet::embedded()),
         }
     }

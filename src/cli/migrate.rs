@@ -36,7 +36,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             target,
             dry_run,
         } => {
-            let set = source.set()?;
+            let set = source.set(ctx.timeout)?;
             let opts = UpOptions {
                 target,
                 dry_run,
@@ -82,7 +82,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             dry_run,
             force,
         } => {
-            let set = source.set()?;
+            let set = source.set(ctx.timeout)?;
             let to = match (target, all) {
                 (Some(v), _) => DownTo::Version(v),
                 (None, true) => DownTo::All,
@@ -115,7 +115,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             format,
             check,
         } => {
-            let set = source.set()?;
+            let set = source.set(ctx.timeout)?;
             let url = ctx.url.clone();
             let seen = stop
                 .guard(within(ctx.timeout, async {
@@ -159,7 +159,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             yes,
             force,
         } => {
-            let set = source.set()?;
+            let set = source.set(ctx.timeout)?;
             let how = Mark {
                 version,
                 dry_run,

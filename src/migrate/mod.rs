@@ -1,5 +1,5 @@
-//! Schema migrations: the embedded up migrations (through refinery), their
-//! down steps, and the run guard that makes racing deployers safe, on one
+//! Schema migrations: the embedded ones (`migrations/`, up and down steps
+//! side by side), and the run guard that makes racing deployers safe, on one
 //! server and on a multi-primary cluster.
 //!
 //! Refinery applies migrations and owns the history table
@@ -7,7 +7,10 @@
 //! reads it as its own). Refinery has no down migrations and no guard against
 //! two runs at once, so this module adds both.
 //!
-//! * [`set`]: the migrations, embedded or from a directory.
+//! * [`set`]: the migrations, embedded or from a directory; `naming`
+//!   (crate-private): the rules of such a directory, which `build.rs`
+//!   checks `migrations/` with too; `source` (crate-private): reading a
+//!   `--source` directory within the deadline.
 //! * [`mod@status`]: the history, and each migration's state.
 //! * [`guard`]: the run guard, a lease row every cluster node sees.
 //! * [`schema`]: the live tables, checked against what the migrations make.
@@ -64,8 +67,10 @@ mod adapter;
 mod down;
 pub mod guard;
 pub mod mark;
+mod naming;
 pub mod schema;
 pub mod set;
+mod source;
 pub mod status;
 mod up;
 

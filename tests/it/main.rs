@@ -17,6 +17,7 @@ mod json;
 mod library;
 mod locks;
 mod migrate;
+mod migration_files;
 mod privileges;
 mod proxy;
 mod quarantine;
