@@ -3,7 +3,7 @@
 //!
 //! The embedded ones are `migrations/`, checked and listed by `build.rs`
 //! with the rules a `--source` directory is checked with
-//! ([`super::naming`]): the directory is the one place the list is
+//! (`naming`): the directory is the one place the list is
 //! written, and a file breaking a rule fails the build.
 //!
 //! Each migration's version, name and checksum (refinery's) are known
