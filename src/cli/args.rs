@@ -17,7 +17,7 @@ use std::time::Duration;
 /// Migrations, operator commands and cross-process locks for MySQL/MariaDB
 /// `locks` tables.
 #[derive(Debug, Parser)]
-#[command(name = "locksmith", version, after_help = help::TOP)]
+#[command(name = "locksmith", version, after_help = help::top())]
 pub struct Cli {
     /// Connection options given before the subcommand (`locksmith --url U
     /// migrate up`); the same options after it win.

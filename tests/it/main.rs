@@ -22,6 +22,7 @@ mod privileges;
 mod proxy;
 mod quarantine;
 mod readme;
+mod reports;
 mod room;
 mod run;
 mod secrets;

@@ -299,7 +299,7 @@ fn a_run_waiting_for_the_guard_says_who_holds_it_and_gives_up_in_time() {
         .fails(4)
         .stderr_has(&[
             &format!("locksmith: waiting for the migration guard, held by {holder} (since "),
-            &format!("another `locksmith migrate` run, {holder} (since "),
+            &format!("another migration run, {holder} (since "),
             "held the migration guard for all of 1s",
             "--lock-timeout",
         ]);
