@@ -3,21 +3,26 @@
 //!
 //! [`Kind`] says what went wrong, in words an operator can act on; the
 //! underlying cause (a driver or I/O error) is kept as the error's
-//! [`std::error::Error::source`]. Messages never contain a password:
+//! [`std::error::Error::source`], and what would mend it as
+//! [`Error::remedies`]: facts ([`Remedy`]) that the command line words as
+//! hints naming its own commands. Which exit code a failure gets is the
+//! command line's decision too. Messages never contain a password:
 //! connection errors are built from the redacted URL. Driver errors are
 //! turned into an [`Error`] by the database layer, which knows what they
 //! mean.
 
 use crate::shown::{shown, shown_id};
 use std::fmt;
-use words::{left_words, list_words, quarantined_words, restore_words};
+use words::{left_words, list_words, quarantined_words};
 
+mod remedy;
 mod words;
 
+pub use remedy::{Pending, Remedy};
 pub use words::Left;
 
 /// Errors returned by locksmith. [`Error::kind`] tells what went wrong,
-/// [`Error::exit_code`] how the command-line tool reports it, and
+/// [`Error::remedies`] what would mend it, and
 /// [`std::error::Error::source`] the cause, when there is one.
 pub struct Error {
     inner: Box<Inner>,
@@ -26,6 +31,20 @@ pub struct Error {
 struct Inner {
     kind: Kind,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// Remedies beyond those the kind implies.
+    remedies: Vec<Remedy>,
+    /// What the driver said, when a driver error is the cause (set by the
+    /// database layer, which alone knows the driver's types).
+    driver: Driver,
+}
+
+/// Facts of a driver error that other layers decide by.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Driver {
+    /// The server's error code and message, when the server refused.
+    pub(crate) server: Option<(u16, String)>,
+    /// The kind of I/O error, when the connection failed.
+    pub(crate) io: Option<std::io::ErrorKind>,
 }
 
 /// What went wrong.
@@ -89,23 +108,23 @@ pub enum Kind {
     #[error("database `{}` does not exist on {url}{}\nhint: create it first (CREATE DATABASE `{}`){}, or fix the name in the URL", shown(.db), if *.sure { "" } else { " (or this user may not see it)" }, shown(.db), if *.sure { "" } else { " and grant the user privileges on it" })]
     NoDatabase { url: String, db: String, sure: bool },
     /// The `locks` table (or another table locksmith needs) is missing.
-    #[error("table `{}` does not exist\nhint: run `locksmith migrate up` first", shown(.0))]
+    #[error("table `{}` does not exist", shown(.0))]
     NoTable(String),
     /// A table locksmith needs is missing, and an interrupted `migrate
     /// down` left it renamed out of reach (`copies`: `<table>_dropping_<tag>`,
     /// one or more): bringing one back is a `RENAME TABLE`, not a new table.
-    #[error("table `{}` does not exist: {}\nhint: {}", shown(.table), quarantined_words(.copies), restore_words(.table, .copies))]
+    #[error("table `{}` does not exist: {}", shown(.table), quarantined_words(.copies))]
     Quarantined { table: String, copies: Vec<String> },
     /// A table locksmith needs is there, but beside it a copy an
     /// interrupted `migrate down` left (`copies`) still holds locks: the
     /// table was made anew since, and a lock held in the copy could be
     /// granted again in it.
-    #[error("refusing to use table `{}`: {}, left by an interrupted `locksmith migrate down`, still hold{} locks beside it, and a lock held there could be granted again here\nhint: `locksmith migrate status` says how to swap a copy back in; or release what it holds and DROP TABLE it", shown(.table), list_words(.copies), if .copies.len() == 1 { "s" } else { "" })]
+    #[error("refusing to use table `{}`: {}, left by an interrupted `migrate down`, still hold{} locks beside it, and a lock held there could be granted again here", shown(.table), list_words(.copies), if .copies.len() == 1 { "s" } else { "" })]
     Stranded { table: String, copies: Vec<String> },
     /// A table is there but not as its migration makes it, in a way the
     /// lock protocol cannot work with; `differences` are `migrate status`'s
     /// words for it.
-    #[error("table `{}` is drifted: it differs from what its migration makes:\n  {}\nhint: alter it back to what V1 makes (`locksmith migrate status` lists the differences); lock commands refuse to use it until then", shown(.table), .differences.iter().map(|d| shown(d).into_owned()).collect::<Vec<_>>().join("\n  "))]
+    #[error("table `{}` is drifted: it differs from what its migration makes:\n  {}", shown(.table), .differences.iter().map(|d| shown(d).into_owned()).collect::<Vec<_>>().join("\n  "))]
     Drifted {
         table: String,
         differences: Vec<String>,
@@ -141,10 +160,11 @@ pub enum Kind {
         after: std::time::Duration,
         what: String,
     },
-    /// The outcome of a write cannot be told (the deadline passed first);
-    /// the text says what to check.
-    #[error("{0}")]
-    Unsettled(String),
+    /// The outcome of a write cannot be told: `pending` says what may be
+    /// left, `why` why it cannot be told (the deadline passed first, the
+    /// row moved on since).
+    #[error("{pending}: {}", shown(.why))]
+    Unsettled { pending: Pending, why: String },
     /// The lock row named does not exist.
     #[error("lock row `{}` does not exist", shown_id(.0))]
     NoRow(String),
@@ -175,7 +195,7 @@ pub enum Kind {
         holder: String,
     },
     /// The row changed between reading and writing (`--expect-version`).
-    #[error("row `{}` is at version {}, not the expected {}; nothing was changed (look again with `locksmith locks dump {}`)", shown_id(.row), shown(.actual), shown(.expected), shown_id(.row))]
+    #[error("row `{}` is at version {}, not the expected {}; nothing was changed", shown_id(.row), shown(.actual), shown(.expected))]
     VersionMoved {
         row: String,
         expected: String,
@@ -191,11 +211,11 @@ pub enum Kind {
         what: String,
     },
     /// The row's dataJson is not a JSON object, so it cannot be changed safely.
-    #[error("row `{}` holds data that is not a JSON object: {}\nhint: inspect it with `locksmith locks dump {}`; `locksmith locks repair {}` replaces it with {{}} and keeps the old text in the audit trail", shown_id(.row), shown(.raw), shown_id(.row), shown_id(.row))]
+    #[error("row `{}` holds data that is not a JSON object: {}", shown_id(.row), shown(.raw))]
     Corrupt { row: String, raw: String },
     /// The row is in a state no lock write can handle safely (a NULL or
     /// maxed-out version, a name written twice, …); `what` says which.
-    #[error("row `{}` cannot be written safely: {}\nhint: look with `locksmith locks dump {}`; `locksmith locks repair {}` mends it, and shows first every lock it would drop", shown_id(.row), shown(.what), shown_id(.row), shown_id(.row))]
+    #[error("row `{}` cannot be written safely: {}", shown_id(.row), shown(.what))]
     Damaged { row: String, what: String },
     /// A column held a value of an unexpected type, or NULL where a value
     /// is needed (a table altered or written by something else).
@@ -233,7 +253,7 @@ pub enum Kind {
     #[error("{0}")]
     Diverged(String),
     /// Another migration run held the migration guard for too long.
-    #[error("another `locksmith migrate` run, {holder}, held the migration guard for all of {seconds}s; giving up\nhint: wait for it to finish, or raise --lock-timeout; `locksmith migrate status` shows the guard")]
+    #[error("another migration run, {holder}, held the migration guard for all of {seconds}s; giving up")]
     MigrationLockTimeout { holder: String, seconds: u64 },
     /// `migrate status --check` found pending, divergent or unknown migrations.
     #[error("schema is not current: {0}")]
@@ -265,28 +285,6 @@ fn node_list(nodes: &[(String, String)]) -> String {
     each.join("; ")
 }
 
-/// Exit codes of the `locksmith` binary. Documented in `--help` and README.
-pub mod exit {
-    /// Success.
-    pub const OK: u8 = 0;
-    /// Failure not covered below: a failed migration, corrupt data, an aborted prompt.
-    pub const FAILURE: u8 = 1;
-    /// Usage error or invalid input (bad flag, missing URL, unstorable lock name).
-    pub const USAGE: u8 = 2;
-    /// Database or connection error (unreachable, access denied, SQL error).
-    pub const DATABASE: u8 = 3;
-    /// Conflict: the lock is held, the row's version moved, or a wait timed out.
-    pub const CONFLICT: u8 = 4;
-    /// Not found: no such row, lock, table or database.
-    pub const NOT_FOUND: u8 = 5;
-    /// `migrate status --check`: the schema has pending, divergent or unknown migrations.
-    pub const NOT_CURRENT: u8 = 6;
-    /// Interrupted by signal N: 128 + N (130 for SIGINT, 143 for SIGTERM).
-    pub fn interrupted(signal: i32) -> u8 {
-        u8::try_from(128 + signal).unwrap_or(FAILURE)
-    }
-}
-
 /// `SIGINT` for 2, and so on.
 pub fn signal_name(signal: i32) -> String {
     match nix::sys::signal::Signal::try_from(signal) {
@@ -305,6 +303,8 @@ impl Error {
             inner: Box::new(Inner {
                 kind,
                 source: Some(Box::new(source)),
+                remedies: Vec::new(),
+                driver: Driver::default(),
             }),
         }
     }
@@ -314,50 +314,41 @@ impl Error {
         &self.inner.kind
     }
 
-    /// The exit code the binary uses for this error.
-    pub fn exit_code(&self) -> u8 {
-        use Kind::*;
-        match self.kind() {
-            MissingUrl | BadUrl { .. } | Invalid(_) | TooLarge { .. } => exit::USAGE,
-            Unreachable { .. }
-            | UnknownHost { .. }
-            | NoNodeAnswered { .. }
-            | NoPrivileges { .. }
-            | TlsRefused { .. }
-            | NeedsTls { .. }
-            | AccessDenied { .. }
-            | NoAccess { .. }
-            | Db(_)
-            | Lost(_)
-            | Transient(_)
-            | TimedOut { .. }
-            | Unsettled(_)
-            | Internal(_) => exit::DATABASE,
-            Held { .. }
-            | WrongHolder { .. }
-            | Blocked { .. }
-            | VersionMoved { .. }
-            | Contended(_)
-            | WaitTimeout { .. }
-            | Refused(_)
-            | MigrationLockTimeout { .. } => exit::CONFLICT,
-            NoDatabase { .. } | NoTable(_) | Quarantined { .. } | NoRow(_) | NotHeld { .. } => {
-                exit::NOT_FOUND
-            }
-            NotCurrent(_) => exit::NOT_CURRENT,
-            Interrupted { signal, .. } => exit::interrupted(*signal),
-            BrokenPipe => exit::OK,
-            Corrupt { .. }
-            | Damaged { .. }
-            | BadValue { .. }
-            | Aborted
-            | Drifted { .. }
-            | Stranded { .. }
-            | MigrationFailed { .. }
-            | Diverged(_)
-            | Io(_)
-            | BenchFailed(_) => exit::FAILURE,
-        }
+    /// What would mend it, most useful first: what the kind implies (a
+    /// missing table: apply the migrations), then what the operation that
+    /// failed added.
+    pub fn remedies(&self) -> Vec<Remedy> {
+        let implied = match self.kind() {
+            Kind::NoTable(_) => Some(Remedy::ApplyMigrations),
+            Kind::Quarantined { table, copies } => Some(Remedy::RestoreTable {
+                table: table.clone(),
+                copies: copies.clone(),
+            }),
+            Kind::Stranded { .. } => Some(Remedy::SwapCopyBack),
+            Kind::Drifted { .. } => Some(Remedy::AlterTableBack),
+            Kind::VersionMoved { row, .. } => Some(Remedy::LookAgain { row: row.clone() }),
+            Kind::Corrupt { row, .. } => Some(Remedy::RepairRow {
+                row: row.clone(),
+                raw: true,
+            }),
+            Kind::Damaged { row, .. } => Some(Remedy::RepairRow {
+                row: row.clone(),
+                raw: false,
+            }),
+            Kind::MigrationLockTimeout { .. } => Some(Remedy::WaitForMigrationRun),
+            Kind::Unsettled { pending, .. } => pending.remedy(),
+            _ => None,
+        };
+        implied
+            .into_iter()
+            .chain(self.inner.remedies.iter().cloned())
+            .collect()
+    }
+
+    /// The same error, with one more remedy.
+    pub(crate) fn with_remedy(mut self, remedy: Remedy) -> Error {
+        self.inner.remedies.push(remedy);
+        self
     }
 
     /// True when the error says the lock (or row) is busy, so waiting may help.
@@ -370,29 +361,24 @@ impl Error {
 
     /// The server's error code, when the server refused something.
     pub(crate) fn server_code(&self) -> Option<u16> {
-        match self
-            .inner
-            .source
-            .as_ref()?
-            .downcast_ref::<mysql_async::Error>()?
-        {
-            mysql_async::Error::Server(se) => Some(se.code),
-            _ => None,
-        }
+        self.inner.driver.server.as_ref().map(|(code, _)| *code)
+    }
+
+    /// The server's own message, when the server refused something.
+    pub(crate) fn server_message(&self) -> Option<&str> {
+        self.inner.driver.server.as_ref().map(|(_, m)| m.as_str())
     }
 
     /// What kind of I/O error the driver met, when that is the cause (a
     /// refused connection, a reset).
     pub(crate) fn io_kind(&self) -> Option<std::io::ErrorKind> {
-        match self
-            .inner
-            .source
-            .as_ref()?
-            .downcast_ref::<mysql_async::Error>()?
-        {
-            mysql_async::Error::Io(mysql_async::IoError::Io(io)) => Some(io.kind()),
-            _ => None,
-        }
+        self.inner.driver.io
+    }
+
+    /// The same error, with what the driver said (see [`Driver`]).
+    pub(crate) fn with_driver(mut self, driver: Driver) -> Error {
+        self.inner.driver = driver;
+        self
     }
 
     /// The same cause, said differently (the kind replaced, the source
@@ -406,20 +392,6 @@ impl Error {
     /// something was sent: whether it landed cannot be told from here.
     pub(crate) fn is_lost(&self) -> bool {
         matches!(self.kind(), Kind::Lost(_))
-    }
-
-    /// True when the failure is passing: the connection broke or could not
-    /// be made again (an earlier session not settled yet counts), or the
-    /// server asked to try again. Such an operation is retried within its
-    /// deadline.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self.kind(),
-            Kind::Lost(_)
-                | Kind::Transient(_)
-                | Kind::Unreachable { .. }
-                | Kind::NoNodeAnswered { .. }
-        )
     }
 }
 
@@ -454,7 +426,12 @@ impl std::error::Error for Error {
 impl From<Kind> for Error {
     fn from(kind: Kind) -> Self {
         Error {
-            inner: Box::new(Inner { kind, source: None }),
+            inner: Box::new(Inner {
+                kind,
+                source: None,
+                remedies: Vec::new(),
+                driver: Driver::default(),
+            }),
         }
     }
 }
@@ -480,7 +457,6 @@ mod tests {
         let e = Error::from(io);
         assert_eq!(e.to_string(), "no such file");
         assert_eq!(e.source().unwrap().to_string(), "no such file");
-        assert_eq!(e.exit_code(), exit::FAILURE);
         let plain = Error::from(Kind::Aborted);
         assert!(plain.source().is_none());
     }

@@ -3,8 +3,8 @@
 //! go to stderr as `locksmith: …`; a closed stdout is not an error.
 
 use clap::Parser;
-use locksmith::cli::{self, Cli};
-use locksmith::error::exit;
+use locksmith::cli::output::hints::error_text;
+use locksmith::cli::{self, exit, Cli};
 use locksmith::supervise;
 use std::process::ExitCode;
 
@@ -48,9 +48,9 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if !matches!(e.kind(), locksmith::Kind::BrokenPipe) {
-                eprintln!("locksmith: {e}");
+                eprintln!("locksmith: {}", error_text(&e));
             }
-            ExitCode::from(e.exit_code())
+            ExitCode::from(exit::of(&e))
         }
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 /// Migrations, operator commands and cross-process locks for MySQL/MariaDB
 /// `locks` tables.
 #[derive(Debug, Parser)]
-#[command(name = "locksmith", version, after_help = help::TOP)]
+#[command(name = "locksmith", version, after_help = help::top())]
 pub struct Cli {
     /// Connection options given before the subcommand (`locksmith --url U
     /// migrate up`); the same options after it win.
@@ -122,10 +122,11 @@ pub struct GuardOpts {
 }
 
 impl SourceOpts {
-    /// The migration set these options name.
-    pub fn set(&self) -> Result<MigrationSet> {
+    /// The migration set these options name, a directory read within
+    /// `timeout`.
+    pub fn set(&self, timeout: Duration) -> Result<MigrationSet> {
         match &self.source {
-            Some(dir) => MigrationSet::from_dir(dir),
+            Some(dir) => MigrationSet::from_dir_within(dir, timeout),
             None => Ok(MigrationSet::embedded()),
         }
     }

@@ -3,20 +3,28 @@
 
 use super::args::BenchArgs;
 use super::ctx::Ctx;
+use super::exit;
 use super::output::{note, out, out_json, tables, text, Format, Progress};
 use super::signals::GRACE;
 use crate::bench::Bench;
-use crate::db::deadline::{grace, within};
-use crate::error::{exit, Result};
+use crate::db::Deadline;
+use crate::error::{Kind, Result};
 
 pub(super) async fn run(ctx: &Ctx, args: BenchArgs) -> Result<u8> {
     let url = ctx.url.clone();
+    let (options, connect) = (args.options(), ctx.connect());
+    let start = Bench::start(&url, &options, &connect);
     let bench = ctx
         .stop
-        .guard(within(
-            ctx.timeout,
-            Bench::start(&url, &args.options(), &ctx.connect()),
-        ))
+        .guard(async {
+            ctx.deadline().run(start).await.unwrap_or_else(|| {
+                Err(Kind::TimedOut {
+                    after: ctx.timeout,
+                    what: "connecting the bench's workers and filling its row".into(),
+                }
+                .into())
+            })
+        })
         .await?;
     let mut line = Progress::new();
     let report = ctx
@@ -30,7 +38,15 @@ pub(super) async fn run(ctx: &Ctx, args: BenchArgs) -> Result<u8> {
         Some(_) => GRACE,
         None => ctx.timeout,
     };
-    if let Err(e) = grace(limit, bench.finish()).await {
+    let finished = Deadline::after(limit).run(bench.finish()).await;
+    let finished = finished.unwrap_or_else(|| {
+        Err(Kind::TimedOut {
+            after: limit,
+            what: "removing the scratch row".into(),
+        }
+        .into())
+    });
+    if let Err(e) = finished {
         note(&format!(
             "warning: could not remove the scratch row `{row}`: {e}\nlocksmith: hint: remove it with `DELETE FROM locks WHERE id = '{row}'`"
         ));

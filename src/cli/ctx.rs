@@ -6,7 +6,7 @@
 
 use super::output;
 use super::signals::Stop;
-use crate::db::{ConnectOptions, DbUrl};
+use crate::db::{ConnectOptions, DbUrl, Deadline, Reporter};
 use crate::error::Result;
 use std::time::Duration;
 
@@ -19,14 +19,24 @@ pub(super) struct Ctx {
     pub(super) timeout: Duration,
     /// Where the database is, with its credentials.
     pub(super) url: DbUrl,
+    /// `--verbose`: says what each connection reached.
+    pub(super) report: Option<Reporter>,
 }
 
 impl Ctx {
+    /// How every connection of the command is made.
     pub(super) fn connect(&self) -> ConnectOptions {
         ConnectOptions {
             timeout: self.timeout,
+            report: self.report.clone(),
             ..ConnectOptions::default()
         }
+    }
+
+    /// `--timeout` from now: the deadline of a command (or a step of one)
+    /// that has none of its own.
+    pub(super) fn deadline(&self) -> Deadline {
+        Deadline::after(self.timeout)
     }
 }
 

@@ -2,27 +2,20 @@
 //! examples, and at the top level the exit codes. Kept apart from the clap
 //! types so that `args.rs` stays a list of flags.
 
-/// `locksmith --help`.
-pub const TOP: &str = "\
+/// `locksmith --help`: examples, where the connection comes from, and the
+/// exit codes (from [`super::exit`], the one table of them).
+pub fn top() -> String {
+    format!("{TOP}\n\n{}", super::exit::help_text())
+}
+
+const TOP: &str = "\
 Examples:
   locksmith --url mysql://app@db:3306/app --password-file /run/secrets/db migrate up
   locksmith locks dump
   locksmith locks run platform backup --wait 10m -- /usr/local/bin/backup.sh
 
 Connection: --url, or DATABASE_URL (also from ./.env); the password from the
-URL, --password-file, MYSQL_PWD or ~/.my.cnf [client], in that order.
-
-Exit codes:
-  0    success
-  1    failure (failed migration, corrupt data, aborted at the prompt)
-  2    usage error or invalid input (bad flag, no URL, unstorable lock name)
-  3    database or connection error
-  4    conflict: lock held, row version moved, wait timed out, refused
-  5    not found: no such row, lock, table or database
-  6    migrate status --check: schema not current
-  128+N  interrupted by signal N: 130 for SIGINT (Ctrl-C), 143 for SIGTERM
-`locks run` exits with the command's status (128+N if a signal N ended it),
-or 3 if the command succeeded but the lock could not be released.";
+URL, --password-file, MYSQL_PWD or ~/.my.cnf [client], in that order.";
 
 /// `locksmith migrate --help`.
 pub const MIGRATE: &str = "\

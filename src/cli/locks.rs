@@ -2,30 +2,22 @@
 
 use super::args::{ChangeOpts, LockRef, LocksCmd};
 use super::ctx::Ctx;
+use super::exit;
 use super::output::{self, note, out, out_json, tables, text, Format, WaitLine};
 use super::signals::{interrupted, GRACE};
-use crate::db::deadline::{grace, within, within_until};
-use crate::error::{exit, Kind, Result};
+use crate::db::Deadline;
+use crate::error::{Kind, Remedy, Result};
 use crate::locks::{AcquireOptions, AuditInfo, Edit, LockData, LockGuard, LockTable, WriteOpts};
 use crate::shown::{shown, shown_id};
 
 pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
-    let stop = &ctx.stop;
     match cmd {
         LocksCmd::Dump {
             conn: _,
             format,
             rows,
         } => {
-            let url = ctx.url.clone();
-            let states = stop
-                .guard(within(ctx.timeout, async {
-                    let table = LockTable::connect_with(&url, &ctx.connect()).await?;
-                    let states = table.read_rows(&rows).await;
-                    let _ = table.disconnect().await;
-                    states
-                }))
-                .await?;
+            let states = with_table(ctx, async |t| t.read_rows(&rows).await).await?;
             for s in &states {
                 match (&s.data, s.problem()) {
                     (LockData::Raw { .. }, _) => note(&format!(
@@ -83,15 +75,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             format,
             row,
         } => {
-            let url = ctx.url.clone();
-            let records = stop
-                .guard(within(ctx.timeout, async {
-                    let table = LockTable::connect_with(&url, &ctx.connect()).await?;
-                    let records = table.history(row.as_deref()).await;
-                    let _ = table.disconnect().await;
-                    records
-                }))
-                .await?;
+            let records = with_table(ctx, async |t| t.history(row.as_deref()).await).await?;
             match format.format {
                 Format::Table => out(&format!("{}\n", tables::history_table(&records)))?,
                 Format::Json => out_json(&output::HistoryDoc { records })?,
@@ -123,7 +107,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
                     code = unreported(ctx, held, &e).await;
                 }
             }
-            let _ = grace(GRACE, table.disconnect()).await;
+            let _ = table.until(Deadline::after(GRACE)).disconnect().await;
             return Ok(code);
         }
         LocksCmd::Release {
@@ -132,14 +116,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             lock: LockRef { row, name },
             holder,
         } => {
-            let url = ctx.url.clone();
-            stop.guard(within(ctx.timeout, async {
-                let table = LockTable::connect_with(&url, &ctx.connect()).await?;
-                let result = table.release(&row, &name, &holder).await;
-                let _ = table.disconnect().await;
-                result
-            }))
-            .await?;
+            with_table(ctx, async |t| t.release(&row, &name, &holder).await).await?;
             if format.format == Format::Json {
                 let doc = output::LockDoc {
                     action: "release".into(),
@@ -178,11 +155,27 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
                 kill_after,
             };
             let code = super::run::run_locked(ctx, guard, limits, &command).await;
-            let _ = grace(GRACE, table.disconnect()).await;
+            let _ = table.until(Deadline::after(GRACE)).disconnect().await;
             return code;
         }
     }
     Ok(exit::OK)
+}
+
+/// Connects, runs `f` on the table and disconnects, all within
+/// `--timeout`; a signal stops it at once.
+async fn with_table<T>(ctx: &Ctx, f: impl AsyncFnOnce(&LockTable) -> Result<T>) -> Result<T> {
+    let d = ctx.deadline();
+    ctx.stop
+        .guard(async {
+            let table = LockTable::connect_until(&ctx.url, &ctx.connect(), d)
+                .await?
+                .until(d);
+            let result = f(&table).await;
+            let _ = table.disconnect().await;
+            result
+        })
+        .await
 }
 
 /// Connects and acquires, with a wait line on stderr, all within the
@@ -199,21 +192,19 @@ pub(super) async fn acquire(
 ) -> Result<(LockTable, LockGuard)> {
     // One deadline for connecting and acquiring: a slow connect uses up
     // the wait, it does not come on top of it.
-    let until = std::time::Instant::now() + opts.wait.unwrap_or(ctx.timeout);
+    let until = Deadline::after(opts.wait.unwrap_or(ctx.timeout));
     let table = ctx
         .stop
-        .guard(within_until(
-            until,
-            LockTable::connect_with(url, &ctx.connect()),
-        ))
+        .guard(LockTable::connect_until(url, &ctx.connect(), until))
         .await?;
     let mut line = WaitLine::new();
     let result = ctx
         .stop
-        .guard(within_until(
-            until,
-            table.lock(row, name, holder, opts, |why| line.waiting(why)),
-        ))
+        .guard(
+            table
+                .until(until)
+                .lock(row, name, holder, opts, |why| line.waiting(why)),
+        )
         .await;
     line.done();
     match result {
@@ -222,12 +213,17 @@ pub(super) async fn acquire(
             // The lock() future was dropped: pay what it owes now.
             Kind::Interrupted { signal, .. } => {
                 let sig = *signal;
-                Err(match grace(GRACE, table.finish_pending()).await {
+                let grace = table.until(Deadline::after(GRACE));
+                Err(match grace.finish_pending().await {
                     Ok(()) => interrupted(sig, "nothing is left held"),
                     Err(why) => interrupted(
                         sig,
                         &format!(
-                            "could not make sure lock `{name}` in row `{row}` is not left held by {holder}: {why}\nhint: check with `locksmith locks dump {row}`; `locksmith locks force-release {row} --holder '{holder}'` frees it"
+                            "could not make sure lock `{name}` in row `{row}` is not left held by {holder}: {why}\nhint: {}",
+                            output::hints::hint(&Remedy::CheckHolder {
+                                row: row.into(),
+                                holder: holder.into(),
+                            })
                         ),
                     ),
                 })
@@ -249,16 +245,16 @@ async fn change_cmd(
     format: Format,
 ) -> Result<()> {
     edit.validate()?;
-    let url = ctx.url.clone();
-    let stop = &ctx.stop;
-    let table = stop
-        .guard(within(
-            ctx.timeout,
-            LockTable::connect_with(&url, &ctx.connect()),
+    let table = ctx
+        .stop
+        .guard(LockTable::connect_until(
+            &ctx.url,
+            &ctx.connect(),
+            ctx.deadline(),
         ))
         .await?;
     let result = change_with(ctx, &table, opts, row, &edit, format).await;
-    let _ = grace(GRACE, table.disconnect()).await;
+    let _ = table.until(Deadline::after(GRACE)).disconnect().await;
     result
 }
 
@@ -273,10 +269,11 @@ async fn change_with(
     let stop = &ctx.stop;
     let json = format == Format::Json;
     let plan = stop
-        .guard(within(
-            ctx.timeout,
-            table.plan(row, edit, opts.expect_version),
-        ))
+        .guard(
+            table
+                .until(ctx.deadline())
+                .plan(row, edit, opts.expect_version),
+        )
         .await?;
     if plan.is_noop() && json {
         return out_json(&output::ChangeDoc::new(&plan, edit, opts.dry_run));
@@ -303,12 +300,15 @@ async fn change_with(
         audit: Some(AuditInfo::new(edit.action(), super::ctx::audit_command())),
     };
     let done = stop
-        .guard(within(ctx.timeout, table.carry_out(&plan, edit, &write)))
+        .guard(table.until(ctx.deadline()).carry_out(&plan, edit, &write))
         .await
         .map_err(|e| match e.kind() {
             Kind::Interrupted { signal, .. } => interrupted(
                 *signal,
-                &format!("the change may or may not have been made; check with `locksmith locks history {row}`"),
+                &format!(
+                    "the change may or may not have been made; {}",
+                    output::hints::hint(&Remedy::CheckChange { row: row.into() })
+                ),
             ),
             _ => e,
         })?;
@@ -316,17 +316,8 @@ async fn change_with(
         true => out_json(&output::ChangeDoc::new(&done, edit, false)),
         false => out(&text::change(&done, edit, false)),
     };
-    if let Err(e) = said {
-        // The change stands (exit 0): the operator must know it landed.
-        note(&format!(
-            "cannot write to stdout: {}; the change was made:",
-            output::unwritable(&e)
-        ));
-        for line in text::change(&done, edit, false).lines() {
-            note(&format!("  {line}"));
-        }
-    }
-    Ok(())
+    // The change stands (exit 0): the operator must know it landed.
+    output::reported(said, &text::change(&done, edit, false))
 }
 
 /// `acquire` took the lock but could not say so on stdout (a full disk, a
@@ -349,7 +340,11 @@ async fn unreported(ctx: &Ctx, held: LockGuard, e: &crate::Error) -> u8 {
         ));
         return exit::FAILURE;
     }
-    let failed = match ctx.stop.guard(within(ctx.timeout, held.release())).await {
+    let release = async {
+        let t = held.table().until(ctx.deadline());
+        t.release(held.row(), held.name(), held.holder()).await
+    };
+    let failed = match ctx.stop.guard(release).await {
         Ok(()) => None,
         // Not held by this holder any more: as good as released.
         Err(e)
@@ -375,7 +370,7 @@ async fn unreported(ctx: &Ctx, held: LockGuard, e: &crate::Error) -> u8 {
                 "cannot write to stdout: {why}; {lock} must not stay held unknown to the caller"
             ));
             eprint!("{}", text::still_held(&row, &name, &holder, &err));
-            err.exit_code()
+            exit::of(&err)
         }
     }
 }

@@ -2,9 +2,10 @@
 
 use super::args::{GuardOpts, MigrateCmd};
 use super::ctx::Ctx;
+use super::exit;
 use super::output::{self, note, out, out_json, tables, text, Format, WaitLine};
-use crate::db::deadline::within;
-use crate::error::{exit, Kind, Result};
+use crate::db::Deadline;
+use crate::error::{Kind, Result};
 use crate::locks::AuditInfo;
 use crate::migrate::guard::DEFAULT_TTL;
 use crate::migrate::mark::markable;
@@ -15,13 +16,14 @@ use crate::migrate::{DownOptions, DownTo, MarkOptions, MigrationSet, Migrator, S
 async fn connected<T>(ctx: &Ctx, f: impl AsyncFnOnce(&Migrator) -> Result<T>) -> Result<T> {
     let m = ctx
         .stop
-        .guard(within(
-            ctx.timeout,
-            Migrator::connect(&ctx.url, &ctx.connect()),
+        .guard(Migrator::connect_until(
+            &ctx.url,
+            &ctx.connect(),
+            ctx.deadline(),
         ))
         .await?;
     let result = f(&m).await;
-    let _ = within(ctx.timeout, m.close()).await;
+    let _ = m.close(ctx.deadline()).await;
     result
 }
 
@@ -36,7 +38,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             target,
             dry_run,
         } => {
-            let set = source.set()?;
+            let set = source.set(ctx.timeout)?;
             let opts = UpOptions {
                 target,
                 dry_run,
@@ -57,9 +59,13 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
                     if let Some(h) = &report.took_over {
                         note(&text::took_over(h));
                     }
-                    match format.format {
-                        Format::Json => out_json(&output::UpDoc::new(&report, dry_run))?,
-                        Format::Table => out(&text::up(&report, dry_run))?,
+                    let printed = match format.format {
+                        Format::Json => out_json(&output::UpDoc::new(&report, dry_run)),
+                        Format::Table => out(&text::up(&report, dry_run)),
+                    };
+                    match dry_run || report.steps.is_empty() {
+                        true => printed?,
+                        false => output::reported(printed, &text::up(&report, false))?,
                     }
                 }
                 Err(e) => {
@@ -82,7 +88,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             dry_run,
             force,
         } => {
-            let set = source.set()?;
+            let set = source.set(ctx.timeout)?;
             let to = match (target, all) {
                 (Some(v), _) => DownTo::Version(v),
                 (None, true) => DownTo::All,
@@ -104,9 +110,13 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
                 result
             })
             .await?;
-            match format.format {
-                Format::Json => out_json(&output::DownDoc::new(&report, dry_run))?,
-                Format::Table => out(&text::down(&report, dry_run))?,
+            let printed = match format.format {
+                Format::Json => out_json(&output::DownDoc::new(&report, dry_run)),
+                Format::Table => out(&text::down(&report, dry_run)),
+            };
+            match dry_run || report.rolled_back.is_empty() {
+                true => printed?,
+                false => output::reported(printed, &text::down(&report, false))?,
             }
         }
         MigrateCmd::Status {
@@ -115,15 +125,15 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             format,
             check,
         } => {
-            let set = source.set()?;
-            let url = ctx.url.clone();
+            let set = source.set(ctx.timeout)?;
+            let d = ctx.deadline();
             let seen = stop
-                .guard(within(ctx.timeout, async {
-                    let m = Migrator::connect(&url, &ctx.connect()).await?;
-                    let seen = m.observe(&set, DEFAULT_TTL).await;
-                    let _ = m.close().await;
+                .guard(async {
+                    let m = Migrator::connect_until(&ctx.url, &ctx.connect(), d).await?;
+                    let seen = m.until(d).observe(&set, DEFAULT_TTL).await;
+                    let _ = m.close(d).await;
                     seen
-                }))
+                })
                 .await?;
             let list = crate::migrate::status(&set, &seen);
             match format.format {
@@ -159,7 +169,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: MigrateCmd) -> Result<u8> {
             yes,
             force,
         } => {
-            let set = source.set()?;
+            let set = source.set(ctx.timeout)?;
             let how = Mark {
                 version,
                 dry_run,
@@ -196,7 +206,7 @@ async fn mark_applied(
     let version = how.version;
     let stop = &ctx.stop;
     let seen = stop
-        .guard(within(ctx.timeout, m.observe(set, guard.lease_ttl)))
+        .guard(m.until(ctx.deadline()).observe(set, guard.lease_ttl))
         .await?;
     let s = markable(set, &crate::migrate::status(set, &seen), version, how.force)?;
     let checksum = set
@@ -232,16 +242,18 @@ async fn mark_applied(
         force: how.force,
     };
     let mut line = WaitLine::new();
+    let d = Deadline::after(ctx.timeout + guard.lock_timeout);
     let done = stop
-        .guard(within(
-            ctx.timeout + guard.lock_timeout,
-            m.mark_applied(set, &opts, |h| line.say(&text::guard_wait(h))),
-        ))
+        .guard(
+            m.until(d)
+                .mark_applied(set, &opts, |h| line.say(&text::guard_wait(h))),
+        )
         .await;
     line.done();
     let done = done?;
-    match how.json {
+    let printed = match how.json {
         true => out_json(&output::MarkDoc::new(&done, version)),
         false => out(&text::marked(&done)),
-    }
+    };
+    output::reported(printed, &text::marked(&done))
 }

@@ -9,6 +9,7 @@
 pub mod args;
 mod bench;
 mod ctx;
+pub mod exit;
 mod help;
 mod locks;
 mod migrate;
@@ -33,13 +34,15 @@ pub async fn run(cli: Cli) -> Result<u8> {
         return docs(&cli.command);
     };
     let settings = settings::Settings::load(&cli.conn, after)?;
-    if settings.verbose {
-        crate::db::report_connections(|r| output::note(&output::text::reached(r)));
-    }
+    let report: Option<crate::db::Reporter> = settings.verbose.then(|| {
+        std::sync::Arc::new(|r: &crate::db::Reached| output::note(&output::text::reached(r)))
+            as crate::db::Reporter
+    });
     let ctx = Ctx {
         stop: Stop::listen()?,
         timeout: settings.timeout,
         url: settings.url,
+        report,
     };
     if !settings.wait_for_db.is_zero() {
         wait_for_db(&ctx, settings.wait_for_db).await?;
@@ -55,15 +58,17 @@ pub async fn run(cli: Cli) -> Result<u8> {
 /// `--wait-for-db`: tries to connect until the server answers, saying on
 /// stderr what it waits for and why the last try failed.
 async fn wait_for_db(ctx: &Ctx, limit: Duration) -> Result<()> {
-    let mut line = output::WaitLine::new();
+    let line = std::sync::Mutex::new(output::WaitLine::new());
     let shown = ctx.url.redacted().to_string();
+    let say = |e: &crate::Error, _: Duration| {
+        let mut line = line.lock().unwrap_or_else(|p| p.into_inner());
+        line.say(&output::text::db_wait(&shown, e, limit));
+    };
     let result = ctx
         .stop
-        .guard(crate::db::wait_for(&ctx.url, limit, ctx.timeout, |e, _| {
-            line.say(&output::text::db_wait(&shown, e, limit))
-        }))
+        .guard(crate::db::wait_for(&ctx.url, &ctx.connect(), limit, say))
         .await;
-    line.done();
+    line.into_inner().unwrap_or_else(|p| p.into_inner()).done();
     result
 }
 
@@ -78,7 +83,7 @@ fn docs(cmd: &Command) -> Result<u8> {
         _ => clap_mangen::Man::new(cli).render(&mut buf)?,
     }
     output::out(&String::from_utf8_lossy(&buf))?;
-    Ok(crate::error::exit::OK)
+    Ok(exit::OK)
 }
 
 /// Whether a command wants a multi-threaded runtime (the bench spreads its

@@ -21,10 +21,11 @@
 //! This file owns the words; the supervision itself has none.
 
 use super::ctx::Ctx;
+use super::exit;
 use super::output::{note, text};
 use super::signals::{interrupted, GRACE};
-use crate::db::deadline::grace;
-use crate::error::{exit, signal_name, Error, Kind, Result};
+use crate::db::Deadline;
+use crate::error::{signal_name, Error, Kind, Result};
 use crate::locks::LockGuard;
 use crate::supervise::{Event, Status, Tally, Watcher};
 use std::time::{Duration, Instant};
@@ -138,7 +139,7 @@ async fn supervise(ctx: &Ctx, command: &[String], kill_after: Duration) -> Resul
         .first()
         .ok_or_else(|| Error::from(Kind::Invalid("no command given after --".into())))?;
     let mut watcher = Watcher::start(command, kill_after).map_err(|e| {
-        Error::from(Kind::Internal(format!(
+        Error::from(Kind::Io(format!(
             "cannot start the watcher of the command: {e}"
         )))
     })?;
@@ -177,7 +178,7 @@ async fn supervise(ctx: &Ctx, command: &[String], kill_after: Duration) -> Resul
                 seen.not_started = Some(code);
             }
             Event::Failed(why) => {
-                return Err(Kind::Internal(format!(
+                return Err(Kind::Io(format!(
                     "the watcher of the command could not start it: {why}"
                 ))
                 .into())
@@ -274,9 +275,10 @@ enum Released {
 }
 
 /// Releases the lock, retrying while the server cannot be reached until
-/// `timeout` runs out, saying so on stderr. After a signal (`signalled`,
-/// with the time the release must be done by, or one arriving meanwhile:
-/// then [`GRACE`] from its arrival), the release gets only that long.
+/// `timeout` runs out, saying so on stderr every 10 s. After a signal
+/// (`signalled`, with the time the release must be done by, or one arriving
+/// meanwhile: then [`GRACE`] from its arrival), the release gets only that
+/// long.
 async fn release(
     ctx: &Ctx,
     table: &crate::LockTable,
@@ -289,74 +291,58 @@ async fn release(
     // The signal that cut the release short, and when the release must be
     // done by.
     let mut signal = signalled;
-    let mut told: Option<Instant> = None;
-    // An attempt may have landed unseen (cut off, or its outcome unknown).
+    // An attempt may have landed unseen (cut off by a signal).
     let mut unsure = false;
-    let mut pause = Duration::from_millis(100);
+    let told: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
     loop {
-        let left = match signal {
-            Some((_, until)) => until.saturating_duration_since(Instant::now()),
-            None => timeout.saturating_sub(started.elapsed()),
+        let until = match signal {
+            Some((_, until)) => Deadline::at(until),
+            None => Deadline::at(started + timeout),
         };
-        let result = if left.is_zero() {
-            None
-        } else {
-            tokio::select! {
-                r = grace(left.min(ctx.timeout), table.release(row, name, holder)) => Some(r),
-                sig = stop.next(), if signal.is_none() => {
-                    // The attempt is dropped mid-way: its write may land.
-                    signal = Some((sig, Instant::now() + GRACE));
-                    unsure = true;
-                    continue;
-                }
+        let quiet = signal.is_some();
+        let heard = |e: &Error| {
+            let mut told = told.lock().unwrap_or_else(|p| p.into_inner());
+            if quiet || told.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
+                return;
+            }
+            note(&format!(
+                "could not release lock `{name}` in row `{row}` yet ({e}); retrying for up to {}s more",
+                timeout.saturating_sub(started.elapsed()).as_secs()
+            ));
+            *told = Some(Instant::now());
+        };
+        let t = table.until(until);
+        let result = tokio::select! {
+            r = t.release_patiently(row, name, holder, &heard) => r,
+            sig = stop.next(), if signal.is_none() => {
+                // The attempt is dropped mid-way: its write may land.
+                signal = Some((sig, Instant::now() + GRACE));
+                unsure = true;
+                continue;
             }
         };
-        let e = match result {
-            Some(Ok(())) => return Released::Yes,
-            Some(Err(e)) => e,
-            None => {
-                let why = Error::from(Kind::TimedOut {
-                    after: started.elapsed(),
-                    what: "the server could not be reached".into(),
-                });
-                return still_held(
-                    (row, name, holder),
-                    told.map(|_| &why).unwrap_or(&why),
-                    signal,
-                );
-            }
+        let Err(e) = result else {
+            return Released::Yes;
         };
-        match e.kind() {
+        return match e.kind() {
             // An earlier attempt of ours landed after all.
             Kind::NotHeld { .. } | Kind::WrongHolder { .. } | Kind::NoRow(_) if unsure => {
-                return Released::Yes;
+                Released::Yes
             }
             Kind::NotHeld { .. } | Kind::NoRow(_) => {
                 note(&format!(
                     "lock `{name}` in row `{row}` was no longer held by {holder} when the command ended (released by an operator?)"
                 ));
-                return Released::Yes;
+                Released::Yes
             }
             Kind::WrongHolder { holder: other, .. } => {
                 note(&format!(
                     "lock `{name}` in row `{row}` was taken from {holder} while the command ran; {other} holds it now"
                 ));
-                return Released::Yes;
+                Released::Yes
             }
-            Kind::Unsettled(_) => unsure = true,
-            Kind::TimedOut { .. } => {}
-            _ if e.is_transient() => {}
-            _ => return still_held((row, name, holder), &e, signal),
-        }
-        if signal.is_none() && told.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
-            note(&format!(
-                "could not release lock `{name}` in row `{row}` yet ({e}); retrying for up to {}s more",
-                timeout.saturating_sub(started.elapsed()).as_secs()
-            ));
-            told = Some(Instant::now());
-        }
-        let _ = grace(left, tokio::time::sleep(pause)).await;
-        pause = (pause * 2).min(Duration::from_secs(5));
+            _ => still_held((row, name, holder), &e, signal),
+        };
     }
 }
 

@@ -24,7 +24,7 @@ pub struct Column {
 
 /// The tables as the rows of [`sql::select_columns`] describe them, by
 /// name.
-pub(crate) fn from_rows(rows: Vec<mysql_async::Row>) -> Result<Tables> {
+pub(crate) fn from_rows(rows: Vec<super::value::Record>) -> Result<Tables> {
     let mut live = Tables::default();
     for row in rows {
         let mut c = Cells::new(row, "information_schema.COLUMNS");

@@ -9,11 +9,12 @@
 //! URL, and [`super::tls_memory`] spares `ssl-mode=preferred` a wasted TLS
 //! attempt on a server known to have none.
 
-use super::deadline;
+use super::deadline::Deadline;
 use super::sql;
 use super::tls::{self, SslMode};
 use super::tls_memory::{self, Offer};
 use super::url::DbUrl;
+use super::Reporter;
 use crate::error::{Error, Kind, Result};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -69,31 +70,38 @@ fn shown(url: &DbUrl, i: usize) -> String {
     }
 }
 
-/// Opens and sets up one connection to node `i`.
+/// Opens and sets up one connection to node `i`, within `limit` (or the
+/// deadline, if sooner).
 pub(crate) async fn connect_node(
     url: &DbUrl,
     i: usize,
     limit: Duration,
+    d: Deadline,
+    report: Option<&Reporter>,
 ) -> Result<(Conn, Flavour)> {
-    try_node(url, i, limit)
+    try_node(url, i, d.bound(limit), d, report)
         .await
         .map_err(|f| f.into_error(url, i))
 }
 
-/// Opens and sets up one connection to node `i`, saying why not.
+/// Opens and sets up one connection to node `i` within `limit`, saying why
+/// not. `d` bounds the reading of the client's files (which the driver
+/// would do on this thread).
 pub(crate) async fn try_node(
     url: &DbUrl,
     i: usize,
     limit: Duration,
+    d: Deadline,
+    report: Option<&Reporter>,
 ) -> std::result::Result<(Conn, Flavour), Failure> {
-    let limit = deadline::bound(limit);
+    let limit = d.bound(limit);
     if limit.is_zero() {
         return Err(Failure::NoTime);
     }
     let attempt = async {
-        let (mut conn, tls) = open(url, i).await?;
+        let (mut conn, tls) = open(url, i, d).await?;
         let flavour = set_up(&mut conn).await?;
-        if let Some(report) = REPORT.get() {
+        if let Some(report) = report {
             report(&describe(&mut conn, url, i, tls, flavour).await?);
         }
         Ok::<_, Error>((conn, flavour))
@@ -119,7 +127,7 @@ pub(crate) async fn try_node(
             }
             _ if e.server_code() == Some(1044) => {
                 let left = limit.saturating_sub(started.elapsed());
-                tokio::time::timeout(left, denied_database(url, i))
+                tokio::time::timeout(left, denied_database(url, i, d))
                     .await
                     .unwrap_or(None)
                     .unwrap_or(e)
@@ -135,7 +143,7 @@ pub(crate) async fn try_node(
 /// [`tls_memory::open_preferred`]); with
 /// `verify_ca`, the chain verified but any name. Says whether it is
 /// encrypted.
-async fn open(url: &DbUrl, i: usize) -> Result<(Conn, bool)> {
+async fn open(url: &DbUrl, i: usize, d: Deadline) -> Result<(Conn, bool)> {
     let tls = url.tls();
     let mode = if url.over_socket() {
         SslMode::Disabled
@@ -143,7 +151,7 @@ async fn open(url: &DbUrl, i: usize) -> Result<(Conn, bool)> {
         tls.mode
     };
     if mode != SslMode::Disabled {
-        tls.check_files()?;
+        tls.check_files(d)?;
     }
     if mode == SslMode::Preferred {
         return tls_memory::open_preferred(url, i).await;
@@ -177,7 +185,7 @@ async fn open(url: &DbUrl, i: usize) -> Result<(Conn, bool)> {
 /// TLS, or what [`classify`] makes of it.
 pub(super) async fn refused(url: &DbUrl, i: usize, e: mysql_async::Error, mode: SslMode) -> Error {
     if let Some((what, hint)) = tls::refusal(&e, url.tls(), mode, &url.nodes()[i].host) {
-        return Error::with_source(
+        return driver_error(
             Kind::TlsRefused {
                 url: url.redacted().to_string(),
                 what,
@@ -194,7 +202,7 @@ pub(super) async fn refused(url: &DbUrl, i: usize, e: mysql_async::Error, mode: 
         let ssl = url.tls().ssl_opts(SslMode::Required, None);
         if let Ok(c) = Conn::new(url.opts_tls(i, ssl)).await {
             let _ = c.disconnect().await;
-            return Error::with_source(
+            return driver_error(
                 Kind::NeedsTls {
                     url: url.redacted().to_string(),
                     user: url.user().to_string(),
@@ -219,16 +227,6 @@ pub struct Reached {
     pub tls: Option<String>,
 }
 
-type Reporter = Box<dyn Fn(&Reached) + Send + Sync>;
-
-static REPORT: std::sync::OnceLock<Reporter> = std::sync::OnceLock::new();
-
-/// Has every new connection described to `f` (once per process; later
-/// calls are ignored). The description costs one more round trip.
-pub fn report_connections(f: impl Fn(&Reached) + Send + Sync + 'static) {
-    let _ = REPORT.set(Box::new(f));
-}
-
 async fn describe(
     conn: &mut Conn,
     url: &DbUrl,
@@ -247,7 +245,7 @@ async fn describe(
     if tls {
         let rows: Vec<mysql_async::Row> = conn.query(sql::SESSION_TLS).await?;
         for row in rows {
-            let mut c = super::value::Cells::new(row, "SESSION STATUS");
+            let mut c = super::value::Cells::new(super::value::Record(row), "SESSION STATUS");
             let name: String = c.take(0, "Variable_name")?;
             let value: String = c.take(1, "Value")?;
             match name.as_str() {
@@ -271,8 +269,8 @@ async fn describe(
 /// been 1045) and looks for it. Visible: the user lacks privileges on it.
 /// Not visible: it does not exist (or the user may not even see it, which
 /// the message says too). `None` when the probe itself fails.
-async fn denied_database(url: &DbUrl, i: usize) -> Option<Error> {
-    let (mut conn, _) = open(&url.without_db(), i).await.ok()?;
+async fn denied_database(url: &DbUrl, i: usize, d: Deadline) -> Option<Error> {
+    let (mut conn, _) = open(&url.without_db(), i, d).await.ok()?;
     let seen: Option<i64> = conn
         .exec_first(sql::SCHEMA_EXISTS, (url.db_name(),))
         .await
@@ -355,7 +353,24 @@ pub(crate) fn classify(e: mysql_async::Error, url: Option<&DbUrl>) -> Error {
         }
         other => Kind::Db(scrub(other.to_string())),
     };
-    Error::with_source(kind, e)
+    driver_error(kind, e)
+}
+
+/// An error of `kind` caused by the driver's `e`, with what other layers
+/// decide by (the server's code and message, the kind of I/O error) taken
+/// from it here, where the driver's types are known.
+fn driver_error(kind: Kind, e: mysql_async::Error) -> Error {
+    let driver = crate::error::Driver {
+        server: match &e {
+            mysql_async::Error::Server(se) => Some((se.code, se.message.clone())),
+            _ => None,
+        },
+        io: match &e {
+            mysql_async::Error::Io(mysql_async::IoError::Io(io)) => Some(io.kind()),
+            _ => None,
+        },
+    };
+    Error::with_source(kind, e).with_driver(driver)
 }
 
 impl From<mysql_async::Error> for Error {

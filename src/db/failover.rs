@@ -12,8 +12,10 @@
 //! URL with one node is that node's own.
 
 use super::connect::{try_node, Connected, Failure};
-use super::deadline;
+use super::deadline::Deadline;
+use super::retry::{Policy, Retry};
 use super::url::DbUrl;
+use super::ConnectOptions;
 use crate::error::{Error, Kind, Result};
 use std::time::{Duration, Instant};
 
@@ -22,12 +24,17 @@ use std::time::{Duration, Instant};
 /// is shorter).
 const NODE_TRY: Duration = Duration::from_secs(5);
 
-/// Opens one connection, set up, within `limit` (or less, if the deadline in
-/// force comes sooner): to node `first` of the URL, or, when it does not
+/// Opens one connection, set up, within `opts.timeout` (or less, if the
+/// deadline comes sooner): to node `first` of the URL, or, when it does not
 /// answer, to the next one that does.
-pub(crate) async fn connect(url: &DbUrl, limit: Duration, first: usize) -> Result<Connected> {
+pub(crate) async fn connect(
+    url: &DbUrl,
+    opts: &ConnectOptions,
+    d: Deadline,
+    first: usize,
+) -> Result<Connected> {
     let n = url.nodes().len();
-    let until = Instant::now() + deadline::bound(limit);
+    let until = Instant::now() + d.bound(opts.timeout);
     let mut passed = Vec::new();
     for k in 0..n {
         let node = (first + k) % n;
@@ -36,7 +43,7 @@ pub(crate) async fn connect(url: &DbUrl, limit: Duration, first: usize) -> Resul
             1 => left,
             _ => (left / (n - k) as u32).min(NODE_TRY),
         };
-        let failure = match try_node(url, node, share).await {
+        let failure = match try_node(url, node, share, d, opts.report.as_ref()).await {
             Ok((conn, flavour)) => {
                 return Ok(Connected {
                     conn,
@@ -99,47 +106,33 @@ fn hint(passed: &[(String, String)]) -> String {
 }
 
 /// Tries to connect until a node answers or `limit` has passed (each try
-/// gets at most `per_try`), for a command started before its server
+/// gets at most `opts.timeout`), for a command started before its server
 /// (`--wait-for-db`). `on_fail` hears why each try failed and how long is
 /// left. A server that answers and refuses (access denied, no such
 /// database, TLS refused) is not waited for: time does not fix those.
 pub async fn wait_for(
     url: &DbUrl,
+    opts: &ConnectOptions,
     limit: Duration,
-    per_try: Duration,
-    mut on_fail: impl FnMut(&Error, Duration),
+    on_fail: impl Fn(&Error, Duration) + Send + Sync,
 ) -> Result<()> {
-    let until = Instant::now() + limit;
-    let mut backoff = deadline::Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+    let d = Deadline::after(limit);
+    let heard = |_: super::retry::Passing, e: &Error| on_fail(e, d.remaining());
+    let mut retry = Retry::new(d, Policy::SERVER_START).on_retry(&heard);
     loop {
-        let left = until.saturating_duration_since(Instant::now());
-        let e = match connect(url, left.min(per_try).max(Duration::from_millis(100)), 0).await {
+        retry.attempt();
+        // Each try gets a moment at least, even at the very end.
+        let this = Deadline::after(d.remaining().max(Duration::from_millis(100)));
+        let tried = match connect(url, opts, this, 0).await {
             Ok(c) => {
                 let _ = c.conn.disconnect().await;
-                return Ok(());
+                Ok(())
             }
-            Err(e) => e,
+            Err(e) => Err(e.into()),
         };
-        let worth_waiting = matches!(
-            e.kind(),
-            Kind::Unreachable { .. }
-                | Kind::UnknownHost { .. }
-                | Kind::NoNodeAnswered { .. }
-                | Kind::Lost(_)
-                | Kind::Transient(_)
-        ) || matches!(e.server_code(), Some(1040 | 1053));
-        let left = until.saturating_duration_since(Instant::now());
-        if !worth_waiting || left.is_zero() {
-            return Err(e);
+        if let Some(done) = retry.after(tried).await {
+            return done;
         }
-        on_fail(&e, left);
-        tokio::time::sleep(
-            backoff
-                .next_pause()
-                .max(Duration::from_millis(50))
-                .min(left),
-        )
-        .await;
     }
 }
 

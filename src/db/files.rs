@@ -1,6 +1,7 @@
 //! Reading the files locksmith is pointed at before it connects (a password
-//! file, option files and what they include, `./.env`, the TLS files)
-//! within the command's deadline, whatever the file is.
+//! file, option files and what they include, `./.env`, the TLS files, a
+//! `--source` directory of migrations) within the command's deadline,
+//! whatever the file is.
 //!
 //! Opening a FIFO blocks until somebody writes to it, and a read from a
 //! hung network file system blocks for as long as the server is gone; no
@@ -59,18 +60,31 @@ impl std::fmt::Display for Unreadable {
 
 /// The whole of the file at `path`, read before `until`.
 pub fn read(path: &Path, until: Instant) -> Result<Vec<u8>, Unreadable> {
+    read_at_most(path, until, MAX_LEN)
+}
+
+/// The same for a file that may hold up to `max` bytes (more is
+/// [`Unreadable::TooLarge`], whose text then names [`MAX_LEN`]: say the
+/// limit yourself).
+pub fn read_at_most(path: &Path, until: Instant, max: u64) -> Result<Vec<u8>, Unreadable> {
     let owned: PathBuf = path.to_path_buf();
-    on_a_thread(until, move || read_now(&owned))
+    on_a_thread(until, move || read_now(&owned, max))
 }
 
 /// The names in directory `dir` (sorted), listed before `until`.
 pub fn list(dir: &Path, until: Instant) -> Result<Vec<std::ffi::OsString>, Unreadable> {
+    entries(dir, until).map(|all| all.into_iter().map(|(name, _)| name).collect())
+}
+
+/// The same, each name with whether it is a directory (a symbolic link
+/// is not one, wherever it points).
+pub fn entries(dir: &Path, until: Instant) -> Result<Vec<(std::ffi::OsString, bool)>, Unreadable> {
     let owned = dir.to_path_buf();
     on_a_thread(until, move || {
         let mut names = std::fs::read_dir(&owned)
             .and_then(|entries| {
                 entries
-                    .map(|e| e.map(|e| e.file_name()))
+                    .map(|e| e.and_then(|e| Ok((e.file_name(), e.file_type()?.is_dir()))))
                     .collect::<Result<Vec<_>, _>>()
             })
             .map_err(Unreadable::Io)?;
@@ -99,19 +113,19 @@ fn on_a_thread<T: Send + 'static>(
 }
 
 /// The same, on this thread: blocks as long as the file does.
-fn read_now(path: &Path) -> Result<Vec<u8>, Unreadable> {
+fn read_now(path: &Path, max: u64) -> Result<Vec<u8>, Unreadable> {
     let file = std::fs::File::open(path).map_err(Unreadable::Io)?;
     if file.metadata().map_err(Unreadable::Io)?.is_dir() {
         return Err(Unreadable::Directory);
     }
     let mut out = Vec::new();
-    file.take(MAX_LEN + 1)
+    file.take(max + 1)
         .read_to_end(&mut out)
         .map_err(|e| match e.raw_os_error() {
             Some(21) => Unreadable::Directory,
             _ => Unreadable::Io(e),
         })?;
-    if out.len() as u64 > MAX_LEN {
+    if out.len() as u64 > max {
         return Err(Unreadable::TooLarge);
     }
     Ok(out)

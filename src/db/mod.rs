@@ -16,6 +16,8 @@
 //!   `ssl-mode=preferred` does not knock on their door with TLS each time.
 //! * `session` (crate-private): one connection that survives being cut off
 //!   mid-statement, by settling the abandoned session before anything reads.
+//! * [`deadline`] and [`retry`]: every operation ends by its deadline,
+//!   and the one policy by which what failed for a moment is tried again.
 //! * `sql`: every statement locksmith sends.
 //! * [`columns`]: locksmith's own tables column by column, and how a live
 //!   table differs from them.
@@ -28,6 +30,7 @@ pub mod credentials;
 pub mod deadline;
 pub(crate) mod failover;
 pub mod files;
+pub mod retry;
 pub(crate) mod session;
 pub(crate) mod sql;
 pub mod tls;
@@ -35,23 +38,38 @@ pub(crate) mod tls_memory;
 pub mod url;
 pub(crate) mod value;
 
-pub use connect::{report_connections, Reached};
+pub use connect::Reached;
+pub use deadline::Deadline;
 pub use failover::wait_for;
 pub use session::DEFAULT_TIMEOUT;
 pub(crate) use session::{Lease, Session};
 
 use std::time::Duration;
 
+/// Hears about each new connection (for `--verbose`).
+pub type Reporter = std::sync::Arc<dyn Fn(&Reached) + Send + Sync>;
+
 /// How to connect, for [`crate::LockTable`] and [`crate::migrate::Migrator`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ConnectOptions {
     /// How long each connect and each statement may take, and each library
-    /// operation as a whole unless a deadline is already in force (see
-    /// [`deadline::within`]).
+    /// operation as a whole unless it is given a deadline of its own.
     pub timeout: Duration,
     /// The node of the URL to try first (an index; 0, the first, unless a
     /// client should spread over a cluster's nodes).
     pub first_node: usize,
+    /// Describes every new connection to this (one more round trip each).
+    pub report: Option<Reporter>,
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("timeout", &self.timeout)
+            .field("first_node", &self.first_node)
+            .field("report", &self.report.is_some())
+            .finish()
+    }
 }
 
 impl Default for ConnectOptions {
@@ -59,6 +77,7 @@ impl Default for ConnectOptions {
         ConnectOptions {
             timeout: DEFAULT_TIMEOUT,
             first_node: 0,
+            report: None,
         }
     }
 }

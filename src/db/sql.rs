@@ -1,7 +1,7 @@
 //! Every SQL statement locksmith sends, in one place.
 //!
-//! Up migrations live in `migrations/` (embedded by refinery), down steps in
-//! `sql/` (embedded here). The statements below are the runtime protocol:
+//! The migrations themselves live in `migrations/` (embedded by `build.rs`).
+//! The statements below are the runtime protocol:
 //! reading rows, the compare-and-swap write, the audit trail and the
 //! migration lock. Values always travel as parameters, never spliced in.
 
@@ -34,32 +34,6 @@ pub const SESSION_SETUP_MYSQL: &str =
 /// Whether the server has TLS (`YES`), asked over a plaintext connection
 /// to a server remembered without it (see `tls_memory`).
 pub const HAVE_SSL: &str = "SHOW GLOBAL VARIABLES LIKE 'have_ssl'";
-
-/// The up migrations, as refinery embeds them from `migrations/` (a unit
-/// test checks they are the same): read without refinery's parsing on the
-/// hot path of a no-op `migrate up`.
-pub const UP_STEPS: &[(&str, &str)] = &[
-    (
-        "V1__locks_create_table",
-        include_str!("../../migrations/V1__locks_create_table.sql"),
-    ),
-    (
-        "V2__locks_audit_create_table",
-        include_str!("../../migrations/V2__locks_audit_create_table.sql"),
-    ),
-];
-
-/// Down steps, one per up migration, keyed by the up migration's file stem.
-pub const DOWN_STEPS: &[(&str, &str)] = &[
-    (
-        "V1__locks_create_table",
-        include_str!("../../sql/V1__locks_create_table.down.sql"),
-    ),
-    (
-        "V2__locks_audit_create_table",
-        include_str!("../../sql/V2__locks_audit_create_table.down.sql"),
-    ),
-];
 
 // ---- migrations -----------------------------------------------------------
 

@@ -149,13 +149,12 @@ impl TlsConfig {
 
     /// Checks the files named, unless [`TlsConfig::load`] did already: the
     /// driver would blame a bad one on the server, or say nothing of which.
-    pub(crate) fn check_files(&self) -> crate::Result<()> {
+    pub(crate) fn check_files(&self, d: super::Deadline) -> crate::Result<()> {
         if self.loaded.is_some() || (self.ca.is_none() && self.cert.is_none()) {
             return Ok(());
         }
-        let limit = super::deadline::bound(super::DEFAULT_TIMEOUT);
         let mut copy = self.clone();
-        copy.load(Instant::now() + limit)
+        copy.load(d.instant())
     }
 
     /// What the server's certificate was verified with, for messages.

@@ -238,11 +238,10 @@ pub(crate) fn cache_file() -> Option<PathBuf> {
     Some(base.join("locksmith").join(FILE_NAME))
 }
 
-/// Runs file work on a blocking thread, within [`FILE_TIME`] and the
-/// deadline in force; `None` when it took longer.
+/// Runs file work on a blocking thread, within [`FILE_TIME`] (the connect
+/// around it has its own deadline); `None` when it took longer.
 async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    let limit = super::deadline::bound(FILE_TIME);
-    match tokio::time::timeout(limit, tokio::task::spawn_blocking(f)).await {
+    match tokio::time::timeout(FILE_TIME, tokio::task::spawn_blocking(f)).await {
         Ok(Ok(v)) => Some(v),
         _ => None,
     }

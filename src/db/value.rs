@@ -1,12 +1,97 @@
-//! Reading columns without panicking: the driver's tuple conversions panic
-//! when a column holds an unexpected type or NULL (a `version` altered to
+//! Rows and statement arguments as the database layer hands them over, so
+//! that no other layer names the driver's types: a result row is a
+//! [`Record`], read column by column through [`Cells`]; a value of unknown
+//! type is a [`Stored`]; arguments built at run time are [`Args`].
+//!
+//! Reading columns never panics: the driver's tuple conversions panic when
+//! a column holds an unexpected type or NULL (a `version` altered to
 //! VARCHAR, a NULL checksum in a history table), and locksmith reads tables
-//! that other programs write. Every read goes through [`Cells`], which turns
-//! such a value into an error naming the table, the column and the row.
+//! that other programs write. [`Cells`] turns such a value into an error
+//! naming the table, the column and the row.
 
 use crate::error::{Kind, Result};
 use mysql_async::prelude::FromValue;
 use mysql_async::{Row, Value};
+
+/// One row of a result. Read it with [`Cells`].
+pub(crate) struct Record(pub(super) Row);
+
+/// A value of a column whose type is not known in advance (a `version`
+/// another writer altered), as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Stored {
+    Null,
+    Int(i64),
+    /// Text, or a number that does not fit an `i64`, as text.
+    Text(String),
+}
+
+/// One argument of a statement whose arguments are built at run time.
+#[derive(Clone, Debug)]
+pub(crate) enum Param {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl From<Option<i64>> for Param {
+    fn from(v: Option<i64>) -> Param {
+        v.map_or(Param::Null, Param::Int)
+    }
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Param {
+        Param::Int(v)
+    }
+}
+
+impl From<Option<String>> for Param {
+    fn from(v: Option<String>) -> Param {
+        v.map_or(Param::Null, Param::Text)
+    }
+}
+
+impl From<&str> for Param {
+    fn from(v: &str) -> Param {
+        Param::Text(v.to_string())
+    }
+}
+
+impl From<String> for Param {
+    fn from(v: String) -> Param {
+        Param::Text(v)
+    }
+}
+
+impl From<Stored> for Param {
+    fn from(v: Stored) -> Param {
+        match v {
+            Stored::Null => Param::Null,
+            Stored::Int(i) => Param::Int(i),
+            Stored::Text(t) => Param::Text(t),
+        }
+    }
+}
+
+/// The arguments of a statement, in order.
+#[derive(Clone, Debug)]
+pub(crate) struct Args(pub(crate) Vec<Param>);
+
+impl From<Args> for mysql_async::Params {
+    fn from(args: Args) -> mysql_async::Params {
+        mysql_async::Params::Positional(
+            args.0
+                .into_iter()
+                .map(|p| match p {
+                    Param::Null => Value::NULL,
+                    Param::Int(i) => Value::Int(i),
+                    Param::Text(t) => Value::Bytes(t.into_bytes()),
+                })
+                .collect(),
+        )
+    }
+}
 
 /// The columns of one result row, taken one at a time by position.
 pub(crate) struct Cells {
@@ -18,9 +103,9 @@ pub(crate) struct Cells {
 
 impl Cells {
     /// Wraps a row read from `table`.
-    pub(crate) fn new(row: Row, table: &'static str) -> Cells {
+    pub(crate) fn new(row: Record, table: &'static str) -> Cells {
         Cells {
-            row,
+            row: row.0,
             table,
             key: None,
         }
@@ -38,6 +123,19 @@ impl Cells {
             Some(Err(e)) => Err(self.invalid(column, &describe(&e.0))),
             None => Err(self.invalid(column, "the column is missing from the result")),
         }
+    }
+
+    /// Takes column `i` whatever its type, as stored.
+    pub(crate) fn take_stored(&mut self, i: usize, column: &'static str) -> Result<Stored> {
+        Ok(match self.take::<Value>(i, column)? {
+            Value::NULL => Stored::Null,
+            Value::Int(v) => Stored::Int(v),
+            Value::UInt(v) => {
+                i64::try_from(v).map_or_else(|_| Stored::Text(v.to_string()), Stored::Int)
+            }
+            Value::Bytes(b) => Stored::Text(String::from_utf8_lossy(&b).into_owned()),
+            other => Stored::Text(other.as_sql(true)),
+        })
     }
 
     /// An error naming this row's `column`, which holds `found` (also for

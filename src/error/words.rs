@@ -30,25 +30,10 @@ pub(super) fn list_words(names: &[String]) -> String {
 pub(super) fn quarantined_words(copies: &[String]) -> String {
     let names: Vec<String> = copies.iter().map(|c| format!("`{}`", shown(c))).collect();
     match names.as_slice() {
-        [one] => format!("an interrupted `locksmith migrate down` left it renamed to {one}"),
+        [one] => format!("an interrupted `migrate down` left it renamed to {one}"),
         many => format!(
-            "interrupted `locksmith migrate down` runs left it renamed, as {}",
+            "interrupted `migrate down` runs left it renamed, as {}",
             many.join(" and ")
-        ),
-    }
-}
-
-/// The `RENAME TABLE` that brings a quarantined table back.
-pub(super) fn restore_words(table: &str, copies: &[String]) -> String {
-    let renames: Vec<String> = copies
-        .iter()
-        .map(|c| format!("RENAME TABLE `{}` TO `{}`", shown(c), shown(table)))
-        .collect();
-    match renames.as_slice() {
-        [one] => format!("bring it back with: {one}"),
-        many => format!(
-            "bring back the one that holds the locks in use (`locksmith migrate status` shows what each holds) with one of: {}",
-            many.join("; ")
         ),
     }
 }

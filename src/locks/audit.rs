@@ -6,7 +6,7 @@
 //! was sent, looking that id up tells whether the change landed.
 
 use super::edit::Change;
-use crate::db::value::Cells;
+use crate::db::value::{Args, Cells, Param, Record};
 use crate::db::{sql, Lease};
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
@@ -56,18 +56,13 @@ pub(crate) async fn insert(c: &mut Lease, a: &AuditInfo, change: &Change) -> Res
 /// Writes the record of a migration marked applied by hand (`row` is the
 /// migration, `V<n>__<name>`); runs inside the caller's transaction.
 pub(crate) async fn insert_marked(c: &mut Lease, a: &AuditInfo, migration: &str) -> Result<()> {
-    write(c, a, migration, vec![mysql_async::Value::NULL; 4]).await
+    write(c, a, migration, vec![Param::Null; 4]).await
 }
 
 /// One record: who and what (`a`), about `row`, then the change's columns:
 /// version before and after, the removed locks, the replaced raw text.
-async fn write(
-    c: &mut Lease,
-    a: &AuditInfo,
-    row: &str,
-    change: Vec<mysql_async::Value>,
-) -> Result<()> {
-    let mut params: Vec<mysql_async::Value> = vec![
+async fn write(c: &mut Lease, a: &AuditInfo, row: &str, change: Vec<Param>) -> Result<()> {
+    let mut params: Vec<Param> = vec![
         a.op_id.as_str().into(),
         a.os_user.as_str().into(),
         a.command.as_str().into(),
@@ -75,8 +70,7 @@ async fn write(
         row.into(),
     ];
     params.extend(change);
-    c.exec_drop(sql::INSERT_AUDIT, mysql_async::Params::Positional(params))
-        .await
+    c.exec_drop(sql::INSERT_AUDIT, Args(params)).await
 }
 
 /// Did the change carrying this op id commit?
@@ -138,7 +132,7 @@ pub(crate) async fn history(c: &mut Lease, row: Option<&str>) -> Result<Vec<Audi
     rows.into_iter().map(record).collect()
 }
 
-fn record(row: mysql_async::Row) -> Result<AuditRecord> {
+fn record(row: Record) -> Result<AuditRecord> {
     let mut c = Cells::new(row, "locks_audit");
     let id: u64 = c.take(0, "id")?;
     c.name_row(format!("#{id}"));

@@ -7,7 +7,7 @@
 //! (if not, the error says what differs, in `migrate status`'s words).
 
 use super::data::LockData;
-use crate::db::value::Cells;
+use crate::db::value::{Cells, Record};
 use crate::db::{columns, sql, Lease};
 use crate::error::{Kind, Result};
 
@@ -29,7 +29,7 @@ pub(super) async fn check_table(c: &mut Lease) -> Result<()> {
         Err(e) => return Err(missing(c, e).await),
     };
     refuse_stranded(c, copies.rows).await?;
-    if columns::usable_for_locks_described(&described.columns) {
+    if described.usable_for_locks() {
         return Ok(());
     }
     let rows = c
@@ -52,7 +52,7 @@ pub(super) async fn check_table(c: &mut Lease) -> Result<()> {
 /// left of it (`copies`: rows of [`sql::SELECT_QUARANTINED`]) holds locks
 /// beside it: `locks` was made anew since, and a lock held in the copy
 /// could be granted again here.
-async fn refuse_stranded(c: &mut Lease, copies: Vec<mysql_async::Row>) -> Result<()> {
+async fn refuse_stranded(c: &mut Lease, copies: Vec<Record>) -> Result<()> {
     let names: Vec<String> = copies
         .into_iter()
         .filter_map(|row| {

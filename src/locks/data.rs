@@ -10,9 +10,8 @@
 //! and `locks repair` mends it.
 
 use super::entries::{Entry, Locks};
-use crate::db::value::Cells;
+use crate::db::value::{Cells, Param, Record, Stored};
 use crate::error::{Kind, Result};
-use mysql_async::Value;
 
 /// Bytes a `TEXT` column holds.
 pub const TEXT_LIMIT: usize = 65_535;
@@ -87,11 +86,11 @@ pub enum Version {
 
 impl Version {
     /// The version as a statement parameter, as stored.
-    pub(crate) fn sql_value(&self) -> Value {
+    pub(crate) fn sql_value(&self) -> Param {
         match self {
-            Version::Number(v) => Value::Int(*v),
-            Version::Null => Value::NULL,
-            Version::Text(t) => Value::Bytes(t.clone().into_bytes()),
+            Version::Number(v) => Param::Int(*v),
+            Version::Null => Param::Null,
+            Version::Text(t) => Param::Text(t.clone()),
         }
     }
 
@@ -213,23 +212,17 @@ impl RowState {
 
     /// Reads a row of `SELECT id, version, dataJson, ts, now` (see
     /// [`crate::db::sql::SELECT_ROW`]), whatever its version column holds.
-    pub(crate) fn from_row(row: mysql_async::Row) -> Result<RowState> {
+    pub(crate) fn from_row(row: Record) -> Result<RowState> {
         let mut c = Cells::new(row, "locks");
         let id: String = c.take(0, "id")?;
         c.name_row(id.clone());
-        let version = match c.take::<Value>(1, "version")? {
-            Value::NULL => Version::Null,
-            Value::Int(v) => Version::Number(v),
-            Value::UInt(v) => {
-                i64::try_from(v).map_or_else(|_| Version::Text(v.to_string()), Version::Number)
-            }
-            Value::Bytes(b) => {
-                let t = String::from_utf8_lossy(&b).into_owned();
-                t.trim()
-                    .parse::<i64>()
-                    .map_or(Version::Text(t), Version::Number)
-            }
-            other => Version::Text(other.as_sql(true)),
+        let version = match c.take_stored(1, "version")? {
+            Stored::Null => Version::Null,
+            Stored::Int(v) => Version::Number(v),
+            Stored::Text(t) => t
+                .trim()
+                .parse::<i64>()
+                .map_or(Version::Text(t), Version::Number),
         };
         let data: Option<String> = c.take(2, "dataJson")?;
         let changed_at: Option<i64> = c.take(3, "ts")?;

@@ -6,13 +6,14 @@
 //! * [`data`]: what a row holds, what can be wrong with it, and what can
 //!   be stored (pure).
 //! * [`edit`]: operator edits as planned changes (pure).
-//! * `cache` and `write` (crate-private): the client's copy of the row, and
-//!   the one module that writes rows; `check`: whether the table they write
-//!   to is one they can work on.
-//! * [`table`]: [`LockTable`], every public operation; `operator` adds the
-//!   operator's planned, audited changes to it, and `retry` says how each
-//!   operation retries within its deadline.
-//! * [`guard`]: acquiring with a deadline, cut-off clean-up, [`LockGuard`].
+//! * [`table`]: [`LockTable`], every public operation, each handing its
+//!   work to one of the crate-private modules: `read` (reading rows),
+//!   `plain` (acquire and release for programs), `wait` (waiting for a busy
+//!   lock), `operator` (planned, audited changes for people), `write` (the
+//!   one module that writes rows), `cache` (the client's copy of the row)
+//!   and `check` (whether the table is one lock writes can work on).
+//! * [`guard`]: [`LockGuard`], [`AcquireOptions`], and the release a cut-off
+//!   acquisition owes.
 //! * [`audit`]: the `locks_audit` records.
 
 pub mod audit;
@@ -23,8 +24,10 @@ pub mod edit;
 pub mod entries;
 pub mod guard;
 mod operator;
-mod retry;
+mod plain;
+mod read;
 pub mod table;
+mod wait;
 pub(crate) mod write;
 
 pub use audit::{AuditInfo, AuditRecord};
@@ -32,5 +35,6 @@ pub use data::{LockData, RowState, Version};
 pub use edit::{Change, Edit};
 pub use entries::{Entry, Locks};
 pub use guard::{AcquireOptions, LockGuard};
-pub use table::{LockTable, WriteOpts};
+pub use operator::WriteOpts;
+pub use table::LockTable;
 pub use write::Stats;

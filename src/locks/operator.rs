@@ -1,179 +1,151 @@
-//! Operator changes on a lock row, as [`LockTable`] methods: plan one
-//! (read the row, work out the change, write nothing), then carry it out by
-//! compare-and-swap against the row as planned, with its audit record;
-//! conflicts are retried only while the change still removes what the plan
-//! showed. Kept apart from the lock operations in [`super::table`], which
-//! serve programs rather than people.
+//! Operator changes on a lock row: plan one (read the row, work out the
+//! change, write nothing), then carry it out by compare-and-swap against
+//! the row as planned, with its audit record; conflicts are retried only
+//! while the change still removes what the plan showed. Kept apart from the
+//! plain operations in [`super::plain`], which serve programs rather than
+//! people. [`super::LockTable`] offers these as its operator methods.
 
+use super::audit::{self, AuditInfo};
 use super::data::{validate_stored_row_id, Version};
 use super::edit::{Change, Edit};
-use super::retry::{retrying, Retry};
-use super::table::{exact, LockTable, WriteOpts};
-use super::write::{read_with, Outcome};
-use crate::error::{Kind, Result};
+use super::plain::count;
+use super::read;
+use super::write::{Outcome, Writer};
+use crate::db::retry::{Failure, Passing, Policy, Retry};
+use crate::db::{Deadline, Lease, Session};
+use crate::error::{Error, Kind, Pending, Result};
 
-impl LockTable {
-    /// Releases every lock `holder` holds in `row` (what a crashed holder
-    /// left behind). Returns what was removed.
-    pub async fn release_by_holder(
-        &self,
-        row: &str,
-        holder: &str,
-        opts: &WriteOpts,
-    ) -> Result<Change> {
-        self.edit(row, &Edit::Holder(holder.into()), opts).await
+/// How an operator change deals with conflicts, and whether it is recorded.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOpts {
+    /// Fail with [`Kind::VersionMoved`] unless the row is at this version;
+    /// never retry.
+    pub expect_version: Option<i64>,
+    /// Compute and return the change, but write nothing.
+    pub dry_run: bool,
+    /// Record the change in `locks_audit`, in the same transaction.
+    pub audit: Option<AuditInfo>,
+}
+
+/// Applies `edit` to `row` by CAS (or, with `opts.dry_run`, plans it).
+/// With `planned`, conflicts are retried only while the edit still removes
+/// exactly what the plan showed; otherwise it fails with
+/// [`Kind::VersionMoved`] and changes nothing.
+pub(super) async fn edit(
+    s: &Session,
+    w: &Writer,
+    row: &str,
+    edit: &Edit,
+    opts: &WriteOpts,
+    planned: Option<&Change>,
+    d: Deadline,
+) -> Result<Change> {
+    validate_stored_row_id(row)?;
+    edit.validate()?;
+    w.forget_cache();
+    let heard = |class: Passing, _: &Error| count(w, class);
+    let mut retry = Retry::new(d, Policy::OPERATION)
+        .pending(|| Pending::Changed { row: row.into() })
+        .on_retry(&heard);
+    // The change whose write was sent but not answered.
+    let mut sent: Option<Change> = None;
+    loop {
+        let a = retry.attempt();
+        let tried = attempt(s, w, (row, edit, opts, planned), d, a.unsure, &mut sent).await;
+        if let Some(done) = retry.after(tried).await {
+            return done;
+        }
     }
+}
 
-    /// Releases the named locks, whoever holds them.
-    pub async fn force_release(
-        &self,
-        row: &str,
-        names: &[String],
-        opts: &WriteOpts,
-    ) -> Result<Change> {
-        self.edit(row, &Edit::Names(names.to_vec()), opts).await
-    }
-
-    /// Writes `{}`: releases everything, and repairs unparsable data (the old
-    /// text is returned in [`Change::replaced_raw`]).
-    pub async fn release_all(&self, row: &str, opts: &WriteOpts) -> Result<Change> {
-        self.edit(row, &Edit::All, opts).await
-    }
-
-    /// Adds `by` (at least 1) to the version without touching the locks, so
-    /// that any writer still holding the old version can no longer commit.
-    pub async fn bump(&self, row: &str, by: i64, opts: &WriteOpts) -> Result<Change> {
-        self.edit(row, &Edit::Bump(by), opts).await
-    }
-
-    /// Applies an operator edit by CAS, retrying conflicts (unless
-    /// `opts.expect_version` pins the version).
-    pub async fn edit(&self, row: &str, edit: &Edit, opts: &WriteOpts) -> Result<Change> {
-        self.edit_from(row, edit, opts, None).await
-    }
-
-    /// Plans an edit: reads the row and returns what [`LockTable::edit`]
-    /// would change, writing nothing. Hand the plan to
-    /// [`LockTable::carry_out`] once it has been looked at.
-    pub async fn plan(
-        &self,
-        row: &str,
-        edit: &Edit,
-        expect_version: Option<i64>,
-    ) -> Result<Change> {
-        let opts = WriteOpts {
-            expect_version,
-            dry_run: true,
-            audit: None,
-        };
-        self.edit_from(row, edit, &opts, None).await
-    }
-
-    /// Carries out a planned edit. Conflicts are retried only while the
-    /// edit still removes exactly what the plan showed (the same locks from
-    /// the same holders); if the row moved on in any way that matters, it
-    /// fails with [`Kind::VersionMoved`] and changes nothing.
-    pub async fn carry_out(&self, plan: &Change, edit: &Edit, opts: &WriteOpts) -> Result<Change> {
-        self.edit_from(&plan.row, edit, opts, Some(plan)).await
-    }
-
-    async fn edit_from(
-        &self,
-        row: &str,
-        edit: &Edit,
-        opts: &WriteOpts,
-        planned: Option<&Change>,
-    ) -> Result<Change> {
-        validate_stored_row_id(row)?;
-        edit.validate()?;
-        self.finish_pending().await?;
-        let w = self.writer();
-        w.forget_cache();
-        // The change whose write was sent but not answered.
-        let mut sent: Option<Change> = None;
-        let unknown = || {
-            format!(
-                "the change to row `{row}` may or may not have been made\nhint: check with `locksmith locks history {row}` and `locksmith locks dump {row}`"
-            )
-        };
-        retrying!(self, unknown, |r| self
-            .try_edit(row, edit, opts, planned, &mut sent, &mut r)
-            .await)
-    }
-
-    /// One attempt of an edit; `sent` is the change whose write was sent
-    /// but not answered.
-    async fn try_edit(
-        &self,
-        row: &str,
-        edit: &Edit,
-        opts: &WriteOpts,
-        planned: Option<&Change>,
-        sent: &mut Option<Change>,
-        r: &mut Retry,
-    ) -> Result<Change> {
-        let w = self.writer();
-        loop {
-            if r.unsure {
-                if let Some(change) = sent.take() {
-                    if w.landed(&change, opts.audit.as_ref()).await? {
-                        return Ok(change);
-                    }
-                }
-                r.unsure = false;
-            }
-            let mut c = w.lease().await?;
-            let state = exact(read_with(&mut c, row).await?, row)?
-                .ok_or_else(|| Kind::NoRow(row.into()))?;
-            if let Some(expected) = opts
-                .expect_version
-                .filter(|v| state.version != Version::Number(*v))
-            {
-                return Err(Kind::VersionMoved {
-                    row: row.into(),
-                    expected: expected.to_string(),
-                    actual: state.version.to_string(),
-                }
-                .into());
-            }
-            let mut change = edit.apply(&state)?;
-            if let Some(plan) = planned.filter(|p| !change.same_effect(p)) {
-                return Err(Kind::VersionMoved {
-                    row: row.into(),
-                    expected: plan.version_before.to_string(),
-                    actual: state.version.to_string(),
-                }
-                .into());
-            }
-            if opts.dry_run || change.is_noop() {
-                change.dry_run = true;
-                return Ok(change);
-            }
-            match w
-                .write_change(c, edit, &change, opts.audit.as_ref())
-                .await?
-            {
-                Outcome::Landed => return Ok(change),
-                Outcome::Unknown => {
-                    *sent = Some(change);
-                    r.unsure = true;
-                }
-                Outcome::Missed => {
-                    w.count_conflict();
-                    if opts.expect_version.is_some() {
-                        let actual = w.read(row).await?.map(|s| s.version);
-                        return Err(Kind::VersionMoved {
-                            row: row.into(),
-                            expected: state.version.to_string(),
-                            actual: actual.map_or("(row gone)".into(), |v| v.to_string()),
-                        }
-                        .into());
-                    }
-                    if !r.conflicts.wait().await {
-                        return Err(Kind::Contended(row.into()).into());
-                    }
-                }
+/// One attempt of [`edit`]: settles the write an earlier one sent (`sent`,
+/// when `unsure`), then reads, plans and writes.
+async fn attempt(
+    s: &Session,
+    w: &Writer,
+    (row, edit, opts, planned): (&str, &Edit, &WriteOpts, Option<&Change>),
+    d: Deadline,
+    unsure: bool,
+    sent: &mut Option<Change>,
+) -> Result<Change, Failure> {
+    let mut c = s.lease(d).await.map_err(|e| match unsure {
+        true => Failure::unsure(e),
+        false => Failure::from(e),
+    })?;
+    if let Some(change) = sent.take().filter(|_| unsure) {
+        match landed(&mut c, &change, opts.audit.as_ref()).await {
+            Ok(true) => return Ok(change),
+            Ok(false) => {}
+            Err(e) => {
+                *sent = Some(change);
+                return Err(Failure::unsure(e));
             }
         }
     }
+    let state =
+        read::exact(read::row(&mut c, row).await?, row)?.ok_or_else(|| Kind::NoRow(row.into()))?;
+    if let Some(expected) = opts
+        .expect_version
+        .filter(|v| state.version != Version::Number(*v))
+    {
+        return Err(Kind::VersionMoved {
+            row: row.into(),
+            expected: expected.to_string(),
+            actual: state.version.to_string(),
+        }
+        .into());
+    }
+    let mut change = edit.apply(&state)?;
+    if let Some(plan) = planned.filter(|p| !change.same_effect(p)) {
+        return Err(Kind::VersionMoved {
+            row: row.into(),
+            expected: plan.version_before.to_string(),
+            actual: state.version.to_string(),
+        }
+        .into());
+    }
+    if opts.dry_run || change.is_noop() {
+        change.dry_run = true;
+        return Ok(change);
+    }
+    match w
+        .write_change(&mut c, edit, &change, opts.audit.as_ref())
+        .await?
+    {
+        Outcome::Landed => Ok(change),
+        Outcome::Unknown(e) => {
+            *sent = Some(change);
+            Err(Failure::unsure(e))
+        }
+        Outcome::Missed if opts.expect_version.is_some() => {
+            let actual = read::row(&mut c, row).await?.map(|s| s.version);
+            Err(Kind::VersionMoved {
+                row: row.into(),
+                expected: state.version.to_string(),
+                actual: actual.map_or("(row gone)".into(), |v| v.to_string()),
+            }
+            .into())
+        }
+        Outcome::Missed => Err(Kind::Contended(row.into()).into()),
+    }
+}
+
+/// After a dropped connection left an operator's write unresolved (its
+/// session is settled by now): did it land? Audited writes are looked up
+/// by op id; without a record, only a row that did not move shows for
+/// certain that nothing landed.
+async fn landed(c: &mut Lease, change: &Change, audit: Option<&AuditInfo>) -> Result<bool> {
+    if let Some(audit) = audit {
+        return audit::landed(c, &audit.op_id).await;
+    }
+    let row = &change.row;
+    let now = read::row(c, row).await?.map(|s| s.version);
+    if now.as_ref() != Some(&change.version_before) {
+        return Err(Kind::Unsettled {
+            pending: Pending::Changed { row: row.clone() },
+            why: "the connection dropped while writing it, and the row has changed since".into(),
+        }
+        .into());
+    }
+    Ok(false)
 }

@@ -1,41 +1,32 @@
-//! [`LockTable`]: the public operations of the lock protocol, for the
-//! command line and for Rust services alike. Each operation reads the row
-//! when it must and writes through the `write` module, retrying conflicts
-//! with jittered, bounded backoff (or, for an operator's `--expect-version`,
-//! reporting them).
+//! [`LockTable`]: every public operation of the lock protocol, for the
+//! command line and for Rust services alike, in one place. Each method is
+//! short: it validates what it is given, settles what earlier operations
+//! owe, and hands the work to the module that does it: reads to `read`,
+//! plain acquire and release to `plain`, waiting to `wait`, operator
+//! changes to `operator`; all writes go through `write`.
 //!
-//! Every operation ends by its deadline (the one in force, see
-//! [`crate::db::deadline`], or the table's timeout). Until then, passing
-//! failures are retried: a lost connection, a restarting server, a deadlock
-//! or a cluster write conflict. A write whose reply was lost is settled
-//! before anything else happens: a read says whether it landed, and it is
-//! only repeated if it did not. Waiting for a busy lock and the
-//! [`super::LockGuard`] are built on these in [`super::guard`].
+//! Every operation ends by its deadline: the table's own (see
+//! [`LockTable::until`]), or else its timeout from when the operation
+//! starts. Until then, passing failures are retried by the one policy of
+//! [`crate::db::retry`]: a lost connection, a restarting server, a deadlock
+//! or a cluster write conflict, a lost compare-and-swap race. A write whose
+//! reply was lost is settled before anything else happens.
 
-use super::audit::{self, AuditInfo, AuditRecord};
+use super::audit::{self, AuditRecord};
 use super::cache::Plain;
 use super::data::{
-    may_take, new_entry, validate_entry, validate_row_id, validate_stored_row_id, validate_text,
-    RowState,
+    may_take, validate_entry, validate_row_id, validate_stored_row_id, validate_text, RowState,
 };
-use super::retry::{retrying, Retry};
-use super::write::{read_with, Outcome, Stats, Writer};
-use crate::db::{ConnectOptions, DbUrl};
-use crate::error::{Kind, Result};
+use super::edit::{Change, Edit};
+use super::guard::{AcquireOptions, LockGuard};
+use super::operator::{self, WriteOpts};
+use super::write::{Stats, Writer};
+use super::{plain, read, wait};
+use crate::db::retry::Policy;
+use crate::db::{ConnectOptions, DbUrl, Deadline, Session};
+use crate::error::{Error, Kind, Result};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// How an operator change deals with conflicts, and whether it is recorded.
-#[derive(Clone, Debug, Default)]
-pub struct WriteOpts {
-    /// Fail with [`Kind::VersionMoved`] unless the row is at this version;
-    /// never retry.
-    pub expect_version: Option<i64>,
-    /// Compute and return the change, but write nothing.
-    pub dry_run: bool,
-    /// Record the change in `locks_audit`, in the same transaction.
-    pub audit: Option<AuditInfo>,
-}
 
 /// The `locks` table, reached through one connection of its own.
 ///
@@ -47,13 +38,17 @@ pub struct WriteOpts {
 #[derive(Clone)]
 pub struct LockTable {
     inner: Arc<Inner>,
+    /// The deadline of every operation through this handle, if it has one
+    /// (see [`LockTable::until`]).
+    until: Option<Deadline>,
 }
 
 struct Inner {
-    w: Writer,
-    /// Releases owed by [`super::LockGuard`] acquisitions that were cut off
-    /// (their future dropped) after a write may have landed: (row, name,
-    /// holder). Every operation finishes these first.
+    session: Session,
+    writer: Writer,
+    /// Releases owed by [`LockGuard`] acquisitions that were cut off (their
+    /// future dropped) after a write may have landed: (row, name, holder).
+    /// Every operation finishes these first.
     pending: Mutex<Vec<(String, String, String)>>,
     /// The last lock this table released, and when: (row, name, time).
     released: Mutex<Option<(String, String, Instant)>>,
@@ -62,73 +57,119 @@ struct Inner {
 impl std::fmt::Debug for LockTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LockTable")
-            .field("url", self.inner.w.session().url())
+            .field("url", self.inner.session.url())
             .finish_non_exhaustive()
     }
 }
 
 impl LockTable {
-    /// Connects (in strict mode), checking that the server answers and the
-    /// `locks` table exists, with the default timeout.
+    /// Connects (in strict mode), checking that the server answers and that
+    /// lock writes can work on the `locks` table, with the default timeout.
     pub async fn connect(url: &DbUrl) -> Result<LockTable> {
         LockTable::connect_with(url, &ConnectOptions::default()).await
     }
 
-    /// Connects with these options: `timeout` bounds each connect, each
-    /// statement, and each operation as a whole unless a deadline is
-    /// already in force; `first_node` is the node of the URL tried first.
+    /// Connects with these options: `timeout` bounds the connect, each
+    /// statement, and each operation as a whole unless the table is given a
+    /// deadline ([`LockTable::until`]); `first_node` is the node of the URL
+    /// tried first.
     pub async fn connect_with(url: &DbUrl, opts: &ConnectOptions) -> Result<LockTable> {
+        LockTable::connect_until(url, opts, Deadline::after(opts.timeout)).await
+    }
+
+    /// Connects by `d` (and each statement within `opts.timeout`).
+    pub async fn connect_until(
+        url: &DbUrl,
+        opts: &ConnectOptions,
+        d: Deadline,
+    ) -> Result<LockTable> {
+        let session = Session::open(url, opts, d).await?;
+        // The server answered a moment ago: a connection lost now is
+        // retried (the look is a read) like any operation's.
+        let mut lease = session.lease(d).await?;
+        super::check::check_table(&mut lease.with(Policy::OPERATION)).await?;
+        drop(lease);
         Ok(LockTable {
             inner: Arc::new(Inner {
-                w: Writer::open(url, opts).await?,
+                writer: Writer::new(session.is_mariadb()),
+                session,
                 pending: Mutex::default(),
                 released: Mutex::default(),
             }),
+            until: None,
         })
     }
 
-    pub(crate) fn writer(&self) -> &Writer {
-        &self.inner.w
+    /// The same table, whose operations all end by `d` (a command's own
+    /// deadline, or a clean-up's grace) instead of each getting its timeout.
+    pub fn until(&self, d: Deadline) -> LockTable {
+        LockTable {
+            inner: self.inner.clone(),
+            until: Some(d),
+        }
+    }
+
+    /// The deadline of an operation starting now.
+    fn deadline(&self) -> Deadline {
+        self.until
+            .unwrap_or_else(|| Deadline::after(self.timeout()))
+    }
+
+    /// Starts an operation: its deadline, once what earlier ones owe is
+    /// paid.
+    async fn begin(&self) -> Result<Deadline> {
+        let d = self.deadline();
+        self.until(d).finish_pending().await?;
+        Ok(d)
     }
 
     /// The node of the URL this table is connected to now.
     pub async fn node(&self) -> usize {
-        self.inner.w.session().node().await
+        self.inner.session.node().await
     }
 
     /// True when it is connected to a Galera cluster.
     pub fn is_galera(&self) -> bool {
-        self.inner.w.session().is_galera()
+        self.inner.session.is_galera()
     }
 
     /// The per-statement and per-operation limit this table was opened with.
     pub fn timeout(&self) -> Duration {
-        self.inner.w.session().timeout()
+        self.inner.session.timeout()
     }
 
     /// What the protocol did so far.
     pub fn stats(&self) -> &Stats {
-        self.inner.w.stats()
+        self.inner.writer.stats()
+    }
+
+    /// The session, for the bench's writes on its scratch row.
+    pub(crate) fn session(&self) -> &Session {
+        &self.inner.session
     }
 
     /// Finishes what cut-off acquisitions left owed, then closes the
     /// connection cleanly (once no clone is using it).
     pub async fn disconnect(self) -> Result<()> {
         let owed = self.finish_pending().await;
-        self.inner.w.session().close().await?;
+        self.inner.session.close(self.deadline()).await?;
         owed
     }
 
     /// Reads one row; `None` when it does not exist.
     pub async fn read(&self, row: &str) -> Result<Option<RowState>> {
-        self.finish_pending().await?;
-        retrying!(self, String::new, |r| self.inner.w.read(row).await)
+        let d = self.begin().await?;
+        let mut c = self.inner.session.lease(d).await?;
+        let read = read::row(&mut c.with(Policy::OPERATION), row).await;
+        read
     }
 
     /// Reads every row, by id.
     pub async fn read_all(&self) -> Result<Vec<RowState>> {
-        self.finish_pending().await?;
-        retrying!(self, String::new, |r| self.inner.w.read_all().await)
+        let d = self.begin().await?;
+        let mut c = self.inner.session.lease(d).await?;
+        let read = read::rows(&mut c.with(Policy::OPERATION)).await;
+        read
     }
 
     /// Reads the named rows (every row when `rows` is empty), by id; fails
@@ -150,25 +191,35 @@ impl LockTable {
         if let Some(r) = row {
             validate_stored_row_id(r)?;
         }
-        self.finish_pending().await?;
-        retrying!(self, String::new, |r| self.history_once(row).await)
+        let d = self.begin().await?;
+        let mut c = self.inner.session.lease(d).await?;
+        let read = audit::history(&mut c.with(Policy::OPERATION), row).await;
+        match read {
+            // Named with what an interrupted rollback left of it, if anything.
+            Err(e) => Err(super::check::missing(&mut c, e).await),
+            done => done,
+        }
     }
 
     /// Creates the row with no locks unless it exists. Never deletes rows.
     pub async fn ensure_row(&self, row: &str) -> Result<()> {
         validate_row_id(row)?;
-        self.finish_pending().await?;
-        retrying!(self, String::new, |r| self.ensure_row_once(row).await)
+        let d = self.begin().await?;
+        let mut c = self.inner.session.lease(d).await?;
+        let made = self
+            .inner
+            .writer
+            .ensure_row(&mut c.with(Policy::OPERATION), row)
+            .await;
+        made
     }
 
     /// Does `holder` hold `name` in `row` right now?
     pub async fn holds(&self, row: &str, name: &str, holder: &str) -> Result<bool> {
-        self.finish_pending().await?;
-        retrying!(self, String::new, |r| self
-            .inner
-            .w
-            .holds(row, name, holder)
-            .await)
+        let d = self.begin().await?;
+        let mut c = self.inner.session.lease(d).await?;
+        let read = read::holds(&mut c.with(Policy::OPERATION), row, name, holder).await;
+        read
     }
 
     /// Whether `holder` could take `name` in `row` now (see
@@ -207,96 +258,140 @@ impl LockTable {
         validate_text("lock name", name)?;
         validate_text("holder", holder)?;
         validate_entry(row, name, holder)?;
-        self.finish_pending().await?;
+        let d = self.deadline();
+        self.until(d).finish_pending().await?;
         let op = Plain {
             row,
             name,
             holder,
             acquire: true,
         };
-        let unknown = || {
-            format!(
-                "lock `{name}` in row `{row}` may be held by {holder}\nhint: check with `locksmith locks dump {row}`; `locksmith locks release {row} '{name}' --holder '{holder}'` frees it"
-            )
+        plain::acquire(&self.inner.session, &self.inner.writer, op, unless, d).await
+    }
+
+    /// Acquires `name` in `row` for `holder`, waiting up to `opts.wait` while
+    /// it (or an `unless_held` lock) is busy, or while the server cannot be
+    /// reached. `on_wait` is called with the reason each time an attempt
+    /// finds the lock busy. The whole acquisition ends by `opts.wait` (and
+    /// by the table's deadline, if it has one; without either, by its
+    /// timeout).
+    ///
+    /// If this future is dropped before it finishes, or fails with its
+    /// outcome unknown, whatever it may have taken is released (see
+    /// [`super::guard`]), unless `holder` held the lock before the call;
+    /// that clean-up gets [`super::guard::CLEANUP_GRACE`] beyond the
+    /// deadline.
+    pub async fn lock(
+        &self,
+        row: &str,
+        name: &str,
+        holder: &str,
+        opts: &AcquireOptions,
+        on_wait: impl FnMut(&Error),
+    ) -> Result<LockGuard> {
+        let d = match (self.until, opts.wait.filter(|w| !w.is_zero())) {
+            (Some(until), Some(wait)) => until.within(wait),
+            (Some(until), None) => until,
+            (None, Some(wait)) => Deadline::after(wait),
+            (None, None) => Deadline::after(self.timeout()),
         };
-        retrying!(self, unknown, |r| self
-            .try_acquire(op, unless, &mut r)
-            .await)
+        wait::lock(self, (row, name, holder), opts, d, on_wait).await
     }
 
     /// Releases `name` if `holder` holds it; otherwise fails, naming the real
     /// holder ([`Kind::WrongHolder`]) or saying it is not held.
     pub async fn release(&self, row: &str, name: &str, holder: &str) -> Result<()> {
+        self.release_with(row, name, holder, Policy::OPERATION, None)
+            .await
+    }
+
+    /// Like [`LockTable::release`], retrying patiently while the server
+    /// cannot be reached (a release owed after a command ran), and telling
+    /// `heard` of each failure it tries again.
+    pub async fn release_patiently(
+        &self,
+        row: &str,
+        name: &str,
+        holder: &str,
+        heard: &(dyn Fn(&Error) + Send + Sync),
+    ) -> Result<()> {
+        self.release_with(row, name, holder, Policy::RELEASE, Some(heard))
+            .await
+    }
+
+    async fn release_with(
+        &self,
+        row: &str,
+        name: &str,
+        holder: &str,
+        policy: Policy,
+        heard: Option<&(dyn Fn(&Error) + Send + Sync)>,
+    ) -> Result<()> {
         validate_row_id(row)?;
         validate_text("lock name", name)?;
         validate_text("holder", holder)?;
-        self.finish_pending().await?;
-        self.release_now(row, name, holder).await?;
-        self.note_released(row, name);
-        Ok(())
-    }
-
-    async fn release_now(&self, row: &str, name: &str, holder: &str) -> Result<()> {
+        let d = self.deadline();
+        self.until(d).finish_pending().await?;
         let op = Plain {
             row,
             name,
             holder,
             acquire: false,
         };
-        let unknown = || {
-            format!(
-                "lock `{name}` in row `{row}` may still be held by {holder}\nhint: check with `locksmith locks dump {row}`; `locksmith locks release {row} '{name}' --holder '{holder}'` frees it"
-            )
-        };
-        retrying!(self, unknown, |r| self.try_release(op, &mut r).await)
+        plain::release(
+            &self.inner.session,
+            &self.inner.writer,
+            op,
+            d,
+            policy,
+            heard,
+        )
+        .await?;
+        *lock(&self.inner.released) = Some((row.into(), name.into(), Instant::now()));
+        Ok(())
     }
 
     /// When this table last released `name` in `row`, if lately.
     pub(crate) fn released_at(&self, row: &str, name: &str) -> Option<Instant> {
-        let last = self
-            .inner
-            .released
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        last.as_ref()
+        lock(&self.inner.released)
+            .as_ref()
             .filter(|(r, n, _)| r == row && n == name)
             .map(|(_, _, at)| *at)
     }
 
-    fn note_released(&self, row: &str, name: &str) {
-        *self
-            .inner
-            .released
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some((row.into(), name.into(), Instant::now()));
-    }
-
     /// Owes a release of `name` by `holder` in `row`: an acquisition was cut
     /// off after its write may have landed. The next operation on this
-    /// table (or a task spawned now, when there is a runtime) finishes it.
+    /// table (or a task spawned now, when there is a runtime, with the
+    /// table's timeout) finishes it.
     pub(crate) fn release_later(&self, row: &str, name: &str, holder: &str) {
-        self.pending()
-            .push((row.into(), name.into(), holder.into()));
+        lock(&self.inner.pending).push((row.into(), name.into(), holder.into()));
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let table = self.clone();
+            let table = LockTable {
+                inner: self.inner.clone(),
+                until: None,
+            };
             rt.spawn(async move {
                 let _ = table.finish_pending().await;
             });
         }
     }
 
-    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<(String, String, String)>> {
-        self.inner.pending.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Finishes the releases owed by cut-off acquisitions (see
-    /// [`super::LockGuard`]): each lock is released if its holder still
-    /// holds it. What cannot be reached now stays owed.
+    /// [`LockGuard`]): each lock is released if its holder still holds it.
+    /// What cannot be reached now stays owed.
     pub async fn finish_pending(&self) -> Result<()> {
-        let owed = std::mem::take(&mut *self.pending());
+        let owed = std::mem::take(&mut *lock(&self.inner.pending));
         let mut first_err = None;
+        let d = self.deadline();
         for (row, name, holder) in owed {
-            match self.release_now(&row, &name, &holder).await {
+            let op = Plain {
+                row: &row,
+                name: &name,
+                holder: &holder,
+                acquire: false,
+            };
+            let (s, w) = (&self.inner.session, &self.inner.writer);
+            match plain::release(s, w, op, d, Policy::OPERATION, None).await {
                 Ok(()) => {}
                 Err(e)
                     if matches!(
@@ -304,7 +399,7 @@ impl LockTable {
                         Kind::NotHeld { .. } | Kind::WrongHolder { .. } | Kind::NoRow(_)
                     ) => {}
                 Err(e) => {
-                    self.pending().push((row, name, holder));
+                    lock(&self.inner.pending).push((row, name, holder));
                     first_err.get_or_insert(e);
                 }
             }
@@ -312,146 +407,88 @@ impl LockTable {
         first_err.map_or(Ok(()), Err)
     }
 
-    async fn history_once(&self, row: Option<&str>) -> Result<Vec<AuditRecord>> {
-        let mut c = self.inner.w.lease().await?;
-        match audit::history(&mut c, row).await {
-            Err(e) => Err(super::check::missing(&mut c, e).await),
-            done => done,
-        }
-    }
+    // ---- operator changes (see `operator`) -------------------------------
 
-    async fn ensure_row_once(&self, row: &str) -> Result<()> {
-        let mut c = self.inner.w.lease().await?;
-        self.inner.w.ensure_row(&mut c, row).await
-    }
-
-    /// One attempt of [`LockTable::acquire_unless`].
-    async fn try_acquire(
+    /// Releases every lock `holder` holds in `row` (what a crashed holder
+    /// left behind). Returns what was removed.
+    pub async fn release_by_holder(
         &self,
-        op: Plain<'_>,
-        unless: &[glob::Pattern],
-        r: &mut Retry,
-    ) -> Result<()> {
-        let (w, row, name, holder) = (&self.inner.w, op.row, op.name, op.holder);
-        loop {
-            // An earlier attempt's outcome first: if it landed, we are done.
-            if r.unsure {
-                if w.holds(row, name, holder).await? {
-                    return Ok(());
-                }
-                r.unsure = false;
-            }
-            if unless.is_empty() {
-                match w.plain(op).await? {
-                    Outcome::Landed => return Ok(()),
-                    Outcome::Unknown => {
-                        r.unsure = true;
-                        continue;
-                    }
-                    Outcome::Missed => {}
-                }
-            }
-            if !std::mem::replace(&mut r.counted, true) {
-                w.count_slow();
-            }
-            let mut c = w.lease().await?;
-            let Some(state) = exact(read_with(&mut c, row).await?, row)? else {
-                // A new row: create it, then the usual single UPDATE.
-                w.ensure_row(&mut c, row).await?;
-                continue;
-            };
-            let mut locks = state.locks_to_write()?;
-            let version = state.number()?;
-            if may_take(row, &locks, name, holder, unless)? {
-                // Already ours: acquiring is idempotent.
-                return Ok(());
-            }
-            locks.push(new_entry(name, holder));
-            match w.cas_plain(c, &op, version, locks).await? {
-                Outcome::Landed => return Ok(()),
-                Outcome::Unknown => r.unsure = true,
-                Outcome::Missed => {
-                    w.count_conflict();
-                    if !r.conflicts.wait().await {
-                        return Err(Kind::Contended(row.into()).into());
-                    }
-                }
-            }
-        }
+        row: &str,
+        holder: &str,
+        opts: &WriteOpts,
+    ) -> Result<Change> {
+        self.edit(row, &Edit::Holder(holder.into()), opts).await
     }
 
-    /// One attempt of a release.
-    async fn try_release(&self, op: Plain<'_>, r: &mut Retry) -> Result<()> {
-        let (w, row, name, holder) = (&self.inner.w, op.row, op.name, op.holder);
-        loop {
-            // An earlier attempt's outcome first: if it landed, we are done.
-            if r.unsure {
-                if !w.holds(row, name, holder).await? {
-                    return Ok(());
-                }
-                r.unsure = false;
-            }
-            match w.plain(op).await? {
-                Outcome::Landed => return Ok(()),
-                Outcome::Unknown => {
-                    r.unsure = true;
-                    continue;
-                }
-                Outcome::Missed => {}
-            }
-            if !std::mem::replace(&mut r.counted, true) {
-                w.count_slow();
-            }
-            let mut c = w.lease().await?;
-            let state = exact(read_with(&mut c, row).await?, row)?
-                .ok_or_else(|| Kind::NoRow(row.into()))?;
-            let mut locks = state.locks_to_write()?;
-            let version = state.number()?;
-            match locks.get(name) {
-                None => {
-                    return Err(Kind::NotHeld {
-                        row: row.into(),
-                        name: name.into(),
-                    }
-                    .into())
-                }
-                Some(e) if !e.held_by(holder) => {
-                    return Err(Kind::WrongHolder {
-                        row: row.into(),
-                        name: name.into(),
-                        holder: e.holder_text(),
-                        wanted: holder.into(),
-                    }
-                    .into())
-                }
-                Some(_) => {}
-            }
-            locks.remove(name);
-            match w.cas_plain(c, &op, version, locks).await? {
-                Outcome::Landed => return Ok(()),
-                Outcome::Unknown => r.unsure = true,
-                Outcome::Missed => {
-                    w.count_conflict();
-                    if !r.conflicts.wait().await {
-                        return Err(Kind::Contended(row.into()).into());
-                    }
-                }
-            }
-        }
+    /// Releases the named locks, whoever holds them.
+    pub async fn force_release(
+        &self,
+        row: &str,
+        names: &[String],
+        opts: &WriteOpts,
+    ) -> Result<Change> {
+        self.edit(row, &Edit::Names(names.to_vec()), opts).await
+    }
+
+    /// Writes `{}`: releases everything, and repairs unparsable data (the old
+    /// text is returned in [`Change::replaced_raw`]).
+    pub async fn release_all(&self, row: &str, opts: &WriteOpts) -> Result<Change> {
+        self.edit(row, &Edit::All, opts).await
+    }
+
+    /// Adds `by` (at least 1) to the version without touching the locks, so
+    /// that any writer still holding the old version can no longer commit.
+    pub async fn bump(&self, row: &str, by: i64, opts: &WriteOpts) -> Result<Change> {
+        self.edit(row, &Edit::Bump(by), opts).await
+    }
+
+    /// Applies an operator edit by CAS, retrying conflicts (unless
+    /// `opts.expect_version` pins the version).
+    pub async fn edit(&self, row: &str, edit: &Edit, opts: &WriteOpts) -> Result<Change> {
+        self.editing(row, edit, opts, None).await
+    }
+
+    /// Plans an edit: reads the row and returns what [`LockTable::edit`]
+    /// would change, writing nothing. Hand the plan to
+    /// [`LockTable::carry_out`] once it has been looked at.
+    pub async fn plan(
+        &self,
+        row: &str,
+        edit: &Edit,
+        expect_version: Option<i64>,
+    ) -> Result<Change> {
+        let opts = WriteOpts {
+            expect_version,
+            dry_run: true,
+            audit: None,
+        };
+        self.editing(row, edit, &opts, None).await
+    }
+
+    /// Carries out a planned edit. Conflicts are retried only while the
+    /// edit still removes exactly what the plan showed (the same locks from
+    /// the same holders); if the row moved on in any way that matters, it
+    /// fails with [`Kind::VersionMoved`] and changes nothing.
+    pub async fn carry_out(&self, plan: &Change, edit: &Edit, opts: &WriteOpts) -> Result<Change> {
+        self.editing(&plan.row, edit, opts, Some(plan)).await
+    }
+
+    async fn editing(
+        &self,
+        row: &str,
+        edit: &Edit,
+        opts: &WriteOpts,
+        planned: Option<&Change>,
+    ) -> Result<Change> {
+        let d = self.deadline();
+        self.until(d).finish_pending().await?;
+        let (s, w) = (&self.inner.session, &self.inner.writer);
+        operator::edit(s, w, row, edit, opts, planned, d).await
     }
 }
 
-/// A row read by id, which must be exactly that id: the `id` column's
-/// collation ignores trailing spaces, so `WHERE id = 'plat'` also finds a
-/// row `"plat "` another writer created. Such a row is not silently taken
-/// for this one.
-pub(super) fn exact(state: Option<RowState>, row: &str) -> Result<Option<RowState>> {
-    match state {
-        Some(s) if s.id != row => Err(Kind::Invalid(format!(
-            "row `{row}` cannot be used: the table holds {:?}, which its collation takes for the same id; name that row exactly",
-            s.id
-        ))
-        .into()),
-        other => Ok(other),
-    }
+/// A mutex that a panicking thread may have poisoned: what it guards is
+/// bookkeeping, as good after a panic elsewhere as before.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -12,13 +12,16 @@
 
 use super::audit::{self, AuditInfo};
 use super::cache::{Cache, Plain};
-use super::data::{encode, RowState, Version, TEXT_LIMIT};
+use super::data::{encode, Version, TEXT_LIMIT};
 use super::edit::{Change, Edit};
-use crate::db::{deadline, sql, ConnectOptions, DbUrl, Lease, Session};
-use crate::error::{Kind, Result};
+use super::entries::Locks;
+use super::read;
+use crate::db::retry::passing;
+use crate::db::value::{Args, Param};
+use crate::db::{sql, Lease};
+use crate::error::{Error, Kind, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 /// Counters of what the protocol did, for the bench.
 #[derive(Debug, Default)]
@@ -37,32 +40,8 @@ pub struct Stats {
     pub transient: AtomicU64,
 }
 
-/// Bounded, jittered exponential backoff between CAS retries.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Backoff {
-    attempt: u32,
-}
-
-impl Backoff {
-    /// Attempts before giving up with [`Kind::Contended`].
-    const MAX_ATTEMPTS: u32 = 64;
-
-    /// Waits before the next attempt; `false` when attempts (or the time
-    /// before the deadline) are used up.
-    pub(crate) async fn wait(&mut self) -> bool {
-        self.attempt += 1;
-        if self.attempt >= Self::MAX_ATTEMPTS {
-            return false;
-        }
-        // Full jitter over 0.2 ms · 2^n, capped at 50 ms: contenders spread
-        // out instead of colliding again in lockstep.
-        let cap_us = (200u64 << self.attempt.min(8)).min(50_000);
-        deadline::pause(Duration::from_micros(fastrand::u64(0..=cap_us))).await
-    }
-}
-
 /// What became of one write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Outcome {
     /// It landed.
     Landed,
@@ -70,15 +49,16 @@ pub(crate) enum Outcome {
     /// nothing. Nothing was written.
     Missed,
     /// It was sent, but the connection broke (or stopped answering) before
-    /// the reply: it may or may not have landed. The caller settles it (see
-    /// [`crate::db::session`]) by reading, never by repeating it blindly.
-    Unknown,
+    /// the reply (the error says how): it may or may not have landed. The
+    /// caller settles it (see [`crate::db::session`]) by reading, never by
+    /// repeating it blindly.
+    Unknown(Error),
 }
 
-/// The connection to the `locks` table, with what the protocol keeps
-/// between operations: the cached row and the counters.
+/// What lock writes keep between operations: the client's copy of the
+/// row, the counters, and whether the server's JSON edit may be used. It
+/// writes through the lease it is given; it reads only to refill its copy.
 pub(crate) struct Writer {
-    session: Session,
     stats: Stats,
     cache: Mutex<Cache>,
     /// The server edits JSON in place (MariaDB), so the server-evaluated
@@ -88,21 +68,13 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Connects, checking that the `locks` table exists and that lock
-    /// writes can work on it.
-    pub(crate) async fn open(url: &DbUrl, opts: &ConnectOptions) -> Result<Writer> {
-        let session = Session::open_at(url, opts.timeout, opts.first_node).await?;
-        super::check::check_table(&mut session.lease().await?).await?;
-        Ok(Writer {
-            server_json: session.is_mariadb(),
-            session,
+    /// A writer for a server that is MariaDB (`server_json`) or not.
+    pub(crate) fn new(server_json: bool) -> Writer {
+        Writer {
+            server_json,
             stats: Stats::default(),
             cache: Mutex::default(),
-        })
-    }
-
-    pub(crate) fn session(&self) -> &Session {
-        &self.session
+        }
     }
 
     pub(crate) fn stats(&self) -> &Stats {
@@ -133,47 +105,18 @@ impl Writer {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Exclusive use of the connection for one step of an operation.
-    pub(crate) async fn lease(&self) -> Result<Lease> {
-        self.session.lease().await
-    }
-
-    /// Reads one row; `None` when it does not exist.
-    pub(crate) async fn read(&self, row: &str) -> Result<Option<RowState>> {
-        read_with(&mut self.lease().await?, row).await
-    }
-
-    /// Reads every row, by id.
-    pub(crate) async fn read_all(&self) -> Result<Vec<RowState>> {
-        let rows = self.lease().await?.query_rows(sql::SELECT_ROWS).await?;
-        rows.into_iter().map(RowState::from_row).collect()
-    }
-
     /// Creates the row with no locks unless it exists. Never deletes rows.
     pub(crate) async fn ensure_row(&self, c: &mut Lease, row: &str) -> Result<()> {
-        c.exec_drop(sql::ENSURE_ROW, (row,)).await?;
-        Ok(())
-    }
-
-    /// Does `holder` hold `name` in `row` right now? (Also how a dropped
-    /// connection is resolved, once its session is settled.)
-    pub(crate) async fn holds(&self, row: &str, name: &str, holder: &str) -> Result<bool> {
-        Ok(self
-            .read(row)
-            .await?
-            .and_then(|s| s.data.locks())
-            .and_then(|l| l.get(name).map(|e| e.held_by(holder)))
-            .unwrap_or(false))
+        c.exec_drop(sql::ENSURE_ROW, (row,)).await
     }
 
     /// A plain acquire or release in one statement, with no read: a CAS
     /// from the cached copy of the row when there is one (no JSON work on
     /// the server), else, on MariaDB, the server-evaluated conditional
     /// UPDATE. [`Outcome::Missed`]: the read + CAS path must decide.
-    pub(crate) async fn plain(&self, op: Plain<'_>) -> Result<Outcome> {
+    pub(crate) async fn plain(&self, c: &mut Lease, op: Plain<'_>) -> Result<Outcome> {
         let cached = self.cache().take_next(&op);
         if let Some((version, next)) = cached {
-            let c = self.lease().await?;
             match self.cas_plain(c, &op, version, next).await? {
                 Outcome::Missed => {
                     self.count_conflict();
@@ -188,7 +131,6 @@ impl Writer {
         if !self.server_json {
             return Ok(Outcome::Missed);
         }
-        let mut c = self.lease().await?;
         let path = sql::json_path(op.name);
         // The name as its key is spelled in the text, to check it is there
         // at most once.
@@ -217,7 +159,7 @@ impl Writer {
                     // one read so the next operations can skip the JSON work.
                     // Only a cache refill: the operation has landed, and a
                     // failed read must not turn it into an error.
-                    if let Ok(Some(state)) = read_with(&mut c, op.row).await {
+                    if let Ok(Some(state)) = read::row(c, op.row).await {
                         self.cache().seen(&state);
                     }
                 }
@@ -226,13 +168,13 @@ impl Writer {
             Ok(()) => Ok(Outcome::Missed),
             Err(e) if e.is_lost() => {
                 self.cache().forget();
-                Ok(Outcome::Unknown)
+                Ok(Outcome::Unknown(e))
             }
             // Nothing was written: unparsable data made a JSON function fail,
             // or the server's spacing made the value too long for TEXT (1406).
             // The read + CAS path decides, and reports exactly; the limit is
             // on locksmith's own compact JSON, whichever path writes it.
-            Err(e) if e.server_code().is_some() && !e.is_transient() => Ok(Outcome::Missed),
+            Err(e) if e.server_code().is_some() && passing(&e).is_none() => Ok(Outcome::Missed),
             Err(e) => Err(e),
         }
     }
@@ -241,13 +183,14 @@ impl Writer {
     /// against `version`.
     pub(crate) async fn cas_plain(
         &self,
-        c: Lease,
+        c: &mut Lease,
         op: &Plain<'_>,
         version: i64,
-        locks: super::entries::Locks,
+        locks: Locks,
     ) -> Result<Outcome> {
         let json = encode(op.row, &locks)?;
-        let outcome = self.cas(c, op.row, version, &json).await?;
+        let params = Args(vec![json.into(), op.row.into(), version.into()]);
+        let outcome = self.write(c, op.row, sql::CAS_WRITE, params, None).await?;
         match outcome {
             Outcome::Landed => self.cache().wrote(op.row, version + 1, Some(locks)),
             _ => self.cache().forget(),
@@ -259,27 +202,33 @@ impl Writer {
     /// was planned from, with its audit record in the same transaction.
     pub(crate) async fn write_change(
         &self,
-        c: Lease,
+        c: &mut Lease,
         edit: &Edit,
         change: &Change,
         audit: Option<&AuditInfo>,
     ) -> Result<Outcome> {
         let row = change.row.as_str();
         let audited = audit.map(|a| (a, change));
-        let (stmt, params): (&str, mysql_async::Params) = match (edit, &change.version_before) {
+        let (stmt, params): (&str, Vec<Param>) = match (edit, &change.version_before) {
             // A repair matches the row exactly as it was read, whatever its
             // version holds (NULL, text, the INT maximum).
             (Edit::Repair, before) => {
                 let json = encode(row, &change.remaining)?;
                 let data = change.replaced_raw.clone();
-                let p = (json, change.version_after, row, before.sql_value(), data);
-                (sql::REPAIR_WRITE, p.into())
+                let p = vec![
+                    json.into(),
+                    change.version_after.into(),
+                    row.into(),
+                    before.sql_value(),
+                    data.into(),
+                ];
+                (sql::REPAIR_WRITE, p)
             }
             (_, Version::Number(v)) => match edit {
-                Edit::Bump(by) => (sql::CAS_BUMP, (*by, row, *v).into()),
+                Edit::Bump(by) => (sql::CAS_BUMP, vec![(*by).into(), row.into(), (*v).into()]),
                 _ => {
                     let json = encode(row, &change.remaining)?;
-                    (sql::CAS_WRITE, (json, row, *v).into())
+                    (sql::CAS_WRITE, vec![json.into(), row.into(), (*v).into()])
                 }
             },
             // Plans from a row whose version is not a number are refused
@@ -292,47 +241,22 @@ impl Writer {
                 .into())
             }
         };
-        match self.write(c, row, stmt, params, audited).await {
+        match self.write(c, row, stmt, Args(params), audited).await {
             Err(e) if matches!(e.kind(), Kind::NoTable(_)) => {
-                Err(super::check::missing(&mut self.lease().await?, e).await)
+                Err(super::check::missing(c, e).await)
             }
             done => done,
         }
-    }
-
-    /// After a dropped connection left an operator's write unresolved (its
-    /// session is settled by now): did it land? Audited writes are looked
-    /// up by op id; without a record, only a row that did not move shows
-    /// for certain that nothing landed.
-    pub(crate) async fn landed(&self, change: &Change, audit: Option<&AuditInfo>) -> Result<bool> {
-        if let Some(audit) = audit {
-            return audit::landed(&mut self.lease().await?, &audit.op_id).await;
-        }
-        let row = &change.row;
-        let now = self.read(row).await?.map(|s| s.version);
-        if now.as_ref() != Some(&change.version_before) {
-            return Err(Kind::Unsettled(format!(
-                "the connection dropped while writing row `{row}`, and the row has changed since; the change may or may not be ours, check with `locksmith locks dump {row}`"
-            ))
-            .into());
-        }
-        Ok(false)
-    }
-
-    /// One CAS write, not recorded.
-    async fn cas(&self, c: Lease, row: &str, version: i64, json: &str) -> Result<Outcome> {
-        self.write(c, row, sql::CAS_WRITE, (json, row, version).into(), None)
-            .await
     }
 
     /// One conditional write (one row affected: it landed), with its audit
     /// record in the same transaction when there is one.
     async fn write(
         &self,
-        mut c: Lease,
+        c: &mut Lease,
         row: &str,
         stmt: &str,
-        params: mysql_async::Params,
+        params: Args,
         audit: Option<(&AuditInfo, &Change)>,
     ) -> Result<Outcome> {
         let r: Result<bool> = async {
@@ -346,55 +270,12 @@ impl Writer {
                 c.query_drop(sql::ROLLBACK).await?;
                 return Ok(false);
             }
-            audit::insert(&mut c, a, change).await?;
+            audit::insert(c, a, change).await?;
             c.query_drop(sql::COMMIT).await?;
             Ok(true)
         }
         .await;
-        finish(r, row, &mut c, audit.is_some()).await
-    }
-
-    // ---- for the bench only: its scratch row, never a real one ----------
-
-    /// Fills a freshly created scratch row with `locks`, by CAS.
-    pub(crate) async fn bench_fill(&self, row: &str, locks: &super::entries::Locks) -> Result<()> {
-        let mut c = self.lease().await?;
-        let state = read_with(&mut c, row)
-            .await?
-            .ok_or_else(|| Kind::NoRow(row.into()))?;
-        let json = encode(row, locks)?;
-        c.exec_drop(sql::CAS_WRITE, (json, row, state.number()?))
-            .await?;
-        if c.affected_rows() != 1 {
-            return Err(Kind::Contended(row.into()).into());
-        }
-        Ok(())
-    }
-
-    /// The bench's ceiling: plain single-row commits on the scratch row
-    /// until `until`. Returns how many landed. On a cluster node, a commit
-    /// the cluster refuses for now (1213: another node's write was being
-    /// applied) is counted and tried again, as the lock protocol would.
-    pub(crate) async fn bench_ceiling(&self, row: &str, until: Instant) -> Result<u64> {
-        let mut c = self.lease().await?;
-        let mut n = 0u64;
-        while Instant::now() < until {
-            match c.exec_drop(sql::BENCH_CEILING, (row,)).await {
-                Ok(()) => n += c.affected_rows(),
-                Err(e) if matches!(e.kind(), Kind::Transient(_)) => self.count_transient(),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(n)
-    }
-
-    /// Removes the bench's scratch row.
-    pub(crate) async fn bench_remove(&self, row: &str) -> Result<()> {
-        self.lease()
-            .await?
-            .exec_drop(sql::DELETE_ROW, (row,))
-            .await?;
-        Ok(())
+        finish(r, row, c, audit.is_some()).await
     }
 }
 
@@ -414,7 +295,7 @@ async fn finish(
     match r {
         Ok(true) => Ok(Outcome::Landed),
         Ok(false) => Ok(Outcome::Missed),
-        Err(e) if e.is_lost() => Ok(Outcome::Unknown),
+        Err(e) if e.is_lost() => Ok(Outcome::Unknown(e)),
         Err(e) if e.server_code() == Some(1406) => Err(Kind::TooLarge {
             row: row.into(),
             bytes: TEXT_LIMIT + 1,
@@ -423,12 +304,4 @@ async fn finish(
         .into()),
         Err(e) => Err(e),
     }
-}
-
-/// Reads one row on a leased connection.
-pub(crate) async fn read_with(c: &mut Lease, row: &str) -> Result<Option<RowState>> {
-    c.exec_first_row(sql::SELECT_ROW, (row,))
-        .await?
-        .map(RowState::from_row)
-        .transpose()
 }

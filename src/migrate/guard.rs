@@ -11,9 +11,10 @@
 //! applying, and who it is; a run that dies mid-migration leaves that
 //! record for `migrate status` and the next `up` to find.
 
-use crate::db::value::{epoch_text, Cells};
-use crate::db::{deadline, sql, ConnectOptions, DbUrl, Lease, Session};
-use crate::error::{Kind, Result};
+use crate::db::retry::{Failure, Policy, Retry};
+use crate::db::value::{epoch_text, Cells, Record};
+use crate::db::{sql, ConnectOptions, DbUrl, Deadline, Lease, Session};
+use crate::error::{Error, Kind, Remedy, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,7 +74,7 @@ pub(crate) async fn read(c: &mut Lease, ttl: Duration) -> Result<GuardState> {
 /// The guard as the rows of [`sql::guard_read`] say; asks the server
 /// whether the connection of a migration recorded as being applied is
 /// still there.
-pub(crate) async fn from_rows(c: &mut Lease, rows: Vec<mysql_async::Row>) -> Result<GuardState> {
+pub(crate) async fn from_rows(c: &mut Lease, rows: Vec<Record>) -> Result<GuardState> {
     let Some(row) = rows.into_iter().next() else {
         return Ok(GuardState::default());
     };
@@ -138,13 +139,13 @@ impl RunGuard {
     /// guard it took over, if it did.
     pub(crate) async fn holding<T>(
         c: &mut Lease,
-        url: &DbUrl,
-        connect: &ConnectOptions,
+        session: &Session,
         wait: Duration,
         ttl: Duration,
         on_wait: impl FnMut(&Holder),
         f: impl AsyncFnOnce(&mut Lease, &RunGuard) -> Result<T>,
     ) -> Result<(T, Option<Holder>)> {
+        let (url, connect) = (session.url(), session.options());
         let guard = RunGuard::take(c, url, connect, wait, ttl, on_wait).await?;
         let result = f(c, &guard).await;
         if result.as_ref().is_err_and(|e| e.is_lost()) {
@@ -160,7 +161,9 @@ impl RunGuard {
 
     /// Takes the guard through `c`, waiting up to `wait` while another run
     /// holds it (`on_wait` hears who, each time it looks), and starts the
-    /// heartbeat on a connection of its own.
+    /// heartbeat on a connection of its own. Waiting is polling the guard
+    /// row; each look and each try goes through the one retry policy, and
+    /// the wait ends by its deadline whatever they meet.
     async fn take(
         c: &mut Lease,
         url: &DbUrl,
@@ -169,14 +172,29 @@ impl RunGuard {
         ttl: Duration,
         mut on_wait: impl FnMut(&Holder),
     ) -> Result<RunGuard> {
-        twice!(c, c.query_drop(sql::GUARD_CREATE))?;
-        twice!(c, c.query_drop(sql::GUARD_ROW))?;
+        c.with(Policy::IDEMPOTENT)
+            .query_drop(sql::GUARD_CREATE)
+            .await?;
+        c.with(Policy::IDEMPOTENT)
+            .query_drop(sql::GUARD_ROW)
+            .await?;
         let token = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         let me = crate::host::default_holder();
-        let until = Instant::now() + wait;
+        let until = Deadline::after(wait);
         let ttl_secs = ttl.as_secs_f64();
+        // Who held it at the last look.
+        let mut last: Option<Holder> = None;
         loop {
-            let before = twice!(c, read(c, ttl))?;
+            if until.passed() {
+                return Err(Kind::MigrationLockTimeout {
+                    holder: last
+                        .map(|h| held_by(&h))
+                        .unwrap_or_else(|| "another run".into()),
+                    seconds: wait.as_secs(),
+                }
+                .into());
+            }
+            let before = read(&mut c.with(Policy::IDEMPOTENT), ttl).await?;
             // A take whose reply was lost may have landed.
             let ours = before.holder.as_ref().filter(|h| h.token == token);
             let gone = before
@@ -190,10 +208,17 @@ impl RunGuard {
                 // out. (A lease that ran out is taken by GUARD_TAKE, whose
                 // condition is the heartbeat itself.)
                 (None, Some(dead)) => {
-                    c.exec_drop(sql::GUARD_TAKE_FROM, (&token, &me, &dead.token))
+                    let params = (&token, &me, &dead.token);
+                    c.with(Policy::STATEMENT)
+                        .exec_drop(sql::GUARD_TAKE_FROM, params)
                         .await
                 }
-                (None, None) => c.exec_drop(sql::GUARD_TAKE, (&token, &me, ttl_secs)).await,
+                (None, None) => {
+                    let params = (&token, &me, ttl_secs);
+                    c.with(Policy::STATEMENT)
+                        .exec_drop(sql::GUARD_TAKE, params)
+                        .await
+                }
             }
             .map(|()| ours.is_some() || c.affected_rows() == 1);
             match taken {
@@ -214,32 +239,21 @@ impl RunGuard {
                         took_over: before.holder.filter(|h| h.stale),
                     });
                 }
-                // Another node's run won the same row (Galera certified its
-                // UPDATE first), or the reply was lost: look again.
-                Err(e) if e.is_transient() => {
-                    if e.is_lost() {
-                        c.discard();
-                    }
+                // The reply was lost: whether it landed, the next look
+                // says (on a new connection, the old session settled).
+                Err(e) if e.is_lost() => {
+                    c.discard();
                     continue;
                 }
                 Err(e) => return Err(e),
                 Ok(false) => {}
             }
-            let holder = twice!(c, read(c, ttl))?.holder;
-            if Instant::now() >= until {
-                return Err(Kind::MigrationLockTimeout {
-                    holder: holder
-                        .map(|h| held_by(&h))
-                        .unwrap_or_else(|| "another run".into()),
-                    seconds: wait.as_secs(),
-                }
-                .into());
-            }
-            if let Some(h) = &holder {
+            last = read(&mut c.with(Policy::IDEMPOTENT), ttl).await?.holder;
+            if let Some(h) = last.as_ref().filter(|_| !until.passed()) {
                 on_wait(h);
             }
             let pause = Duration::from_millis(100).mul_f64(1.0 + 4.0 * fastrand::f64());
-            tokio::time::sleep(pause.min(until.saturating_duration_since(Instant::now()))).await;
+            until.pause(pause).await;
         }
     }
 
@@ -247,10 +261,10 @@ impl RunGuard {
     /// run holding it, or could not beat for a whole TTL).
     pub(crate) fn check(&self) -> Result<()> {
         if self.lost.load(Ordering::SeqCst) {
-            return Err(Kind::Refused(
-                "this run lost the migration guard (no heartbeat reached the database for a whole TTL, and another run may have taken over); it stopped before the next migration\nhint: see `locksmith migrate status`".into(),
-            )
-            .into());
+            return Err(Error::from(Kind::Refused(
+                "this run lost the migration guard (no heartbeat reached the database for a whole TTL, and another run may have taken over); it stopped before the next migration".into(),
+            ))
+            .with_remedy(Remedy::SeeMigrationStatus));
         }
         Ok(())
     }
@@ -258,7 +272,9 @@ impl RunGuard {
     /// Records that migration `version` (`name`) is being applied now.
     pub(crate) async fn applying(&self, c: &mut Lease, version: i32, name: &str) -> Result<()> {
         self.check()?;
-        again!(c.exec_drop(sql::GUARD_APPLYING, (version, name, &self.me, &self.token)))?;
+        c.with(Policy::STATEMENT)
+            .exec_drop(sql::GUARD_APPLYING, (version, name, &self.me, &self.token))
+            .await?;
         if c.affected_rows() != 1 {
             self.lost.store(true, Ordering::SeqCst);
             self.check()?;
@@ -268,14 +284,18 @@ impl RunGuard {
 
     /// Records that the migration being applied is done.
     pub(crate) async fn applied(&self, c: &mut Lease) -> Result<()> {
-        again!(c.exec_drop(sql::GUARD_APPLIED, (&self.token,)))?;
+        c.with(Policy::STATEMENT)
+            .exec_drop(sql::GUARD_APPLIED, (&self.token,))
+            .await?;
         Ok(())
     }
 
     /// Forgets what a dead run recorded it was applying, if that was
     /// `version` (now dealt with by hand).
     pub(crate) async fn forget(&self, c: &mut Lease, version: i32) -> Result<()> {
-        again!(c.exec_drop(sql::GUARD_FORGET, (&self.token, version)))?;
+        c.with(Policy::STATEMENT)
+            .exec_drop(sql::GUARD_FORGET, (&self.token, version))
+            .await?;
         Ok(())
     }
 
@@ -284,7 +304,9 @@ impl RunGuard {
     /// once, on a new one: a guard left held would make the next run wait.
     async fn release(self, c: &mut Lease) -> Result<()> {
         self.heartbeat.abort();
-        twice!(c, c.exec_drop(sql::GUARD_RELEASE, (&self.token,)))
+        c.with(Policy::IDEMPOTENT)
+            .exec_drop(sql::GUARD_RELEASE, (&self.token,))
+            .await
     }
 }
 
@@ -319,8 +341,18 @@ async fn beat(
     let mut session = None;
     loop {
         tokio::time::sleep(every).await;
-        let attempt = beat_once(&mut session, &url, &connect, &token);
-        match deadline::within(every.max(Duration::from_secs(1)), attempt).await {
+        // The beat is an UPDATE keyed on the token: repeating it is harmless,
+        // so it is retried like any operation, within the beat's time.
+        let d = Deadline::after(every.max(Duration::from_secs(1)));
+        let mut retry = Retry::new(d, Policy::OPERATION);
+        let beat = loop {
+            retry.attempt();
+            let tried = beat_once(&mut session, &url, &connect, &token, d).await;
+            if let Some(done) = retry.after(tried.map_err(Failure::from)).await {
+                break done;
+            }
+        };
+        match beat {
             Ok(true) => last_ok = Instant::now(),
             Ok(false) => {
                 lost.store(true, Ordering::SeqCst);
@@ -335,18 +367,19 @@ async fn beat(
     }
 }
 
-/// One heartbeat; `true` while the guard is ours.
+/// One heartbeat by `d`; `true` while the guard is ours.
 async fn beat_once(
     session: &mut Option<Session>,
     url: &DbUrl,
     connect: &ConnectOptions,
     token: &str,
+    d: Deadline,
 ) -> Result<bool> {
     let s = match session {
         Some(s) => s,
-        None => session.insert(Session::open(url, connect.timeout).await?),
+        None => session.insert(Session::open(url, connect, d).await?),
     };
-    let mut c = s.lease().await?;
+    let mut c = s.lease(d).await?;
     c.exec_drop(sql::GUARD_BEAT, (token,)).await?;
     Ok(c.affected_rows() == 1)
 }

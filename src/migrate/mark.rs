@@ -10,9 +10,10 @@ use super::schema;
 use super::set::{MigrationSet, Planned};
 use super::status::{observe, status, MigrationStatus, State};
 use super::up::record;
+use crate::db::retry::{Failure, Policy, Retry};
 use crate::db::{sql, Lease};
-use crate::db::{ConnectOptions, Session};
-use crate::error::{Kind, Result};
+use crate::db::{Deadline, Session};
+use crate::error::{Error, Kind, Remedy, Result};
 use crate::locks::audit::{self, AuditInfo};
 use std::time::Duration;
 
@@ -106,7 +107,7 @@ fn refuse_unproven(set: &MigrationSet, s: &MigrationStatus) -> Result<()> {
         let absent: Vec<String> = s.absent.iter().map(|t| format!("`{t}`")).collect();
         let renamed = match s.copies.is_empty() {
             true => String::new(),
-            false => " (an interrupted `migrate down` left it renamed: `locksmith migrate up` brings it back)".into(),
+            false => " (an interrupted `migrate down` left it renamed)".into(),
         };
         format!(
             "it has not taken effect: {} {} not exist{renamed}",
@@ -118,11 +119,13 @@ fn refuse_unproven(set: &MigrationSet, s: &MigrationStatus) -> Result<()> {
     } else {
         return Ok(());
     };
-    Err(Kind::Refused(format!(
-        "refusing to record {} as applied: {why}; nothing was changed\nhint: `locksmith migrate up` applies it; --force records it anyway",
+    Err(Error::from(Kind::Refused(format!(
+        "refusing to record {} as applied: {why}; nothing was changed",
         s.label()
-    ))
-    .into())
+    )))
+    .with_remedy(Remedy::ApplyOrForce {
+        renamed: !s.copies.is_empty(),
+    }))
 }
 
 /// Refuses to record a migration while one before it is not recorded:
@@ -136,27 +139,26 @@ fn refuse_out_of_order(list: &[MigrationStatus], s: &MigrationStatus) -> Result<
     if before.is_empty() {
         return Ok(());
     }
-    Err(Kind::Refused(format!(
-        "refusing to record {} as applied out of order: {} and not recorded; nothing was changed\nhint: apply or record the earlier ones first (`locksmith migrate up`, `locksmith migrate mark-applied`); --force records it anyway",
+    Err(Error::from(Kind::Refused(format!(
+        "refusing to record {} as applied out of order: {} and not recorded; nothing was changed",
         s.label(),
         before.join(", ")
-    ))
-    .into())
+    )))
+    .with_remedy(Remedy::EarlierFirst))
 }
 
 /// Records the migration as applied, under the guard.
 pub(crate) async fn mark_applied(
     session: &Session,
-    connect: &ConnectOptions,
     set: &MigrationSet,
     opts: &MarkOptions,
+    d: Deadline,
     on_wait: impl FnMut(&Holder),
 ) -> Result<MarkReport> {
-    let mut c = session.lease().await?;
+    let mut c = session.lease(d).await?;
     let (report, _) = RunGuard::holding(
         &mut c,
-        session.url(),
-        connect,
+        session,
         opts.lock_timeout,
         opts.lease_ttl,
         on_wait,
@@ -172,13 +174,15 @@ async fn under_guard(
     set: &MigrationSet,
     opts: &MarkOptions,
 ) -> Result<MarkReport> {
-    let seen = twice!(c, observe(c, set, opts.lease_ttl))?;
+    let seen = observe(&mut c.with(Policy::IDEMPOTENT), set, opts.lease_ttl).await?;
     let s = markable(set, &status(set, &seen), opts.version, opts.force)?;
     let Some(migration) = set.find(opts.version) else {
         return Err(Kind::Internal(format!("V{} vanished", opts.version)).into());
     };
-    again!(c.query_drop(sql::CREATE_HISTORY))?;
-    let audited = again!(write(c, migration, &opts.audit, &s.label()))?;
+    c.with(Policy::STATEMENT)
+        .query_drop(sql::CREATE_HISTORY)
+        .await?;
+    let audited = write(c, migration, &opts.audit, &s.label()).await?;
     guard.forget(c, opts.version).await?;
     Ok(MarkReport {
         migration: s.label(),
@@ -189,8 +193,27 @@ async fn under_guard(
 }
 
 /// The history row and its audit record, in one transaction; `false` when
-/// there is no audit table to record in.
+/// there is no audit table to record in. A transaction the server refused
+/// for now (1213 at any statement, on a cluster) was rolled back whole, and
+/// is run again whole.
 async fn write(
+    c: &mut Lease,
+    m: &super::set::Versioned,
+    a: &AuditInfo,
+    label: &str,
+) -> Result<bool> {
+    let mut retry = Retry::new(c.deadline(), Policy::STATEMENT);
+    loop {
+        retry.attempt();
+        let tried = write_once(c, m, a, label).await.map_err(Failure::from);
+        if let Some(done) = retry.after(tried).await {
+            return done;
+        }
+    }
+}
+
+/// One try of [`write`].
+async fn write_once(
     c: &mut Lease,
     m: &super::set::Versioned,
     a: &AuditInfo,

@@ -1,5 +1,5 @@
-//! Schema migrations: the embedded up migrations (through refinery), their
-//! down steps, and the run guard that makes racing deployers safe, on one
+//! Schema migrations: the embedded ones (`migrations/`, up and down steps
+//! side by side), and the run guard that makes racing deployers safe, on one
 //! server and on a multi-primary cluster.
 //!
 //! Refinery applies migrations and owns the history table
@@ -7,7 +7,10 @@
 //! reads it as its own). Refinery has no down migrations and no guard against
 //! two runs at once, so this module adds both.
 //!
-//! * [`set`]: the migrations, embedded or from a directory.
+//! * [`set`]: the migrations, embedded or from a directory; `naming`
+//!   (crate-private): the rules of such a directory, which `build.rs`
+//!   checks `migrations/` with too; `source` (crate-private): reading a
+//!   `--source` directory within the deadline.
 //! * [`mod@status`]: the history, and each migration's state.
 //! * [`guard`]: the run guard, a lease row every cluster node sees.
 //! * [`schema`]: the live tables, checked against what the migrations make.
@@ -15,57 +18,14 @@
 //! * `up` and `down` (crate-private): applying and rolling back.
 //! * `adapter` (crate-private): refinery's driver, on our connection.
 
-/// Runs one autocommit statement (an expression, evaluated again for each
-/// try), trying again while a cluster refuses it for now: a conflict with
-/// another node's write, or a read aborted by another node's DDL (1213),
-/// a lock wait timeout (1205), a node not ready (1047). Nothing of a
-/// refused statement landed. Never for a statement inside a transaction:
-/// there a refusal rolled the whole transaction back.
-macro_rules! again {
-    ($statement:expr) => {{
-        let mut backoff = crate::db::deadline::Backoff::new(
-            std::time::Duration::from_millis(2),
-            std::time::Duration::from_millis(200),
-        );
-        let mut tries = 0;
-        loop {
-            match $statement.await {
-                Err(e)
-                    if matches!(e.kind(), crate::error::Kind::Transient(_))
-                        && tries < 50
-                        && backoff.wait().await =>
-                {
-                    tries += 1
-                }
-                done => break done,
-            }
-        }
-    }};
-}
-
-/// [`again!`] for a statement that may run twice to the same effect (a
-/// read, a `CREATE … IF NOT EXISTS`, a `SET`, an UPDATE or DELETE keyed on
-/// what it sets): a connection lost on the way is replaced (its session
-/// settled first, so the statement has run or not by then), once, and the
-/// statement run again on the new one.
-macro_rules! twice {
-    ($lease:expr, $statement:expr) => {{
-        match again!($statement) {
-            Err(e) if e.is_lost() => {
-                $lease.discard();
-                again!($statement)
-            }
-            done => done,
-        }
-    }};
-}
-
 mod adapter;
 mod down;
 pub mod guard;
 pub mod mark;
+mod naming;
 pub mod schema;
 pub mod set;
+mod source;
 pub mod status;
 mod up;
 
@@ -76,7 +36,8 @@ pub use set::{MigrationSet, Planned};
 pub use status::{status, Action, Applied, MigrationStatus, Observed, State};
 pub use up::{Step, UpOptions, UpReport};
 
-use crate::db::{ConnectOptions, DbUrl, Session};
+use crate::db::retry::Policy;
+use crate::db::{ConnectOptions, DbUrl, Deadline, Session};
 use crate::error::{Error, Kind, Result};
 use std::time::Duration;
 
@@ -88,13 +49,7 @@ pub(crate) fn denied(e: Error) -> Error {
     let Some(code @ (1142 | 1143)) = e.server_code() else {
         return e;
     };
-    let message = std::error::Error::source(&e)
-        .and_then(|s| s.downcast_ref::<mysql_async::Error>())
-        .and_then(|s| match s {
-            mysql_async::Error::Server(se) => Some(se.message.clone()),
-            _ => None,
-        });
-    match message.and_then(|m| no_access(code, &m)) {
+    match e.server_message().and_then(|m| no_access(code, m)) {
         Some(kind) => Error::with_source(kind, e),
         None => e,
     }
@@ -132,38 +87,76 @@ fn bare(name: &str) -> String {
 }
 
 /// A connection for migration runs.
+///
+/// Reads (`applied`, `guard`, `observe`) end by the migrator's deadline
+/// ([`Migrator::until`]), or else its timeout. Runs (`up`, `down`,
+/// `mark_applied`) end by its deadline when it has one; without, each of
+/// their statements is bounded by the timeout and the wait for another
+/// run by the `lock_timeout` of their options, however long the
+/// migrations themselves take.
 pub struct Migrator {
     session: Session,
-    connect: ConnectOptions,
+    until: Option<Deadline>,
 }
 
 impl Migrator {
-    /// Connects (in strict mode).
+    /// Connects (in strict mode), by `opts.timeout`.
     pub async fn connect(url: &DbUrl, opts: &ConnectOptions) -> Result<Migrator> {
+        Migrator::connect_until(url, opts, Deadline::after(opts.timeout)).await
+    }
+
+    /// Connects by `d` (and each statement later within `opts.timeout`).
+    pub async fn connect_until(
+        url: &DbUrl,
+        opts: &ConnectOptions,
+        d: Deadline,
+    ) -> Result<Migrator> {
         Ok(Migrator {
-            session: Session::open(url, opts.timeout).await?,
-            connect: opts.clone(),
+            session: Session::open(url, opts, d).await?,
+            until: None,
         })
+    }
+
+    /// The same connection, whose operations all end by `d`.
+    pub fn until(&self, d: Deadline) -> Migrator {
+        Migrator {
+            session: self.session.clone(),
+            until: Some(d),
+        }
+    }
+
+    /// The deadline of a read starting now.
+    fn read_deadline(&self) -> Deadline {
+        self.until
+            .unwrap_or_else(|| Deadline::after(self.session.timeout()))
+    }
+
+    /// The deadline of a run starting now (see the type's docs).
+    fn run_deadline(&self) -> Deadline {
+        self.until.unwrap_or_else(Deadline::unbounded)
     }
 
     /// The migrations recorded as applied, oldest first.
     pub async fn applied(&self) -> Result<Vec<Applied>> {
-        let mut c = self.session.lease().await?;
-        twice!(c, status::applied(&mut c)).map_err(denied)
+        let mut c = self.session.lease(self.read_deadline()).await?;
+        let read = status::applied(&mut c.with(Policy::IDEMPOTENT)).await;
+        read.map_err(denied)
     }
 
     /// The run guard as it stands: who holds it, and what a run recorded it
     /// was applying and did not finish.
     pub async fn guard(&self, ttl: Duration) -> Result<GuardState> {
-        let mut c = self.session.lease().await?;
-        twice!(c, guard::read(&mut c, ttl)).map_err(denied)
+        let mut c = self.session.lease(self.read_deadline()).await?;
+        let read = guard::read(&mut c.with(Policy::IDEMPOTENT), ttl).await;
+        read.map_err(denied)
     }
 
     /// The history, the live tables and the guard, read together: what
     /// [`status()`] needs.
     pub async fn observe(&self, set: &MigrationSet, ttl: Duration) -> Result<Observed> {
-        let mut c = self.session.lease().await?;
-        twice!(c, status::observe(&mut c, set, ttl)).map_err(denied)
+        let mut c = self.session.lease(self.read_deadline()).await?;
+        let read = status::observe(&mut c.with(Policy::IDEMPOTENT), set, ttl).await;
+        read.map_err(denied)
     }
 
     /// Records one migration as applied without running it (see [`mark`]).
@@ -173,7 +166,7 @@ impl Migrator {
         opts: &MarkOptions,
         on_wait: impl FnMut(&Holder),
     ) -> Result<MarkReport> {
-        mark::mark_applied(&self.session, &self.connect, set, opts, on_wait)
+        mark::mark_applied(&self.session, set, opts, self.run_deadline(), on_wait)
             .await
             .map_err(denied)
     }
@@ -186,7 +179,7 @@ impl Migrator {
         opts: &UpOptions,
         on_wait: impl FnMut(&Holder),
     ) -> Result<UpReport> {
-        up::up(&self.session, &self.connect, set, opts, on_wait)
+        up::up(&self.session, set, opts, self.run_deadline(), on_wait)
             .await
             .map_err(denied)
     }
@@ -198,14 +191,14 @@ impl Migrator {
         opts: &DownOptions,
         on_wait: impl FnMut(&Holder),
     ) -> Result<DownReport> {
-        down::down(&self.session, &self.connect, set, opts, on_wait)
+        down::down(&self.session, set, opts, self.run_deadline(), on_wait)
             .await
             .map_err(denied)
     }
 
-    /// Closes the connection cleanly.
-    pub async fn close(self) -> Result<()> {
-        self.session.close().await
+    /// Closes the connection cleanly, by `d`.
+    pub async fn close(self, d: Deadline) -> Result<()> {
+        self.session.close(d).await
     }
 }
 

@@ -1,22 +1,35 @@
-//! A set of migrations: the ones embedded in the binary (through refinery)
-//! or the ones read from a `--source` directory, each with its down step.
+//! A set of migrations: the ones embedded in the binary or the ones read
+//! from a `--source` directory, each with its down step.
+//!
+//! The embedded ones are `migrations/`, checked and listed by `build.rs`
+//! with the rules a `--source` directory is checked with
+//! (`naming`): the directory is the one place the list is
+//! written, and a file breaking a rule fails the build.
 //!
 //! Each migration's version, name and checksum (refinery's) are known
 //! without refinery's own parsing, whose regular expression costs a no-op
 //! `migrate up` more than its queries; refinery's `Migration`s are made
 //! only when a run applies something (`MigrationSet::refinery`).
 
-use crate::db::sql;
+use super::source;
+use crate::db::DEFAULT_TIMEOUT;
 use crate::error::{Kind, Result};
-use crate::shown::shown;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-mod embedded {
-    refinery::embed_migrations!("migrations");
+/// One migration of `migrations/`, as `build.rs` lists it.
+struct Embedded {
+    version: i32,
+    name: &'static str,
+    up: &'static str,
+    down: &'static str,
 }
+
+/// Every migration of `migrations/`, oldest first (written by `build.rs`).
+const EMBEDDED: &[Embedded] = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
 /// One up migration: `V<version>__<name>`, its SQL, and the checksum
 /// refinery records for it.
@@ -29,10 +42,8 @@ pub struct Versioned {
 }
 
 impl Versioned {
-    /// The migration named `label` (`V<n>__<name>`), with its SQL.
-    fn new(label: &str, sql: &str) -> Result<Versioned> {
-        let (version, name) = parse_stem(label)
-            .map_err(|why| Kind::Internal(format!("embedded migration {label}: {why}")))?;
+    /// Migration `V<version>__<name>`, with its SQL.
+    fn new(version: i32, name: String, sql: String) -> Versioned {
         // refinery's checksum: SipHasher13 over name, version and SQL, as
         // refinery-core's `Migration::unapplied` computes it (a unit test
         // compares them).
@@ -40,12 +51,12 @@ impl Versioned {
         name.hash(&mut h);
         version.hash(&mut h);
         sql.hash(&mut h);
-        Ok(Versioned {
+        Versioned {
             version,
             checksum: h.finish(),
             name,
-            sql: sql.to_string(),
-        })
+            sql,
+        }
     }
 
     /// Its version.
@@ -91,56 +102,41 @@ impl Clone for MigrationSet {
 }
 
 impl MigrationSet {
-    /// The migrations compiled into this binary.
+    /// The migrations compiled into this binary: every one of
+    /// `migrations/`.
     pub fn embedded() -> MigrationSet {
-        let ups = sql::UP_STEPS
+        let ups = EMBEDDED
             .iter()
-            .filter_map(|(label, sql)| Versioned::new(label, sql).ok())
-            .collect::<Vec<_>>();
-        let downs = ups
+            .map(|m| Versioned::new(m.version, m.name.to_string(), m.up.to_string()))
+            .collect();
+        let downs = EMBEDDED
             .iter()
-            .filter_map(|m| {
-                let stem = m.to_string();
-                sql::DOWN_STEPS
-                    .iter()
-                    .find(|(s, _)| *s == stem)
-                    .map(|(_, sql)| (m.version(), sql.to_string()))
-            })
+            .map(|m| (m.version, m.down.to_string()))
             .collect();
         MigrationSet::new(ups, downs)
     }
 
-    /// What refinery itself embeds (its `embed_migrations!`), for a check
-    /// that [`MigrationSet::embedded`] is the same set.
-    pub fn embedded_by_refinery() -> Vec<refinery::Migration> {
-        embedded::migrations::runner().get_migrations().clone()
+    /// Migrations read from a directory, within [`DEFAULT_TIMEOUT`]; see
+    /// [`MigrationSet::from_dir_within`].
+    pub fn from_dir(dir: &Path) -> Result<MigrationSet> {
+        MigrationSet::from_dir_within(dir, DEFAULT_TIMEOUT)
     }
 
     /// Migrations read from a directory: `V<n>__<name>.sql` up files, each
-    /// with its `V<n>__<name>.down.sql` down step beside it. The directory
-    /// is checked first (see [`scan`]): a file refinery would skip or
-    /// misread, a version used twice, a missing down step are errors
-    /// naming the file, before anything connects.
-    pub fn from_dir(dir: &Path) -> Result<MigrationSet> {
-        let found = scan(dir)?;
+    /// with its `V<n>__<name>.down.sql` down step beside it (the layout of
+    /// `migrations/`). The directory is checked first: a file refinery
+    /// would skip or misread, a version used twice, a missing or orphaned
+    /// down step are errors naming the file, before anything connects.
+    /// Every directory and file is read within `timeout`: a FIFO nobody
+    /// writes to, or a file system that does not answer, is an error
+    /// naming the file when it runs out.
+    pub fn from_dir_within(dir: &Path, timeout: Duration) -> Result<MigrationSet> {
+        let read = source::read(dir, Instant::now() + timeout)?;
         let mut ups = Vec::new();
         let mut downs = BTreeMap::new();
-        for (version, files) in &found {
-            let read = |p: &Path| {
-                std::fs::read_to_string(p).map_err(|e| {
-                    Kind::Io(format!(
-                        "cannot read {}: {e}",
-                        shown(&p.display().to_string())
-                    ))
-                })
-            };
-            let stem = files
-                .up
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or_default();
-            ups.push(Versioned::new(stem, &read(&files.up)?)?);
-            downs.insert(*version, read(&files.down)?);
+        for m in read {
+            downs.insert(m.version, m.down);
+            ups.push(Versioned::new(m.version, m.name, m.up));
         }
         Ok(MigrationSet::new(ups, downs))
     }
@@ -186,167 +182,6 @@ impl MigrationSet {
     }
 }
 
-/// The files of one migration in a `--source` directory.
-#[derive(Debug)]
-pub struct Files {
-    /// `V<n>__<name>.sql`.
-    pub up: PathBuf,
-    /// `V<n>__<name>.down.sql`.
-    pub down: PathBuf,
-}
-
-/// Checks a `--source` directory the way refinery will read it (every
-/// file below it, sub-directories included), and returns each version's
-/// files. Every file whose name ends in `.sql` must be an up migration or
-/// its down step; anything else is an error naming the file, so that a
-/// misnamed migration is never skipped in silence.
-pub fn scan(dir: &Path) -> Result<BTreeMap<i32, Files>> {
-    let at = |p: &Path| shown(&p.display().to_string()).to_string();
-    match std::fs::metadata(dir) {
-        Err(e) => {
-            return Err(Kind::Invalid(format!("--source {}: {e}", at(dir))).into());
-        }
-        Ok(m) if !m.is_dir() => {
-            return Err(Kind::Invalid(format!(
-                "--source {} is not a directory (it takes the directory holding V1__name.sql files)",
-                at(dir)
-            ))
-            .into());
-        }
-        Ok(_) => {}
-    }
-    let mut ups: BTreeMap<i32, PathBuf> = BTreeMap::new();
-    let mut downs: BTreeMap<i32, PathBuf> = BTreeMap::new();
-    let mut names: BTreeMap<i32, String> = BTreeMap::new();
-    let mut files: Vec<(bool, PathBuf, String)> = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.map_err(|e| Kind::Io(format!("cannot read {}: {e}", at(dir))))?;
-        if entry.file_type().is_dir() {
-            continue;
-        }
-        let path = entry.path();
-        let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
-            if path
-                .to_string_lossy()
-                .to_ascii_lowercase()
-                .ends_with(".sql")
-            {
-                return Err(bad_name(path, "its name is not valid UTF-8"));
-            }
-            continue;
-        };
-        if !file.to_ascii_lowercase().ends_with(".sql") {
-            continue;
-        }
-        if !file.ends_with(".sql") {
-            return Err(bad_name(
-                path,
-                "the extension must be `.sql`, in lower case",
-            ));
-        }
-        files.push((
-            file.ends_with(".down.sql"),
-            path.to_path_buf(),
-            file.to_string(),
-        ));
-    }
-    // Up migrations first, so that a clash is reported on an up file.
-    files.sort();
-    for (down, path, file) in &files {
-        let (path, down) = (path.as_path(), *down);
-        let stem = match file.strip_suffix(".down.sql") {
-            Some(stem) => stem,
-            None => file.strip_suffix(".sql").unwrap_or(file),
-        };
-        let (version, name) = parse_stem(stem).map_err(|why| bad_name(path, why))?;
-        if let Some(known) = names.get(&version).filter(|n| **n != name) {
-            let other = ups
-                .get(&version)
-                .or(downs.get(&version))
-                .map(|p| at(p))
-                .unwrap_or_default();
-            return Err(bad_name(
-                path,
-                &format!("version {version} is also used by {other} (`{known}`); each version must be used once"),
-            ));
-        }
-        names.insert(version, name);
-        let slot = if down { &mut downs } else { &mut ups };
-        if let Some(first) = slot.insert(version, path.to_path_buf()) {
-            return Err(bad_name(
-                path,
-                &format!("version {version} is also used by {}", at(&first)),
-            ));
-        }
-    }
-    if ups.is_empty() {
-        return Err(Kind::Invalid(format!(
-            "--source {} holds no migrations (files like V1__create_things.sql, each with V1__create_things.down.sql beside it)",
-            at(dir)
-        ))
-        .into());
-    }
-    if let Some((_, path)) = downs.iter().find(|(v, _)| !ups.contains_key(v)) {
-        return Err(bad_name(path, "it is a down step without its up migration"));
-    }
-    let mut out = BTreeMap::new();
-    for (version, up) in ups {
-        let Some(down) = downs.remove(&version) else {
-            let want = up.with_file_name(format!(
-                "{}.down.sql",
-                up.file_stem().and_then(|s| s.to_str()).unwrap_or_default()
-            ));
-            return Err(bad_name(
-                &up,
-                &format!("it has no down step (expected {} beside it)", at(&want)),
-            ));
-        };
-        out.insert(version, Files { up, down });
-    }
-    Ok(out)
-}
-
-/// `V<n>__<name>` → (n, name), or why refinery would skip or misread it.
-fn parse_stem(stem: &str) -> std::result::Result<(i32, String), &'static str> {
-    let Some(rest) = stem.strip_prefix('V') else {
-        return Err(match stem.chars().next() {
-            Some('v') => "the prefix must be a capital V (refinery skips `v`)",
-            Some('U') => "unversioned (U) migrations are not supported; use V<version>__<name>.sql",
-            _ => "a migration's name is V<version>__<name>.sql",
-        });
-    };
-    let digits = rest.chars().take_while(char::is_ascii_digit).count();
-    if digits == 0 {
-        return Err("the V must be followed by the version number (V1__name.sql)");
-    }
-    let (number, rest) = rest.split_at(digits);
-    let Some(name) = rest.strip_prefix("__") else {
-        return Err(if rest.starts_with('.') {
-            "versions must be whole numbers"
-        } else {
-            "the version and the name must be separated by two underscores (V1__name.sql)"
-        });
-    };
-    if name.is_empty() {
-        return Err("the name after `__` is empty");
-    }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err("the name may hold only ASCII letters, digits and underscores");
-    }
-    let version = number
-        .parse::<i32>()
-        .map_err(|_| "the version is too large (at most 2147483647)")?;
-    Ok((version, name.to_string()))
-}
-
-fn bad_name(path: &Path, why: &str) -> crate::Error {
-    Kind::Invalid(format!(
-        "{}: {why}; nothing was run",
-        shown(&path.display().to_string())
-    ))
-    .into()
-}
-
 /// A migration that was run or is planned, with the SQL it runs.
 #[derive(Clone, Debug)]
 pub struct Planned {
@@ -381,39 +216,28 @@ mod tests {
             let down = set.down_sql(m.version());
             assert!(
                 down.is_some_and(|s| !s.trim().is_empty()),
-                "{m} has no down step in sql/"
+                "{m} has no down step in migrations/"
             );
         }
         assert_eq!(
-            sql::DOWN_STEPS.len(),
-            set.migrations().len(),
+            set.downs.keys().copied().collect::<Vec<_>>(),
+            set.migrations()
+                .iter()
+                .map(|m| m.version())
+                .collect::<Vec<_>>(),
             "a down step without its up migration"
         );
     }
 
+    /// The embedded set is what refinery itself reads from `migrations/`
+    /// (it passes over the `.down.sql` files, whose names its pattern does
+    /// not match), checksums included: history rows refinery or an older
+    /// locksmith wrote still match.
     #[test]
-    fn names_refinery_would_skip_or_misread_are_refused() {
-        assert_eq!(parse_stem("V12__add_index"), Ok((12, "add_index".into())));
-        for (stem, why) in [
-            ("V1_bad", "two underscores"),
-            ("v2__x", "capital V"),
-            ("U3__x", "unversioned"),
-            ("V5__a-b", "only ASCII letters"),
-            ("V1.5__x", "whole numbers"),
-            ("V__x", "version number"),
-            ("V1__", "empty"),
-            ("V99999999999__x", "too large"),
-            ("init", "V<version>__<name>"),
-        ] {
-            let e = parse_stem(stem).unwrap_err();
-            assert!(e.contains(why), "{stem}: {e}");
-        }
-    }
-
-    #[test]
-    fn the_embedded_set_is_what_refinery_embeds_with_its_checksums() {
+    fn the_embedded_set_is_what_refinery_reads_from_migrations_with_its_checksums() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let theirs = refinery_core::load_sql_migrations(&dir).unwrap();
         let ours = MigrationSet::embedded();
-        let theirs = MigrationSet::embedded_by_refinery();
         assert_eq!(ours.migrations().len(), theirs.len());
         for (a, b) in ours.migrations().iter().zip(&theirs) {
             assert_eq!(
@@ -426,6 +250,43 @@ mod tests {
             made.iter().map(|m| m.checksum()).collect::<Vec<_>>(),
             theirs.iter().map(|m| m.checksum()).collect::<Vec<_>>()
         );
+        for m in ours.migrations() {
+            let unapplied = refinery::Migration::unapplied(&m.to_string(), m.sql().unwrap());
+            assert_eq!(unapplied.unwrap().checksum(), m.checksum(), "{m}");
+        }
+    }
+
+    /// What every installed locksmith has recorded for the embedded
+    /// migrations: a change to one of these files (a line ending, a
+    /// trailing space) would make every database that applied it
+    /// `divergent`.
+    const V1_CHECKSUM: u64 = 6680901613824824128;
+    const V2_CHECKSUM: u64 = 9785896271084273686;
+
+    #[test]
+    fn the_embedded_checksums_never_change() {
+        let set = MigrationSet::embedded();
+        let got: Vec<(String, u64)> = set
+            .migrations()
+            .iter()
+            .map(|m| (m.to_string(), m.checksum()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("V1__locks_create_table".to_string(), V1_CHECKSUM),
+                ("V2__locks_audit_create_table".to_string(), V2_CHECKSUM),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_source_directory_is_read_like_migrations() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let read = MigrationSet::from_dir(&dir).unwrap();
+        let embedded = MigrationSet::embedded();
+        assert_eq!(read.migrations(), embedded.migrations());
+        assert_eq!(read.downs, embedded.downs);
     }
 
     #[test]

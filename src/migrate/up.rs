@@ -17,8 +17,9 @@ use super::schema::Quarantined;
 use super::set::Versioned;
 use super::set::{MigrationSet, Planned};
 use super::status::{applied, check_consistent, observe, status, Action, MigrationStatus, State};
+use crate::db::retry::{passing, Curve, Failure, Policy, Retry};
 use crate::db::{sql, Lease};
-use crate::db::{ConnectOptions, Session};
+use crate::db::{Deadline, Session};
 use crate::error::{Kind, Result};
 use refinery::{Runner, Target};
 use std::time::Duration;
@@ -70,13 +71,13 @@ pub struct UpReport {
 /// Applies what is pending.
 pub(crate) async fn up(
     session: &Session,
-    connect: &ConnectOptions,
     set: &MigrationSet,
     opts: &UpOptions,
+    d: Deadline,
     on_wait: impl FnMut(&Holder),
 ) -> Result<UpReport> {
-    let mut c = session.lease().await?;
-    let seen = twice!(c, observe(&mut c, set, opts.lease_ttl))?;
+    let mut c = session.lease(d).await?;
+    let seen = observe(&mut c.with(Policy::IDEMPOTENT), set, opts.lease_ttl).await?;
     let list = status(set, &seen);
     let blocked: Vec<&MigrationStatus> = list.iter().filter(|s| s.blocks()).collect();
     // What looks off without the guard may be another run midway through a
@@ -104,8 +105,7 @@ pub(crate) async fn up(
     }
     let (mut report, took_over) = RunGuard::holding(
         &mut c,
-        session.url(),
-        connect,
+        session,
         opts.lock_timeout,
         opts.lease_ttl,
         on_wait,
@@ -124,7 +124,7 @@ async fn plan(
     set: &MigrationSet,
     opts: &UpOptions,
 ) -> Result<(Vec<Step>, Option<i32>)> {
-    let seen = twice!(c, observe(c, set, opts.lease_ttl))?;
+    let seen = observe(&mut c.with(Policy::IDEMPOTENT), set, opts.lease_ttl).await?;
     let list = status(set, &seen);
     check_consistent(&list)?;
     Ok((
@@ -172,7 +172,11 @@ async fn under_guard(
         let done = match s.action {
             Action::Apply => apply_one(c, set, p, current.is_some_and(|v| v > p.version)).await,
             Action::Adopt => adopt(c, m).await.map(|()| Done::Applied),
-            Action::Recreate => again!(c.query_drop(&p.sql)).map(|()| Done::Applied),
+            Action::Recreate => c
+                .with(Policy::STATEMENT)
+                .query_drop(&p.sql)
+                .await
+                .map(|()| Done::Applied),
             Action::Restore => restore(c, m, &s).await.map(|()| Done::Applied),
         };
         // Done or failed, it is not in progress any more: only a run that
@@ -220,7 +224,9 @@ async fn under_guard(
 /// the migration makes it), and records the migration if it is not.
 async fn restore(c: &mut Lease, m: &Versioned, s: &Step) -> Result<()> {
     for q in &s.copies {
-        again!(c.query_drop(&q.restore_sql()))?;
+        c.with(Policy::STATEMENT)
+            .query_drop(&q.restore_sql())
+            .await?;
     }
     if s.state != State::Missing {
         adopt(c, m).await?;
@@ -245,8 +251,10 @@ pub(crate) async fn record(c: &mut Lease, m: &Versioned) -> Result<()> {
 
 /// Records `m` as applied, creating the history table first if need be.
 async fn adopt(c: &mut Lease, m: &Versioned) -> Result<()> {
-    again!(c.query_drop(sql::CREATE_HISTORY))?;
-    again!(record(c, m))
+    c.with(Policy::STATEMENT)
+        .query_drop(sql::CREATE_HISTORY)
+        .await?;
+    record(&mut c.with(Policy::STATEMENT), m).await
 }
 
 /// The history row refinery writes for `m`.
@@ -262,41 +270,50 @@ fn history_row(m: &Versioned) -> (i32, String, String, String) {
     )
 }
 
+/// How a migration is tried again when another run may have got there
+/// first, or nothing of it landed: up to 10 times, 5–50 ms apart.
+const APPLY: Policy = Policy {
+    lost: Curve::new(5_000, 50, Some(10)),
+    refused: Curve::new(5_000, 50, Some(10)),
+    conflict: None,
+    unresolved: None,
+    says_timeout: false,
+};
+
 /// Applies one migration, with its history row: through refinery, or,
 /// `out_of_order` (a later version is recorded, and refinery would call
 /// this one missing), by locksmith in refinery's way. A duplicate history
-/// row (1062) or a cluster write conflict (1213) means another run got
-/// there first, or nothing landed: the history, read again, says which,
-/// and a migration that did not land is tried again.
+/// row (1062), a cluster write conflict (1213) or a lost connection means
+/// another run got there first, or nothing landed: the history, read
+/// again, says which, and a migration that did not land is tried again.
 async fn apply_one(
     c: &mut Lease,
     set: &MigrationSet,
     p: &Planned,
     out_of_order: bool,
 ) -> Result<Done> {
-    let mut conflicts = 0;
-    loop {
-        let e = if out_of_order {
-            match apply_alone(c, set, p).await {
+    let d = c.deadline();
+    let failed = |reason: String| -> crate::Error {
+        Kind::MigrationFailed {
+            migration: p.label.clone(),
+            reason,
+            applied: Vec::new(),
+            left: Vec::new(),
+        }
+        .into()
+    };
+    let mut retry = Retry::new(d, APPLY);
+    let result = loop {
+        retry.attempt();
+        let tried = async {
+            let (code, may_pass, reason) = match try_apply(c, set, p, out_of_order).await {
                 Ok(()) => return Ok(Done::Applied),
-                Err(e) => (e.server_code(), e.is_transient(), e.to_string()),
+                Err(why) => why,
+            };
+            if code != Some(1062) && !may_pass {
+                return Err(Failure::from(failed(reason)));
             }
-        } else {
-            let runner = Runner::new(set.refinery()?)
-                .set_target(Target::Version(p.version))
-                .set_abort_divergent(true)
-                .set_abort_missing(true);
-            match runner.run_async(&mut RefineryConn(c)).await {
-                Ok(_) => return Ok(Done::Applied),
-                Err(e) => std::error::Error::source(&e)
-                    .and_then(|s| s.downcast_ref::<crate::Error>())
-                    .map(|s| (s.server_code(), s.is_transient(), s.to_string()))
-                    .unwrap_or((None, false, e.to_string())),
-            }
-        };
-        let (code, transient, reason) = e;
-        if code == Some(1062) || transient {
-            let history = again!(applied(c))?;
+            let history = applied(&mut c.with(Policy::IDEMPOTENT)).await?;
             let recorded = set
                 .find(p.version)
                 .zip(history.iter().find(|a| a.version == p.version))
@@ -304,19 +321,42 @@ async fn apply_one(
             if recorded {
                 return Ok(Done::Elsewhere);
             }
-            conflicts += 1;
-            if conflicts < 10 {
-                tokio::time::sleep(Duration::from_millis(5 * conflicts)).await;
-                continue;
-            }
+            // Nothing of it landed: try it again.
+            Err(Failure::from(crate::Error::from(Kind::Transient(reason))))
         }
-        return Err(Kind::MigrationFailed {
-            migration: p.label.clone(),
-            reason,
-            applied: Vec::new(),
-            left: Vec::new(),
+        .await;
+        if let Some(done) = retry.after(tried).await {
+            break done;
         }
-        .into());
+    };
+    result.map_err(|e| match e.kind() {
+        Kind::Transient(reason) => failed(reason.clone()),
+        _ => e,
+    })
+}
+
+/// One try of [`apply_one`]; why it failed: the server's error code,
+/// whether the failure may pass, and in words.
+async fn try_apply(
+    c: &mut Lease,
+    set: &MigrationSet,
+    p: &Planned,
+    out_of_order: bool,
+) -> std::result::Result<(), (Option<u16>, bool, String)> {
+    let said = |e: &crate::Error| (e.server_code(), passing(e).is_some(), e.to_string());
+    if out_of_order {
+        return apply_alone(c, set, p).await.map_err(|e| said(&e));
+    }
+    let runner = Runner::new(set.refinery().map_err(|e| said(&e))?)
+        .set_target(Target::Version(p.version))
+        .set_abort_divergent(true)
+        .set_abort_missing(true);
+    match runner.run_async(&mut RefineryConn(c)).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(std::error::Error::source(&e)
+            .and_then(|s| s.downcast_ref::<crate::Error>())
+            .map(said)
+            .unwrap_or((None, false, e.to_string()))),
     }
 }
 
@@ -326,7 +366,9 @@ async fn apply_alone(c: &mut Lease, set: &MigrationSet, p: &Planned) -> Result<(
     let Some(m) = set.find(p.version) else {
         return Ok(());
     };
-    again!(c.query_drop(sql::CREATE_HISTORY))?;
+    c.with(Policy::STATEMENT)
+        .query_drop(sql::CREATE_HISTORY)
+        .await?;
     c.query_drop(sql::BEGIN).await?;
     let run = async {
         c.query_drop(&p.sql).await?;

@@ -324,7 +324,7 @@ fn a_down_that_cannot_look_again_names_what_it_left() {
         l.fails(5);
         assert_eq!(
             tagless(&l.stderr),
-            "locksmith: table `locks` does not exist: an interrupted `locksmith migrate down` left it renamed to `locks_dropping_TAG`\n\
+            "locksmith: table `locks` does not exist: an interrupted `migrate down` left it renamed to `locks_dropping_TAG`\n\
              hint: bring it back with: RENAME TABLE `locks_dropping_TAG` TO `locks`\n"
         );
         assert!(l.stderr.contains(&rename), "{l:#?}");

@@ -35,26 +35,14 @@ fn from_node(db: &TestDb, c: &Throwaway, i: usize) -> String {
 
 /// The embedded migrations, plus a DDL migration and one that inserts rows.
 fn source_set(dir: &Path) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for (from, names) in [
-        (
-            "migrations",
-            [
-                "V1__locks_create_table.sql",
-                "V2__locks_audit_create_table.sql",
-            ],
-        ),
-        (
-            "sql",
-            [
-                "V1__locks_create_table.down.sql",
-                "V2__locks_audit_create_table.down.sql",
-            ],
-        ),
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    for n in [
+        "V1__locks_create_table.sql",
+        "V1__locks_create_table.down.sql",
+        "V2__locks_audit_create_table.sql",
+        "V2__locks_audit_create_table.down.sql",
     ] {
-        for n in names {
-            std::fs::copy(root.join(from).join(n), dir.join(n)).unwrap();
-        }
+        std::fs::copy(root.join(n), dir.join(n)).unwrap();
     }
     std::fs::write(
         dir.join("V3__deploy_log.sql"),

@@ -304,7 +304,7 @@ fn a_run_waiting_for_the_guard_says_who_holds_it_and_gives_up_in_time() {
         .fails_like(
             4,
             "locksmith: waiting for the migration guard, held by <FIRST> (since <TIME>)\n\
-             locksmith: another `locksmith migrate` run, <FIRST> (since <TIME>), held the migration guard for all of 1s; giving up\n\
+             locksmith: another migration run, <FIRST> (since <TIME>), held the migration guard for all of 1s; giving up\n\
              hint: wait for it to finish, or raise --lock-timeout; `locksmith migrate status` shows the guard\n",
         );
     let r = Run::from(first.wait_with_output().unwrap());

@@ -84,9 +84,9 @@ pub(crate) fn still_held_by_a(db: &TestDb) {
     );
 }
 
-const LOCKS_GONE: &str = "locksmith: table `locks` does not exist: an interrupted `locksmith migrate down` left it renamed to `locks_dropping_0badc0de`\nhint: bring it back with: RENAME TABLE `locks_dropping_0badc0de` TO `locks`\n";
+const LOCKS_GONE: &str = "locksmith: table `locks` does not exist: an interrupted `migrate down` left it renamed to `locks_dropping_0badc0de`\nhint: bring it back with: RENAME TABLE `locks_dropping_0badc0de` TO `locks`\n";
 
-const AUDIT_GONE: &str = "locksmith: table `locks_audit` does not exist: an interrupted `locksmith migrate down` left it renamed to `locks_audit_dropping_0badc0de`\nhint: bring it back with: RENAME TABLE `locks_audit_dropping_0badc0de` TO `locks_audit`\n";
+const AUDIT_GONE: &str = "locksmith: table `locks_audit` does not exist: an interrupted `migrate down` left it renamed to `locks_audit_dropping_0badc0de`\nhint: bring it back with: RENAME TABLE `locks_audit_dropping_0badc0de` TO `locks_audit`\n";
 
 const V1_NOTE: &str = "V1__locks_create_table is missing:\n  table `locks` does not exist\n  `locks_dropping_0badc0de` is what an interrupted `migrate down` left of it, holding locks: plat: backup (held by A): RENAME TABLE `locks_dropping_0badc0de` TO `locks` brings it back\n  -> `locksmith migrate up` renames it back\n";
 
@@ -225,7 +225,7 @@ fn up_refuses_copies_it_cannot_bring_back_and_the_hint_does() {
                     CREATE TABLE locks_dropping_1badc0de LIKE locks_dropping_0badc0de",
             lock: (
                 5,
-                "locksmith: table `locks` does not exist: interrupted `locksmith migrate down` runs left it renamed, as `locks_dropping_0badc0de` and `locks_dropping_1badc0de`\n\
+                "locksmith: table `locks` does not exist: interrupted `migrate down` runs left it renamed, as `locks_dropping_0badc0de` and `locks_dropping_1badc0de`\n\
                  hint: bring back the one that holds the locks in use (`locksmith migrate status` shows what each holds) with one of: RENAME TABLE `locks_dropping_0badc0de` TO `locks`; RENAME TABLE `locks_dropping_1badc0de` TO `locks`\n",
             ),
             notes: "V1__locks_create_table is missing:\n  table `locks` does not exist\n  \
@@ -267,7 +267,7 @@ fn up_refuses_copies_it_cannot_bring_back_and_the_hint_does() {
                     CREATE TABLE locks LIKE locks_dropping_0badc0de",
             lock: (
                 1,
-                "locksmith: refusing to use table `locks`: `locks_dropping_0badc0de`, left by an interrupted `locksmith migrate down`, still holds locks beside it, and a lock held there could be granted again here\n\
+                "locksmith: refusing to use table `locks`: `locks_dropping_0badc0de`, left by an interrupted `migrate down`, still holds locks beside it, and a lock held there could be granted again here\n\
                  hint: `locksmith migrate status` says how to swap a copy back in; or release what it holds and DROP TABLE it\n",
             ),
             notes: "V1__locks_create_table is stranded:\n  \

@@ -80,10 +80,9 @@ fn mark_applied_refuses_what_nothing_shows_and_what_is_out_of_order() {
                 );
             },
             version: "1",
-            refusal: unproven(
-                "V1__locks_create_table",
-                "it has not taken effect: `locks` does not exist (an interrupted `migrate down` left it renamed: `locksmith migrate up` brings it back)",
-            ),
+            refusal: "locksmith: refusing to record V1__locks_create_table as applied: it has not taken effect: `locks` does not exist (an interrupted `migrate down` left it renamed); nothing was changed\n\
+                 hint: `locksmith migrate up` brings the renamed table back (or applies it); --force records it anyway\n"
+                .to_string(),
             recorded: audited,
         },
         Case {

@@ -11,6 +11,7 @@
 //! stderr what became of it ([`unwritable`] says why).
 
 pub mod docs;
+pub mod hints;
 mod style;
 pub mod tables;
 pub mod text;
@@ -46,6 +47,23 @@ pub fn unwritable(e: &Error) -> String {
         Kind::BrokenPipe => "its reader has gone away (broken pipe)".into(),
         _ => e.to_string(),
     }
+}
+
+/// After a change that stands, what printing its report came to: when
+/// stdout could not be written, the change is said on stderr instead
+/// (`transcript`, line by line), and the command still succeeds, so that a
+/// script does not make it twice.
+pub fn reported(printed: Result<()>, transcript: &str) -> Result<()> {
+    if let Err(e) = printed {
+        note(&format!(
+            "cannot write to stdout: {}; the change was made:",
+            unwritable(&e)
+        ));
+        for line in transcript.lines() {
+            note(&format!("  {line}"));
+        }
+    }
+    Ok(())
 }
 
 /// Writes a value as pretty JSON, one document, to stdout.

@@ -271,6 +271,9 @@ pub fn down(report: &DownReport, dry_run: bool) -> String {
 /// The loud message of a `locks run` whose lock could not be released.
 pub fn still_held(row: &str, name: &str, holder: &str, why: &crate::Error) -> String {
     let (row, name, holder) = (shown_id(row), shown(name), shown(holder));
+    // What failed, without its hints: the lines below say what to do.
+    let why = why.to_string();
+    let why = why.lines().next().unwrap_or_default();
     format!(
         "locksmith: ERROR: could not release lock `{name}` in row `{row}` held by {holder}: {why}\n\
          locksmith: the lock is STILL HELD. Free it with:\n\

@@ -20,9 +20,10 @@ use super::guard::{Holder, RunGuard};
 use super::schema::{find_quarantined, held_in, Quarantined};
 use super::set::{MigrationSet, Planned};
 use super::status::{applied, Applied};
+use crate::db::retry::Policy;
 use crate::db::{sql, Lease};
-use crate::db::{ConnectOptions, Session};
-use crate::error::{Kind, Result};
+use crate::db::{Deadline, Session};
+use crate::error::{Kind, Remedy, Result};
 use std::time::Duration;
 
 /// How far `migrate down` goes.
@@ -71,15 +72,15 @@ const GUARDED: [&str; 2] = ["locks", "locks_audit"];
 /// Rolls back, newest first.
 pub(crate) async fn down(
     session: &Session,
-    connect: &ConnectOptions,
     set: &MigrationSet,
     opts: &DownOptions,
+    d: Deadline,
     on_wait: impl FnMut(&Holder),
 ) -> Result<DownReport> {
-    let mut c = session.lease().await?;
+    let mut c = session.lease(d).await?;
     // Look (and refuse) first, without the guard.
     let (history, plan) = plan(&mut c, set, opts).await?;
-    let copies = twice!(c, find_quarantined(&mut c))?;
+    let copies = find_quarantined(&mut c.with(Policy::IDEMPOTENT)).await?;
     if !opts.force {
         refuse_copies(&copies)?;
         for p in &plan {
@@ -100,8 +101,7 @@ pub(crate) async fn down(
     }
     let (report, _) = RunGuard::holding(
         &mut c,
-        session.url(),
-        connect,
+        session,
         opts.lock_timeout,
         opts.lease_ttl,
         on_wait,
@@ -117,7 +117,7 @@ async fn plan(
     set: &MigrationSet,
     opts: &DownOptions,
 ) -> Result<(Vec<Applied>, Vec<Planned>)> {
-    let history = twice!(c, applied(c))?;
+    let history = applied(&mut c.with(Policy::IDEMPOTENT)).await?;
     let mut newest_first: Vec<&Applied> = history.iter().collect();
     newest_first.sort_by_key(|a| std::cmp::Reverse(a.version));
     let chosen: Vec<&Applied> = match opts.to {
@@ -173,9 +173,11 @@ async fn under_guard(
 ) -> Result<DownReport> {
     // Waits for a table's metadata lock end on the server too, not only
     // at our statement timeout.
-    twice!(c, c.query_drop(&sql::lock_wait_timeout(timeout)))?;
+    c.with(Policy::IDEMPOTENT)
+        .query_drop(&sql::lock_wait_timeout(timeout))
+        .await?;
     let (history, plan) = plan(c, set, opts).await?;
-    let copies = twice!(c, find_quarantined(c))?;
+    let copies = find_quarantined(&mut c.with(Policy::IDEMPOTENT)).await?;
     if !opts.force {
         refuse_copies(&copies)?;
     }
@@ -222,15 +224,18 @@ async fn under_guard(
             .into(),
         })?;
         dropped_copies.extend(old.iter().map(|q| q.name.clone()));
-        forget(c, &p).await.map_err(|e| Kind::MigrationFailed {
-            migration: format!("{} (down)", p.label),
-            reason: format!(
-                "its down step ran, but its history row could not be removed: {}; `locksmith migrate down` removes it",
-                first_line(&e)
-            ),
-            applied: done.iter().map(|d| d.label.clone()).collect(),
-            left: Vec::new(),
-        })?;
+        forget(c, &p)
+            .await
+            .map_err(|e| Kind::MigrationFailed {
+                migration: format!("{} (down)", p.label),
+                reason: format!(
+                    "its down step ran, but its history row could not be removed: {}",
+                    first_line(&e)
+                ),
+                applied: done.iter().map(|d| d.label.clone()).collect(),
+                left: Vec::new(),
+            })
+            .map_err(|e| crate::Error::from(e).with_remedy(Remedy::RollBackAgain))?;
         done.push(p);
     }
     Ok(DownReport {
@@ -251,7 +256,9 @@ fn first_line(e: &crate::Error) -> String {
 /// idempotent, so a connection lost on the way is simply tried again, once,
 /// on a new one.
 async fn forget(c: &mut Lease, p: &Planned) -> Result<()> {
-    twice!(c, c.exec_drop(sql::DELETE_HISTORY, (p.version,)))
+    c.with(Policy::IDEMPOTENT)
+        .exec_drop(sql::DELETE_HISTORY, (p.version,))
+        .await
 }
 
 /// The copies a step drops with their table: those of the guarded tables
@@ -282,29 +289,18 @@ fn refuse_copies(copies: &[Quarantined]) -> Result<()> {
             )
         })
         .collect();
-    let hints: Vec<String> = full
-        .iter()
-        .map(|q| match q.beside {
-            false => format!(
-                "hint: bring it back with: {} (`locksmith migrate up` does too), and {} first; or pass --force to drop it",
-                q.restore_sql(),
-                match q.of.as_str() {
-                    "locks" => "release its locks",
-                    _ => "export its records (`locksmith locks history --format json`)",
-                }
-            ),
-            true => format!(
-                "hint: `{}` was made anew beside it: `locksmith migrate status` says how to swap it back in; or pass --force to drop it",
-                q.of
-            ),
-        })
-        .collect();
-    Err(Kind::Refused(format!(
-        "refusing to roll back: {}\n{}",
-        what.join("; "),
-        hints.join("\n")
-    ))
-    .into())
+    let mut e = crate::Error::from(Kind::Refused(format!(
+        "refusing to roll back: {}",
+        what.join("; ")
+    )));
+    for q in full {
+        e = e.with_remedy(Remedy::ClearCopy {
+            table: q.of.clone(),
+            restore: q.restore_sql(),
+            beside: q.beside,
+        });
+    }
+    Err(e)
 }
 
 /// The guarded tables a down step drops, when dropping them is all it does
@@ -355,26 +351,30 @@ async fn refuse_if_kept(c: &mut Lease, p: &Planned, tables: &[(&str, &str)]) -> 
             "locks" => {
                 let held = held_locks(c, now).await?;
                 if !held.is_empty() {
-                    return Err(Kind::Refused(format!(
-                        "refusing to roll back {}: table `locks` still holds locks:\n  {}\nhint: release them first (`locksmith locks dump`), or pass --force to drop them",
+                    return Err(crate::Error::from(Kind::Refused(format!(
+                        "refusing to roll back {}: table `locks` still holds locks:\n  {}",
                         p.label,
                         held.join("\n  ")
-                    ))
-                    .into());
+                    )))
+                    .with_remedy(Remedy::ReleaseLocksFirst));
                 }
             }
             _ => {
-                let n = match twice!(c, c.exec_number(&sql::count_rows(now), (), "locks_audit")) {
+                let r = c
+                    .with(Policy::IDEMPOTENT)
+                    .exec_number(&sql::count_rows(now), (), "locks_audit")
+                    .await;
+                let n = match r {
                     Ok(n) => n.unwrap_or(0),
                     Err(e) if matches!(e.kind(), Kind::NoTable(_)) => 0,
                     Err(e) => return Err(e),
                 };
                 if n > 0 {
-                    return Err(Kind::Refused(format!(
-                        "refusing to roll back {}: table `locks_audit` holds {n} audit record(s)\nhint: export them first (`locksmith locks history --format json`), or pass --force to drop them",
+                    return Err(crate::Error::from(Kind::Refused(format!(
+                        "refusing to roll back {}: table `locks_audit` holds {n} audit record(s)",
                         p.label
-                    ))
-                    .into());
+                    )))
+                    .with_remedy(Remedy::ExportAuditFirst));
                 }
             }
         }
@@ -384,7 +384,11 @@ async fn refuse_if_kept(c: &mut Lease, p: &Planned, tables: &[(&str, &str)]) -> 
 
 /// The rows of a locks table (named `table` now) that hold something.
 async fn held_locks(c: &mut Lease, table: &str) -> Result<Vec<String>> {
-    match twice!(c, c.query_rows(&sql::select_lock_data(table))) {
+    let r = c
+        .with(Policy::IDEMPOTENT)
+        .query_rows(&sql::select_lock_data(table))
+        .await;
+    match r {
         Ok(rows) => held_in(rows),
         Err(e) if matches!(e.kind(), Kind::NoTable(_)) => Ok(Vec::new()),
         Err(e) => Err(e),

@@ -11,6 +11,7 @@
 //! that brings it back.
 
 use super::{refuse_if_kept, Planned};
+use crate::db::retry::{Curve, Failure, Policy, Retry};
 use crate::db::value::Cells;
 use crate::db::{sql, Lease};
 use crate::error::{Error, Kind, Left, Result};
@@ -40,7 +41,11 @@ pub(super) async fn quarantine_and_drop(
     let mut moved: Vec<Moved> = Vec::new();
     for t in tables {
         let copy = sql::quarantine_name(t, &tag);
-        match again!(c.query_drop(&sql::rename_table(t, &copy))) {
+        let r = c
+            .with(Policy::STATEMENT)
+            .query_drop(&sql::rename_table(t, &copy))
+            .await;
+        match r {
             Ok(()) => moved.push(Moved {
                 table: t,
                 copy,
@@ -63,7 +68,11 @@ pub(super) async fn quarantine_and_drop(
         return Err(put_back(c, p, &moved, e, timeout).await);
     }
     for m in &moved {
-        if let Err(e) = again!(c.query_drop(&sql::drop_table(&m.copy))) {
+        let r = c
+            .with(Policy::STATEMENT)
+            .query_drop(&sql::drop_table(&m.copy))
+            .await;
+        if let Err(e) = r {
             // Its reply may be what was lost: gone is dropped.
             if !still_there(c, &e, &m.copy).await {
                 continue;
@@ -78,7 +87,11 @@ pub(super) async fn quarantine_and_drop(
 /// nothing, or `--force`). A copy gone already is fine.
 pub(super) async fn drop_copies(c: &mut Lease, old: &[&Quarantined]) -> Result<()> {
     for q in old {
-        match again!(c.query_drop(&sql::drop_table(&q.name))) {
+        let r = c
+            .with(Policy::STATEMENT)
+            .query_drop(&sql::drop_table(&q.name))
+            .await;
+        match r {
             Ok(()) => {}
             Err(e) if still_there(c, &e, &q.name).await => return Err(e),
             Err(_) => {}
@@ -108,6 +121,16 @@ async fn where_are(c: &mut Lease, tables: &[String]) -> Result<Vec<String>> {
     }
     Ok(there)
 }
+
+/// How a look after a failed rename is taken again: three tries at most,
+/// after a lost connection (replaced, its session settled) or a refusal.
+const LOOK_AGAIN: Policy = Policy {
+    lost: Curve::new(1_000, 100, Some(3)),
+    refused: Curve::new(2_000, 200, Some(3)),
+    conflict: None,
+    unresolved: None,
+    says_timeout: false,
+};
 
 /// The step failed with `e` after renaming (or sending the rename of) the
 /// tables in `moved`: renames back what is out of reach, and returns the
@@ -147,7 +170,9 @@ async fn put_back(
     // A connection lost on the way is replaced (and its session settled,
     // so that a rename it sent has landed or not) and the look taken
     // again: a few times, each bounded by the statement timeout.
-    for _ in 0..3 {
+    let mut retry = Retry::new(c.deadline(), LOOK_AGAIN);
+    loop {
+        retry.attempt();
         let looked = async {
             c.query_drop(&sql::lock_wait_timeout(timeout)).await?;
             let there = where_are(c, &names).await?;
@@ -157,7 +182,9 @@ async fn put_back(
             for m in moved.iter().rev() {
                 match (has(m.table), has(&m.copy)) {
                     (false, true) => {
-                        again!(c.query_drop(&sql::rename_table(&m.copy, m.table)))?;
+                        c.with(Policy::STATEMENT)
+                            .query_drop(&sql::rename_table(&m.copy, m.table))
+                            .await?;
                         here.push(m);
                     }
                     // Something made a new table of that name meanwhile.
@@ -175,14 +202,17 @@ async fn put_back(
             Ok::<_, Error>((still, here))
         }
         .await;
-        match looked {
-            Ok((still, here)) => {
+        if looked.as_ref().is_err_and(|e| e.is_lost()) {
+            c.discard();
+        }
+        match retry.after(looked.map_err(Failure::from)).await {
+            Some(Ok((still, here))) => {
                 left = still;
                 placed = here;
                 break;
             }
-            Err(e) if e.is_lost() || e.is_transient() => c.discard(),
-            Err(_) => break,
+            Some(Err(_)) => break,
+            None => {}
         }
     }
     // Whether a lost rename had landed (and was undone) or not, the words

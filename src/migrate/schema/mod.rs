@@ -10,14 +10,14 @@
 //! column: type, nullability, character set and collation.
 
 use super::set::Planned;
-use crate::db::value::Cells;
+use crate::db::value::{Cells, Record};
 use crate::db::{sql, Lease};
 use crate::error::Result;
 use crate::locks::LockData;
 use crate::shown::{shown, shown_id};
 
+pub(crate) use crate::db::columns::from_rows;
 pub use crate::db::columns::{checkable, differences, differences_as, Column, Tables};
-pub(crate) use crate::db::columns::{described, from_rows};
 
 /// The tables of the database that the migrations know of, by name.
 #[derive(Clone, Debug, Default)]
@@ -147,7 +147,7 @@ pub(crate) async fn read_quarantined(c: &mut Lease, names: &[String]) -> Result<
 /// The rows of a locks table (read by [`sql::select_lock_data`]) that hold
 /// something: `row: what`, escaped for the terminal (stored text; these
 /// go into messages as they are).
-pub(crate) fn held_in(rows: Vec<mysql_async::Row>) -> Result<Vec<String>> {
+pub(crate) fn held_in(rows: Vec<Record>) -> Result<Vec<String>> {
     let mut held = Vec::new();
     for row in rows {
         let mut c = Cells::new(row, "locks");

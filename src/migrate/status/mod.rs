@@ -12,7 +12,7 @@ pub use observe::{Applied, Observed};
 
 use super::schema::{self, Live, Quarantined};
 use super::set::{MigrationSet, Planned};
-use crate::error::{Kind, Result};
+use crate::error::{Kind, Remedy, Result};
 use serde::Serialize;
 
 /// The state of one migration, as `migrate status` reports it.
@@ -390,8 +390,9 @@ pub(crate) fn check_consistent(list: &[MigrationStatus]) -> Result<()> {
     if states.contains(&State::Drifted) {
         hints.push("hint: alter the table back to what its migration makes (or restore it), then run `up` again");
     }
+    let mut remedies = Vec::new();
     if states.contains(&State::Interrupted) || states.contains(&State::PresentUnrecorded) {
-        hints.push("hint: check by hand what of it is in place; finish it and record it with `locksmith migrate mark-applied <VERSION>`, or undo what landed and run `up` again");
+        remedies.push(Remedy::RecordByHand);
     }
     if states.contains(&State::Stranded) {
         hints.push("hint: decide which table holds the locks in use: swap the copy back in (the RENAME above), or release what it holds and DROP TABLE it");
@@ -402,14 +403,14 @@ pub(crate) fn check_consistent(list: &[MigrationStatus]) -> Result<()> {
         );
     }
     if states.contains(&State::Divergent) || states.contains(&State::AppliedUnknown) {
-        hints.push("hint: see `locksmith migrate status`");
+        remedies.push(Remedy::SeeMigrationStatus);
     }
-    Err(Kind::Diverged(format!(
-        "the database does not match this locksmith's migrations; nothing was changed:\n  {}\n{}",
+    let hints: String = hints.iter().map(|h| format!("\n{h}")).collect();
+    let e = crate::Error::from(Kind::Diverged(format!(
+        "the database does not match this locksmith's migrations; nothing was changed:\n  {}{hints}",
         bad.join("\n  "),
-        hints.join("\n")
-    ))
-    .into())
+    )));
+    Err(remedies.into_iter().fold(e, crate::Error::with_remedy))
 }
 
 /// One refused migration, in words.

@@ -2,7 +2,7 @@
 //! tables, the run guard) in as few round trips as a no-op `migrate up`
 //! can afford, and checking that every history row is one refinery can use.
 
-use crate::db::value::Cells;
+use crate::db::value::{Cells, Record};
 use crate::db::{sql, Lease};
 use crate::error::Result;
 use crate::migrate::guard::{self, GuardState};
@@ -120,7 +120,7 @@ async fn observe_once(c: &mut Lease, set: &MigrationSet, ttl: Duration) -> Resul
         false => c.query_sets(&reads.join("; ")).await?,
     };
     // The `SET`s return no result set; every read returns one.
-    let mut sets = sets.into_iter().filter(|s| !s.columns.is_empty());
+    let mut sets = sets.into_iter().filter(|s| s.has_columns());
     let descriptions: Vec<_> = described
         .iter()
         .map(|_| sets.next().unwrap_or_default())
@@ -146,7 +146,7 @@ async fn observe_once(c: &mut Lease, set: &MigrationSet, ttl: Duration) -> Resul
     };
     let mut unsure = Vec::new();
     for (t, d) in described.iter().zip(descriptions) {
-        match schema::described(&d.columns) {
+        match d.described() {
             Some(cols) if recorded(t) && schema::differences(t, &cols, false).is_empty() => {
                 live.tables.insert(t.clone(), cols);
             }
@@ -182,7 +182,7 @@ pub(crate) async fn applied(c: &mut Lease) -> Result<Vec<Applied>> {
 /// The history as [`sql::SELECT_HISTORY`]'s rows hold it. Every row must be
 /// one refinery can use: a version, a name, an RFC 3339 time and a numeric
 /// checksum.
-fn applied_from(rows: Vec<mysql_async::Row>) -> Result<Vec<Applied>> {
+fn applied_from(rows: Vec<Record>) -> Result<Vec<Applied>> {
     rows.into_iter()
         .map(|row| {
             let mut c = Cells::new(row, sql::HISTORY_TABLE);

@@ -66,9 +66,10 @@ fn no_answer(url: &str) -> String {
 
 /// What `run` says when it could not release `job` (held by h1) in time,
 /// as a pattern.
-fn still_held() -> String {
+/// `why`: the pattern of why the last try failed.
+fn still_held(why: &str) -> String {
     format!(
-        "locksmith: ERROR: could not release lock `job` in row `platform` held by h1: gave up after {SECS}: the server could not be reached\n\
+        "locksmith: ERROR: could not release lock `job` in row `platform` held by h1: {why}\n\
          locksmith: the lock is STILL HELD\\. Free it with:\n\
          locksmith:   locksmith locks force-release platform --holder 'h1'\n"
     )

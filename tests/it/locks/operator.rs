@@ -20,7 +20,7 @@ fn force_release_by_name_with_dry_run_and_expect_version() {
         "7",
         "--yes",
     ])
-    .fails_with(4, "locksmith: row `platform` is at version 1, not the expected 7; nothing was changed (look again with `locksmith locks dump platform`)\n");
+    .fails_with(4, "locksmith: row `platform` is at version 1, not the expected 7; nothing was changed\nhint: look again with `locksmith locks dump platform`\n");
     db.locksmith(&["locks", "force-release", "platform", "app_a", "update", "--expect-version", "1", "--yes"])
         .succeeds_with("row `platform`: version 1 -> 2\nreleased app_a (held by task-1)\nreleased update (held by {\"task\":3})\n1 lock(s) remain\n");
     assert_eq!(
@@ -92,7 +92,7 @@ fn force_release_by_holder_and_bump() {
         "--expect-version",
         "3",
     ])
-    .fails_with(4, "locksmith: row `platform` is at version 8, not the expected 3; nothing was changed (look again with `locksmith locks dump platform`)\n");
+    .fails_with(4, "locksmith: row `platform` is at version 8, not the expected 3; nothing was changed\nhint: look again with `locksmith locks dump platform`\n");
     db.locksmith(&["locks", "bump", "platform", "--by", "0", "--yes"])
         .fails_with(2, "locksmith: invalid value '0' for '--by <N>': 0 is not in 1..=2147483647\n\nFor more information, try '--help'.\n");
     // The version is an INT: a bump past its maximum would break every

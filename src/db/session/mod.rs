@@ -11,33 +11,41 @@
 //! running has committed or rolled back, and a read tells the truth.
 
 use super::connect::{connect_node, Flavour};
-use super::deadline;
+use super::deadline::Deadline;
 use super::failover::connect;
 use super::sql;
 use super::url::DbUrl;
-use super::value::Cells;
+use super::value::{Cells, Record};
+
+mod lease;
+
+use super::ConnectOptions;
 use crate::error::{Error, Kind, Result};
+pub(crate) use lease::Lease;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long each connect and each statement may take, unless the deadline
-/// in force comes sooner (see [`super::deadline`]).
+/// of the operation comes sooner (see [`super::deadline`]).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A connection of its own, replaced (and the old session settled) when it
-/// breaks. Operations take turns through [`Session::lease`].
+/// breaks. Operations take turns through [`Session::lease`]; clones share
+/// the connection.
+#[derive(Clone)]
 pub(crate) struct Session {
     url: DbUrl,
-    timeout: Duration,
+    opts: ConnectOptions,
     slot: Arc<tokio::sync::Mutex<Slot>>,
     flavour: Flavour,
 }
 
 struct Slot {
-    /// Where to connect again when `conn` is given up on.
+    /// Where and how to connect again when `conn` is given up on.
     url: DbUrl,
+    opts: ConnectOptions,
     conn: Option<Conn>,
     /// The node `conn` is connected to (index in the URL); the next
     /// connection tries it first.
@@ -90,25 +98,22 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE_PING: Duration = Duration::from_secs(30);
 
 impl Session {
-    /// Connects (in strict mode). Each connect and statement later may take
-    /// `timeout` at most.
-    pub(crate) async fn open(url: &DbUrl, timeout: Duration) -> Result<Session> {
-        Session::open_at(url, timeout, 0).await
-    }
-
-    /// Connects to node `first` of the URL (or the next that answers).
-    pub(crate) async fn open_at(url: &DbUrl, timeout: Duration, first: usize) -> Result<Session> {
-        let c = connect(url, timeout, first).await?;
+    /// Connects (in strict mode) to node `opts.first_node` of the URL, or
+    /// the next that answers, by `d`. Each connect and statement later may
+    /// take `opts.timeout` at most.
+    pub(crate) async fn open(url: &DbUrl, opts: &ConnectOptions, d: Deadline) -> Result<Session> {
+        let c = connect(url, opts, d, opts.first_node).await?;
         Ok(Session {
             url: url.clone(),
-            timeout,
+            opts: opts.clone(),
             flavour: c.flavour,
             slot: Arc::new(tokio::sync::Mutex::new(Slot {
                 url: url.clone(),
+                opts: opts.clone(),
                 conn: Some(c.conn),
                 node: c.node,
                 galera: c.flavour.galera,
-                timeout,
+                timeout: opts.timeout,
                 last_used: Instant::now(),
                 in_flight: false,
                 unsettled: None,
@@ -123,7 +128,12 @@ impl Session {
 
     /// The per-connect, per-statement limit.
     pub(crate) fn timeout(&self) -> Duration {
-        self.timeout
+        self.opts.timeout
+    }
+
+    /// How it connects.
+    pub(crate) fn options(&self) -> &ConnectOptions {
+        &self.opts
     }
 
     /// True when the server is MariaDB (see [`super::connect::is_mariadb`]).
@@ -142,12 +152,12 @@ impl Session {
     }
 
     /// Closes the connection cleanly (once nobody is using it), within the
-    /// per-statement limit.
-    pub(crate) async fn close(&self) -> Result<()> {
+    /// per-statement limit or by `d`.
+    pub(crate) async fn close(&self, d: Deadline) -> Result<()> {
         let mut slot = self.slot.lock().await;
         match slot.conn.take() {
             Some(c) => {
-                match tokio::time::timeout(deadline::bound(self.timeout), c.disconnect()).await {
+                match tokio::time::timeout(d.bound(self.opts.timeout), c.disconnect()).await {
                     Ok(r) => r.map_err(Error::from),
                     Err(_) => Ok(()),
                 }
@@ -159,18 +169,28 @@ impl Session {
     /// Exclusive use of the connection, reconnecting if it broke or went
     /// stale. A connection given up on mid-statement has its session settled
     /// first, so nothing reads while that statement may still land.
-    pub(crate) async fn lease(&self) -> Result<Lease> {
+    /// Its statements end by `d`.
+    pub(crate) async fn lease(&self, d: Deadline) -> Result<Lease> {
         let mut slot = self.slot.clone().lock_owned().await;
-        slot.ready().await?;
-        Ok(Lease { slot })
+        slot.ready(d).await?;
+        Ok(Lease::new(slot, d))
     }
 }
 
 impl Slot {
+    /// Connects again if the last statement left no usable connection (it
+    /// failed and was given up on, or was cut off mid-statement).
+    async fn ready_if_needed(&mut self, d: Deadline) -> Result<()> {
+        if self.conn.is_none() || self.in_flight {
+            self.ready(d).await?;
+        }
+        Ok(())
+    }
+
     /// Makes `conn` usable: gives up on one cut off mid-statement or
     /// broken, pings one that idled long, and connects again when there is
     /// none, settling the old session first.
-    async fn ready(&mut self) -> Result<()> {
+    async fn ready(&mut self, d: Deadline) -> Result<()> {
         // An operation cut off mid-statement (a dropped future) or a broken
         // connection: the statement it sent may or may not run.
         if self.in_flight || self.conn.as_ref().is_some_and(|c| c.is_disconnected()) {
@@ -180,16 +200,16 @@ impl Slot {
         // was running on it, so there is nothing to settle.
         if self.last_used.elapsed() > IDLE_PING {
             if let Some(c) = self.conn.as_mut() {
-                let limit = deadline::bound(self.timeout);
+                let limit = d.bound(self.timeout);
                 if !matches!(tokio::time::timeout(limit, c.ping()).await, Ok(Ok(()))) {
                     self.conn = None;
                 }
             }
         }
         if self.conn.is_none() {
-            let mut c = connect(&self.url, self.timeout, self.node).await?;
+            let mut c = connect(&self.url, &self.opts, d, self.node).await?;
             if let Some(old) = self.unsettled {
-                self.settle(&mut c, old).await?;
+                self.settle(&mut c, old, d).await?;
                 self.unsettled = None;
             }
             self.node = c.node;
@@ -205,14 +225,21 @@ impl Slot {
     /// nothing: its write either was certified, and every node applies it,
     /// or it never will be, and the causal reads of this session wait until
     /// the cluster has decided which.
-    async fn settle(&self, c: &mut super::connect::Connected, old: Abandoned) -> Result<()> {
+    async fn settle(
+        &self,
+        c: &mut super::connect::Connected,
+        old: Abandoned,
+        d: Deadline,
+    ) -> Result<()> {
         if c.node == old.node {
-            return settle(&mut c.conn, old, self.timeout).await;
+            return settle(&mut c.conn, old, d.bound(self.timeout), d).await;
         }
-        match connect_node(&self.url, old.node, self.timeout.min(OTHER_NODE)).await {
+        let report = self.opts.report.as_ref();
+        let limit = self.timeout.min(OTHER_NODE);
+        match connect_node(&self.url, old.node, limit, d, report).await {
             Ok((mut there, _)) => {
-                let settled = settle(&mut there, old, self.timeout).await;
-                let _ = tokio::time::timeout(deadline::bound(OTHER_NODE), there.disconnect()).await;
+                let settled = settle(&mut there, old, d.bound(self.timeout), d).await;
+                let _ = tokio::time::timeout(d.bound(OTHER_NODE), there.disconnect()).await;
                 settled
             }
             Err(_) if old.galera => Ok(()),
@@ -230,8 +257,8 @@ const OTHER_NODE: Duration = Duration::from_secs(2);
 /// was running has committed or rolled back. A server that restarted since
 /// has no session of before, and reuses their ids for new ones: then there
 /// is nothing to end, and nothing must be.
-async fn settle(c: &mut Conn, old: Abandoned, limit: Duration) -> Result<()> {
-    let uptime = bounded(limit, scalar(c, sql::SERVER_UPTIME, ())).await?;
+async fn settle(c: &mut Conn, old: Abandoned, limit: Duration, d: Deadline) -> Result<()> {
+    let uptime = bounded(d.bound(limit), scalar(c, sql::SERVER_UPTIME, ())).await?;
     if uptime.is_some_and(|up| up < 0 || up as u64 <= old.at.elapsed().as_secs()) {
         return Ok(());
     }
@@ -241,7 +268,7 @@ async fn settle(c: &mut Conn, old: Abandoned, limit: Duration) -> Result<()> {
             .await
             .map_err(Error::from)
     };
-    match bounded(limit, kill).await {
+    match bounded(d.bound(limit), kill).await {
         // 1094: no such session (it is gone already); 1095: the id now
         // belongs to someone else's session, so ours is gone too.
         Err(e) if !matches!(e.server_code(), Some(1094 | 1095)) => return Err(e),
@@ -249,14 +276,14 @@ async fn settle(c: &mut Conn, old: Abandoned, limit: Duration) -> Result<()> {
     }
     let until = Instant::now() + SETTLE_TIMEOUT;
     loop {
-        if bounded(limit, scalar(c, sql::SESSION_EXISTS, (id,)))
+        if bounded(d.bound(limit), scalar(c, sql::SESSION_EXISTS, (id,)))
             .await?
             .unwrap_or(0)
             == 0
         {
             return Ok(());
         }
-        if Instant::now() > until || deadline::remaining().is_some_and(|r| r.is_zero()) {
+        if Instant::now() > until || d.passed() {
             return Err(Kind::Lost(format!(
                 "an earlier session ({id}), cut off mid-statement, is still running on the server after {:.1}s",
                 old.at.elapsed().as_secs_f64()
@@ -267,9 +294,9 @@ async fn settle(c: &mut Conn, old: Abandoned, limit: Duration) -> Result<()> {
     }
 }
 
-/// `f` within `limit` (or the deadline, if sooner).
+/// `f` within `limit`.
 async fn bounded<T>(limit: Duration, f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-    tokio::time::timeout(deadline::bound(limit), f)
+    tokio::time::timeout(limit, f)
         .await
         .unwrap_or_else(|_| Err(Kind::Lost("the server did not answer".into()).into()))
 }
@@ -277,167 +304,10 @@ async fn bounded<T>(limit: Duration, f: impl std::future::Future<Output = Result
 /// One number from a statement on a bare connection.
 async fn scalar<P>(c: &mut Conn, stmt: &str, params: P) -> Result<Option<i64>>
 where
-    P: Into<mysql_async::Params> + Send,
+    P: Into<mysql_async::Params> + Clone + Send,
 {
     match c.exec_first::<Row, _, _>(stmt, params).await? {
-        Some(row) => Cells::new(row, "a status query").take::<Option<i64>>(0, "value"),
+        Some(row) => Cells::new(Record(row), "a status query").take::<Option<i64>>(0, "value"),
         None => Ok(None),
-    }
-}
-
-/// One statement's result in a batch ([`Lease::query_sets`]).
-#[derive(Debug, Default)]
-pub(crate) struct ResultSet {
-    /// The columns as the server described them (empty for a statement
-    /// that returns no result set).
-    pub columns: std::sync::Arc<[mysql_async::Column]>,
-    /// The rows.
-    pub rows: Vec<Row>,
-}
-
-/// Exclusive use of the session's connection for one step of an operation.
-///
-/// Statements run through its methods, which mark the connection in flight
-/// until the reply is read: a future dropped mid-statement leaves the mark,
-/// and the next lease then replaces the connection and settles its session
-/// instead of reading a stale reply or guessing about a write that may
-/// still land.
-pub(crate) struct Lease {
-    slot: tokio::sync::OwnedMutexGuard<Slot>,
-}
-
-/// Runs one statement on a lease's connection with the in-flight mark set,
-/// within the per-statement limit. A statement that runs out of time stays
-/// marked in flight: its connection is given up on and settled.
-macro_rules! tracked {
-    ($lease:expr, |$c:ident| $call:expr) => {{
-        let slot = &mut *$lease.slot;
-        // A statement of this lease failed and its connection was given
-        // up on (or was cut off): the next one connects again, settling
-        // the old session first.
-        if slot.conn.is_none() || slot.in_flight {
-            slot.ready().await?;
-        }
-        let limit = deadline::bound(slot.timeout);
-        match slot.conn.as_mut() {
-            None => Err(Kind::Lost("no connection".into()).into()),
-            Some($c) => {
-                slot.in_flight = true;
-                match tokio::time::timeout(limit, $call).await {
-                    Ok(r) => {
-                        slot.in_flight = false;
-                        r.map_err(Error::from)
-                    }
-                    Err(_) => Err(Kind::Lost(format!(
-                        "no answer within {:.1}s",
-                        limit.as_secs_f64()
-                    ))
-                    .into()),
-                }
-            }
-        }
-    }};
-}
-
-impl Lease {
-    /// Drops the connection instead of keeping it: after it broke, or when
-    /// the outcome of what was sent on it is unknown.
-    pub(crate) fn discard(&mut self) {
-        self.slot.abandon();
-    }
-
-    /// Rows changed by the last statement (0 once its connection was
-    /// given up on).
-    pub(crate) fn affected_rows(&self) -> u64 {
-        self.slot.conn.as_ref().map_or(0, |c| c.affected_rows())
-    }
-
-    /// `LAST_INSERT_ID()` as reported by the last statement's OK packet.
-    pub(crate) fn last_insert_id(&self) -> Option<u64> {
-        self.slot.conn.as_ref().and_then(|c| c.last_insert_id())
-    }
-
-    /// Runs a prepared statement, discarding any result.
-    pub(crate) async fn exec_drop<P>(&mut self, stmt: &str, params: P) -> Result<()>
-    where
-        P: Into<mysql_async::Params> + Send,
-    {
-        tracked!(self, |c| c.exec_drop(stmt, params))
-    }
-
-    /// Runs a prepared statement, returning its rows.
-    pub(crate) async fn exec_rows<P>(&mut self, stmt: &str, params: P) -> Result<Vec<Row>>
-    where
-        P: Into<mysql_async::Params> + Send,
-    {
-        tracked!(self, |c| c.exec(stmt, params))
-    }
-
-    /// Runs a prepared statement, returning its first row.
-    pub(crate) async fn exec_first_row<P>(&mut self, stmt: &str, params: P) -> Result<Option<Row>>
-    where
-        P: Into<mysql_async::Params> + Send,
-    {
-        tracked!(self, |c| c.exec_first(stmt, params))
-    }
-
-    /// Runs a text statement, discarding any result.
-    pub(crate) async fn query_drop(&mut self, stmt: &str) -> Result<()> {
-        tracked!(self, |c| c.query_drop(stmt))
-    }
-
-    /// Runs a text statement, returning its rows.
-    pub(crate) async fn query_rows(&mut self, stmt: &str) -> Result<Vec<Row>> {
-        tracked!(self, |c| c.query(stmt))
-    }
-
-    /// Runs several statements in one round trip (`a; b; c`), returning
-    /// each one's result: its columns as the server described them (none
-    /// for a statement without a result set, such as `SET`) and its rows.
-    /// Only for statements that cannot fail on their own (reads of tables
-    /// known to exist): after a failure midway through the batch the driver
-    /// may be out of step with the server, and session settings the batch
-    /// changed may stay changed, so the connection is dropped, and the next
-    /// statement connects afresh.
-    pub(crate) async fn query_sets(&mut self, stmts: &str) -> Result<Vec<ResultSet>> {
-        let sets = tracked!(self, |c| async move {
-            let mut result = c.query_iter(stmts).await?;
-            let mut sets = Vec::new();
-            while !result.is_empty() {
-                let columns = result.columns().unwrap_or_else(|| Vec::new().into());
-                sets.push(ResultSet {
-                    columns,
-                    rows: result.collect::<Row>().await?,
-                });
-            }
-            Ok::<_, mysql_async::Error>(sets)
-        });
-        if sets.is_err() {
-            self.discard();
-        }
-        sets
-    }
-
-    /// Runs a prepared statement that returns one number (a `COUNT(*)`, a
-    /// `GET_LOCK`); `None` for no row or NULL.
-    pub(crate) async fn exec_number<P>(
-        &mut self,
-        stmt: &str,
-        params: P,
-        what: &'static str,
-    ) -> Result<Option<i64>>
-    where
-        P: Into<mysql_async::Params> + Send,
-    {
-        match self.exec_first_row(stmt, params).await? {
-            Some(row) => Cells::new(row, what).take::<Option<i64>>(0, "result"),
-            None => Ok(None),
-        }
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        self.slot.last_used = Instant::now();
     }
 }

@@ -14,6 +14,8 @@
 //! often the cluster refused a write for a conflict with another node
 //! (1213); the ceiling is measured on the first node alone.
 
+mod scratch;
+
 use crate::db::{ConnectOptions, DbUrl};
 use crate::error::{Kind, Result};
 use crate::locks::{Entry, LockTable, Locks, Stats, Version};
@@ -150,11 +152,7 @@ impl Bench {
         };
         bench.table.ensure_row(&bench.row).await?;
         if !bench.fillers.is_empty() {
-            bench
-                .table
-                .writer()
-                .bench_fill(&bench.row, &bench.fillers)
-                .await?;
+            scratch::fill(&bench.table, &bench.row, &bench.fillers).await?;
         }
         Ok(bench)
     }
@@ -178,7 +176,7 @@ impl Bench {
 
     /// Removes the scratch row and closes every connection.
     pub async fn finish(self) -> Result<()> {
-        let removed = self.table.writer().bench_remove(&self.row).await;
+        let removed = scratch::remove(&self.table, &self.row).await;
         for t in self.workers {
             let _ = t.disconnect().await;
         }
@@ -381,7 +379,13 @@ async fn ceiling_phase(workers: &[LockTable], row: &str, slice: Duration) -> Res
     for t in workers {
         let t = t.clone();
         let row = row.to_string();
-        tasks.spawn(async move { t.writer().bench_ceiling(&row, deadline).await });
+        tasks.spawn(async move {
+            let (n, refused) = scratch::ceiling(&t, &row, deadline).await?;
+            // Counted as the lock protocol counts what it tries again.
+            t.stats().transient.fetch_add(refused, Ordering::Relaxed);
+            t.stats().conflicts.fetch_add(refused, Ordering::Relaxed);
+            Ok::<_, crate::Error>(n)
+        });
     }
     let mut commits = 0;
     while let Some(done) = tasks.join_next().await {

@@ -1,0 +1,163 @@
+//! Waiting for a busy lock, for [`LockTable::lock`]. The protocol has no
+//! notifications (no session state, no row locks held while waiting), so a
+//! waiter polls: it looks (one read) every 20–60 ms, tries (a write) only
+//! when the lock looks free, and reports what it waits for, until its
+//! deadline. Failures that pass (a lost connection, a conflict) are the
+//! plain operations' to retry; this loop waits only on a lock that is held.
+
+use super::guard::{AcquireOptions, CutOff, LockGuard, CLEANUP_GRACE, YIELD};
+use super::table::LockTable;
+use crate::db::Deadline;
+use crate::error::{Error, Kind, Pending, Result};
+use std::time::{Duration, Instant};
+
+/// How often a waiter looks, on average (each look is one read; with
+/// jitter, every 20–60 ms).
+const POLL: Duration = Duration::from_millis(40);
+/// After this long, a waiter looks less often, to spare the server.
+const POLL_PATIENT_AFTER: Duration = Duration::from_secs(30);
+const POLL_PATIENT: Duration = Duration::from_millis(250);
+
+/// A waiter's look that starts this close to the end of its wait and is
+/// cut off by the deadline ends the wait as one that ran out while the lock
+/// was held (as it was at the look before), not as a lost connection: a
+/// healthy server needs well under this for one look, and an outage that
+/// began earlier would have shown in an earlier look.
+const LAST_LOOK: Duration = Duration::from_millis(300);
+
+/// The pause before the next look, with jitter (0.5–1.5×), so waiters do
+/// not look in lockstep.
+fn poll_pause(waited: Duration) -> Duration {
+    let base = if waited < POLL_PATIENT_AFTER {
+        POLL
+    } else {
+        POLL_PATIENT
+    };
+    base.mul_f64(0.5 + fastrand::f64())
+}
+
+/// [`LockTable::lock`]: acquires by `d`, waiting while the lock is busy
+/// when `opts.wait` asks to, and leaves nothing held when cut off.
+pub(super) async fn lock(
+    t: &LockTable,
+    (row, name, holder): (&str, &str, &str),
+    opts: &AcquireOptions,
+    d: Deadline,
+    on_wait: impl FnMut(&Error),
+) -> Result<LockGuard> {
+    let t = t.until(d);
+    let started = Instant::now();
+    let held_before = t.holds(row, name, holder).await?;
+    let mut cut_off = CutOff {
+        table: &t,
+        lock: (!held_before).then_some((row, name, holder)),
+    };
+    let result = waiting(&t, (row, name, holder), opts, d, on_wait).await;
+    cut_off.disarm();
+    match result {
+        Ok(()) => Ok(LockGuard {
+            table: t.clone(),
+            row: row.into(),
+            name: name.into(),
+            holder: holder.into(),
+            held_before,
+        }),
+        Err(e) if matches!(e.kind(), Kind::Unsettled { .. }) && !held_before => {
+            t.release_later(row, name, holder);
+            let grace = Deadline::after(CLEANUP_GRACE);
+            match t.until(grace).finish_pending().await {
+                Ok(()) => Err(Kind::TimedOut {
+                    after: started.elapsed(),
+                    what: format!(
+                        "whether lock `{name}` in row `{row}` was taken could not be told in time; it is released again, nothing is left held"
+                    ),
+                }
+                .into()),
+                Err(cleanup) => Err(Kind::Unsettled {
+                    pending: Pending::Taken {
+                        row: row.into(),
+                        name: name.into(),
+                        holder: holder.into(),
+                    },
+                    why: format!(
+                        "{}; and releasing it again failed: {cleanup}",
+                        first_line(&e)
+                    ),
+                }
+                .into()),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn first_line(e: &Error) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
+/// Tries, and while the lock is busy, looks again until it looks free or
+/// the deadline passes.
+async fn waiting(
+    t: &LockTable,
+    (row, name, holder): (&str, &str, &str),
+    opts: &AcquireOptions,
+    d: Deadline,
+    mut on_wait: impl FnMut(&Error),
+) -> Result<()> {
+    let start = Instant::now();
+    let waits = opts.wait.is_some();
+    // Just released by us: let a waiter have its turn first.
+    if let Some(at) = t.released_at(row, name) {
+        let left = YIELD.saturating_sub(at.elapsed());
+        if !left.is_zero() {
+            d.pause(left).await;
+        }
+    }
+    // Why the last look found it busy.
+    let mut busy: Option<Error> = None;
+    loop {
+        let looked = Instant::now();
+        // Once it was busy, look (one read) before trying (a write).
+        let attempt = async {
+            if busy.is_some() {
+                t.may_take(row, name, holder, &opts.unless_held).await?;
+            }
+            t.acquire_unless(row, name, holder, &opts.unless_held).await
+        };
+        match attempt.await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_busy() => {
+                if !waits {
+                    return Err(e);
+                }
+                if d.passed() {
+                    return Err(Kind::WaitTimeout {
+                        waited: start.elapsed(),
+                        what: e.to_string(),
+                    }
+                    .into());
+                }
+                on_wait(&e);
+                busy = Some(e);
+                d.pause(poll_pause(start.elapsed())).await;
+            }
+            // The wait ran out during a look that began at its very end
+            // (see LAST_LOOK); nothing of it landed (that would be
+            // `Unsettled`).
+            Err(e)
+                if matches!(e.kind(), Kind::TimedOut { .. } | Kind::Lost(_))
+                    && busy.is_some()
+                    && waits
+                    && d.passed()
+                    && d.instant().saturating_duration_since(looked) < LAST_LOOK =>
+            {
+                return Err(Kind::WaitTimeout {
+                    waited: start.elapsed(),
+                    what: busy.map(|b| b.to_string()).unwrap_or_default(),
+                }
+                .into());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
