@@ -18,6 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = AcquireOptions {
         wait: Some(Duration::from_secs(10)),
         unless_held: vec![glob::Pattern::new("update")?],
+        ..AcquireOptions::default()
     };
     let guard = table
         .lock("platform", "backup", &holder, &opts, |why| {

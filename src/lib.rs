@@ -45,4 +45,4 @@ pub mod supervise;
 
 pub use db::url::DbUrl;
 pub use error::{Error, Kind, Result};
-pub use locks::{AcquireOptions, LockGuard, LockTable};
+pub use locks::{AcquireOptions, Acquired, LockGuard, LockTable};

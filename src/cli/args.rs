@@ -444,6 +444,9 @@ impl WaitOpts {
             // `--wait 0` is one try, as no `--wait` is.
             wait: self.wait.filter(|w| !w.is_zero()),
             unless_held,
+            // Each `locks acquire` is a process of its own: only the row
+            // can say whether the holder held the lock before.
+            check_held_first: true,
         })
     }
 }

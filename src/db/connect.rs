@@ -401,10 +401,9 @@ fn table_from_message(msg: &str) -> String {
 /// handshake (`5.5.5-10.11.6-MariaDB`), which the driver parses to a
 /// version of 10 or more; MySQL's versions are 5.x, 8.x and 9.x.
 ///
-/// It matters for two things: MariaDB's JSON functions edit `dataJson` in
-/// place, keeping key order, while MySQL's return their canonical form
-/// (keys re-sorted, duplicates dropped), which would rewrite locks that
-/// locksmith does not own; and only MariaDB has Galera's `wsrep` settings.
+/// It matters for two things: the server-side splice of a lock write is
+/// used (and tested) on MariaDB only, and only MariaDB has Galera's
+/// `wsrep` settings.
 pub(crate) fn is_mariadb(conn: &Conn) -> bool {
     server_is_mariadb(conn.server_version())
 }

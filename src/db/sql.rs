@@ -5,6 +5,8 @@
 //! reading rows, the compare-and-swap write, the audit trail and the
 //! migration lock. Values always travel as parameters, never spliced in.
 
+use super::value::Param;
+
 /// Run on every new connection to MariaDB, in one round trip with the
 /// question whether this is a Galera node: strict mode, so the server
 /// errors instead of truncating or mangling data, whatever the server's
@@ -327,74 +329,167 @@ pub const REPAIR_WRITE: &str = "UPDATE locks SET dataJson = ?, version = ? \
 /// Bump the version without touching the locks.
 pub const CAS_BUMP: &str = "UPDATE locks SET version = version + ? WHERE id = ? AND version = ?";
 
-/// The `WHERE` of [`FAST_ACQUIRE`] and [`FAST_RELEASE`]: the row, and the
-/// conditions under which the server's JSON edit is sound (see
-/// [`FAST_ACQUIRE`]). Params: id, quoted name (twice).
+/// The conditions under which the server may splice a lock into the row
+/// as text (see [`FAST_ACQUIRE`]), after `WHERE id = ?`: a version a CAS
+/// can move on from, an id without a trailing space, text that starts with
+/// `{` and ends with `}`, and no `\u` or `\/` escape anywhere in it.
 macro_rules! fast_path_sound {
     () => {
-        "WHERE id = ? AND LEFT(dataJson, 1) = '{' \
-           AND LOCATE(_binary'\\\\u', CAST(dataJson AS BINARY)) = 0 \
-           AND LOCATE(_binary'\\\\/', CAST(dataJson AS BINARY)) = 0 \
-           AND LOCATE(CAST(? AS BINARY), CAST(dataJson AS BINARY), \
-                      LOCATE(CAST(? AS BINARY), CAST(dataJson AS BINARY)) + 1) = 0 \
-           AND version IS NOT NULL AND version < 2147483647 AND RIGHT(id, 1) <> ' '"
+        " AND version IS NOT NULL AND version < 2147483647 AND RIGHT(id, 1) <> ' ' \
+         AND LEFT(dataJson, 1) = '{' AND dataJson LIKE BINARY '%}' \
+         AND dataJson NOT LIKE BINARY '%\\\\u%' ESCAPE '|' \
+         AND dataJson NOT LIKE BINARY '%\\\\/%' ESCAPE '|'"
     };
 }
 
-/// Acquire evaluated by the server under its row lock, with no prior read:
-/// adds `name: holder` when `name` is absent. Params: path (see
-/// [`json_path`]), holder, id, the quoted name ([`json_string`]) twice,
-/// path.
+/// Acquire evaluated by the server under its row lock, with no prior
+/// read: splices `"name":"holder"` in right after the opening `{` (with a
+/// `,` after it unless the object is `{}`), exactly where
+/// [`crate::locks::Locks::add`] puts it, when `name` is not in the row.
+/// Every other byte of the row stays as it was. Params: the entry, the
+/// entry followed by `,`, id, the quoted name as a `LIKE` pattern
+/// (`%"name"%`, see [`like_pattern`]).
 ///
-/// Sound only where the stored text spells every key one way, so it matches
-/// nothing for blobs holding `\u` or `\/` escapes (which could spell a key
-/// differently), for anything not starting with `{`, and for a row whose
-/// text holds the quoted name more than once (the name may be written
-/// twice, which makes the row ambiguous, and read + CAS refuses it; a value
-/// spelled like the name only costs the slower path). A whole-row check
-/// (`JSON_KEYS`) would also catch other names written twice, but it costs
-/// three times the JSON work under the row lock: 425 instead of 1,860
-/// operations a second with 1,000 locks in the row. Read + CAS, which
-/// parses the row anyway, refuses any row with a name written twice;
-/// likewise for a version that is NULL or at the INT maximum, which no CAS
-/// can move on from, and for a stored id ending in a space, which the
-/// collation takes for the id without it (locksmith never writes such an
-/// id, so the row is another one than the caller named). Text that starts
-/// with `{` but is not valid JSON makes the JSON functions fail, which
-/// strict mode turns into an error that aborts the statement. In each case
-/// the caller falls back to read + CAS, which decides exactly.
+/// Text splicing is sound only where the text spells each key one way and
+/// is laid out as the statement expects, so it matches nothing (and the
+/// caller falls back to read + CAS, which parses the row and decides
+/// exactly) unless: the text is `{}`, or starts with `{"` (an entry right
+/// after the brace) and ends with `}`; it holds no `\u` or `\/` escape
+/// (the only ways to spell a string other than the one way locksmith and
+/// JSON.stringify do, so the name written as a key would be found); and
+/// the quoted name appears nowhere in it (as a key or as anything else); the version
+/// is one a CAS can move on from (not NULL, below the INT maximum); and the
+/// stored id does not end in a space, which the collation would take for
+/// the id without it. The scans are binary (`LIKE BINARY`, which reads the
+/// column in place; `LOCATE` in the column's collation walks characters
+/// and costs several times more on a large row). The text is not parsed:
+/// a row that is not valid JSON in its middle is left as broken as it was
+/// (a lock write never makes valid text invalid), and read + CAS, which
+/// parses it, refuses it.
 ///
-/// `LAST_INSERT_ID(version + 1)` hands the new version back in the OK packet
-/// at no extra round trip, so the caller can tell whether anyone else wrote
-/// since its own last write.
+/// `LAST_INSERT_ID(version + 1)` hands the new version back in the OK
+/// packet at no extra round trip: the caller can tell whether anyone else
+/// wrote since its own last write, and it is the lock's fencing token.
 pub const FAST_ACQUIRE: &str = concat!(
     "UPDATE locks \
-     SET dataJson = JSON_INSERT(dataJson, ?, ?), version = LAST_INSERT_ID(version + 1) ",
+     SET dataJson = IF(dataJson = '{}', CONCAT('{', ?, '}'), INSERT(dataJson, 2, 0, ?)), \
+         version = LAST_INSERT_ID(version + 1) \
+     WHERE id = ?",
     fast_path_sound!(),
-    " AND JSON_EXTRACT(dataJson, ?) IS NULL"
+    " AND (dataJson = '{}' OR (LEFT(dataJson, 2) = '{\"' AND dataJson NOT LIKE BINARY ? ESCAPE '|'))"
 );
 
-/// Release evaluated by the server: removes `name` when its holder is exactly
-/// the string `holder`. Params: path, id, quoted name (twice), path,
-/// quoted holder. Same soundness rules as [`FAST_ACQUIRE`].
-pub const FAST_RELEASE: &str = concat!(
-    "UPDATE locks \
-     SET dataJson = JSON_REMOVE(dataJson, ?), version = LAST_INSERT_ID(version + 1) ",
-    fast_path_sound!(),
-    " AND BINARY JSON_EXTRACT(dataJson, ?) = BINARY ?"
-);
-
-/// The JSON path of one key, `$."name"`, for [`FAST_ACQUIRE`] and
-/// [`FAST_RELEASE`]. MariaDB matches a quoted path key byte for byte against
-/// the stored key's escaped text, which both MariaDB and locksmith write with
-/// the same escapes (`\"` and `\\`; names have no control characters).
-pub fn json_path(name: &str) -> String {
-    format!("$.{}", json_string(name))
+/// Where the entry `"name":"holder"` (param) starts in the row, in
+/// characters: 0 when it is not there. Near the front, where locksmith
+/// adds its locks, this reads only the first few hundred bytes.
+macro_rules! entry_at {
+    () => {
+        "LOCATE(?, dataJson)"
+    };
 }
 
-/// A string as JSON text, the way the stored holder is compared.
+/// Release evaluated by the server: removes the entry `"name":"holder"`
+/// (holder a string) by the Remove rule of [`crate::locks::entries`]: with
+/// the `,` after it, or, as the last of several, with the `,` before it.
+/// Under [`FAST_ACQUIRE`]'s conditions, and only where the entry is surely
+/// one of the row's own (not text inside another value): it is preceded by
+/// the opening `{` or a `,` and followed by a `,` or the closing `}`, and
+/// what comes before it holds no backslash, no `{` or `[` after the
+/// opening brace and an even number of `"` (so it is at the top level,
+/// outside any string); and
+/// the quoted name appears only once in the whole row (a name written twice
+/// is ambiguous, and read + CAS refuses it). Params: see
+/// [`fast_release_params`].
+pub const FAST_RELEASE: &str = concat!(
+    "UPDATE locks \
+     SET dataJson = INSERT(dataJson, ",
+    entry_at!(),
+    " - (SUBSTRING(dataJson, ",
+    entry_at!(),
+    " + ?, 1) = '}' AND SUBSTRING(dataJson, ",
+    entry_at!(),
+    " - 1, 1) = ','), ? + IF(SUBSTRING(dataJson, ",
+    entry_at!(),
+    " - 1, 1) = '{' AND SUBSTRING(dataJson, ",
+    entry_at!(),
+    " + ?, 1) = '}', 0, 1), ''), \
+         version = LAST_INSERT_ID(version + 1) \
+     WHERE id = ?",
+    fast_path_sound!(),
+    " AND ",
+    entry_at!(),
+    " > 1 AND SUBSTRING(dataJson, ",
+    entry_at!(),
+    " - 1, 1) IN ('{', ',') AND SUBSTRING(dataJson, ",
+    entry_at!(),
+    " + ?, 1) IN (',', '}') AND LOCATE('{', LEFT(dataJson, ",
+    entry_at!(),
+    " - 1), 2) = 0 AND LOCATE('[', LEFT(dataJson, ",
+    entry_at!(),
+    " - 1)) = 0 AND LOCATE('\\\\', LEFT(dataJson, ",
+    entry_at!(),
+    " - 1)) = 0 AND MOD(CHAR_LENGTH(LEFT(dataJson, ",
+    entry_at!(),
+    " - 1)) - CHAR_LENGTH(REPLACE(LEFT(dataJson, ",
+    entry_at!(),
+    " - 1), '\"', '')), 2) = 0 AND dataJson NOT LIKE BINARY ? ESCAPE '|'"
+);
+
+/// The params of [`FAST_RELEASE`], in order: `entry` is the entry's text
+/// (`"name":"holder"`), `chars` its length in characters, `twice` the
+/// pattern that finds the quoted name written twice (`%"name"%"name"%`).
+pub fn fast_release_params(entry: &str, chars: i64, twice: &str, id: &str) -> Vec<Param> {
+    let e = || Param::Text(entry.to_string());
+    vec![
+        e(),
+        e(),
+        Param::Int(chars),
+        e(),
+        Param::Int(chars),
+        e(),
+        e(),
+        Param::Int(chars),
+        Param::Text(id.to_string()),
+        e(),
+        e(),
+        e(),
+        Param::Int(chars),
+        e(),
+        e(),
+        e(),
+        e(),
+        e(),
+        Param::Text(twice.to_string()),
+    ]
+}
+
+/// `text` as a `LIKE` pattern that matches it literally, with `|` as the
+/// escape character (as the statements above declare it).
+pub fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '|') {
+            out.push('|');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A `LIKE` pattern (escape `|`) that matches any text holding each of
+/// `parts`, in order.
+pub fn like_pattern(parts: &[&str]) -> String {
+    let mut out = String::from("%");
+    for p in parts {
+        out.push_str(&like_literal(p));
+        out.push('%');
+    }
+    out
+}
+
+/// A string as JSON text, the way locksmith writes names and holders.
 pub fn json_string(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serialises")
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
 /// End a session of ours whose last statement may still be running: its

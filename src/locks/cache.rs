@@ -28,7 +28,7 @@ impl Plain<'_> {
             if locks.contains(self.name) {
                 return false;
             }
-            locks.push(Entry::new(self.name, self.holder));
+            locks.add(Entry::new(self.name, self.holder));
             true
         } else {
             match locks.get(self.name) {

@@ -67,11 +67,13 @@ impl Change {
         }
     }
 
-    /// Does this change remove exactly what `planned` removes (the same
-    /// locks from the same holders, the same replaced text)? A plan an
+    /// Does this change remove what `planned` removes: the same locks,
+    /// from holders with equal JSON values (another writer may have
+    /// re-spaced or re-ordered a holder object meanwhile; see
+    /// [`Locks::same_meaning`]), and the same replaced text? A plan an
     /// operator confirmed is only carried out while this holds.
     pub fn same_effect(&self, planned: &Change) -> bool {
-        self.removed == planned.removed
+        self.removed.same_meaning(&planned.removed)
             && self.replaced_raw == planned.replaced_raw
             && self.repairs == planned.repairs
     }

@@ -28,6 +28,21 @@ pub const CLEANUP_GRACE: Duration = Duration::from_millis(1500);
 /// same reason: a loop of them re-takes the lock within milliseconds.)
 pub const YIELD: Duration = Duration::from_millis(60);
 
+/// What an acquire found and did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Acquired {
+    /// It wrote: the holder did not hold the lock before. (False when it
+    /// held it already, which makes acquiring a success that changes
+    /// nothing.)
+    pub changed: bool,
+    /// The row's version right after the acquire (or as found, when it
+    /// held the lock already): the lock's fencing token. Every later
+    /// acquire on the row gets a greater one, since every write raises the
+    /// version. `None` only when an earlier attempt's write was found to
+    /// have landed by a read that could not tell the version it made.
+    pub fence: Option<i64>,
+}
+
 /// How to acquire.
 #[derive(Clone, Debug, Default)]
 pub struct AcquireOptions {
@@ -36,6 +51,13 @@ pub struct AcquireOptions {
     /// Also refuse (and wait) while any other lock matching one of these
     /// globs is held, e.g. `app_task_*`.
     pub unless_held: Vec<glob::Pattern>,
+    /// Read the row first, to learn whether the holder holds the lock
+    /// already, so that an acquisition cut off before it knows whether it
+    /// took the lock never releases one the holder held before it began
+    /// (another process using the same holder). Costs a read; without it,
+    /// only this table's own record of what it took for the holder is
+    /// consulted. `locks acquire` sets it.
+    pub check_held_first: bool,
 }
 
 /// A held lock. Release it with [`LockGuard::release`]; see the module docs
@@ -48,6 +70,7 @@ pub struct LockGuard {
     pub(super) name: String,
     pub(super) holder: String,
     pub(super) held_before: bool,
+    pub(super) fence: Option<i64>,
 }
 
 impl LockGuard {
@@ -69,6 +92,14 @@ impl LockGuard {
     pub fn holder(&self) -> &str {
         &self.holder
     }
+    /// The lock's fencing token: the row's version right after the
+    /// acquire. Every later acquire on the row gets a greater one, so a
+    /// store that remembers the greatest token it has seen can refuse a
+    /// write from a holder that lost the lock meanwhile.
+    pub fn fence(&self) -> Option<i64> {
+        self.fence
+    }
+
     /// The table it was taken through.
     pub fn table(&self) -> &LockTable {
         &self.table

@@ -34,7 +34,7 @@ pub use audit::{AuditInfo, AuditRecord};
 pub use data::{LockData, RowState, Version};
 pub use edit::{Change, Edit};
 pub use entries::{Entry, Locks};
-pub use guard::{AcquireOptions, LockGuard};
+pub use guard::{AcquireOptions, Acquired, LockGuard};
 pub use operator::WriteOpts;
 pub use table::LockTable;
 pub use write::Stats;

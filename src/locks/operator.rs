@@ -112,7 +112,7 @@ async fn attempt(
         .write_change(&mut c, edit, &change, opts.audit.as_ref())
         .await?
     {
-        Outcome::Landed => Ok(change),
+        Outcome::Landed(_) => Ok(change),
         Outcome::Unknown(e) => {
             *sent = Some(change);
             Err(Failure::unsure(e))

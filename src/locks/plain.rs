@@ -8,6 +8,7 @@
 
 use super::cache::Plain;
 use super::data::{may_take, new_entry};
+use super::guard::Acquired;
 use super::read;
 use super::write::{Outcome, Writer};
 use crate::db::retry::{Failure, Passing, Policy, Retry};
@@ -41,7 +42,7 @@ pub(super) async fn acquire(
     op: Plain<'_>,
     unless: &[glob::Pattern],
     d: Deadline,
-) -> Result<()> {
+) -> Result<Acquired> {
     let (row, name, holder) = (op.row, op.name, op.holder);
     let heard = |class: Passing, _: &Error| count(w, class);
     let mut retry = Retry::new(d, Policy::OPERATION)
@@ -57,18 +58,25 @@ pub(super) async fn acquire(
         let tried = async {
             let mut c = s.lease(d).await.map_err(still(a.unsure))?;
             // An earlier attempt's write may have landed: then it is done.
-            if a.unsure
-                && read::holds(&mut c, row, name, holder)
-                    .await
-                    .map_err(Failure::unsure)?
-            {
-                return Ok(());
+            if a.unsure {
+                let now = read::row(&mut c, row).await.map_err(Failure::unsure)?;
+                if let Some(s) = now.filter(|s| holds(s, name, holder)) {
+                    return Ok(Acquired {
+                        changed: true,
+                        fence: s.version.number(),
+                    });
+                }
             }
             let mut created = false;
             let state = loop {
                 if unless.is_empty() {
                     match w.plain(&mut c, op).await? {
-                        Outcome::Landed => return Ok(()),
+                        Outcome::Landed(fence) => {
+                            return Ok(Acquired {
+                                changed: true,
+                                fence,
+                            })
+                        }
                         Outcome::Unknown(e) => return Err(Failure::unsure(e)),
                         Outcome::Missed => {}
                     }
@@ -90,11 +98,17 @@ pub(super) async fn acquire(
             let version = state.number()?;
             if may_take(row, &locks, name, holder, unless)? {
                 // Already ours: acquiring is idempotent.
-                return Ok(());
+                return Ok(Acquired {
+                    changed: false,
+                    fence: Some(version),
+                });
             }
-            locks.push(new_entry(name, holder));
+            locks.add(new_entry(name, holder));
             match w.cas_plain(&mut c, &op, version, locks).await? {
-                Outcome::Landed => Ok(()),
+                Outcome::Landed(fence) => Ok(Acquired {
+                    changed: true,
+                    fence,
+                }),
                 Outcome::Unknown(e) => Err(Failure::unsure(e)),
                 Outcome::Missed => Err(Kind::Contended(row.into()).into()),
             }
@@ -145,7 +159,7 @@ pub(super) async fn release(
                 return Ok(());
             }
             match w.plain(&mut c, op).await? {
-                Outcome::Landed => return Ok(()),
+                Outcome::Landed(_) => return Ok(()),
                 Outcome::Unknown(e) => return Err(Failure::unsure(e)),
                 Outcome::Missed => {}
             }
@@ -177,7 +191,7 @@ pub(super) async fn release(
             }
             locks.remove(name);
             match w.cas_plain(&mut c, &op, version, locks).await? {
-                Outcome::Landed => Ok(()),
+                Outcome::Landed(_) => Ok(()),
                 Outcome::Unknown(e) => Err(Failure::unsure(e)),
                 Outcome::Missed => Err(Kind::Contended(row.into()).into()),
             }
@@ -187,4 +201,12 @@ pub(super) async fn release(
             return done;
         }
     }
+}
+
+/// Whether `holder` holds `name` in the row as read.
+fn holds(s: &super::data::RowState, name: &str, holder: &str) -> bool {
+    s.data
+        .locks()
+        .and_then(|l| l.get(name).map(|e| e.held_by(holder)))
+        .unwrap_or(false)
 }

@@ -18,7 +18,7 @@ use super::data::{
     may_take, validate_entry, validate_row_id, validate_stored_row_id, validate_text, RowState,
 };
 use super::edit::{Change, Edit};
-use super::guard::{AcquireOptions, LockGuard};
+use super::guard::{AcquireOptions, Acquired, LockGuard};
 use super::operator::{self, WriteOpts};
 use super::write::{Stats, Writer};
 use super::{plain, read, wait};
@@ -52,6 +52,10 @@ struct Inner {
     pending: Mutex<Vec<(String, String, String)>>,
     /// The last lock this table released, and when: (row, name, time).
     released: Mutex<Option<(String, String, Instant)>>,
+    /// Locks this table took through [`LockTable::lock`] and has not
+    /// released: (row, name, holder). A hint that the holder may hold a
+    /// lock it asks for again (see [`AcquireOptions::check_held_first`]).
+    taken: Mutex<Vec<(String, String, String)>>,
 }
 
 impl std::fmt::Debug for LockTable {
@@ -95,6 +99,7 @@ impl LockTable {
                 session,
                 pending: Mutex::default(),
                 released: Mutex::default(),
+                taken: Mutex::default(),
             }),
             until: None,
         })
@@ -240,8 +245,8 @@ impl LockTable {
 
     /// Takes `name` for `holder`; fails with [`Kind::Held`] when taken.
     /// Creates the row when it is missing. Acquiring a lock the holder
-    /// already holds succeeds and writes nothing.
-    pub async fn acquire(&self, row: &str, name: &str, holder: &str) -> Result<()> {
+    /// already holds succeeds and writes nothing (`changed` is false).
+    pub async fn acquire(&self, row: &str, name: &str, holder: &str) -> Result<Acquired> {
         self.acquire_unless(row, name, holder, &[]).await
     }
 
@@ -253,7 +258,7 @@ impl LockTable {
         name: &str,
         holder: &str,
         unless: &[glob::Pattern],
-    ) -> Result<()> {
+    ) -> Result<Acquired> {
         validate_row_id(row)?;
         validate_text("lock name", name)?;
         validate_text("holder", holder)?;
@@ -348,7 +353,32 @@ impl LockTable {
         )
         .await?;
         *lock(&self.inner.released) = Some((row.into(), name.into(), Instant::now()));
+        self.forget(row, name, holder);
         Ok(())
+    }
+
+    /// Notes that this table took `name` in `row` for `holder`.
+    pub(crate) fn remember(&self, row: &str, name: &str, holder: &str) {
+        let mut taken = lock(&self.inner.taken);
+        if !taken
+            .iter()
+            .any(|(r, n, h)| r == row && n == name && h == holder)
+        {
+            taken.push((row.into(), name.into(), holder.into()));
+        }
+    }
+
+    /// Whether this table took `name` in `row` for `holder` and has not
+    /// released it (as far as it knows).
+    pub(crate) fn remembers(&self, row: &str, name: &str, holder: &str) -> bool {
+        lock(&self.inner.taken)
+            .iter()
+            .any(|(r, n, h)| r == row && n == name && h == holder)
+    }
+
+    /// Forgets that this table took `name` in `row` for `holder`.
+    fn forget(&self, row: &str, name: &str, holder: &str) {
+        lock(&self.inner.taken).retain(|(r, n, h)| !(r == row && n == name && h == holder));
     }
 
     /// When this table last released `name` in `row`, if lately.
@@ -483,7 +513,15 @@ impl LockTable {
         let d = self.deadline();
         self.until(d).finish_pending().await?;
         let (s, w) = (&self.inner.session, &self.inner.writer);
-        operator::edit(s, w, row, edit, opts, planned, d).await
+        let change = operator::edit(s, w, row, edit, opts, planned, d).await?;
+        if !change.dry_run {
+            for e in change.removed.iter() {
+                if let Some(name) = e.name() {
+                    self.forget(row, name, &e.holder_text());
+                }
+            }
+        }
+        Ok(change)
     }
 }
 

@@ -5,7 +5,7 @@
 //! deadline. Failures that pass (a lost connection, a conflict) are the
 //! plain operations' to retry; this loop waits only on a lock that is held.
 
-use super::guard::{AcquireOptions, CutOff, LockGuard, CLEANUP_GRACE, YIELD};
+use super::guard::{AcquireOptions, Acquired, CutOff, LockGuard, CLEANUP_GRACE, YIELD};
 use super::table::LockTable;
 use crate::db::Deadline;
 use crate::error::{Error, Kind, Pending, Result};
@@ -47,7 +47,16 @@ pub(super) async fn lock(
 ) -> Result<LockGuard> {
     let t = t.until(d);
     let started = Instant::now();
-    let held_before = t.holds(row, name, holder).await?;
+    // Whether the holder held the lock before: the acquire itself says so
+    // (it writes nothing then), unless it is cut off before it can. Only
+    // when there is reason to think so (this table took the lock for the
+    // holder and has not released it, or the caller asks) is the row read
+    // first, so that a cut-off acquisition never releases a lock held
+    // before it began.
+    let held_before = match opts.check_held_first || t.remembers(row, name, holder) {
+        true => t.holds(row, name, holder).await?,
+        false => false,
+    };
     let mut cut_off = CutOff {
         table: &t,
         lock: (!held_before).then_some((row, name, holder)),
@@ -55,13 +64,17 @@ pub(super) async fn lock(
     let result = waiting(&t, (row, name, holder), opts, d, on_wait).await;
     cut_off.disarm();
     match result {
-        Ok(()) => Ok(LockGuard {
-            table: t.clone(),
-            row: row.into(),
-            name: name.into(),
-            holder: holder.into(),
-            held_before,
-        }),
+        Ok(took) => {
+            t.remember(row, name, holder);
+            Ok(LockGuard {
+                table: t.clone(),
+                row: row.into(),
+                name: name.into(),
+                holder: holder.into(),
+                held_before: held_before || !took.changed,
+                fence: took.fence,
+            })
+        }
         Err(e) if matches!(e.kind(), Kind::Unsettled { .. }) && !held_before => {
             t.release_later(row, name, holder);
             let grace = Deadline::after(CLEANUP_GRACE);
@@ -103,11 +116,13 @@ async fn waiting(
     opts: &AcquireOptions,
     d: Deadline,
     mut on_wait: impl FnMut(&Error),
-) -> Result<()> {
+) -> Result<Acquired> {
     let start = Instant::now();
     let waits = opts.wait.is_some();
-    // Just released by us: let a waiter have its turn first.
-    if let Some(at) = t.released_at(row, name) {
+    // Just released by us, and taking it again in a loop of waiters: let
+    // a waiter have its turn first. (One try, without waiting, takes it at
+    // once.)
+    if let Some(at) = t.released_at(row, name).filter(|_| waits) {
         let left = YIELD.saturating_sub(at.elapsed());
         if !left.is_zero() {
             d.pause(left).await;
@@ -125,7 +140,7 @@ async fn waiting(
             t.acquire_unless(row, name, holder, &opts.unless_held).await
         };
         match attempt.await {
-            Ok(()) => return Ok(()),
+            Ok(took) => return Ok(took),
             Err(e) if e.is_busy() => {
                 if !waits {
                     return Err(e);

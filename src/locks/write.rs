@@ -26,8 +26,11 @@ use std::sync::Mutex;
 /// Counters of what the protocol did, for the bench.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Operations answered by a single statement with no read first.
+    /// Operations answered by a single statement with no read first: the
+    /// server's splice, or a CAS from the client's copy of the row.
     pub fast: AtomicU64,
+    /// Of those, the CAS from the client's copy of the row.
+    pub cached: AtomicU64,
     /// Operations that needed the read-then-CAS path.
     pub slow: AtomicU64,
     /// Writes that lost to another writer and were tried again: CAS writes
@@ -43,8 +46,9 @@ pub struct Stats {
 /// What became of one write.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// It landed.
-    Landed,
+    /// It landed, taking the row to this version when it is known (the
+    /// server's splice hands it back; a CAS knows it).
+    Landed(Option<i64>),
     /// It did not: a CAS conflict, or a conditional UPDATE that matched
     /// nothing. Nothing was written.
     Missed,
@@ -56,22 +60,23 @@ pub(crate) enum Outcome {
 }
 
 /// What lock writes keep between operations: the client's copy of the
-/// row, the counters, and whether the server's JSON edit may be used. It
+/// row, the counters, and whether the server may splice the row's text. It
 /// writes through the lease it is given; it reads only to refill its copy.
 pub(crate) struct Writer {
     stats: Stats,
     cache: Mutex<Cache>,
-    /// The server edits JSON in place (MariaDB), so the server-evaluated
-    /// acquire and release keep every other lock exactly as stored. On
-    /// MySQL they would re-sort keys, so read + CAS does all the work there.
-    server_json: bool,
+    /// The server splices the row's text for an acquire or release with
+    /// no read first ([`sql::FAST_ACQUIRE`]): on MariaDB, where that
+    /// statement is tested. On MySQL (which deprecates `LIKE BINARY`) read
+    /// + CAS does all the work; the bytes written are the same.
+    splice_on_server: bool,
 }
 
 impl Writer {
-    /// A writer for a server that is MariaDB (`server_json`) or not.
-    pub(crate) fn new(server_json: bool) -> Writer {
+    /// A writer for a server that is MariaDB (`splice_on_server`) or not.
+    pub(crate) fn new(splice_on_server: bool) -> Writer {
         Writer {
-            server_json,
+            splice_on_server,
             stats: Stats::default(),
             cache: Mutex::default(),
         }
@@ -111,9 +116,11 @@ impl Writer {
     }
 
     /// A plain acquire or release in one statement, with no read: a CAS
-    /// from the cached copy of the row when there is one (no JSON work on
-    /// the server), else, on MariaDB, the server-evaluated conditional
-    /// UPDATE. [`Outcome::Missed`]: the read + CAS path must decide.
+    /// from the cached copy of the row when there is one (the server only
+    /// compares the version), else, on MariaDB, the server splices the
+    /// text under its row lock. Both write the same bytes (see
+    /// [`super::entries`]). [`Outcome::Missed`]: the read + CAS path must
+    /// decide.
     pub(crate) async fn plain(&self, c: &mut Lease, op: Plain<'_>) -> Result<Outcome> {
         let cached = self.cache().take_next(&op);
         if let Some((version, next)) = cached {
@@ -124,30 +131,28 @@ impl Writer {
                 }
                 done => {
                     self.stats.fast.fetch_add(1, Ordering::Relaxed);
+                    self.stats.cached.fetch_add(1, Ordering::Relaxed);
                     return Ok(done);
                 }
             }
         }
-        if !self.server_json {
+        if !self.splice_on_server {
             return Ok(Outcome::Missed);
         }
-        let path = sql::json_path(op.name);
-        // The name as its key is spelled in the text, to check it is there
-        // at most once.
+        // The entry as every writer of locksmith spells it, and the name's
+        // key, to find it written elsewhere.
         let key = sql::json_string(op.name);
+        let entry = format!("{key}:{}", sql::json_string(op.holder));
         let sent = if op.acquire {
-            let params = (&path, op.holder, op.row, &key, &key, &path);
+            let with_comma = format!("{entry},");
+            let absent = sql::like_pattern(&[&key]);
+            let params = (&entry, &with_comma, op.row, &absent);
             c.exec_drop(sql::FAST_ACQUIRE, params).await
         } else {
-            let params = (
-                &path,
-                op.row,
-                &key,
-                &key,
-                &path,
-                sql::json_string(op.holder),
-            );
-            c.exec_drop(sql::FAST_RELEASE, params).await
+            let chars = entry.chars().count() as i64;
+            let twice = sql::like_pattern(&[&key, &key]);
+            let params = sql::fast_release_params(&entry, chars, &twice, op.row);
+            c.exec_drop(sql::FAST_RELEASE, Args(params)).await
         };
         match sent {
             Ok(()) if c.affected_rows() == 1 => {
@@ -156,25 +161,33 @@ impl Writer {
                 let quiet = self.cache().applied(&op, version);
                 if quiet {
                     // Nobody else wrote between our last two writes: worth
-                    // one read so the next operations can skip the JSON work.
+                    // one read so the next operations can skip the server's
+                    // scans.
                     // Only a cache refill: the operation has landed, and a
                     // failed read must not turn it into an error.
                     if let Ok(Some(state)) = read::row(c, op.row).await {
                         self.cache().seen(&state);
                     }
                 }
-                Ok(Outcome::Landed)
+                Ok(Outcome::Landed(version))
             }
             Ok(()) => Ok(Outcome::Missed),
             Err(e) if e.is_lost() => {
                 self.cache().forget();
                 Ok(Outcome::Unknown(e))
             }
-            // Nothing was written: unparsable data made a JSON function fail,
-            // or the server's spacing made the value too long for TEXT (1406).
-            // The read + CAS path decides, and reports exactly; the limit is
-            // on locksmith's own compact JSON, whichever path writes it.
-            Err(e) if e.server_code().is_some() && passing(&e).is_none() => Ok(Outcome::Missed),
+            // Nothing was written: what the row holds made the statement
+            // fail (strict mode): the spliced value would not fit in TEXT
+            // (1406), a version that is not a number (1292). The read + CAS
+            // path decides, and reports exactly. A statement the server
+            // cannot parse or bind (1064, 1210) is locksmith's own bug, and
+            // is never taken for a row that merely needs the slow path.
+            Err(e)
+                if passing(&e).is_none()
+                    && e.server_code().is_some_and(|c| !matches!(c, 1064 | 1210)) =>
+            {
+                Ok(Outcome::Missed)
+            }
             Err(e) => Err(e),
         }
     }
@@ -192,7 +205,10 @@ impl Writer {
         let params = Args(vec![json.into(), op.row.into(), version.into()]);
         let outcome = self.write(c, op.row, sql::CAS_WRITE, params, None).await?;
         match outcome {
-            Outcome::Landed => self.cache().wrote(op.row, version + 1, Some(locks)),
+            Outcome::Landed(_) => {
+                self.cache().wrote(op.row, version + 1, Some(locks));
+                return Ok(Outcome::Landed(Some(version + 1)));
+            }
             _ => self.cache().forget(),
         }
         Ok(outcome)
@@ -293,7 +309,7 @@ async fn finish(
         }
     }
     match r {
-        Ok(true) => Ok(Outcome::Landed),
+        Ok(true) => Ok(Outcome::Landed(None)),
         Ok(false) => Ok(Outcome::Missed),
         Err(e) if e.is_lost() => Ok(Outcome::Unknown(e)),
         Err(e) if e.server_code() == Some(1406) => Err(Kind::TooLarge {

@@ -44,7 +44,7 @@ fn guard_release_and_drop() {
         let mut heard = 0;
         let wait = AcquireOptions {
             wait: Some(Duration::from_secs(3)),
-            unless_held: vec![],
+            ..AcquireOptions::default()
         };
         let e = t
             .lock("platform", "backup", "task-2", &wait, |_| heard += 1)
@@ -66,7 +66,7 @@ fn guard_release_and_drop() {
             .release_by_holder("platform", "task-1", &WriteOpts::default())
             .await
             .unwrap();
-        assert_eq!(change.removed.names(), ["backup", "update"]);
+        assert_eq!(change.removed.names(), ["update", "backup"]);
         assert!(t
             .read("platform")
             .await

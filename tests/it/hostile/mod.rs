@@ -43,12 +43,6 @@ fn unchanged(db: &TestDb, before: &(Rows, Rows), after_what: &Run) {
     );
 }
 
-/// The JSON text without whitespace (MariaDB's JSON functions may change
-/// the spacing between entries, never anything else).
-fn squash(s: &str) -> String {
-    s.chars().filter(|c| !c.is_ascii_whitespace()).collect()
-}
-
 fn dump_row<'a>(doc: &'a Dump, id: &str) -> &'a DumpRow {
     doc.rows
         .iter()
