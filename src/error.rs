@@ -171,6 +171,14 @@ pub enum Kind {
     /// The named lock is not held in that row.
     #[error("lock `{}` is not held in row `{}`", shown(.name), shown_id(.row))]
     NotHeld { row: String, name: String },
+    /// The holder has no registration for that lock in the holder
+    /// registry (it was acquired without one, or the registry is missing).
+    #[error("{} has no registration for lock `{}` in row `{}` to renew", shown_id(.holder), shown(.name), shown_id(.row))]
+    NotRegistered {
+        row: String,
+        name: String,
+        holder: String,
+    },
     /// The lock is held by somebody else.
     #[error("lock `{}` in row `{}` is held by {}", shown(.name), shown_id(.row), shown_id(.holder))]
     Held {

@@ -10,6 +10,8 @@
 //! [`mod@bench`]) → database layer ([`db`]).
 //!
 //! * [`locks`]: the lock-row protocol, [`LockTable`] and [`LockGuard`].
+//! * [`liveness`]: whether a lock's holder is alive: the holder registry,
+//!   verdicts with their evidence, probes.
 //! * [`migrate`]: applies and rolls back the schema (refinery-embedded).
 //! * [`mod@bench`]: lock throughput against the single-row ceiling.
 //! * [`db`]: URLs, connections, sessions and every SQL statement.
@@ -38,6 +40,7 @@ pub mod cli;
 pub mod db;
 pub mod error;
 pub mod host;
+pub mod liveness;
 pub mod locks;
 pub mod migrate;
 pub mod shown;

@@ -447,6 +447,8 @@ impl WaitOpts {
             // Each `locks acquire` is a process of its own: only the row
             // can say whether the holder held the lock before.
             check_held_first: true,
+            register: None,
+            take_over_dead: None,
         })
     }
 }

@@ -136,9 +136,12 @@ pub fn of(e: &Error) -> u8 {
         | WaitTimeout { .. }
         | Refused(_)
         | MigrationLockTimeout { .. } => CONFLICT,
-        NoDatabase { .. } | NoTable(_) | Quarantined { .. } | NoRow(_) | NotHeld { .. } => {
-            NOT_FOUND
-        }
+        NoDatabase { .. }
+        | NoTable(_)
+        | Quarantined { .. }
+        | NoRow(_)
+        | NotHeld { .. }
+        | NotRegistered { .. } => NOT_FOUND,
         NotCurrent(_) => NOT_CURRENT,
         Interrupted { signal, .. } => interrupted(*signal),
         BrokenPipe => OK,

@@ -85,6 +85,10 @@ fn described_column(c: &mysql_async::Column) -> Option<Column> {
             0 => ("timestamp".into(), None),
             d => (format!("timestamp({d})"), None),
         },
+        T::MYSQL_TYPE_DATETIME | T::MYSQL_TYPE_DATETIME2 => match c.decimals() {
+            0 => ("datetime".into(), None),
+            d => (format!("datetime({d})"), None),
+        },
         T::MYSQL_TYPE_VAR_STRING | T::MYSQL_TYPE_VARCHAR => {
             text(format!("varchar({})", len / collation?.1))?
         }
@@ -175,7 +179,7 @@ const fn col(
 const MB3: Option<&str> = Some("utf8mb3_bin");
 const MB4: Option<&str> = Some("utf8mb4_bin");
 
-/// The columns of locksmith's own tables, as V1 and V2 create them.
+/// The columns of locksmith's own tables, as V1, V2 and V3 create them.
 fn expected(table: &str) -> Option<&'static [Expect]> {
     const LOCKS: &[Expect] = &[
         col("id", "varchar(128)", Some(false), MB3),
@@ -197,9 +201,27 @@ fn expected(table: &str) -> Option<&'static [Expect]> {
         col("removedJson", "mediumtext", Some(true), MB4),
         col("replacedRaw", "mediumtext", Some(true), MB4),
     ];
+    const HOLDERS: &[Expect] = &[
+        col("holder", "varchar(255)", Some(false), MB4),
+        col("rowId", "varchar(128)", Some(false), MB4),
+        col("lockName", "varchar(255)", Some(false), MB4),
+        col("state", "varchar(8)", Some(false), MB4),
+        col("since", "datetime(6)", Some(false), None),
+        col("host", "varchar(255)", Some(false), MB4),
+        col("pid", "int", Some(false), None),
+        col("pidStart", "bigint", Some(true), None),
+        col("bootId", "varchar(64)", Some(true), MB4),
+        col("started", "datetime(6)", Some(true), None),
+        col("leaseMs", "int", Some(true), None),
+        col("beat", "datetime(6)", Some(false), None),
+        col("fence", "bigint", Some(true), None),
+        col("unlessHeld", "text", Some(true), MB4),
+        col("command", "text", Some(true), MB4),
+    ];
     match table {
         "locks" => Some(LOCKS),
         "locks_audit" => Some(AUDIT),
+        "locks_holders" => Some(HOLDERS),
         _ => None,
     }
 }

@@ -39,29 +39,40 @@ impl AuditInfo {
 /// Writes the record of `change`; runs inside the caller's transaction.
 pub(crate) async fn insert(c: &mut Lease, a: &AuditInfo, change: &Change) -> Result<()> {
     let removed = (!change.removed.is_empty()).then(|| change.removed.to_json());
-    write(
-        c,
-        a,
-        &change.row,
-        vec![
-            change.version_before.number().into(),
-            change.version_after.into(),
-            removed.into(),
-            change.replaced_raw.clone().into(),
-        ],
-    )
-    .await
+    let mut columns = vec![
+        change.version_before.number().into(),
+        change.version_after.into(),
+        removed.into(),
+        change.replaced_raw.clone().into(),
+    ];
+    if change.evidence.is_empty() {
+        return write(c, a, &change.row, sql::INSERT_AUDIT, columns).await;
+    }
+    let evidence: serde_json::Map<String, serde_json::Value> = change
+        .evidence
+        .iter()
+        .map(|(name, why)| (name.clone(), serde_json::Value::String(why.clone())))
+        .collect();
+    columns.push(serde_json::Value::Object(evidence).to_string().into());
+    write(c, a, &change.row, sql::INSERT_AUDIT_EVIDENCE, columns).await
 }
 
 /// Writes the record of a migration marked applied by hand (`row` is the
 /// migration, `V<n>__<name>`); runs inside the caller's transaction.
 pub(crate) async fn insert_marked(c: &mut Lease, a: &AuditInfo, migration: &str) -> Result<()> {
-    write(c, a, migration, vec![Param::Null; 4]).await
+    write(c, a, migration, sql::INSERT_AUDIT, vec![Param::Null; 4]).await
 }
 
 /// One record: who and what (`a`), about `row`, then the change's columns:
-/// version before and after, the removed locks, the replaced raw text.
-async fn write(c: &mut Lease, a: &AuditInfo, row: &str, change: Vec<Param>) -> Result<()> {
+/// version before and after, the removed locks, the replaced raw text (and
+/// the evidence, with [`sql::INSERT_AUDIT_EVIDENCE`]).
+async fn write(
+    c: &mut Lease,
+    a: &AuditInfo,
+    row: &str,
+    stmt: &str,
+    change: Vec<Param>,
+) -> Result<()> {
     let mut params: Vec<Param> = vec![
         a.op_id.as_str().into(),
         a.os_user.as_str().into(),
@@ -70,7 +81,7 @@ async fn write(c: &mut Lease, a: &AuditInfo, row: &str, change: Vec<Param>) -> R
         row.into(),
     ];
     params.extend(change);
-    c.exec_drop(sql::INSERT_AUDIT, Args(params)).await
+    c.exec_drop(stmt, Args(params)).await
 }
 
 /// Did the change carrying this op id commit?
@@ -110,6 +121,9 @@ pub struct AuditRecord {
     pub removed: Option<Box<serde_json::value::RawValue>>,
     /// Unparsable data that was replaced, verbatim.
     pub replaced_raw: Option<String>,
+    /// What a release of dead holders (or a take-over) rested on: lock
+    /// name → the evidence, in words (null for other changes).
+    pub evidence: Option<Box<serde_json::value::RawValue>>,
 }
 
 impl AuditRecord {
@@ -125,9 +139,17 @@ impl AuditRecord {
 
 /// Reads the audit records, oldest first, optionally of one row only.
 pub(crate) async fn history(c: &mut Lease, row: Option<&str>) -> Result<Vec<AuditRecord>> {
-    let rows = match row {
-        Some(r) => c.exec_rows(sql::SELECT_AUDIT_ROW, (r,)).await?,
-        None => c.query_rows(sql::SELECT_AUDIT).await?,
+    let read = match row {
+        Some(r) => c.exec_rows(sql::SELECT_AUDIT_ROW, (r,)).await,
+        None => c.query_rows(sql::SELECT_AUDIT).await,
+    };
+    let rows = match read {
+        // Before migration V3, records have no evidence column.
+        Err(e) if e.server_code() == Some(1054) => match row {
+            Some(r) => c.exec_rows(sql::SELECT_AUDIT_ROW_V2, (r,)).await?,
+            None => c.query_rows(sql::SELECT_AUDIT_V2).await?,
+        },
+        read => read?,
     };
     rows.into_iter().map(record).collect()
 }
@@ -150,5 +172,8 @@ fn record(row: Record) -> Result<AuditRecord> {
         version_after: c.take(8, "versionAfter")?,
         removed: removed.and_then(|t| serde_json::value::RawValue::from_string(t).ok()),
         replaced_raw: c.take(10, "replacedRaw")?,
+        evidence: c
+            .take::<Option<String>>(11, "evidenceJson")?
+            .and_then(|t| serde_json::value::RawValue::from_string(t).ok()),
     })
 }

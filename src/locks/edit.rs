@@ -4,8 +4,9 @@
 //! [`Edit::apply`], and writes the result by compare-and-swap.
 
 use super::data::{validate_text, LockData, RowState, Version, VERSION_MAX};
-use super::entries::Locks;
+use super::entries::{Entry, Locks};
 use crate::error::{Kind, Result};
+use crate::liveness::{judge, Here, Liveness, Registration};
 
 /// What an operator change does to the locks of a row.
 #[derive(Clone, Debug)]
@@ -23,6 +24,12 @@ pub enum Edit {
     /// over at 1; a name written twice keeps its last holder, as JSON
     /// parsers read it; data that is not a JSON object becomes `{}`.
     Repair,
+    /// Remove exactly the locks whose holders are dead at the moment of
+    /// the write (see [`crate::liveness`]), with the evidence. Holders
+    /// locksmith did not register are judged by these verdicts of an
+    /// operator's probe (holder → verdict), and are otherwise unknown,
+    /// which is never dead.
+    Dead(Vec<(String, Liveness)>),
 }
 
 /// A change made (or, for a dry run, planned) to one row.
@@ -48,6 +55,9 @@ pub struct Change {
     pub repairs: Vec<String>,
     /// True when nothing was written.
     pub dry_run: bool,
+    /// For a release of dead holders (or a take-over): each lock removed,
+    /// and the evidence that its holder is dead, in words.
+    pub evidence: Vec<(String, String)>,
 }
 
 impl Change {
@@ -64,6 +74,7 @@ impl Change {
             raw_kept: false,
             repairs: Vec::new(),
             dry_run: false,
+            evidence: Vec::new(),
         }
     }
 
@@ -78,7 +89,29 @@ impl Change {
             && self.repairs == planned.repairs
     }
 
-    /// True when there is nothing to write (a repair of a sound row).
+    /// Whether every lock this change removes because its holder is dead
+    /// still has a dead holder by the registrations as they are now (read
+    /// at `now_us`, server clock): a holder that renewed its lease since
+    /// keeps its lock. Holders without a registration were judged by a
+    /// probe, which is not asked again.
+    pub fn still_dead(&self, regs: &[Registration], now_us: i64, here: &dyn Here) -> bool {
+        self.removed.iter().all(|e| {
+            let Some(name) = e.name() else {
+                return true;
+            };
+            let holder = e.holder_text();
+            match regs
+                .iter()
+                .find(|r| r.lock == name && r.holder == holder && r.row == self.row)
+            {
+                Some(r) => judge(r, now_us, here).is_dead(),
+                None => true,
+            }
+        })
+    }
+
+    /// True when there is nothing to write (a repair of a sound row, a
+    /// release of dead holders that found none).
     pub fn is_noop(&self) -> bool {
         self.repairs.is_empty()
             && self.replaced_raw.is_none()
@@ -95,6 +128,7 @@ impl Edit {
             Edit::All => "release-all",
             Edit::Bump(_) => "bump",
             Edit::Repair => "repair",
+            Edit::Dead(_) => "release-dead",
         }
     }
 
@@ -107,7 +141,7 @@ impl Edit {
             }
             Edit::Names(names) => names.iter().try_for_each(|n| validate_text("lock name", n)),
             Edit::Holder(h) => validate_text("holder", h),
-            Edit::All | Edit::Repair => Ok(()),
+            Edit::All | Edit::Repair | Edit::Dead(_) => Ok(()),
             Edit::Bump(by) if *by < 1 => Err(Kind::Invalid(format!(
                 "a bump must add at least 1 to the version, not {by}"
             ))
@@ -120,6 +154,10 @@ impl Edit {
     pub fn apply(&self, state: &RowState) -> Result<Change> {
         if let Edit::Repair = self {
             return Ok(repair(state));
+        }
+        if let Edit::Dead(probed) = self {
+            // Without the registry: only what a probe said.
+            return Edit::release_dead(state, |e| self.probed(e, probed), None);
         }
         let id = &state.id;
         let version = state.number()?;
@@ -170,8 +208,52 @@ impl Edit {
                 }
                 change.remaining = locks;
             }
-            (Edit::Repair, _) => {}
+            (Edit::Repair, _) | (Edit::Dead(_), _) => {}
         }
+        Ok(change)
+    }
+
+    /// What the operator's probe said of `e`'s holder (see [`Edit::Dead`]),
+    /// or unknown.
+    pub fn probed(&self, e: &Entry, probed: &[(String, Liveness)]) -> Liveness {
+        let holder = e.holder_text();
+        probed
+            .iter()
+            .find(|(h, _)| *h == holder)
+            .map_or_else(Liveness::unregistered, |(_, v)| v.clone())
+    }
+
+    /// The change that removes the locks of `state` whose holders `verdict`
+    /// finds dead, each with its evidence; with `planned` (what an
+    /// operator confirmed), only those of them the plan removes: a holder
+    /// that renewed its lease since the plan is kept, and one that died
+    /// since is left for the next look. Nothing dead: a change that writes
+    /// nothing ([`Change::is_noop`]).
+    pub fn release_dead(
+        state: &RowState,
+        verdict: impl Fn(&Entry) -> Liveness,
+        planned: Option<&Locks>,
+    ) -> Result<Change> {
+        let id = &state.id;
+        let version = state.number()?;
+        let mut locks = state.locks_to_write()?;
+        let mut evidence = Vec::new();
+        let removed = locks.split_off(|e| {
+            let v = verdict(e);
+            let in_plan = planned.is_none_or(|p| p.iter().any(|q| q.same_meaning(e)));
+            let gone = v.is_dead() && in_plan;
+            if gone {
+                evidence.push((e.shown_name().into_owned(), v.why));
+            }
+            gone
+        });
+        let mut change = Change::of(id, Version::Number(version), version + 1);
+        if removed.is_empty() {
+            change.version_after = version;
+        }
+        change.removed = removed;
+        change.remaining = locks;
+        change.evidence = evidence;
         Ok(change)
     }
 }

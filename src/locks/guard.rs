@@ -12,10 +12,20 @@
 //! [`LockGuard::release`]. Dropping it without releasing leaves the lock held
 //! in the table, exactly as a crashed process would in the seed's design:
 //! [`LockTable::release_by_holder`] cleans that up.
+//!
+//! A holder registered with a lease ([`AcquireOptions::register`]) is kept
+//! alive by its guard: a task of the guard's own heartbeats every third of
+//! the lease, and each time also checks that the lock is still the
+//! holder's. When it is not (an operator released it, another holder took
+//! it over after the lease ran out), [`LockGuard::lost`] completes, saying
+//! who holds it now. A guard dropped without release stops heartbeating,
+//! so its lease runs out and the lock's holder becomes dead.
 
 use super::table::LockTable;
 use crate::error::Result;
+use crate::liveness::Registering;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// How long the clean-up after a cut-off acquisition may take beyond the
 /// acquisition's own deadline (a little under the 2 s a command may run
@@ -58,6 +68,40 @@ pub struct AcquireOptions {
     /// only this table's own record of what it took for the holder is
     /// consulted. `locks acquire` sets it.
     pub check_held_first: bool,
+    /// Register the holder in the holder registry, so that others can tell
+    /// whether it is alive: who it is (the process whose life the lock
+    /// follows) and its lease. With a lease, the guard heartbeats it and
+    /// watches for the lock being lost. `None`: not registered (its
+    /// liveness is unknown to others).
+    pub register: Option<Registering>,
+    /// Take over a lock whose holder is dead (not unknown), through an
+    /// audited change, once this long (the lock-delay) has passed since its
+    /// lease expired, so that a paused holder waking up has a moment to
+    /// notice. `None`: never take over.
+    pub take_over_dead: Option<Duration>,
+}
+
+/// Why a lock was lost while its guard held it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lost {
+    /// Who holds it now, as people read it (`None`: nobody).
+    pub now_held_by: Option<String>,
+    /// Why, in words: who released it and when, as the audit trail says,
+    /// when it says.
+    pub why: String,
+}
+
+/// The guard's heartbeat task, and what it has found.
+#[derive(Debug)]
+pub(super) struct Keeper {
+    pub(super) task: tokio::task::JoinHandle<()>,
+    pub(super) lost: watch::Receiver<Option<Lost>>,
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// A held lock. Release it with [`LockGuard::release`]; see the module docs
@@ -71,6 +115,9 @@ pub struct LockGuard {
     pub(super) holder: String,
     pub(super) held_before: bool,
     pub(super) fence: Option<i64>,
+    /// Whether the holder is in the holder registry for this lock.
+    pub(super) registered: bool,
+    pub(super) keeper: Option<Keeper>,
 }
 
 impl LockGuard {
@@ -105,12 +152,59 @@ impl LockGuard {
         &self.table
     }
 
-    /// Releases the lock. On error the lock may still be held; it stays
-    /// visible under its holder for `locks dump` and `force-release --holder`.
-    pub async fn release(self) -> Result<()> {
+    /// Whether the holder is in the holder registry for this lock (it was
+    /// asked for, and the registry exists).
+    pub fn registered(&self) -> bool {
+        self.registered
+    }
+
+    /// Completes when the lock is found lost (its heartbeat checks, every
+    /// third of the lease), saying who holds it now. Never completes for a
+    /// guard without a lease, which has no heartbeat.
+    pub async fn lost(&self) -> Lost {
+        let Some(k) = &self.keeper else {
+            return std::future::pending().await;
+        };
+        let mut rx = k.lost.clone();
+        loop {
+            if let Some(l) = rx.borrow_and_update().clone() {
+                return l;
+            }
+            if rx.changed().await.is_err() {
+                // The heartbeat task is gone without finding it lost.
+                return std::future::pending().await;
+            }
+        }
+    }
+
+    /// Whether the lock was found lost, and how, so far.
+    pub fn is_lost(&self) -> Option<Lost> {
+        self.keeper.as_ref().and_then(|k| k.lost.borrow().clone())
+    }
+
+    /// Stops heartbeating (the lease runs out from here), keeping the lock.
+    pub fn stop_heartbeat(&mut self) {
+        self.keeper = None;
+    }
+
+    /// Releases the lock, and then its holder's registration. On error the
+    /// lock may still be held; it stays visible under its holder for
+    /// `locks dump` and `force-release --holder`, and so does the
+    /// registration that tells whether the holder is alive.
+    pub async fn release(mut self) -> Result<()> {
+        self.keeper = None;
         self.table
             .release(&self.row, &self.name, &self.holder)
-            .await
+            .await?;
+        if self.registered {
+            // Best effort: a registration left behind without its lock
+            // holds nothing, and is written anew at the next acquire.
+            let _ = self
+                .table
+                .unregister(&self.row, &self.name, &self.holder)
+                .await;
+        }
+        Ok(())
     }
 }
 
@@ -119,6 +213,8 @@ impl LockGuard {
 pub(super) struct CutOff<'a> {
     pub(super) table: &'a LockTable,
     pub(super) lock: Option<(&'a str, &'a str, &'a str)>,
+    /// The holder registered for the lock: that is owed too.
+    pub(super) registered: bool,
 }
 
 impl CutOff<'_> {
@@ -130,7 +226,7 @@ impl CutOff<'_> {
 impl Drop for CutOff<'_> {
     fn drop(&mut self) {
         if let Some((row, name, holder)) = self.lock {
-            self.table.release_later(row, name, holder);
+            self.table.release_later(row, name, holder, self.registered);
         }
     }
 }

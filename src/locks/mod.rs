@@ -13,7 +13,10 @@
 //!   one module that writes rows), `cache` (the client's copy of the row)
 //!   and `check` (whether the table is one lock writes can work on).
 //! * [`guard`]: [`LockGuard`], [`AcquireOptions`], and the release a cut-off
-//!   acquisition owes.
+//!   acquisition owes; `keeper` is a guard's heartbeat, which also finds a
+//!   lock lost.
+//! * [`observe`]: a [`Snapshot`] of the rows with each holder judged alive,
+//!   dead or unknown, and who waits for whom.
 //! * [`audit`]: the `locks_audit` records.
 
 pub mod audit;
@@ -23,6 +26,8 @@ pub mod data;
 pub mod edit;
 pub mod entries;
 pub mod guard;
+mod keeper;
+pub mod observe;
 mod operator;
 mod plain;
 mod read;
@@ -34,7 +39,8 @@ pub use audit::{AuditInfo, AuditRecord};
 pub use data::{LockData, RowState, Version};
 pub use edit::{Change, Edit};
 pub use entries::{Entry, Locks};
-pub use guard::{AcquireOptions, Acquired, LockGuard};
+pub use guard::{AcquireOptions, Acquired, LockGuard, Lost};
+pub use observe::{Held, Snapshot, Waiter};
 pub use operator::WriteOpts;
 pub use table::LockTable;
 pub use write::Stats;

@@ -14,6 +14,7 @@ use super::write::{Outcome, Writer};
 use crate::db::retry::{Failure, Passing, Policy, Retry};
 use crate::db::{Deadline, Lease, Session};
 use crate::error::{Error, Kind, Pending, Result};
+use crate::liveness::{judge, registry, ThisHost};
 
 /// How an operator change deals with conflicts, and whether it is recorded.
 #[derive(Clone, Debug, Default)]
@@ -95,8 +96,31 @@ async fn attempt(
         }
         .into());
     }
-    let mut change = edit.apply(&state)?;
-    if let Some(plan) = planned.filter(|p| !change.same_effect(p)) {
+    let mut change = match edit {
+        Edit::Dead(probed) => {
+            let regs = registry::read(&mut c, Some(row)).await?.unwrap_or_default();
+            let now_us = regs
+                .first()
+                .map_or(state.read_at * 1_000_000, |r| r.read_us);
+            let here = ThisHost::now();
+            let verdict = |e: &super::entries::Entry| {
+                let found = e.name().and_then(|n| {
+                    let holder = e.holder_text();
+                    regs.iter().find(|r| r.lock == n && r.holder == holder)
+                });
+                match found {
+                    Some(r) if e.holder().get().trim_start().starts_with('"') => {
+                        judge(r, now_us, &here)
+                    }
+                    _ => edit.probed(e, probed),
+                }
+            };
+            Edit::release_dead(&state, verdict, planned.map(|p| &p.removed))?
+        }
+        _ => edit.apply(&state)?,
+    };
+    if let Some(plan) = planned.filter(|p| !matches!(edit, Edit::Dead(_)) && !change.same_effect(p))
+    {
         return Err(Kind::VersionMoved {
             row: row.into(),
             expected: plan.version_before.to_string(),

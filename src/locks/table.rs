@@ -19,12 +19,14 @@ use super::data::{
 };
 use super::edit::{Change, Edit};
 use super::guard::{AcquireOptions, Acquired, LockGuard};
+use super::observe::Snapshot;
 use super::operator::{self, WriteOpts};
 use super::write::{Stats, Writer};
 use super::{plain, read, wait};
 use crate::db::retry::Policy;
 use crate::db::{ConnectOptions, DbUrl, Deadline, Session};
 use crate::error::{Error, Kind, Result};
+use crate::liveness::{registry, Probe, Registering, Stage, ThisHost};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,7 +51,7 @@ struct Inner {
     /// Releases owed by [`LockGuard`] acquisitions that were cut off (their
     /// future dropped) after a write may have landed: (row, name, holder).
     /// Every operation finishes these first.
-    pending: Mutex<Vec<(String, String, String)>>,
+    pending: Mutex<Vec<Owed>>,
     /// The last lock this table released, and when: (row, name, time).
     released: Mutex<Option<(String, String, Instant)>>,
     /// Locks this table took through [`LockTable::lock`] and has not
@@ -381,6 +383,154 @@ impl LockTable {
         lock(&self.inner.taken).retain(|(r, n, h)| !(r == row && n == name && h == holder));
     }
 
+    // ---- the holder registry (see `crate::liveness`) -------------------
+
+    /// The same table without a deadline of its own: each operation gets
+    /// its timeout (for a guard's heartbeat, which outlives any deadline).
+    pub(crate) fn unbounded(&self) -> LockTable {
+        LockTable {
+            inner: self.inner.clone(),
+            until: None,
+        }
+    }
+
+    /// Registers `holder`'s interest in `name` of `row` (waiting for it, or
+    /// holding it); `false` when there is no registry (migration V3 is not
+    /// applied), in which case nothing is registered.
+    pub(crate) async fn register(
+        &self,
+        who: &Registering,
+        (row, name, holder): (&str, &str, &str),
+        stage: Stage,
+        unless_held: &[String],
+    ) -> Result<bool> {
+        let d = self.begin().await?;
+        let mut c = self.inner.session.lease(d).await?;
+        let mut c = c.with(Policy::OPERATION);
+        match registry::register(&mut c, who, (holder, row, name), stage, unless_held).await {
+            Ok(()) => Ok(true),
+            Err(e) if matches!(e.kind(), Kind::NoTable(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The registered `holder` took `name` in `row`, with this token.
+    pub(crate) async fn registered_holds(
+        &self,
+        (row, name, holder): (&str, &str, &str),
+        fence: Option<i64>,
+    ) -> Result<()> {
+        let d = self.begin().await?;
+        let mut c = self.inner.session.lease(d).await?;
+        let done =
+            registry::holds(&mut c.with(Policy::OPERATION), (holder, row, name), fence).await;
+        done
+    }
+
+    /// Forgets `holder`'s registration for `name` in `row`.
+    pub(crate) async fn unregister(&self, row: &str, name: &str, holder: &str) -> Result<()> {
+        let d = self.begin().await?;
+        let mut c = self.inner.session.lease(d).await?;
+        let done = registry::forget(&mut c.with(Policy::OPERATION), (holder, row, name)).await;
+        done
+    }
+
+    /// A heartbeat of `holder`'s registration for `name` in `row`: fails
+    /// with [`Kind::NotRegistered`] when there is none, and with
+    /// [`Kind::NotHeld`] or [`Kind::WrongHolder`] when `holder` does not
+    /// hold the lock (any more): a holder that renews a lock it lost must
+    /// hear so.
+    pub async fn renew(&self, row: &str, name: &str, holder: &str) -> Result<()> {
+        validate_stored_row_id(row)?;
+        let d = self.begin().await?;
+        let mut c = self.inner.session.lease(d).await?;
+        let mut c = c.with(Policy::OPERATION);
+        let beat = registry::beat(&mut c, (holder, row, name)).await;
+        let state = read::row(&mut c, row).await?;
+        drop(c);
+        match state
+            .as_ref()
+            .and_then(|s| s.data.locks())
+            .and_then(|l| l.get(name).cloned())
+        {
+            None if state.is_none() => return Err(Kind::NoRow(row.into()).into()),
+            None => {
+                return Err(Kind::NotHeld {
+                    row: row.into(),
+                    name: name.into(),
+                }
+                .into())
+            }
+            Some(e) if !e.held_by(holder) => {
+                return Err(Kind::WrongHolder {
+                    row: row.into(),
+                    name: name.into(),
+                    holder: e.holder_text(),
+                    wanted: holder.into(),
+                }
+                .into())
+            }
+            Some(_) => {}
+        }
+        match beat {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Kind::NotRegistered {
+                row: row.into(),
+                name: name.into(),
+                holder: holder.into(),
+            }
+            .into()),
+            Err(e) if matches!(e.kind(), Kind::NoTable(_)) => Err(Kind::NotRegistered {
+                row: row.into(),
+                name: name.into(),
+                holder: holder.into(),
+            }
+            .into()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The named rows (every row when `rows` is empty) and the holder
+    /// registry, read together, with every holder judged (holders locksmith
+    /// did not register asked about with `probe`, when given).
+    pub async fn observe(&self, rows: &[String], probe: Option<&Probe>) -> Result<Snapshot> {
+        let states = self.read_rows(rows).await?;
+        let d = self.begin().await?;
+        let mut c = self.inner.session.lease(d).await?;
+        let registry = registry::read(&mut c.with(Policy::OPERATION), None).await?;
+        drop(c);
+        let now_us = registry
+            .as_ref()
+            .and_then(|r| r.first().map(|r| r.read_us))
+            .or_else(|| states.first().map(|s| s.read_at * 1_000_000))
+            .unwrap_or_default();
+        Ok(Snapshot::judge(states, registry, now_us, &ThisHost::now(), probe).await)
+    }
+
+    /// Why `holder` lost `name` in `row`, as the audit trail tells it: the
+    /// last change that removed it. `None` when no record says.
+    pub(crate) async fn why_lost(&self, row: &str, name: &str, holder: &str) -> Option<String> {
+        let records = self.history(Some(row)).await.ok()?;
+        let r = records.iter().rev().find(|r| {
+            r.removed_locks()
+                .get(name)
+                .is_some_and(|e| e.held_by(holder))
+        })?;
+        let evidence = r
+            .evidence
+            .as_ref()
+            .and_then(|e| {
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(e.get()).ok()
+            })
+            .and_then(|m| m.get(name).and_then(|v| v.as_str().map(str::to_string)))
+            .map(|why| format!(" ({why})"))
+            .unwrap_or_default();
+        Some(format!(
+            "{} by {} ({}) at {}{evidence}",
+            r.action, r.os_user, r.db_user, r.at
+        ))
+    }
+
     /// When this table last released `name` in `row`, if lately.
     pub(crate) fn released_at(&self, row: &str, name: &str) -> Option<Instant> {
         lock(&self.inner.released)
@@ -389,12 +539,18 @@ impl LockTable {
             .map(|(_, _, at)| *at)
     }
 
-    /// Owes a release of `name` by `holder` in `row`: an acquisition was cut
-    /// off after its write may have landed. The next operation on this
-    /// table (or a task spawned now, when there is a runtime, with the
-    /// table's timeout) finishes it.
-    pub(crate) fn release_later(&self, row: &str, name: &str, holder: &str) {
-        lock(&self.inner.pending).push((row.into(), name.into(), holder.into()));
+    /// Owes a release of `name` by `holder` in `row` (and the holder's
+    /// registration for it, when `registered`): an acquisition was cut off
+    /// after its write may have landed. The next operation on this table
+    /// (or a task spawned now, when there is a runtime, with the table's
+    /// timeout) finishes it.
+    pub(crate) fn release_later(&self, row: &str, name: &str, holder: &str, registered: bool) {
+        lock(&self.inner.pending).push(Owed {
+            row: row.into(),
+            name: name.into(),
+            holder: holder.into(),
+            registered,
+        });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let table = LockTable {
                 inner: self.inner.clone(),
@@ -413,11 +569,11 @@ impl LockTable {
         let owed = std::mem::take(&mut *lock(&self.inner.pending));
         let mut first_err = None;
         let d = self.deadline();
-        for (row, name, holder) in owed {
+        for owed in owed {
             let op = Plain {
-                row: &row,
-                name: &name,
-                holder: &holder,
+                row: &owed.row,
+                name: &owed.name,
+                holder: &owed.holder,
                 acquire: false,
             };
             let (s, w) = (&self.inner.session, &self.inner.writer);
@@ -429,8 +585,16 @@ impl LockTable {
                         Kind::NotHeld { .. } | Kind::WrongHolder { .. } | Kind::NoRow(_)
                     ) => {}
                 Err(e) => {
-                    lock(&self.inner.pending).push((row, name, holder));
+                    lock(&self.inner.pending).push(owed);
                     first_err.get_or_insert(e);
+                    continue;
+                }
+            }
+            if owed.registered {
+                // Best effort: a registration without its lock holds nothing.
+                if let Ok(mut c) = s.lease(d).await {
+                    let who = (owed.holder.as_str(), owed.row.as_str(), owed.name.as_str());
+                    let _ = registry::forget(&mut c, who).await;
                 }
             }
         }
@@ -523,6 +687,15 @@ impl LockTable {
         }
         Ok(change)
     }
+}
+
+/// A release owed by a cut-off acquisition.
+struct Owed {
+    row: String,
+    name: String,
+    holder: String,
+    /// The holder registered for the lock: forget that too.
+    registered: bool,
 }
 
 /// A mutex that a panicking thread may have poisoned: what it guards is

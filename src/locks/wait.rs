@@ -9,6 +9,7 @@ use super::guard::{AcquireOptions, Acquired, CutOff, LockGuard, CLEANUP_GRACE, Y
 use super::table::LockTable;
 use crate::db::Deadline;
 use crate::error::{Error, Kind, Pending, Result};
+use crate::liveness::Stage;
 use std::time::{Duration, Instant};
 
 /// How often a waiter looks, on average (each look is one read; with
@@ -47,6 +48,9 @@ pub(super) async fn lock(
 ) -> Result<LockGuard> {
     let t = t.until(d);
     let started = Instant::now();
+    if let Some(who) = &opts.register {
+        who.validate(holder, name)?;
+    }
     // Whether the holder held the lock before: the acquire itself says so
     // (it writes nothing then), unless it is cut off before it can. Only
     // when there is reason to think so (this table took the lock for the
@@ -57,15 +61,49 @@ pub(super) async fn lock(
         true => t.holds(row, name, holder).await?,
         false => false,
     };
+    // Registered before it tries: a holder that dies right after its
+    // write is still one whose liveness can be told. While it waits, the
+    // registry says what it waits for.
+    let registered = match &opts.register {
+        Some(who) => {
+            let unless: Vec<String> = opts
+                .unless_held
+                .iter()
+                .map(|p| p.as_str().to_string())
+                .collect();
+            let stage = match held_before {
+                true => Stage::Holds,
+                false => Stage::Waits,
+            };
+            t.register(who, (row, name, holder), stage, &unless).await?
+        }
+        None => false,
+    };
     let mut cut_off = CutOff {
         table: &t,
         lock: (!held_before).then_some((row, name, holder)),
+        registered,
     };
     let result = waiting(&t, (row, name, holder), opts, d, on_wait).await;
     cut_off.disarm();
     match result {
         Ok(took) => {
             t.remember(row, name, holder);
+            if registered {
+                // Best effort: the registration made before the acquire
+                // already tells who the holder is; this says since when.
+                let _ = t.registered_holds((row, name, holder), took.fence).await;
+            }
+            let lease = opts.register.as_ref().and_then(|w| w.lease);
+            let keeper = match (registered, lease) {
+                (true, Some(lease)) => Some(super::keeper::start(
+                    t.unbounded(),
+                    (row, name, holder),
+                    opts.register.clone(),
+                    lease,
+                )),
+                _ => None,
+            };
             Ok(LockGuard {
                 table: t.clone(),
                 row: row.into(),
@@ -73,10 +111,12 @@ pub(super) async fn lock(
                 holder: holder.into(),
                 held_before: held_before || !took.changed,
                 fence: took.fence,
+                registered,
+                keeper,
             })
         }
         Err(e) if matches!(e.kind(), Kind::Unsettled { .. }) && !held_before => {
-            t.release_later(row, name, holder);
+            t.release_later(row, name, holder, registered);
             let grace = Deadline::after(CLEANUP_GRACE);
             match t.until(grace).finish_pending().await {
                 Ok(()) => Err(Kind::TimedOut {
@@ -100,7 +140,14 @@ pub(super) async fn lock(
                 .into()),
             }
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            if registered && !held_before {
+                // It never took the lock: it is not waiting any more.
+                let grace = Deadline::after(CLEANUP_GRACE);
+                let _ = t.until(grace).unregister(row, name, holder).await;
+            }
+            Err(e)
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use crate::db::retry::passing;
 use crate::db::value::{Args, Param};
 use crate::db::{sql, Lease};
 use crate::error::{Error, Kind, Result};
+use crate::liveness::{registry, ThisHost};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -203,7 +204,9 @@ impl Writer {
     ) -> Result<Outcome> {
         let json = encode(op.row, &locks)?;
         let params = Args(vec![json.into(), op.row.into(), version.into()]);
-        let outcome = self.write(c, op.row, sql::CAS_WRITE, params, None).await?;
+        let outcome = self
+            .write(c, op.row, sql::CAS_WRITE, params, None, None)
+            .await?;
         match outcome {
             Outcome::Landed(_) => {
                 self.cache().wrote(op.row, version + 1, Some(locks));
@@ -257,7 +260,13 @@ impl Writer {
                 .into())
             }
         };
-        match self.write(c, row, stmt, Args(params), audited).await {
+        // A release of dead holders checks its evidence again in the
+        // transaction of the write, with the registrations locked.
+        let recheck = matches!(edit, Edit::Dead(_)).then_some(change);
+        match self
+            .write(c, row, stmt, Args(params), audited, recheck)
+            .await
+        {
             Err(e) if matches!(e.kind(), Kind::NoTable(_)) => {
                 Err(super::check::missing(c, e).await)
             }
@@ -266,7 +275,12 @@ impl Writer {
     }
 
     /// One conditional write (one row affected: it landed), with its audit
-    /// record in the same transaction when there is one.
+    /// record in the same transaction when there is one. With `dead` (a
+    /// release of dead holders), the same transaction first locks the
+    /// row's registrations and judges them again: a holder that renewed its
+    /// lease since the change was worked out makes it miss (the caller
+    /// works it out anew); the registrations of the locks it removes go
+    /// with them.
     async fn write(
         &self,
         c: &mut Lease,
@@ -274,24 +288,48 @@ impl Writer {
         stmt: &str,
         params: Args,
         audit: Option<(&AuditInfo, &Change)>,
+        dead: Option<&Change>,
     ) -> Result<Outcome> {
+        let in_transaction = audit.is_some() || dead.is_some();
         let r: Result<bool> = async {
-            let Some((a, change)) = audit else {
+            if !in_transaction {
                 c.exec_drop(stmt, params).await?;
                 return Ok(c.affected_rows() == 1);
-            };
+            }
             c.query_drop(sql::BEGIN).await?;
+            let mut regs = Vec::new();
+            if let Some(change) = dead {
+                regs = registry::read_locked(c, row).await?;
+                let now_us = regs.first().map(|r| r.read_us).unwrap_or_default();
+                if !change.still_dead(&regs, now_us, &ThisHost::now()) {
+                    c.query_drop(sql::ROLLBACK).await?;
+                    return Ok(false);
+                }
+            }
             c.exec_drop(stmt, params).await?;
             if c.affected_rows() != 1 {
                 c.query_drop(sql::ROLLBACK).await?;
                 return Ok(false);
             }
-            audit::insert(c, a, change).await?;
+            if let Some((a, change)) = audit {
+                audit::insert(c, a, change).await?;
+            }
+            if let Some(change) = dead {
+                for e in change.removed.iter() {
+                    let holder = e.holder_text();
+                    let registered = e
+                        .name()
+                        .filter(|n| regs.iter().any(|r| r.lock == *n && r.holder == holder));
+                    if let Some(name) = registered {
+                        registry::forget(c, (&holder, row, name)).await?;
+                    }
+                }
+            }
             c.query_drop(sql::COMMIT).await?;
             Ok(true)
         }
         .await;
-        finish(r, row, c, audit.is_some()).await
+        finish(r, row, c, in_transaction).await
     }
 }
 

@@ -262,6 +262,7 @@ mod tests {
     /// `divergent`.
     const V1_CHECKSUM: u64 = 6680901613824824128;
     const V2_CHECKSUM: u64 = 9785896271084273686;
+    const V3_CHECKSUM: u64 = 14989306078802718729;
 
     #[test]
     fn the_embedded_checksums_never_change() {
@@ -276,6 +277,7 @@ mod tests {
             [
                 ("V1__locks_create_table".to_string(), V1_CHECKSUM),
                 ("V2__locks_audit_create_table".to_string(), V2_CHECKSUM),
+                ("V3__holder_liveness".to_string(), V3_CHECKSUM),
             ]
         );
     }

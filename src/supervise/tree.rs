@@ -31,20 +31,16 @@ struct Stat {
     dead: bool,
 }
 
-/// Parses /proc/PID/stat: `pid (comm) state ppid … starttime …`, where
-/// comm may hold spaces and parentheses.
+/// Parses /proc/PID/stat (see [`crate::host::parse_stat`]).
 fn parse_stat(text: &str) -> Option<Stat> {
-    let pid = text.split_whitespace().next()?.parse().ok()?;
-    let rest = text.get(text.rfind(')')? + 1..)?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // fields[0] is field 3 (state); starttime is field 22.
-    let state = fields.first()?;
-    let ppid = fields.get(1)?.parse().ok()?;
-    let start = fields.get(19)?.parse().ok()?;
+    let s = crate::host::parse_stat(text)?;
     Some(Stat {
-        proc: Proc { pid, start },
-        ppid,
-        dead: matches!(*state, "Z" | "X" | "x"),
+        proc: Proc {
+            pid: s.pid,
+            start: s.start,
+        },
+        ppid: s.ppid,
+        dead: s.dead,
     })
 }
 

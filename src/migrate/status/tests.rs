@@ -61,6 +61,7 @@ fn history_alone_classifies_divergent_and_unknown() {
         [
             (State::Applied, None),
             (State::Divergent, None),
+            (State::Pending, Some(Action::Apply)),
             (State::AppliedUnknown, None)
         ]
     );
