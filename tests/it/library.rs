@@ -66,7 +66,8 @@ fn guard_release_and_drop() {
             .release_by_holder("platform", "task-1", &WriteOpts::default())
             .await
             .unwrap();
-        assert_eq!(change.removed.names(), ["backup", "update"]);
+        // In stored order: the newer lock first.
+        assert_eq!(change.removed.names(), ["update", "backup"]);
         assert!(t
             .read("platform")
             .await

@@ -132,8 +132,8 @@ fn deep_nesting_and_lone_surrogates_are_valid_objects() {
         let mid = db.data(row).unwrap();
         assert_eq!(
             squash(&mid),
-            format!(r#"{},"other":"h"}}"#, &text[..text.len() - 1]),
-            "the foreign entry is kept byte for byte"
+            format!(r#"{{"other":"h",{}"#, &text[1..]),
+            "the foreign entry is kept byte for byte; a new lock goes first"
         );
         db.locksmith(&["locks", "release", row, "other", "--holder", "h"])
             .success();
@@ -240,7 +240,8 @@ fn foreign_text_is_kept_exactly() {
     let db = TestDb::migrated();
     let text = r#"{"a":1E2,"b":-0,"c":"x\/y","d":"\u00e9","e":{"n":[1,2]},"z":"q"}"#;
     put(&db, "f", Some(text), Some(1));
-    let with = |extra: &str| format!("{},{extra}}}", &text[..text.len() - 1]);
+    // A new lock goes first.
+    let with = |extra: &str| format!("{{{extra},{}", &text[1..]);
 
     db.locksmith(&["locks", "acquire", "f", "other", "--holder", "h"])
         .success();

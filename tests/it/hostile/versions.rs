@@ -89,7 +89,7 @@ fn null_version_row_is_shown_and_repaired() {
     // Mended: lock writes work again, and a second repair has nothing to do.
     db.locksmith(&["locks", "acquire", "nullv", "y", "--holder", "h"])
         .success();
-    assert_eq!(squash(&db.data("nullv").unwrap()), r#"{"x":"h","y":"h"}"#);
+    assert_eq!(squash(&db.data("nullv").unwrap()), r#"{"y":"h","x":"h"}"#);
     assert_eq!(db.version("nullv"), 2);
     db.locksmith(&["locks", "repair", "nullv", "--yes"])
         .succeeds_with("row `nullv` needs no repair; nothing was changed\n");
@@ -266,5 +266,5 @@ fn millisecond_ts_column_is_read() {
     db.locksmith(&["locks", "acquire", "r", "b", "--holder", "h"])
         .success();
     db.locksmith(&["locks", "dump", "r"])
-        .succeeds_like(&dump_table(&["r a t1 2", "r b h 2"]));
+        .succeeds_like(&dump_table(&["r b h 2", "r a t1 2"]));
 }
