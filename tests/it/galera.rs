@@ -1,12 +1,14 @@
 //! On a real 3-node MariaDB Galera cluster (started by
 //! `scripts/throwaway-mariadb --nodes 3`): racing deployers over the nodes,
-//! mutual exclusion across nodes, operators beside workers, `migrate down`
+//! mutual exclusion across nodes, operators beside workers, a client of the
+//! seed's protocol beside locksmith (its bytes kept), `migrate down`
 //! while another node takes locks, and a node killed under a client.
 //!
 //! One cluster serves every test here, one test at a time. Set
 //! `LOCKSMITH_TEST_GALERA=0` to skip them (scripts/test says so).
 
 use crate::contest::{workers_beside_an_operator, Contest};
+use crate::exact::seed_client::{seed_clients_beside_locksmith, SeedContest};
 use crate::harness::*;
 use locksmith::cli::output::Dump;
 use std::path::Path;
@@ -212,6 +214,30 @@ fn an_operator_on_one_node_beside_workers_on_the_others() {
     );
     eprintln!("operators on node 2 beside workers on 1 and 3: {changes} changes, {} audit records, 0 failures", doc.records.len());
     assert_eq!(locks_left(&db), 0);
+}
+
+#[test]
+fn a_seed_protocol_client_keeps_its_bytes_across_the_nodes() {
+    let Some(c) = cluster() else { return };
+    let db = TestDb::on(&c, 0);
+    db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
+    // Boxes on nodes 1 and 3, workers spread over all three, the operators
+    // and the sampler on node 2.
+    let out = seed_clients_beside_locksmith(
+        &db,
+        SeedContest {
+            boxes: vec![db.url_over(&c, &[0]), db.url_over(&c, &[2])],
+            workers: (0..4).map(|w| from_node(&db, &c, w % 3)).collect(),
+            victims: (0..2).map(|v| from_node(&db, &c, (v + 1) % 3)).collect(),
+            operator: from_node(&db, &c, 1),
+            sampler: db.url_over(&c, &[1]),
+            run_for: Duration::from_secs(5),
+        },
+    );
+    eprintln!(
+        "seed-protocol boxes across 3 nodes: {} box writes, {} critical sections, {} operator changes, 0 respelled",
+        out.box_writes, out.sections, out.operator_changes
+    );
 }
 
 #[test]

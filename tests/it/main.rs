@@ -7,6 +7,7 @@ mod connect;
 mod contest;
 mod down_cuts;
 mod drift;
+mod exact;
 mod failover;
 mod faults;
 mod files;
