@@ -267,7 +267,7 @@ fn copies_dropped_by<'a>(
     p: &'a Planned,
     copies: &'a [Quarantined],
 ) -> impl Iterator<Item = &'a Quarantined> {
-    copies.iter().filter(|q| drops(p, &q.of))
+    copies.iter().filter(|q| drops(p, &q.of, false))
 }
 
 /// Refuses while a copy an interrupted `down` left holds locks or audit
@@ -330,13 +330,22 @@ fn only_drops_guarded(p: &Planned) -> Option<Vec<&'static str>> {
     (!tables.is_empty()).then_some(tables)
 }
 
-/// Does this down step drop `table`?
-fn drops(p: &Planned, table: &str) -> bool {
+/// Does this down step drop `table` (a `DROP TABLE` naming it), or, with
+/// `columns`, lose part of what it holds (also an `ALTER TABLE` of it that
+/// drops a column)?
+fn drops(p: &Planned, table: &str, columns: bool) -> bool {
     let sql = p.sql.to_ascii_lowercase();
-    sql.contains("drop table")
-        && sql
+    sql.split(';').any(|stmt| {
+        let words: Vec<&str> = stmt
             .split(|c: char| !c.is_alphanumeric() && c != '_')
-            .any(|w| w == table)
+            .filter(|w| !w.is_empty())
+            .collect();
+        match words.as_slice() {
+            ["drop", "table", rest @ ..] => rest.contains(&table),
+            ["alter", "table", t, rest @ ..] => columns && *t == table && rest.contains(&"drop"),
+            _ => false,
+        }
+    })
 }
 
 /// Refuses to drop a table that still holds data worth keeping: `locks`
@@ -344,7 +353,7 @@ fn drops(p: &Planned, table: &str) -> bool {
 /// `tables` pairs each guarded name with the name it has now.
 async fn refuse_if_kept(c: &mut Lease, p: &Planned, tables: &[(&str, &str)]) -> Result<()> {
     for (guarded, now) in tables {
-        if !drops(p, guarded) {
+        if !drops(p, guarded, true) {
             continue;
         }
         match *guarded {

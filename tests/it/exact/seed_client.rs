@@ -163,7 +163,7 @@ async fn a_worker(
         .unwrap();
     let opts = AcquireOptions {
         wait: Some(Duration::from_secs(20)),
-        unless_held: vec![],
+        ..AcquireOptions::default()
     };
     let mut out = Outcome::default();
     while !stop.load(Ordering::SeqCst) {
