@@ -13,8 +13,9 @@
 //!   then the fillers alone), computed once on the client: the physical
 //!   limit of a lock write on this row format, the same bytes with no JSON
 //!   or scan work;
-//! - lock operations: each worker acquires and releases its own lock
-//!   through the protocol.
+//! - lock operations: each worker takes and releases its own lock through
+//!   the call a service makes ([`LockTable::lock`], then
+//!   [`crate::locks::LockGuard::release`]).
 //!
 //! Before removing the row, it checks it: every filler lock still there, no
 //! worker lock left behind, and the version advanced by exactly the number of
@@ -29,7 +30,7 @@ mod scratch;
 
 use crate::db::{ConnectOptions, DbUrl};
 use crate::error::{Kind, Result};
-use crate::locks::{Entry, LockTable, Locks, Stats, Version};
+use crate::locks::{AcquireOptions, Entry, LockTable, Locks, Stats, Version};
 use scratch::RowTexts;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
@@ -467,7 +468,8 @@ async fn ceiling_phase(
     Ok((commits, started.elapsed().as_secs_f64()))
 }
 
-/// Each worker acquires and releases its own lock through the protocol.
+/// Each worker takes and releases its own lock as a service does
+/// ([`LockTable::lock`], then [`crate::locks::LockGuard::release`]).
 /// Returns acquire latencies, successful operations by worker, errors and
 /// seconds.
 async fn lock_phase(
@@ -483,17 +485,21 @@ async fn lock_phase(
         let row = row.to_string();
         tasks.spawn(async move {
             let (name, holder) = worker_lock(w);
+            let opts = AcquireOptions::default();
             let mut lat = Vec::new();
             let (mut ops, mut errors) = (0u64, 0u64);
             while Instant::now() < deadline {
                 let t = Instant::now();
-                if table.acquire(&row, &name, &holder).await.is_err() {
-                    errors += 1;
-                    continue;
-                }
+                let guard = match table.lock(&row, &name, &holder, &opts, |_| {}).await {
+                    Ok(guard) => guard,
+                    Err(_) => {
+                        errors += 1;
+                        continue;
+                    }
+                };
                 lat.push(t.elapsed());
                 ops += 1;
-                if table.release(&row, &name, &holder).await.is_err() {
+                if guard.release().await.is_err() {
                     errors += 1;
                     continue;
                 }
