@@ -2,23 +2,36 @@
 //! physically allows on one row.
 //!
 //! In one run, with the same connections (one per worker) and the same number
-//! of workers, it measures the ceiling (plain `UPDATE locks SET version=version+1` commits
-//! per second on one row) and then real acquire/release traffic through the
-//! protocol, on a scratch row with a unique name that it removes afterwards.
-//! Before removing it, it checks the row: every filler lock still there, no
+//! of workers, on a scratch row with a unique name that it removes
+//! afterwards, it measures three phases:
+//!
+//! - the INT ceiling: plain `UPDATE locks SET version=version+1` commits per
+//!   second on one row, the cheapest single-row commit there is;
+//! - the row ceiling: blind `UPDATE locks SET dataJson = <text>,
+//!   version=version+1` commits, each worker writing in turn the two texts
+//!   its lock operations produce (the filler locks with its own lock first,
+//!   then the fillers alone), computed once on the client: the physical
+//!   limit of a lock write on this row format, the same bytes with no JSON
+//!   or scan work;
+//! - lock operations: each worker takes and releases its own lock through
+//!   the call a service makes ([`LockTable::lock`], then
+//!   [`crate::locks::LockGuard::release`]).
+//!
+//! Before removing the row, it checks it: every filler lock still there, no
 //! worker lock left behind, and the version advanced by exactly the number of
-//! successful writes (so no write was lost).
+//! successful writes of all three phases (so no write was lost).
 //!
 //! With several nodes in the URL (a Galera cluster), the lock workers are
 //! spread over the nodes, and the report says how each node did and how
 //! often the cluster refused a write for a conflict with another node
-//! (1213); the ceiling is measured on the first node alone.
+//! (1213); both ceilings are measured on the first node alone.
 
 mod scratch;
 
 use crate::db::{ConnectOptions, DbUrl};
 use crate::error::{Kind, Result};
-use crate::locks::{Entry, LockTable, Locks, Stats, Version};
+use crate::locks::{AcquireOptions, Entry, LockTable, Locks, Stats, Version};
+use scratch::RowTexts;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -28,8 +41,8 @@ use std::time::{Duration, Instant};
 pub struct BenchOptions {
     /// Concurrent workers, each with its own connection (at least 1).
     pub workers: usize,
-    /// How long each phase (ceiling, locks) runs in all; they alternate in
-    /// four slices.
+    /// How long each phase (INT ceiling, row ceiling, locks) runs in all;
+    /// they alternate in four slices.
     pub duration: Duration,
     /// Fill the scratch row with this many other locks first.
     pub held: usize,
@@ -47,10 +60,18 @@ pub struct BenchReport {
     pub seconds: f64,
     /// Lock operations (acquires + releases) per second.
     pub ops_per_sec: f64,
-    /// Plain single-row UPDATE commits per second, same run and settings.
+    /// The INT ceiling: plain single-row `UPDATE … SET version=version+1`
+    /// commits per second, same run and settings.
     pub ceiling_per_sec: f64,
-    /// ops_per_sec / ceiling_per_sec.
+    /// ops_per_sec / ceiling_per_sec (the ratio to the INT ceiling).
     pub ratio: f64,
+    /// The row ceiling: blind same-size rewrites of the row's `dataJson`
+    /// (the texts the lock operations produce, computed by the client) per
+    /// second, same run and settings: the physical limit of this row
+    /// format.
+    pub row_ceiling_per_sec: f64,
+    /// ops_per_sec / row_ceiling_per_sec (the ratio to the row ceiling).
+    pub row_ratio: f64,
     /// Median acquire latency, milliseconds.
     pub p50_ms: f64,
     /// 99th percentile acquire latency, milliseconds.
@@ -94,9 +115,11 @@ pub struct NodeReport {
 pub struct Bench {
     table: LockTable,
     workers: Vec<LockTable>,
-    /// Where the ceiling is measured: the workers themselves on one
+    /// Where both ceilings are measured: the workers themselves on one
     /// server, as many connections to the first node of a cluster.
     ceiling: Vec<LockTable>,
+    /// What each row-ceiling worker writes, by worker.
+    row_texts: Vec<RowTexts>,
     nodes: Vec<String>,
     row: String,
     opts: BenchOptions,
@@ -141,10 +164,17 @@ impl Bench {
                 &format!("bench-filler-{i}"),
             ));
         }
+        let row_texts = (0..opts.workers)
+            .map(|w| {
+                let (name, holder) = worker_lock(w);
+                RowTexts::new(&row, &fillers, &name, &holder)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let bench = Bench {
             table,
             workers,
             ceiling,
+            row_texts,
             nodes,
             row,
             opts: opts.clone(),
@@ -162,7 +192,7 @@ impl Bench {
         &self.row
     }
 
-    /// Runs both phases and the end-of-run check. Dropping this future
+    /// Runs the three phases and the end-of-run check. Dropping this future
     /// stops every worker.
     pub async fn measure(&self) -> Result<BenchReport> {
         bench(self, |_| {}).await
@@ -227,8 +257,9 @@ pub struct Phase {
     pub round: u32,
     /// Rounds in all.
     pub rounds: u32,
-    /// `ceiling` (plain UPDATE commits), `locks` (acquire and release) or
-    /// `check` (the end-of-run check).
+    /// `ceiling` (the INT ceiling: plain UPDATE commits), `row-ceiling`
+    /// (same-size blind rewrites of the row), `locks` (acquire and release)
+    /// or `check` (the end-of-run check).
     pub what: &'static str,
 }
 
@@ -239,8 +270,8 @@ async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport
         None => return Err(Kind::NoRow(row.into()).into()),
     };
 
-    // The two phases alternate in short slices, so that drift in the
-    // machine's fsync latency over the run hits both alike.
+    // The three phases alternate in short slices, so that drift in the
+    // machine's fsync latency over the run hits all alike.
     let counters =
         |f: fn(&Stats) -> u64| workers.iter().map(|t| f(t.stats())).collect::<Vec<u64>>();
     let conflicts = |s: &Stats| s.conflicts.load(Ordering::Relaxed);
@@ -249,6 +280,7 @@ async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport
     let before = (counters(conflicts), counters(slow), counters(retried));
     let slice = opts.duration / ROUNDS;
     let (mut ceiling_commits, mut ceiling_secs) = (0u64, 0f64);
+    let (mut row_commits, mut row_secs) = (0u64, 0f64);
     let (mut lat, mut errors, mut lock_secs) = (Vec::new(), 0u64, 0f64);
     let mut ops_by_worker = vec![0u64; workers.len()];
     for round in 1..=ROUNDS {
@@ -258,9 +290,13 @@ async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport
             what,
         };
         on_phase(phase("ceiling"));
-        let (n, secs) = ceiling_phase(&b.ceiling, row, slice).await?;
+        let (n, secs) = ceiling_phase(&b.ceiling, row, Ceiling::Int, slice).await?;
         ceiling_commits += n;
         ceiling_secs += secs;
+        on_phase(phase("row-ceiling"));
+        let (n, secs) = ceiling_phase(&b.ceiling, row, Ceiling::Row(&b.row_texts), slice).await?;
+        row_commits += n;
+        row_secs += secs;
         on_phase(phase("locks"));
         let (l, o, e, secs) = lock_phase(workers, row, slice).await?;
         lat.extend(l);
@@ -317,8 +353,10 @@ async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport
         .await?
         .ok_or_else(|| Kind::NoRow(row.into()))?;
     let locks_ok = end.data.locks().is_some_and(|l| &l == fillers);
-    let version_ok =
-        end.version == Version::Number(start_version + ceiling_commits as i64 + ops as i64);
+    let version_ok = end.version
+        == Version::Number(
+            start_version + ceiling_commits as i64 + row_commits as i64 + ops as i64,
+        );
     let mut problems = Vec::new();
     if !locks_ok {
         problems.push(format!(
@@ -328,8 +366,8 @@ async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport
     }
     if !version_ok {
         problems.push(format!(
-            "version {} != {} + {} ceiling commits + {} lock ops",
-            end.version, start_version, ceiling_commits, ops
+            "version {} != {} + {} INT ceiling commits + {} row ceiling commits + {} lock ops",
+            end.version, start_version, ceiling_commits, row_commits, ops
         ));
     }
 
@@ -343,6 +381,14 @@ async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport
     };
     let ops_per_sec = ops as f64 / lock_secs;
     let ceiling_per_sec = ceiling_commits as f64 / ceiling_secs;
+    let row_ceiling_per_sec = row_commits as f64 / row_secs;
+    let ratio_to = |ceiling: f64| {
+        if ceiling > 0.0 {
+            ops_per_sec / ceiling
+        } else {
+            0.0
+        }
+    };
     let per_op = |n: u64| if ops == 0 { 0.0 } else { n as f64 / ops as f64 };
     Ok(BenchReport {
         workers: opts.workers,
@@ -350,11 +396,9 @@ async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport
         seconds: opts.duration.as_secs_f64(),
         ops_per_sec,
         ceiling_per_sec,
-        ratio: if ceiling_per_sec > 0.0 {
-            ops_per_sec / ceiling_per_sec
-        } else {
-            0.0
-        },
+        ratio: ratio_to(ceiling_per_sec),
+        row_ceiling_per_sec,
+        row_ratio: ratio_to(row_ceiling_per_sec),
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         max_ms: lat.last().map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
@@ -371,16 +415,46 @@ async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport
 /// Slices each phase is cut into.
 const ROUNDS: u32 = 4;
 
-/// Plain single-row UPDATE commits, one connection per worker: the ceiling.
-async fn ceiling_phase(workers: &[LockTable], row: &str, slice: Duration) -> Result<(u64, f64)> {
+/// The lock name and holder of bench worker `w`.
+fn worker_lock(w: usize) -> (String, String) {
+    (format!("bench_worker_{w}"), format!("bench-{w}"))
+}
+
+/// Which ceiling a phase measures.
+#[derive(Clone, Copy)]
+enum Ceiling<'a> {
+    /// Plain `version = version + 1` commits.
+    Int,
+    /// Same-size blind rewrites of `dataJson`: worker `w` writes
+    /// `texts[w]`.
+    Row(&'a [RowTexts]),
+}
+
+/// Blind single-row commits, one connection per worker: a ceiling.
+/// Returns the commits and the seconds they took.
+async fn ceiling_phase(
+    workers: &[LockTable],
+    row: &str,
+    what: Ceiling<'_>,
+    slice: Duration,
+) -> Result<(u64, f64)> {
     let deadline = Instant::now() + slice;
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for t in workers {
+    for (w, t) in workers.iter().enumerate() {
         let t = t.clone();
         let row = row.to_string();
+        let texts = match what {
+            Ceiling::Int => None,
+            Ceiling::Row(texts) => Some(texts.get(w).cloned().ok_or_else(|| {
+                Kind::Internal(format!("no row-ceiling texts for bench worker {w}"))
+            })?),
+        };
         tasks.spawn(async move {
-            let (n, refused) = scratch::ceiling(&t, &row, deadline).await?;
+            let (n, refused) = match texts {
+                None => scratch::ceiling(&t, &row, deadline).await?,
+                Some(texts) => scratch::row_ceiling(&t, &row, &texts, deadline).await?,
+            };
             // Counted as the lock protocol counts what it tries again.
             t.stats().transient.fetch_add(refused, Ordering::Relaxed);
             t.stats().conflicts.fetch_add(refused, Ordering::Relaxed);
@@ -394,7 +468,8 @@ async fn ceiling_phase(workers: &[LockTable], row: &str, slice: Duration) -> Res
     Ok((commits, started.elapsed().as_secs_f64()))
 }
 
-/// Each worker acquires and releases its own lock through the protocol.
+/// Each worker takes and releases its own lock as a service does
+/// ([`LockTable::lock`], then [`crate::locks::LockGuard::release`]).
 /// Returns acquire latencies, successful operations by worker, errors and
 /// seconds.
 async fn lock_phase(
@@ -409,19 +484,22 @@ async fn lock_phase(
         let table = t.clone();
         let row = row.to_string();
         tasks.spawn(async move {
-            let name = format!("bench_worker_{w}");
-            let holder = format!("bench-{w}");
+            let (name, holder) = worker_lock(w);
+            let opts = AcquireOptions::default();
             let mut lat = Vec::new();
             let (mut ops, mut errors) = (0u64, 0u64);
             while Instant::now() < deadline {
                 let t = Instant::now();
-                if table.acquire(&row, &name, &holder).await.is_err() {
-                    errors += 1;
-                    continue;
-                }
+                let guard = match table.lock(&row, &name, &holder, &opts, |_| {}).await {
+                    Ok(guard) => guard,
+                    Err(_) => {
+                        errors += 1;
+                        continue;
+                    }
+                };
                 lat.push(t.elapsed());
                 ops += 1;
-                if table.release(&row, &name, &holder).await.is_err() {
+                if guard.release().await.is_err() {
                     errors += 1;
                     continue;
                 }

@@ -35,7 +35,7 @@ pub enum Command {
     /// Inspect, take and free locks.
     #[command(subcommand, after_help = help::LOCKS)]
     Locks(LocksCmd),
-    /// Measure lock throughput against the single-row UPDATE ceiling.
+    /// Measure lock throughput against the row's physical limit (row and INT ceilings).
     #[command(after_help = help::BENCH)]
     Bench(BenchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -461,8 +461,8 @@ pub struct BenchArgs {
     /// Concurrent workers, each with its own connection.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: u16,
-    /// How long each phase (ceiling, locks) runs in all; they alternate in
-    /// four slices.
+    /// How long each phase (INT ceiling, row ceiling, locks) runs in all;
+    /// they alternate in four slices.
     #[arg(long, default_value = "3s", value_parser = parse_phase)]
     pub duration: Duration,
     /// Fill the scratch row with this many other locks first.

@@ -508,8 +508,14 @@ pub const SERVER_UPTIME: &str =
 /// has committed or rolled back, so a read tells the truth about it.
 pub const SESSION_EXISTS: &str = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?";
 
-/// The bench's ceiling: the cheapest possible single-row commit.
+/// The bench's INT ceiling: the cheapest possible single-row commit.
 pub const BENCH_CEILING: &str = "UPDATE locks SET version = version + 1 WHERE id = ?";
+
+/// The bench's row ceiling: a blind rewrite of the whole `dataJson` with a
+/// text the client computed, the physical limit of a lock write on this
+/// row format (the same bytes, and no JSON or scan work on the server).
+pub const BENCH_ROW_CEILING: &str =
+    "UPDATE locks SET dataJson = ?, version = version + 1 WHERE id = ?";
 
 /// Remove a row (the bench's scratch row only; operators never delete rows).
 pub const DELETE_ROW: &str = "DELETE FROM locks WHERE id = ?";

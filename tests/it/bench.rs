@@ -16,8 +16,10 @@ pub(crate) fn report_table(stdout: &str, workers: usize) {
 \| workers {workers} \|
 \| held locks \(K\) 0 \|
 \| lock ops/s \d+ \|
-\| ceiling UPDATE commits/s \d+ \|
-\| ratio \d+\.\d\d \|
+\| row ceiling \(same-size rewrite\)/s \d+ \|
+\| ratio to row ceiling \d+\.\d\d \|
+\| INT ceiling \(version\+1\)/s \d+ \|
+\| ratio to INT ceiling \d+\.\d\d \|
 \| acquire p50 \d+\.\d\d ms \|
 \| acquire p99 \d+\.\d\d ms \|
 \| acquire max \d+\.\d\d ms \|
@@ -52,9 +54,23 @@ fn bench_runs_checks_and_cleans_up() {
     assert!(report.check_passed, "{report:?}");
     assert_eq!((report.workers, report.held, report.errors), (4, 50, 0));
     assert!(
-        report.ops_per_sec > 0.0 && report.ceiling_per_sec > 0.0,
+        report.ops_per_sec > 0.0
+            && report.ceiling_per_sec > 0.0
+            && report.row_ceiling_per_sec > 0.0,
         "{report:?}"
     );
+    // Each ratio is the lock rate over its ceiling.
+    for (ratio, ceiling) in [
+        (report.ratio, report.ceiling_per_sec),
+        (report.row_ratio, report.row_ceiling_per_sec),
+    ] {
+        assert!(ratio > 0.0, "{report:?}");
+        assert!(
+            (ratio - report.ops_per_sec / ceiling).abs() < 1e-9,
+            "{report:?}"
+        );
+    }
+    assert_eq!(report.problems, Vec::<String>::new());
     assert!(
         report.p50_ms <= report.p99_ms && report.p99_ms <= report.max_ms,
         "{report:?}"
@@ -85,7 +101,8 @@ fn bench_shows_its_phases_on_a_terminal_only() {
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut seen).unwrap();
     assert!(child.wait().unwrap().success(), "{seen}");
     for phase in [
-        "locksmith: bench: round 1/4: ceiling (plain UPDATE commits)",
+        "locksmith: bench: round 1/4: INT ceiling (plain UPDATE commits)",
+        "locksmith: bench: round 1/4: row ceiling (same-size rewrites)",
         "locksmith: bench: round 4/4: locks (acquire and release)",
         "locksmith: bench: end-of-run check",
     ] {

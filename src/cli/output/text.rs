@@ -309,7 +309,11 @@ pub fn bench_phase(p: &crate::bench::Phase) -> String {
     match p.what {
         "check" => "bench: end-of-run check".into(),
         "ceiling" => format!(
-            "bench: round {}/{}: ceiling (plain UPDATE commits)",
+            "bench: round {}/{}: INT ceiling (plain UPDATE commits)",
+            p.round, p.rounds
+        ),
+        "row-ceiling" => format!(
+            "bench: round {}/{}: row ceiling (same-size rewrites)",
             p.round, p.rounds
         ),
         _ => format!(
