@@ -5,7 +5,7 @@
 
 use super::help;
 use super::output::Format;
-use super::values::{parse_duration, parse_phase, parse_ttl};
+use super::values::{parse_duration, parse_lease, parse_phase, parse_ttl};
 use crate::bench::BenchOptions;
 use crate::error::{Error, Kind, Result};
 use crate::locks::AcquireOptions;
@@ -266,14 +266,20 @@ pub enum LocksCmd {
         conn: ConnectOpts,
         #[command(flatten)]
         format: FormatOpts,
+        #[command(flatten)]
+        probe: ProbeOpts,
+        /// Also list who waits for which lock, and deadlocks among them.
+        #[arg(long)]
+        waiters: bool,
         /// Only these rows (default: all).
         rows: Vec<String>,
     },
-    /// Release locks whoever holds them: by name, by holder, or all.
-    #[command(group(ArgGroup::new("what").args(["names", "holder", "all"]).required(true)))]
+    /// Release locks whoever holds them: those of dead holders, by name, by
+    /// holder, or all.
+    #[command(group(ArgGroup::new("what").args(["names", "holder", "all", "dead"]).required(true)))]
     #[command(
         after_help = help::FORCE_RELEASE,
-        override_usage = "locksmith locks force-release [OPTIONS] <ROW> <NAMES>...\n       locksmith locks force-release [OPTIONS] <ROW> --holder <H>\n       locksmith locks force-release [OPTIONS] <ROW> --all"
+        override_usage = "locksmith locks force-release [OPTIONS] <ROW> --dead\n       locksmith locks force-release [OPTIONS] <ROW> <NAMES>...\n       locksmith locks force-release [OPTIONS] <ROW> --holder <H>\n       locksmith locks force-release [OPTIONS] <ROW> --all"
     )]
     ForceRelease {
         #[command(flatten)]
@@ -293,6 +299,13 @@ pub enum LocksCmd {
         /// old text is printed).
         #[arg(long)]
         all: bool,
+        /// Release exactly the locks whose holders are dead (a lease that
+        /// expired, a process gone from this host), checked again just
+        /// before the write; unknown holders are kept.
+        #[arg(long)]
+        dead: bool,
+        #[command(flatten)]
+        probe: ProbeOpts,
     },
     /// Increase a row's version without touching its locks, so that writers
     /// holding the old version can no longer commit.
@@ -350,6 +363,29 @@ pub enum LocksCmd {
         /// Who holds it (a task id, host:pid, …).
         #[arg(long, value_name = "H")]
         holder: String,
+        /// The process whose life the lock follows, for others to tell
+        /// whether the holder is alive (default: the parent of locksmith,
+        /// the shell or service that runs it).
+        #[arg(long, value_name = "PID")]
+        holder_pid: Option<i32>,
+        /// Judge the holder by a lease instead: it is dead unless `locks
+        /// renew` renews it within this long (e.g. 30s).
+        #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+        lease: Option<Duration>,
+        #[command(flatten)]
+        take_over: TakeOverOpts,
+    },
+    /// Renew a holder's lease on a lock (as `locks run` does by itself):
+    /// exit 0 while the holder holds it, 4 or 5 once it does not.
+    #[command(after_help = help::RENEW)]
+    Renew {
+        #[command(flatten)]
+        conn: ConnectOpts,
+        #[command(flatten)]
+        lock: LockRef,
+        /// Whose lease.
+        #[arg(long, value_name = "H")]
+        holder: String,
     },
     /// Release a lock, only if the holder holds it.
     #[command(after_help = help::RELEASE)]
@@ -384,6 +420,17 @@ pub enum LocksCmd {
         /// and what it left running after SIGTERM, before SIGKILL.
         #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
         kill_after: Duration,
+        /// The holder's lease: run renews it every third of it, and a holder
+        /// not heard from for this long is dead to others.
+        #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_lease)]
+        lease: Duration,
+        /// When the lock is lost while the command runs (released by an
+        /// operator, taken over): stop the command (SIGTERM, SIGKILL after
+        /// --kill-after) and exit 7, or keep it running.
+        #[arg(long, value_enum, default_value_t = OnLost::Stop, value_name = "WHAT")]
+        on_lost: OnLost,
+        #[command(flatten)]
+        take_over: TakeOverOpts,
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
@@ -401,6 +448,7 @@ impl LocksCmd {
             | LocksCmd::History { conn, .. }
             | LocksCmd::Acquire { conn, .. }
             | LocksCmd::Release { conn, .. }
+            | LocksCmd::Renew { conn, .. }
             | LocksCmd::Run { conn, .. } => conn,
         }
     }
@@ -451,6 +499,58 @@ impl WaitOpts {
             take_over_dead: None,
         })
     }
+}
+
+/// An operator's check for holders locksmith did not register.
+#[derive(Debug, Args, Clone)]
+pub struct ProbeOpts {
+    /// Ask this shell command whether a holder locksmith did not register
+    /// is alive: it runs once per such holder with the holder in
+    /// $LOCKSMITH_HOLDER; exit 0 alive, 1 dead, else unknown; its first
+    /// line of output says why.
+    #[arg(long, value_name = "CMD")]
+    pub probe: Option<String>,
+    /// How long each probe may take.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, requires = "probe")]
+    pub probe_timeout: Duration,
+}
+
+impl ProbeOpts {
+    /// The ready form.
+    pub fn probe(&self) -> Option<crate::liveness::Probe> {
+        self.probe
+            .as_deref()
+            .map(|c| crate::liveness::Probe::new(c, self.probe_timeout))
+    }
+}
+
+/// Taking over from a dead holder.
+#[derive(Debug, Args, Clone)]
+pub struct TakeOverOpts {
+    /// Take the lock over from a holder that is dead (not unknown), through
+    /// an audited change (`take-over`), once --lock-delay has passed.
+    #[arg(long)]
+    pub take_over_dead: bool,
+    /// How long after a dead holder's lease expired before taking over, so
+    /// that a paused holder waking up has a moment to notice.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, requires = "take_over_dead")]
+    pub lock_delay: Duration,
+}
+
+impl TakeOverOpts {
+    /// The lock-delay, when taking over is asked for.
+    pub fn delay(&self) -> Option<Duration> {
+        self.take_over_dead.then_some(self.lock_delay)
+    }
+}
+
+/// What `locks run` does when its lock is lost while the command runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnLost {
+    /// Stop the command and exit 7.
+    Stop,
+    /// Keep the command running, and say so.
+    Keep,
 }
 
 /// Options of `locksmith bench`.

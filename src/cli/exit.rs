@@ -18,6 +18,9 @@ pub const CONFLICT: u8 = 4;
 pub const NOT_FOUND: u8 = 5;
 /// `migrate status --check`: the schema has pending, divergent or unknown migrations.
 pub const NOT_CURRENT: u8 = 6;
+/// `locks run`: the lock was lost while the command ran, and the command
+/// was stopped.
+pub const LOST: u8 = 7;
 /// A bug in locksmith (sysexits' EX_SOFTWARE).
 pub const INTERNAL: u8 = 70;
 
@@ -69,6 +72,11 @@ const TABLE: &[Documented] = &[
         code: "6",
         help: "migrate status --check: schema not current",
         readme: "`migrate status --check`: schema not current",
+    },
+    Documented {
+        code: "7",
+        help: "locks run: the lock was lost while the command ran; the command was stopped",
+        readme: "`locks run`: the lock was lost while the command ran (force-released, taken over after its lease ran out); the command was stopped",
     },
     Documented {
         code: "70",

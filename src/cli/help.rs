@@ -63,12 +63,15 @@ Examples:
 pub const DUMP: &str = "\
 Examples:
   locksmith locks dump
-  locksmith locks dump platform
+  locksmith locks dump platform --waiters
+  locksmith locks dump --probe 'cloudron-task-alive \"$LOCKSMITH_HOLDER\"'
   locksmith locks dump --format json | jq '.rows[].locks[]'";
 
 /// `locksmith locks force-release --help`.
 pub const FORCE_RELEASE: &str = "\
 Examples:
+  locksmith locks force-release platform --dead --dry-run
+  locksmith locks force-release platform --dead --probe 'cloudron-task-alive \"$LOCKSMITH_HOLDER\"'
   locksmith locks force-release platform backup --dry-run
   locksmith locks force-release platform --holder vm:15380 --expect-version 4
   locksmith locks force-release platform --all --yes";
@@ -97,7 +100,14 @@ Examples:
 pub const ACQUIRE: &str = "\
 Examples:
   locksmith locks acquire platform backup --holder task-42
-  locksmith locks acquire platform update --holder task-43 --wait 5m --unless-held 'app_*'";
+  locksmith locks acquire platform update --holder task-43 --wait 5m --unless-held 'app_*'
+  locksmith locks acquire platform backup --holder task-42 --lease 30s --take-over-dead";
+
+/// `locksmith locks renew --help`.
+pub const RENEW: &str = "\
+Examples:
+  locksmith locks acquire platform backup --holder task-42 --lease 30s
+  locksmith locks renew platform backup --holder task-42    # every 10s";
 
 /// `locksmith locks release --help`.
 pub const RELEASE: &str = "\
@@ -109,6 +119,7 @@ Examples:
 pub const RUN: &str = "\
 Examples:
   locksmith locks run platform backup -- /usr/local/bin/backup.sh
+  locksmith locks run platform backup --take-over-dead --wait 5m -- ./backup.sh
   locksmith locks run platform update --wait 10m --unless-held 'app_*' -- ./update.sh
   locksmith locks run platform app_mail --wait 30m --unless-held update -- ./task.sh mail";
 

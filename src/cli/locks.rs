@@ -7,6 +7,8 @@ use super::output::{self, note, out, out_json, tables, text, Format, WaitLine};
 use super::signals::{interrupted, GRACE};
 use crate::db::Deadline;
 use crate::error::{Kind, Remedy, Result};
+use crate::host::Process;
+use crate::liveness::Registering;
 use crate::locks::{AcquireOptions, AuditInfo, Edit, LockData, LockGuard, LockTable, WriteOpts};
 use crate::shown::{shown, shown_id};
 
@@ -15,10 +17,16 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
         LocksCmd::Dump {
             conn: _,
             format,
+            probe,
+            waiters,
             rows,
         } => {
-            let states = with_table(ctx, async |t| t.read_rows(&rows).await).await?;
-            for s in &states {
+            let probe = probe.probe();
+            let snap = with_table(ctx, async |t| t.observe(&rows, probe.as_ref()).await).await?;
+            if snap.registry.is_none() {
+                note("note: there is no holder registry (table `locks_holders`) yet, so every holder's liveness is unknown; `locksmith migrate up` creates it");
+            }
+            for s in &snap.rows {
                 match (&s.data, s.problem()) {
                     (LockData::Raw { .. }, _) => note(&format!(
                         "warning: row `{}` holds data that is not a JSON object; shown raw",
@@ -33,12 +41,15 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
                     _ => {}
                 }
             }
-            let doc = output::Dump {
-                rows: states.iter().map(Into::into).collect(),
-            };
-            match format.format {
-                Format::Table => out(&format!("{}\n", tables::dump_table(&doc)))?,
-                Format::Json => out_json(&doc)?,
+            let doc = output::Dump::of(&snap);
+            match (format.format, waiters) {
+                (Format::Table, false) => out(&format!("{}\n", tables::dump_table(&doc)))?,
+                (Format::Table, true) => out(&format!(
+                    "{}\n{}",
+                    tables::dump_table(&doc),
+                    tables::waiters_table(&doc)
+                ))?,
+                (Format::Json, _) => out_json(&doc)?,
             }
         }
         LocksCmd::ForceRelease {
@@ -49,11 +60,14 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             names,
             holder,
             all,
+            dead,
+            probe,
         } => {
-            let edit = match (holder, all) {
-                (Some(h), _) => Edit::Holder(h),
-                (None, true) => Edit::All,
-                (None, false) => Edit::Names(names),
+            let edit = match (holder, all, dead) {
+                (Some(h), _, _) => Edit::Holder(h),
+                (None, true, _) => Edit::All,
+                (None, false, true) => Edit::Dead(probed(ctx, &row, probe.probe()).await?),
+                (None, false, false) => Edit::Names(names),
             };
             change_cmd(ctx, &change, &row, edit, format.format).await?;
         }
@@ -87,10 +101,32 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             wait,
             lock: LockRef { row, name },
             holder,
+            holder_pid,
+            lease,
+            take_over,
         } => {
-            let opts = wait.options()?;
+            let mut opts = wait.options()?;
+            // The lock follows the process that asked for it: the shell or
+            // service that runs this command, unless told which.
+            let process = match holder_pid {
+                Some(pid) => Process::of(pid).ok_or_else(|| {
+                    crate::Error::from(Kind::Invalid(format!(
+                        "--holder-pid {pid}: there is no process {pid} on this host"
+                    )))
+                })?,
+                None => Process::parent().unwrap_or_else(Process::this),
+            };
+            opts.register = Some(Registering {
+                process,
+                lease,
+                command: super::ctx::audit_command(),
+            });
+            opts.take_over_dead = take_over.delay();
             let url = ctx.url.clone();
             let (table, held) = acquire(ctx, &url, &row, &name, &holder, &opts).await?;
+            if !held.registered() {
+                not_registered(&opts, &holder, &name);
+            }
             // The lock outlives this process on purpose: `locks release`
             // (or `force-release`) frees it later.
             let held: LockGuard = held;
@@ -102,6 +138,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
                     name,
                     holder,
                     changed: !held.held_before(),
+                    fence: held.fence(),
                 };
                 if let Err(e) = out_json(&doc) {
                     code = unreported(ctx, held, &e).await;
@@ -109,6 +146,13 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             }
             let _ = table.until(Deadline::after(GRACE)).disconnect().await;
             return Ok(code);
+        }
+        LocksCmd::Renew {
+            conn: _,
+            lock: LockRef { row, name },
+            holder,
+        } => {
+            with_table(ctx, async |t| t.renew(&row, &name, &holder).await).await?;
         }
         LocksCmd::Release {
             conn: _,
@@ -124,6 +168,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
                     name,
                     holder,
                     changed: true,
+                    fence: None,
                 };
                 if let Err(e) = out_json(&doc) {
                     // The release stands: exit 0, and say so.
@@ -144,15 +189,28 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             holder,
             release_timeout,
             kill_after,
+            lease,
+            on_lost,
+            take_over,
             command,
         } => {
-            let opts = wait.options()?;
+            let mut opts = wait.options()?;
             let holder = holder.unwrap_or_else(crate::host::default_holder);
+            opts.register = Some(Registering {
+                process: Process::this(),
+                lease: Some(lease),
+                command: super::ctx::audit_command(),
+            });
+            opts.take_over_dead = take_over.delay();
             let url = ctx.url.clone();
             let (table, guard) = acquire(ctx, &url, &row, &name, &holder, &opts).await?;
+            if !guard.registered() {
+                not_registered(&opts, &holder, &name);
+            }
             let limits = super::run::Limits {
                 release_timeout,
                 kill_after,
+                on_lost,
             };
             let code = super::run::run_locked(ctx, guard, limits, &command).await;
             let _ = table.until(Deadline::after(GRACE)).disconnect().await;
@@ -160,6 +218,41 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+/// Says that the holder could not be registered, and why: others cannot
+/// tell whether it is alive.
+fn not_registered(opts: &AcquireOptions, holder: &str, name: &str) {
+    let why = match opts.register.as_ref().map(|w| w.validate(holder, name)) {
+        Some(Err(e)) => e.to_string(),
+        _ => {
+            "there is no holder registry (table `locks_holders`); `locksmith migrate up` creates it"
+                .into()
+        }
+    };
+    note(&format!(
+        "warning: the holder is not registered, so others cannot tell whether it is alive: {why}"
+    ));
+}
+
+/// The verdicts of an operator's probe on the holders of `row` that
+/// locksmith did not register (none without a probe).
+async fn probed(
+    ctx: &Ctx,
+    row: &str,
+    probe: Option<crate::liveness::Probe>,
+) -> Result<Vec<(String, crate::liveness::Liveness)>> {
+    let Some(probe) = probe else {
+        return Ok(Vec::new());
+    };
+    let rows = vec![row.to_string()];
+    let snap = with_table(ctx, async |t| t.observe(&rows, Some(&probe)).await).await?;
+    Ok(snap
+        .held
+        .iter()
+        .filter(|h| h.registration.is_none())
+        .map(|h| (h.entry.holder_text(), h.liveness.clone()))
+        .collect())
 }
 
 /// Connects, runs `f` on the table and disconnects, all within
@@ -279,10 +372,13 @@ async fn change_with(
         return out_json(&output::ChangeDoc::new(&plan, edit, opts.dry_run));
     }
     if plan.is_noop() {
-        return out(&format!(
-            "row `{}` needs no repair; nothing was changed\n",
-            shown_id(row)
-        ));
+        return out(&match edit {
+            Edit::Dead(_) => text::nothing_dead(row),
+            _ => format!(
+                "row `{}` needs no repair; nothing was changed\n",
+                shown_id(row)
+            ),
+        });
     }
     let shown = text::change(&plan, edit, true);
     if opts.dry_run && json {
@@ -312,6 +408,14 @@ async fn change_with(
             ),
             _ => e,
         })?;
+    if done.is_noop() {
+        // Every holder the plan found dead has renewed its lease since.
+        let said = match json {
+            true => out_json(&output::ChangeDoc::new(&done, edit, true)),
+            false => out(&text::nothing_dead(row)),
+        };
+        return said;
+    }
     let said = match json {
         true => out_json(&output::ChangeDoc::new(&done, edit, false)),
         false => out(&text::change(&done, edit, false)),

@@ -18,15 +18,27 @@
 //! command's group is the foreground job while it runs, so an interactive
 //! command reads the terminal and a Ctrl-C reaches it (and not locksmith).
 //!
+//! The holder heartbeats its lease while the command runs (the guard's
+//! own task, see [`crate::locks::guard`]), and each heartbeat checks that
+//! the lock is still its own. When it is not (force-released, taken over
+//! after the lease ran out), the command is stopped like after a SIGTERM
+//! (`--kill-after`, then SIGKILL), `run` says who holds the lock now and
+//! why, and exits [`exit::LOST`]; `--on-lost keep` only says so.
+//!
+//! The command gets `LOCKSMITH_ROW`, `LOCKSMITH_LOCK`, `LOCKSMITH_HOLDER`
+//! and `LOCKSMITH_FENCE`: the lock's fencing token, the row's version
+//! right after the acquire, which every later acquire of the row exceeds.
+//!
 //! This file owns the words; the supervision itself has none.
 
+use super::args::OnLost;
 use super::ctx::Ctx;
 use super::exit;
 use super::output::{note, text};
 use super::signals::{interrupted, GRACE};
 use crate::db::Deadline;
 use crate::error::{signal_name, Error, Kind, Result};
-use crate::locks::LockGuard;
+use crate::locks::{LockGuard, Lost};
 use crate::supervise::{Event, Status, Tally, Watcher};
 use std::time::{Duration, Instant};
 
@@ -42,6 +54,8 @@ pub(super) struct Limits {
     pub release_timeout: Duration,
     /// How long a process gets between SIGTERM and SIGKILL.
     pub kill_after: Duration,
+    /// What to do when the lock is lost while the command runs.
+    pub on_lost: OnLost,
 }
 
 /// Runs `command` while `guard` is held, then releases it; returns the
@@ -58,22 +72,44 @@ pub(super) async fn run_locked(
         guard.holder().to_string(),
     );
     let table = guard.table().clone();
-    drop(guard);
     let timeout = limits.release_timeout;
     let release =
         |why: Option<(i32, Instant)>| release(ctx, &table, (&row, &name, &holder), timeout, why);
     if let Some(sig) = ctx.stop.received() {
         // A signal came while acquiring: do not start the command.
+        drop(guard);
         release(Some((sig, Instant::now() + GRACE))).await;
         return Err(interrupted(sig, "the command was not started"));
     }
-    let ran = match supervise(ctx, command, limits.kill_after).await {
+    let env = vec![
+        ("LOCKSMITH_ROW".to_string(), row.clone()),
+        ("LOCKSMITH_LOCK".to_string(), name.clone()),
+        ("LOCKSMITH_HOLDER".to_string(), holder.clone()),
+        (
+            "LOCKSMITH_FENCE".to_string(),
+            guard.fence().map(|f| f.to_string()).unwrap_or_default(),
+        ),
+    ];
+    let ran = supervise(ctx, &guard, command, &env, &limits).await;
+    let lost = guard.is_lost();
+    // The heartbeat stops here: from now on the lock is released, or left
+    // for its lease to run out.
+    drop(guard);
+    let ran = match ran {
         Ok(ran) => ran,
         Err(e) => {
             release(None).await;
             return Err(e);
         }
     };
+    if lost.is_some() && limits.on_lost == OnLost::Stop {
+        // Not ours any more: nothing to release; its registration goes.
+        let _ = table
+            .until(crate::db::Deadline::after(GRACE))
+            .unregister(&row, &name, &holder)
+            .await;
+        return Ok(exit::LOST);
+    }
     let until = match (ran.signal, ctx.stop.received()) {
         (Some((sig, at)), _) => Some((sig, (at + GRACE).max(Instant::now() + RELEASE_AFTER_KILL))),
         (None, Some(sig)) => Some((sig, Instant::now() + GRACE)),
@@ -81,6 +117,12 @@ pub(super) async fn run_locked(
     };
     match release(until).await {
         Released::Yes => {
+            // Its registration goes with it (best effort: one left behind
+            // holds nothing).
+            let _ = table
+                .until(crate::db::Deadline::after(GRACE))
+                .unregister(&row, &name, &holder)
+                .await;
             // Yield: a waiter gets its turn before a loop of us re-takes it.
             if ctx.stop.received().is_none() {
                 tokio::time::sleep(crate::locks::guard::YIELD).await;
@@ -114,6 +156,8 @@ struct Seen {
     not_started: Option<u8>,
     /// Everything is gone (or was ended here).
     swept: bool,
+    /// The lock was lost while the command ran.
+    lost: bool,
 }
 
 impl Seen {
@@ -132,13 +176,21 @@ impl Seen {
     }
 }
 
-/// Starts the command under a watcher, passes signals on, and waits until
-/// it and everything it started are gone.
-async fn supervise(ctx: &Ctx, command: &[String], kill_after: Duration) -> Result<Ran> {
+/// Starts the command under a watcher, passes signals on, stops it when
+/// the lock is lost (unless told to keep it), and waits until it and
+/// everything it started are gone.
+async fn supervise(
+    ctx: &Ctx,
+    guard: &LockGuard,
+    command: &[String],
+    env: &[(String, String)],
+    limits: &Limits,
+) -> Result<Ran> {
+    let kill_after = limits.kill_after;
     let program = command
         .first()
         .ok_or_else(|| Error::from(Kind::Invalid("no command given after --".into())))?;
-    let mut watcher = Watcher::start(command, kill_after).map_err(|e| {
+    let mut watcher = Watcher::start(command, env, kill_after).map_err(|e| {
         Error::from(Kind::Io(format!(
             "cannot start the watcher of the command: {e}"
         )))
@@ -156,6 +208,15 @@ async fn supervise(ctx: &Ctx, command: &[String], kill_after: Duration) -> Resul
             sig = stop.next() => {
                 watcher.signal(sig);
                 seen.signal.get_or_insert((sig, Instant::now()));
+                continue;
+            }
+            lost = guard.lost(), if !seen.lost => {
+                seen.lost = true;
+                note(&lost_words(guard, &lost, limits));
+                if limits.on_lost == OnLost::Stop {
+                    watcher.signal(libc_sigterm());
+                    seen.signal.get_or_insert((libc_sigterm(), Instant::now()));
+                }
                 continue;
             }
             () = tokio::time::sleep_until(overdue.unwrap_or(far).into()), if overdue.is_some() => {
@@ -212,6 +273,32 @@ async fn supervise(ctx: &Ctx, command: &[String], kill_after: Duration) -> Resul
         code: seen.code(),
         signal: seen.signal,
     })
+}
+
+/// SIGTERM's number.
+fn libc_sigterm() -> i32 {
+    nix::sys::signal::Signal::SIGTERM as i32
+}
+
+/// What `run` says when its lock was lost while the command ran.
+fn lost_words(guard: &LockGuard, lost: &Lost, limits: &Limits) -> String {
+    let now = match &lost.now_held_by {
+        Some(h) => format!("{} holds it now", crate::shown::shown_id(h)),
+        None => "nobody holds it now".into(),
+    };
+    let what = match limits.on_lost {
+        OnLost::Stop => format!(
+            "stopping the command (SIGTERM, then SIGKILL after {})",
+            human(limits.kill_after)
+        ),
+        OnLost::Keep => "the command keeps running (--on-lost keep), outside the lock".into(),
+    };
+    format!(
+        "lost lock `{}` in row `{}` while the command ran: {}; {now}; {what}",
+        crate::shown::shown(guard.name()),
+        crate::shown::shown_id(guard.row()),
+        crate::shown::shown(&lost.why),
+    )
 }
 
 /// Says what ending the leftovers took, when it took SIGKILL, and what
@@ -372,6 +459,7 @@ mod tests {
             killed,
             not_started,
             swept: true,
+            lost: false,
         };
         let cases = [
             (seen(None, Some(Status::Code(0)), false, None), 0),

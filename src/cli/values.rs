@@ -14,6 +14,16 @@ pub fn parse_ttl(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A holder's lease: at least 1 s (it is renewed every third of it), at
+/// most a day (the registry keeps it in milliseconds, as an INT).
+pub fn parse_lease(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(24 * 3600) {
+        return Err("must be between 1s and 24h".into());
+    }
+    Ok(d)
+}
+
 /// How long a bench phase runs: at least 100ms (a shorter one measures
 /// nothing), at most an hour.
 pub fn parse_phase(s: &str) -> Result<Duration, String> {

@@ -30,6 +30,15 @@ pub enum Edit {
     /// operator's probe (holder → verdict), and are otherwise unknown,
     /// which is never dead.
     Dead(Vec<(String, Liveness)>),
+    /// Take lock `name` over for `holder` from a holder that is dead (by the
+    /// registry's evidence), once `delay` (the lock-delay) has passed since
+    /// a lease-based death began: the dead holder's entry goes and
+    /// `holder`'s comes, in one audited write.
+    TakeOver {
+        name: String,
+        holder: String,
+        delay: std::time::Duration,
+    },
 }
 
 /// A change made (or, for a dry run, planned) to one row.
@@ -129,6 +138,7 @@ impl Edit {
             Edit::Bump(_) => "bump",
             Edit::Repair => "repair",
             Edit::Dead(_) => "release-dead",
+            Edit::TakeOver { .. } => "take-over",
         }
     }
 
@@ -142,6 +152,10 @@ impl Edit {
             Edit::Names(names) => names.iter().try_for_each(|n| validate_text("lock name", n)),
             Edit::Holder(h) => validate_text("holder", h),
             Edit::All | Edit::Repair | Edit::Dead(_) => Ok(()),
+            Edit::TakeOver { name, holder, .. } => {
+                validate_text("lock name", name)?;
+                validate_text("holder", holder)
+            }
             Edit::Bump(by) if *by < 1 => Err(Kind::Invalid(format!(
                 "a bump must add at least 1 to the version, not {by}"
             ))
@@ -158,6 +172,10 @@ impl Edit {
         if let Edit::Dead(probed) = self {
             // Without the registry: only what a probe said.
             return Edit::release_dead(state, |e| self.probed(e, probed), None);
+        }
+        if let Edit::TakeOver { .. } = self {
+            // Without the registry nobody is dead.
+            return self.take_over(state, |_| Liveness::unregistered(), 0);
         }
         let id = &state.id;
         let version = state.number()?;
@@ -208,8 +226,59 @@ impl Edit {
                 }
                 change.remaining = locks;
             }
-            (Edit::Repair, _) | (Edit::Dead(_), _) => {}
+            (Edit::Repair, _) | (Edit::Dead(_), _) | (Edit::TakeOver { .. }, _) => {}
         }
+        Ok(change)
+    }
+
+    /// The take-over of [`Edit::TakeOver`] from `state`, judging the
+    /// holder in the way by `verdict` at server time `now_us`: fails with
+    /// [`Kind::Held`] (saying why) unless it is dead and the lock-delay has
+    /// passed; with [`Kind::NotHeld`] when nobody holds the lock any more
+    /// (a plain acquire takes it then).
+    pub fn take_over(
+        &self,
+        state: &RowState,
+        verdict: impl Fn(&Entry) -> Liveness,
+        now_us: i64,
+    ) -> Result<Change> {
+        let Edit::TakeOver {
+            name,
+            holder,
+            delay,
+        } = self
+        else {
+            return Err(Kind::Internal("take_over of another edit".into()).into());
+        };
+        let id = &state.id;
+        let version = state.number()?;
+        let mut locks = state.locks_to_write()?;
+        let Some(old) = locks.get(name).cloned() else {
+            return Err(Kind::NotHeld {
+                row: id.clone(),
+                name: name.clone(),
+            }
+            .into());
+        };
+        let v = verdict(&old);
+        let delay_us = i64::try_from(delay.as_micros()).unwrap_or(i64::MAX);
+        let waits = v
+            .dead_since_us()
+            .map(|at| at.saturating_add(delay_us) - now_us)
+            .filter(|left| *left > 0);
+        if !v.is_dead() || waits.is_some() {
+            return Err(Kind::Held {
+                row: id.clone(),
+                name: name.clone(),
+                holder: old.holder_text(),
+            }
+            .into());
+        }
+        let mut change = Change::of(id, Version::Number(version), version + 1);
+        change.removed = locks.remove(name);
+        locks.add(Entry::new(name, holder));
+        change.remaining = locks;
+        change.evidence = vec![(name.clone(), v.why)];
         Ok(change)
     }
 

@@ -14,7 +14,7 @@ use super::write::{Outcome, Writer};
 use crate::db::retry::{Failure, Passing, Policy, Retry};
 use crate::db::{Deadline, Lease, Session};
 use crate::error::{Error, Kind, Pending, Result};
-use crate::liveness::{judge, registry, ThisHost};
+use crate::liveness::{judge, registry, Liveness, ThisHost};
 
 /// How an operator change deals with conflicts, and whether it is recorded.
 #[derive(Clone, Debug, Default)]
@@ -97,7 +97,7 @@ async fn attempt(
         .into());
     }
     let mut change = match edit {
-        Edit::Dead(probed) => {
+        Edit::Dead(_) | Edit::TakeOver { .. } => {
             let regs = registry::read(&mut c, Some(row)).await?.unwrap_or_default();
             let now_us = regs
                 .first()
@@ -108,14 +108,18 @@ async fn attempt(
                     let holder = e.holder_text();
                     regs.iter().find(|r| r.lock == n && r.holder == holder)
                 });
-                match found {
-                    Some(r) if e.holder().get().trim_start().starts_with('"') => {
+                match (found, edit) {
+                    (Some(r), _) if e.holder().get().trim_start().starts_with('"') => {
                         judge(r, now_us, &here)
                     }
-                    _ => edit.probed(e, probed),
+                    (_, Edit::Dead(probed)) => edit.probed(e, probed),
+                    _ => Liveness::unregistered(),
                 }
             };
-            Edit::release_dead(&state, verdict, planned.map(|p| &p.removed))?
+            match edit {
+                Edit::TakeOver { .. } => edit.take_over(&state, verdict, now_us)?,
+                _ => Edit::release_dead(&state, verdict, planned.map(|p| &p.removed))?,
+            }
         }
         _ => edit.apply(&state)?,
     };

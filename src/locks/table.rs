@@ -12,7 +12,7 @@
 //! or a cluster write conflict, a lost compare-and-swap race. A write whose
 //! reply was lost is settled before anything else happens.
 
-use super::audit::{self, AuditRecord};
+use super::audit::{self, AuditInfo, AuditRecord};
 use super::cache::Plain;
 use super::data::{
     may_take, validate_entry, validate_row_id, validate_stored_row_id, validate_text, RowState,
@@ -525,9 +525,15 @@ impl LockTable {
             .and_then(|m| m.get(name).and_then(|v| v.as_str().map(str::to_string)))
             .map(|why| format!(" ({why})"))
             .unwrap_or_default();
+        let what = match r.action.as_str() {
+            "release-dead" => "released as dead",
+            "take-over" => "taken over",
+            "release-by-holder" | "release-all" | "force-release" => "force-released",
+            other => other,
+        };
         Some(format!(
-            "{} by {} ({}) at {}{evidence}",
-            r.action, r.os_user, r.db_user, r.at
+            "{what} by {} ({}) at {}{evidence}",
+            r.os_user, r.db_user, r.at
         ))
     }
 
@@ -634,6 +640,35 @@ impl LockTable {
     /// that any writer still holding the old version can no longer commit.
     pub async fn bump(&self, row: &str, by: i64, opts: &WriteOpts) -> Result<Change> {
         self.edit(row, &Edit::Bump(by), opts).await
+    }
+
+    /// Takes `name` in `row` over for `holder` from a holder that is dead
+    /// (by the registry's evidence, re-checked in the write's transaction),
+    /// once `delay` has passed since a lease-based death began: an audited
+    /// change (`take-over`) that removes the dead holder's entry and adds
+    /// `holder`'s. Fails with [`Kind::Held`] while the holder in the way is
+    /// alive, unknown or within the lock-delay, and with [`Kind::NotHeld`]
+    /// when nobody holds the lock any more.
+    pub async fn take_over(
+        &self,
+        (row, name, holder): (&str, &str, &str),
+        delay: Duration,
+        command: &str,
+    ) -> Result<Acquired> {
+        let edit = Edit::TakeOver {
+            name: name.into(),
+            holder: holder.into(),
+            delay,
+        };
+        let opts = WriteOpts {
+            audit: Some(AuditInfo::new(edit.action(), command.into())),
+            ..WriteOpts::default()
+        };
+        let change = self.edit(row, &edit, &opts).await?;
+        Ok(Acquired {
+            changed: true,
+            fence: Some(change.version_after),
+        })
     }
 
     /// Applies an operator edit by CAS, retrying conflicts (unless

@@ -5,6 +5,7 @@
 //! deadline. Failures that pass (a lost connection, a conflict) are the
 //! plain operations' to retry; this loop waits only on a lock that is held.
 
+use super::data::{validate_entry, validate_row_id, validate_text};
 use super::guard::{AcquireOptions, Acquired, CutOff, LockGuard, CLEANUP_GRACE, YIELD};
 use super::table::LockTable;
 use crate::db::Deadline;
@@ -48,9 +49,15 @@ pub(super) async fn lock(
 ) -> Result<LockGuard> {
     let t = t.until(d);
     let started = Instant::now();
-    if let Some(who) = &opts.register {
-        who.validate(holder, name)?;
-    }
+    validate_row_id(row)?;
+    validate_text("lock name", name)?;
+    validate_text("holder", holder)?;
+    validate_entry(row, name, holder)?;
+    // What the registry cannot hold is not registered (the guard says so).
+    let register = opts
+        .register
+        .as_ref()
+        .filter(|w| w.validate(holder, name).is_ok());
     // Whether the holder held the lock before: the acquire itself says so
     // (it writes nothing then), unless it is cut off before it can. Only
     // when there is reason to think so (this table took the lock for the
@@ -64,20 +71,19 @@ pub(super) async fn lock(
     // Registered before it tries: a holder that dies right after its
     // write is still one whose liveness can be told. While it waits, the
     // registry says what it waits for.
-    let registered = match &opts.register {
-        Some(who) => {
+    // (A holder that held the lock before registers once it is sure it
+    // still does: a failed acquire changes nothing.)
+    let mut registered = match (register, held_before) {
+        (Some(who), false) => {
             let unless: Vec<String> = opts
                 .unless_held
                 .iter()
                 .map(|p| p.as_str().to_string())
                 .collect();
-            let stage = match held_before {
-                true => Stage::Holds,
-                false => Stage::Waits,
-            };
-            t.register(who, (row, name, holder), stage, &unless).await?
+            t.register(who, (row, name, holder), Stage::Waits, &unless)
+                .await?
         }
-        None => false,
+        _ => false,
     };
     let mut cut_off = CutOff {
         table: &t,
@@ -89,17 +95,23 @@ pub(super) async fn lock(
     match result {
         Ok(took) => {
             t.remember(row, name, holder);
+            if let (Some(who), true) = (register, held_before) {
+                registered = t
+                    .register(who, (row, name, holder), Stage::Holds, &[])
+                    .await
+                    .unwrap_or(false);
+            }
             if registered {
                 // Best effort: the registration made before the acquire
                 // already tells who the holder is; this says since when.
                 let _ = t.registered_holds((row, name, holder), took.fence).await;
             }
-            let lease = opts.register.as_ref().and_then(|w| w.lease);
+            let lease = register.and_then(|w| w.lease);
             let keeper = match (registered, lease) {
                 (true, Some(lease)) => Some(super::keeper::start(
                     t.unbounded(),
                     (row, name, holder),
-                    opts.register.clone(),
+                    register.cloned(),
                     lease,
                 )),
                 _ => None,
@@ -185,6 +197,25 @@ async fn waiting(
                 t.may_take(row, name, holder, &opts.unless_held).await?;
             }
             t.acquire_unless(row, name, holder, &opts.unless_held).await
+        };
+        let attempt = async {
+            match (attempt.await, opts.take_over_dead) {
+                // Held: by a dead holder, it may be taken over.
+                (Err(e), Some(delay)) if matches!(e.kind(), Kind::Held { .. }) => {
+                    let command = opts
+                        .register
+                        .as_ref()
+                        .map_or_else(|| "locksmith (library)".to_string(), |w| w.command.clone());
+                    match t.take_over((row, name, holder), delay, &command).await {
+                        Err(again) if matches!(again.kind(), Kind::NotHeld { .. }) => {
+                            t.acquire_unless(row, name, holder, &opts.unless_held).await
+                        }
+                        Err(again) if again.is_busy() => Err(e),
+                        done => done,
+                    }
+                }
+                (done, _) => done,
+            }
         };
         match attempt.await {
             Ok(took) => return Ok(took),

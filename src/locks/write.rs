@@ -262,7 +262,7 @@ impl Writer {
         };
         // A release of dead holders checks its evidence again in the
         // transaction of the write, with the registrations locked.
-        let recheck = matches!(edit, Edit::Dead(_)).then_some(change);
+        let recheck = matches!(edit, Edit::Dead(_) | Edit::TakeOver { .. }).then_some(change);
         match self
             .write(c, row, stmt, Args(params), audited, recheck)
             .await

@@ -148,13 +148,18 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    /// Starts `command` (program and arguments) under a watcher. It
-    /// inherits stdin, stdout and stderr. This process becomes a child
-    /// subreaper for the rest of its life (see [`Watcher::abandon`]).
+    /// Starts `command` (program and arguments) under a watcher, with
+    /// `env` added to its environment. It inherits stdin, stdout and
+    /// stderr. This process becomes a child subreaper for the rest of its
+    /// life (see [`Watcher::abandon`]).
     ///
     /// Fails only when the watcher itself cannot be started; a command
     /// that cannot be run is reported as [`Event::NotStarted`].
-    pub fn start(command: &[String], kill_after: Duration) -> std::io::Result<Watcher> {
+    pub fn start(
+        command: &[String],
+        env: &[(String, String)],
+        kill_after: Duration,
+    ) -> std::io::Result<Watcher> {
         let _ = nix::sys::prctl::set_child_subreaper(true);
         let (from_us, to) = std::io::pipe()?;
         let (from, to_us) = std::io::pipe()?;
@@ -174,6 +179,7 @@ impl Watcher {
             .arg(kill_after.as_millis().to_string())
             .arg("--")
             .args(command)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .process_group(0)
             .stdin(Stdio::inherit())
             .stdout(Stdio::inherit())

@@ -124,6 +124,8 @@ fn lock_changes_as_json() {
             name: "backup".into(),
             holder: "task-1".into(),
             changed: true,
+            // The row was created at version 1; the acquire took it to 2.
+            fence: Some(2),
         }
     );
     let again: LockDoc = db
@@ -132,6 +134,7 @@ fn lock_changes_as_json() {
         ])
         .success_json();
     assert!(!again.changed, "held already");
+    assert_eq!(again.fence, Some(2), "the row as found");
     db.sql(r#"UPDATE locks SET dataJson = JSON_INSERT(dataJson, '$.app', 'task-2') WHERE id = 'platform'"#);
     let version = db.version("platform");
 

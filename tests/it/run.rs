@@ -413,12 +413,15 @@ fn a_killed_locksmith_leaves_its_lock_for_the_operator() {
             signal(pid.trim().parse().unwrap(), Signal::SIGKILL);
         }
     }
-    // Still held, under its holder's name.
+    // Still held, under its holder's name, which dump knows is dead.
     let h = holder.as_str().unwrap();
+    let pid = h.rsplit_once(':').unwrap().1;
     let holder_is = [(h, "<HOLDER>")];
     db.locksmith(&["locks", "dump"])
         .named(&holder_is)
-        .succeeds_like(&dump_table(&["platform update <HOLDER> 2"]));
+        .succeeds_like(&dump_table(&[&format!(
+            "platform update <HOLDER> dead: on this host, PID {pid} is gone 2"
+        )]));
     db.locksmith(&["locks", "force-release", "platform", "--holder", h, "--yes"])
         .named(&holder_is)
         .succeeds_with(

@@ -4,7 +4,7 @@
 //! what was done, pinned by `deny_unknown_fields` like the listings in
 //! [`super::tables`].
 
-use super::tables::{DumpLock, GuardDoc};
+use super::tables::GuardDoc;
 use crate::locks::{Change, Edit, Locks};
 use crate::migrate::{DownReport, MarkReport, Step, UpReport};
 use serde::{Deserialize, Serialize};
@@ -168,19 +168,42 @@ pub struct ChangeDoc {
     /// Its version after.
     pub version_after: i64,
     /// Locks removed, exactly as they were stored.
-    pub removed: Vec<DumpLock>,
+    pub removed: Vec<ChangeLock>,
     /// Locks left in the row.
-    pub remaining: Vec<DumpLock>,
+    pub remaining: Vec<ChangeLock>,
     /// The old dataJson, verbatim, when it was replaced (kept in the audit
     /// trail too).
     pub replaced_raw: Option<String>,
     /// What a repair mended, in words.
     pub repairs: Vec<String>,
+    /// For a release of dead holders (`release-dead`) or a take-over: the
+    /// evidence that each removed lock's holder is dead.
+    pub evidence: Vec<Evidence>,
 }
 
-fn locks(m: &Locks) -> Vec<DumpLock> {
+/// A lock a change removed or left.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeLock {
+    /// Lock name.
+    pub name: String,
+    /// Holder: any JSON value, exactly as stored.
+    pub holder: Box<serde_json::value::RawValue>,
+}
+
+/// Why a lock's holder was found dead.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// The lock.
+    pub lock: String,
+    /// The evidence, in words.
+    pub why: String,
+}
+
+fn locks(m: &Locks) -> Vec<ChangeLock> {
     m.iter()
-        .map(|e| DumpLock {
+        .map(|e| ChangeLock {
             name: e.shown_name().into_owned(),
             holder: e.holder().to_owned(),
         })
@@ -200,6 +223,14 @@ impl ChangeDoc {
             remaining: locks(&c.remaining),
             replaced_raw: c.replaced_raw.clone(),
             repairs: c.repairs.clone(),
+            evidence: c
+                .evidence
+                .iter()
+                .map(|(lock, why)| Evidence {
+                    lock: lock.clone(),
+                    why: why.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -219,4 +250,8 @@ pub struct LockDoc {
     /// Whether it changed the row: false when the holder held the lock
     /// already (acquire).
     pub changed: bool,
+    /// The lock's fencing token (acquire): the row's version right after
+    /// it; every later acquire on the row gets a greater one. Null for a
+    /// release.
+    pub fence: Option<i64>,
 }

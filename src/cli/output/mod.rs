@@ -16,8 +16,11 @@ mod style;
 pub mod tables;
 pub mod text;
 
-pub use docs::{ChangeDoc, DownDoc, LockDoc, MarkDoc, UpDoc};
-pub use tables::{Dump, DumpLock, DumpRow, GuardDoc, HistoryDoc, StatusDoc, StatusLine};
+pub use docs::{ChangeDoc, ChangeLock, DownDoc, Evidence, LockDoc, MarkDoc, UpDoc};
+pub use tables::{
+    Dump, DumpBlocker, DumpLiveness, DumpLock, DumpRegistration, DumpRow, DumpWaiter, GuardDoc,
+    HistoryDoc, StatusDoc, StatusLine,
+};
 
 use crate::error::{Error, Kind, Result};
 use std::io::{IsTerminal, Write};

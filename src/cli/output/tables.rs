@@ -3,7 +3,8 @@
 
 use super::style::{age_text, clip, render, table};
 use crate::bench::BenchReport;
-use crate::locks::{AuditRecord, LockData, RowState, Version};
+use crate::liveness::{Liveness, Registration, State as Verdict};
+use crate::locks::{AuditRecord, LockData, RowState, Snapshot, Version};
 use crate::migrate::{Holder, MigrationStatus, State};
 use crate::shown::{shown, shown_id};
 use comfy_table::{Cell, Color};
@@ -17,6 +18,11 @@ use serde::{Deserialize, Serialize};
 pub struct Dump {
     /// The rows, by id.
     pub rows: Vec<DumpRow>,
+    /// Registered holders waiting for a lock, with what is in their way.
+    pub waiters: Vec<DumpWaiter>,
+    /// Deadlocks: cycles of holders, each waiting for a lock the next one
+    /// holds (the last waits for the first's).
+    pub deadlocks: Vec<Vec<String>>,
 }
 
 /// One row of `locks`.
@@ -54,16 +60,149 @@ pub struct DumpLock {
     /// Holder: any JSON value, exactly as stored (Cloudron stores a task
     /// id; other writers' numbers and escapes are kept as written).
     pub holder: Box<serde_json::value::RawValue>,
+    /// Whether the holder is alive, and why it is judged so.
+    pub liveness: DumpLiveness,
+    /// When it was taken (RFC 3339 UTC, server clock), when the holder
+    /// registry says; otherwise null (the row's `changed_at` is a lower
+    /// bound).
+    pub since: Option<String>,
+    /// What the holder registry says of the holder; null when it did not
+    /// register.
+    pub registration: Option<DumpRegistration>,
 }
 
-impl From<&RowState> for DumpRow {
-    fn from(s: &RowState) -> DumpRow {
+/// A verdict on a holder.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DumpLiveness {
+    /// `alive`, `dead` or `unknown`.
+    pub state: String,
+    /// Why, in words: the evidence for `dead`.
+    pub why: String,
+}
+
+impl From<&Liveness> for DumpLiveness {
+    fn from(l: &Liveness) -> DumpLiveness {
+        DumpLiveness {
+            state: l.state.as_str().into(),
+            why: l.why.clone(),
+        }
+    }
+}
+
+/// A holder as the holder registry knows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DumpRegistration {
+    /// Its host.
+    pub host: String,
+    /// Its process.
+    pub pid: i32,
+    /// Its lease in seconds; null: judged by its process alone.
+    pub lease_seconds: Option<f64>,
+    /// Seconds since its last heartbeat, by the server's clock.
+    pub heartbeat_age_seconds: f64,
+    /// The lock's fencing token (the row's version right after the
+    /// acquire).
+    pub fence: Option<i64>,
+    /// When its process started (RFC 3339 UTC, its host's clock).
+    pub started: Option<String>,
+    /// Its command line, without secrets.
+    pub command: Option<String>,
+}
+
+impl DumpRegistration {
+    fn of(r: &Registration) -> DumpRegistration {
+        DumpRegistration {
+            host: r.host.clone(),
+            pid: r.pid,
+            lease_seconds: r.lease_ms.map(|ms| ms as f64 / 1000.0),
+            heartbeat_age_seconds: ((r.read_us - r.beat_us).max(0)) as f64 / 1e6,
+            fence: r.fence,
+            started: r.started_us.map(micros_text),
+            command: r.command.clone(),
+        }
+    }
+}
+
+/// A registered holder waiting for a lock.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DumpWaiter {
+    /// The row of the lock it waits for.
+    pub row: String,
+    /// The lock it waits for.
+    pub lock: String,
+    /// The globs it also waits on (`--unless-held`).
+    pub unless_held: Vec<String>,
+    /// Who waits.
+    pub holder: String,
+    /// Since when (RFC 3339 UTC, server clock).
+    pub since: String,
+    /// How long it has waited, in seconds.
+    pub waited_seconds: f64,
+    /// Whether the waiter is alive (a dead one waits for nothing).
+    pub liveness: DumpLiveness,
+    /// The locks in its way: name and holder.
+    pub blocked_by: Vec<DumpBlocker>,
+}
+
+/// A lock in a waiter's way.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DumpBlocker {
+    pub lock: String,
+    pub holder: String,
+}
+
+/// Microseconds since the epoch as RFC 3339 UTC.
+fn micros_text(us: i64) -> String {
+    crate::db::value::epoch_text(&us.div_euclid(1_000_000).to_string())
+}
+
+impl Dump {
+    /// The document of a snapshot.
+    pub fn of(s: &Snapshot) -> Dump {
+        Dump {
+            rows: s.rows.iter().map(|r| DumpRow::of(r, s)).collect(),
+            waiters: s
+                .waiters
+                .iter()
+                .map(|w| DumpWaiter {
+                    row: w.registration.row.clone(),
+                    lock: w.registration.lock.clone(),
+                    unless_held: w.registration.unless_held.clone(),
+                    holder: w.registration.holder.clone(),
+                    since: micros_text(w.registration.since_us),
+                    waited_seconds: ((s.now_us - w.registration.since_us).max(0)) as f64 / 1e6,
+                    liveness: (&w.liveness).into(),
+                    blocked_by: w
+                        .blocked_by
+                        .iter()
+                        .map(|(lock, holder)| DumpBlocker {
+                            lock: lock.clone(),
+                            holder: holder.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            deadlocks: s.deadlocks.clone(),
+        }
+    }
+}
+
+impl DumpRow {
+    /// Row `s` of snapshot `snap`, each lock with its holder judged.
+    fn of(s: &RowState, snap: &Snapshot) -> DumpRow {
         let (locks, raw) = match &s.data {
-            LockData::Locks(m) => (
-                m.iter()
-                    .map(|e| DumpLock {
-                        name: e.shown_name().into_owned(),
-                        holder: e.holder().to_owned(),
+            LockData::Locks(_) => (
+                snap.held_in(&s.id)
+                    .map(|h| DumpLock {
+                        name: h.entry.shown_name().into_owned(),
+                        holder: h.entry.holder().to_owned(),
+                        liveness: (&h.liveness).into(),
+                        since: h.since_us.filter(|_| h.since_exact).map(micros_text),
+                        registration: h.registration.as_ref().map(DumpRegistration::of),
                     })
                     .collect(),
                 None,
@@ -90,7 +229,15 @@ impl From<&RowState> for DumpRow {
 /// The dump as a table: one line per held lock (a name written twice, on
 /// two lines), every value escaped for the terminal.
 pub fn dump_table(d: &Dump) -> String {
-    let mut t = table(&["ROW", "LOCK", "HOLDER", "VERSION", "LAST CHANGE", "AGE"]);
+    let mut t = table(&[
+        "ROW",
+        "LOCK",
+        "HOLDER",
+        "LIVENESS",
+        "VERSION",
+        "LAST CHANGE",
+        "AGE",
+    ]);
     for r in &d.rows {
         let changed = r.changed_at.clone().unwrap_or_else(|| "-".into());
         let age = r.age_seconds.map(age_text).unwrap_or_else(|| "-".into());
@@ -100,7 +247,7 @@ pub fn dump_table(d: &Dump) -> String {
             (None, None) => "NULL".into(),
         };
         let bad = r.problem.is_some();
-        let mut line = |lock: Cell, holder: String| {
+        let mut line = |lock: Cell, holder: String, liveness: Cell| {
             let version = match bad {
                 true => Cell::new(&version).fg(Color::Red),
                 false => Cell::new(&version),
@@ -109,6 +256,7 @@ pub fn dump_table(d: &Dump) -> String {
                 Cell::new(shown_id(&r.row)),
                 lock,
                 Cell::new(holder),
+                liveness,
                 version,
                 Cell::new(&changed),
                 Cell::new(&age),
@@ -118,17 +266,86 @@ pub fn dump_table(d: &Dump) -> String {
             line(
                 Cell::new("(not a JSON object)").fg(Color::Red),
                 clip(&shown(raw)),
+                Cell::new(""),
             );
         } else if r.locks.is_empty() {
-            line(Cell::new("(no locks)").fg(Color::DarkGrey), String::new());
+            line(
+                Cell::new("(no locks)").fg(Color::DarkGrey),
+                String::new(),
+                Cell::new(""),
+            );
         } else {
             for l in &r.locks {
                 let holder = crate::locks::entries::holder_text(l.holder.get());
-                line(Cell::new(clip(&shown(&l.name))), clip(&shown(&holder)));
+                line(
+                    Cell::new(clip(&shown(&l.name))),
+                    clip(&shown(&holder)),
+                    liveness_cell(&l.liveness),
+                );
             }
         }
     }
-    render(t, &[2])
+    render(t, &[2, 3])
+}
+
+/// A verdict in a table: `dead: why`, coloured by state.
+pub fn liveness_cell(l: &DumpLiveness) -> Cell {
+    let text = shown(&format!("{}: {}", l.state, l.why)).into_owned();
+    match l.state.as_str() {
+        s if s == Verdict::Dead.as_str() => Cell::new(text).fg(Color::Red),
+        s if s == Verdict::Alive.as_str() => Cell::new(text).fg(Color::Green),
+        _ => Cell::new(text).fg(Color::Yellow),
+    }
+}
+
+/// The waiters, and the deadlocks among them, as a table and lines (empty
+/// when nobody waits).
+pub fn waiters_table(d: &Dump) -> String {
+    let mut out = String::new();
+    if d.waiters.is_empty() {
+        out.push_str("Nobody waits.\n");
+    } else {
+        let mut t = table(&[
+            "WAITER",
+            "WAITS FOR",
+            "SINCE",
+            "WAITED",
+            "BLOCKED BY",
+            "LIVENESS",
+        ]);
+        for w in &d.waiters {
+            let mut wants = format!("{} in {}", shown(&w.lock), shown_id(&w.row));
+            for p in &w.unless_held {
+                wants.push_str(&format!(", any {}", shown(p)));
+            }
+            let blocked: Vec<String> = w
+                .blocked_by
+                .iter()
+                .map(|b| format!("{} (held by {})", shown(&b.lock), shown_id(&b.holder)))
+                .collect();
+            t.add_row(vec![
+                Cell::new(shown_id(&w.holder)),
+                Cell::new(wants),
+                Cell::new(&w.since),
+                Cell::new(age_text(w.waited_seconds as i64)),
+                Cell::new(blocked.join(", ")),
+                liveness_cell(&w.liveness),
+            ]);
+        }
+        out.push_str(&render(t, &[4, 5]));
+        out.push('\n');
+    }
+    for cycle in &d.deadlocks {
+        let mut names: Vec<String> = cycle.iter().map(|h| shown_id(h).into_owned()).collect();
+        if let Some(first) = names.first().cloned() {
+            names.push(first);
+        }
+        out.push_str(&format!(
+            "DEADLOCK: {} (each waits for a lock the next holds; none can go on)\n",
+            names.join(" -> ")
+        ));
+    }
+    out
 }
 
 // ---- migrate status -------------------------------------------------------
@@ -241,13 +458,24 @@ pub fn history_table(records: &[AuditRecord]) -> String {
             (Some(b), Some(a)) => format!("{b} -> {a}"),
             _ => "-".into(),
         };
+        let evidence: serde_json::Map<String, serde_json::Value> = r
+            .evidence
+            .as_ref()
+            .and_then(|e| serde_json::from_str(e.get()).ok())
+            .unwrap_or_default();
         let mut change: Vec<String> = r
             .removed_locks()
             .iter()
             .map(|e| {
+                let name = e.shown_name();
+                let dead = evidence
+                    .get(name.as_ref())
+                    .and_then(|w| w.as_str())
+                    .map(|why| format!(": dead: {}", shown(why)))
+                    .unwrap_or_default();
                 format!(
-                    "released {} (held by {})",
-                    shown(&e.shown_name()),
+                    "released {} (held by {}){dead}",
+                    shown(&name),
                     shown(&e.holder_text())
                 )
             })

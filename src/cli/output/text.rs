@@ -34,10 +34,25 @@ pub fn change(c: &Change, edit: &Edit, planned: bool) -> String {
         (_, false) => "released",
     };
     for e in c.removed.iter() {
+        let name = e.shown_name();
+        let dead = c
+            .evidence
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, why)| format!(": dead: {}", shown(why)))
+            .unwrap_or_default();
         s.push_str(&format!(
-            "{verb} {} (held by {})\n",
-            shown(&e.shown_name()),
+            "{verb} {} (held by {}){dead}\n",
+            shown(&name),
             shown(&e.holder_text())
+        ));
+    }
+    if let Edit::TakeOver { name, holder, .. } = edit {
+        s.push_str(&format!(
+            "{} {} for {}\n",
+            if planned { "take" } else { "took" },
+            shown(name),
+            shown(holder)
         ));
     }
     if let (Some(raw), Edit::All) = (&c.replaced_raw, edit) {
@@ -62,6 +77,14 @@ pub fn change(c: &Change, edit: &Edit, planned: bool) -> String {
         s.push_str(&format!("{} lock(s) remain\n", c.remaining.len()));
     }
     s
+}
+
+/// What a release of dead holders found nothing to do about, in words.
+pub fn nothing_dead(row: &str) -> String {
+    format!(
+        "no lock in row `{}` is held by a dead holder; nothing was changed\n",
+        shown_id(row)
+    )
 }
 
 /// What `migrate up` did, or would do with `--dry-run`.

@@ -110,11 +110,12 @@ fn help_details() {
             .skip_while(|l| !l.starts_with("Usage:"))
             .take_while(|l| !l.is_empty())
             .collect();
-        assert_eq!(usage.len(), 3, "{usage:?}");
-        assert!(usage[0].contains("<ROW> <NAMES>..."), "{usage:?}");
+        assert_eq!(usage.len(), 4, "{usage:?}");
+        assert!(usage[0].contains("<ROW> --dead"), "{usage:?}");
+        assert!(usage[1].contains("<ROW> <NAMES>..."), "{usage:?}");
         for line in &usage {
             let row = line.find("<ROW>").unwrap_or_else(|| panic!("{line:?}"));
-            for other in ["<NAMES>", "--holder", "--all"] {
+            for other in ["<NAMES>", "--holder", "--all", "--dead"] {
                 if let Some(at) = line.find(other) {
                     assert!(row < at, "{other} before <ROW>: {line:?}");
                 }

@@ -220,7 +220,7 @@ pub fn table(header: &str, rows: &[&str]) -> String {
 pub fn dump_table(rows: &[&str]) -> String {
     let rows: Vec<String> = rows.iter().map(|r| format!("{r} <TIME> <AGE>")).collect();
     let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
-    table("ROW LOCK HOLDER VERSION LAST CHANGE AGE", &rows)
+    table("ROW LOCK HOLDER LIVENESS VERSION LAST CHANGE AGE", &rows)
 }
 
 /// `migrate status`'s table, normalised.

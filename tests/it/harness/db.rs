@@ -5,10 +5,10 @@
 use super::*;
 
 /// What `migrate up` prints on an empty database.
-pub const UP_FRESH: &str = "Applied V1__locks_create_table\nApplied V2__locks_audit_create_table\nSchema is now at version 2.\n";
+pub const UP_FRESH: &str = "Applied V1__locks_create_table\nApplied V2__locks_audit_create_table\nApplied V3__holder_liveness\nSchema is now at version 3.\n";
 
 /// What `migrate up` prints when there is nothing to do.
-pub const UP_NOOP: &str = "Schema is up to date (version 2); nothing to apply.\n";
+pub const UP_NOOP: &str = "Schema is up to date (version 3); nothing to apply.\n";
 
 /// What `migrate up --dry-run` prints for V2 when it would apply it, and
 /// its last line.

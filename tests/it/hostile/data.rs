@@ -41,8 +41,10 @@ fn duplicate_keys_are_refused_and_audited() {
     assert_eq!(locks, [("b", r#""x""#), ("b", r#""y""#)]);
     let t = db.locksmith(&["locks", "dump", "d"]);
     assert_eq!(t.code, 0, "{t:#?}");
-    t.stderr_is(&r.stderr)
-        .stdout_like(&dump_table(&["d b x 1", "d b y 1"]));
+    t.stderr_is(&r.stderr).stdout_like(&dump_table(&[
+        "d b x unknown: not registered by locksmith 1",
+        "d b y unknown: not registered by locksmith 1",
+    ]));
 
     // --all removes every entry, and the audit names all three.
     db.locksmith(&["locks", "force-release", "d3", "--all", "--yes"])
@@ -112,14 +114,14 @@ fn deep_nesting_and_lone_surrogates_are_valid_objects() {
     assert_eq!(dump_row(&doc, "surk").locks[0].name, r#""\udc00""#);
     // The long holder is clipped in the table, which says where it is whole.
     let clipped = format!(
-        "deep deep {}… (801 bytes in all; see --format json) 1",
+        "deep deep {}… (801 bytes in all; see --format json) unknown: not registered by locksmith 1",
         r#"[{"k":"#.repeat(20)
     );
     db.locksmith(&["locks", "dump"])
         .succeeds_like(&dump_table(&[
             &clipped,
-            r#"sur s "\ud800" 1"#,
-            r#"surk "\udc00" h 1"#,
+            r#"sur s "\ud800" unknown: not registered by locksmith 1"#,
+            r#"surk "\udc00" h unknown: not registered by locksmith 1"#,
         ]));
 
     for (row, text) in [
@@ -304,7 +306,10 @@ fn null_holders_are_shown_as_null_and_matched() {
     let db = TestDb::migrated();
     put(&db, "r", Some(r#"{"n":null,"k":42}"#), Some(1));
     db.locksmith(&["locks", "dump"])
-        .succeeds_like(&dump_table(&["r n null 1", "r k 42 1"]));
+        .succeeds_like(&dump_table(&[
+            "r n null unknown: not registered by locksmith 1",
+            "r k 42 unknown: not registered by locksmith 1",
+        ]));
     let doc: Dump = db
         .locksmith(&["locks", "dump", "--format", "json"])
         .success_json();

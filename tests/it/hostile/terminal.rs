@@ -64,11 +64,11 @@ fn stored_text_is_escaped_on_the_terminal() {
     let warnings = "locksmith: warning: row `dup`: its dataJson names `e\\u{1b}` more than once, so who holds it is ambiguous; `locksmith locks repair dup` mends it\n\
                     locksmith: warning: row `rawrow` holds data that is not a JSON object; shown raw\n";
     t.stderr_is(warnings).stdout_like(&dump_table(&[
-        r"dup e\u{1b} 1 1",
-        r"dup e\u{1b} 2 1",
-        &format!("plainrow busy {sholder} 1"),
-        &format!("{sid} {sname} {sholder} 1"),
-        &format!(r"{sid} plain p\u{{1b}}[31m 1"),
+        r"dup e\u{1b} 1 unknown: not registered by locksmith 1",
+        r"dup e\u{1b} 2 unknown: not registered by locksmith 1",
+        &format!("plainrow busy {sholder} unknown: not registered by locksmith 1"),
+        &format!("{sid} {sname} {sholder} unknown: not registered by locksmith 1"),
+        &format!(r"{sid} plain p\u{{1b}}[31m unknown: not registered by locksmith 1"),
         r"rawrow (not a JSON object) not json \u{1b}[31m\r\n 1",
     ]));
     let r = db.locksmith(&["locks", "dump", "--format", "json"]);
@@ -243,7 +243,7 @@ fn padded_row_ids_are_refused_for_writes_and_quoted_when_stored() {
 
     // A row another writer stored with a trailing space is shown quoted.
     put(&db, "plat ", Some(r#"{"a":"b"}"#), Some(1));
-    let table = &dump_table(&["\"plat \" a b 1"]);
+    let table = &dump_table(&["\"plat \" a b unknown: not registered by locksmith 1"]);
     db.locksmith(&["locks", "dump"]).succeeds_like(table);
     let doc: Dump = db
         .locksmith(&["locks", "dump", "--format", "json"])

@@ -31,8 +31,10 @@ fn null_version_row_is_shown_and_repaired() {
     assert_eq!(bad.locks[0].holder.get(), r#""h""#);
     let t = db.locksmith(&["locks", "dump"]);
     assert_eq!(t.code, 0, "{t:#?}");
-    t.stderr_is(&r.stderr)
-        .stdout_like(&dump_table(&["good a t1 3", "nullv x h NULL"]));
+    t.stderr_is(&r.stderr).stdout_like(&dump_table(&[
+        "good a t1 unknown: not registered by locksmith 3",
+        "nullv x h unknown: not registered by locksmith NULL",
+    ]));
 
     // Operator writes refuse it too, naming the problem and the way out.
     let before = snapshot(&db);
@@ -220,8 +222,10 @@ fn text_version_is_shown_and_repaired() {
     assert_eq!(txt.locks.len(), 1);
     let t = db.locksmith(&["locks", "dump"]);
     assert_eq!(t.code, 0, "{t:#?}");
-    t.stderr_is(&r.stderr)
-        .stdout_like(&dump_table(&["good a t1 3", "txt x h `abc`"]));
+    t.stderr_is(&r.stderr).stdout_like(&dump_table(&[
+        "good a t1 unknown: not registered by locksmith 3",
+        "txt x h unknown: not registered by locksmith `abc`",
+    ]));
 
     let before = snapshot(&db);
     for args in [
@@ -260,7 +264,9 @@ fn millisecond_ts_column_is_read() {
     );
     put(&db, "r", Some(r#"{"a":"t1"}"#), Some(1));
     db.locksmith(&["locks", "dump"])
-        .succeeds_like(&dump_table(&["r a t1 1"]));
+        .succeeds_like(&dump_table(&[
+            "r a t1 unknown: not registered by locksmith 1",
+        ]));
     let doc: Dump = db
         .locksmith(&["locks", "dump", "--format", "json"])
         .success_json();
@@ -270,5 +276,13 @@ fn millisecond_ts_column_is_read() {
     db.locksmith(&["locks", "acquire", "r", "b", "--holder", "h"])
         .success();
     db.locksmith(&["locks", "dump", "r"])
-        .succeeds_like(&dump_table(&["r b h 2", "r a t1 2"]));
+        .succeeds_like(&dump_table(&[
+            // `locks acquire` registered the process that ran it (this
+            // test) as the one whose life the lock follows.
+            &format!(
+                "r b h alive: PID {} is running on this host 2",
+                std::process::id()
+            ),
+            "r a t1 unknown: not registered by locksmith 2",
+        ]));
 }

@@ -8,18 +8,18 @@ use super::*;
 fn dump_table_and_json() {
     let db = TestDb::migrated();
     db.locksmith(&["locks", "dump"]).succeeds_with(
-        "+---------------------------------------------------+\n\
-         | ROW   LOCK   HOLDER   VERSION   LAST CHANGE   AGE |\n\
-         +===================================================+\n\
-         +---------------------------------------------------+\n",
+        "+--------------------------------------------------------------+\n\
+         | ROW   LOCK   HOLDER   LIVENESS   VERSION   LAST CHANGE   AGE |\n\
+         +==============================================================+\n\
+         +--------------------------------------------------------------+\n",
     );
     seed(&db);
     // Stored order is kept (app_b before app_a); a row without locks says so.
     db.locksmith(&["locks", "dump"])
         .succeeds_like(&dump_table(&[
-            "platform app_b task-2 1",
-            "platform app_a task-1 1",
-            "platform update {\"task\":3} 1",
+            "platform app_b task-2 unknown: not registered by locksmith 1",
+            "platform app_a task-1 unknown: not registered by locksmith 1",
+            "platform update {\"task\":3} unknown: not registered by locksmith 1",
             "quiet (no locks) 1",
         ]));
 
