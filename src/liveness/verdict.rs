@@ -179,14 +179,24 @@ fn when(us: i64) -> String {
     crate::db::value::epoch_text(&(us.div_euclid(1_000_000)).to_string())
 }
 
-/// A duration for people, in whole seconds (`2m 5s`), or milliseconds
-/// under a second.
+/// A duration for people, as the tables show ages: `2h10m`, `1m05s`, `7s`,
+/// or milliseconds under a second.
 fn span(us: i64) -> String {
-    let d = std::time::Duration::from_micros(us.max(0) as u64);
-    if d < std::time::Duration::from_secs(1) {
-        return format!("{}ms", d.as_millis());
+    let us = us.max(0);
+    if us < 1_000_000 {
+        return format!("{}ms", us / 1000);
     }
-    humantime::format_duration(std::time::Duration::from_secs(d.as_secs())).to_string()
+    let secs = us / 1_000_000;
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d{h:02}h")
+    } else if h > 0 {
+        format!("{h}h{m:02}m")
+    } else if m > 0 {
+        format!("{m}m{s:02}s")
+    } else {
+        format!("{s}s")
+    }
 }
 
 /// Judges a registered holder at server time `now_us`.

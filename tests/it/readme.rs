@@ -66,7 +66,7 @@ fn steps(text: &str) -> Vec<Step> {
 fn normal(text: &str) -> String {
     let subs: [(&str, &str); 5] = [
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "<TIME>"),
-        (r"\b\d+[dhm]\d\dm?[hms]\b|\b\d+s\b", "<AGE>"),
+        (r"\b\d+[dhm]\d\dm?[hms]\b|\b\d+m?s\b", "<AGE>"),
         (r"\S+@\S+ \(\S+@%\)", "<WHO>"),
         (r"[-=─═]{2,}", "-"),
         (r"[ \t]+", " "),
@@ -121,7 +121,7 @@ fn on_terminal(db: &TestDb, step: &Step) -> (i32, String) {
     )
 }
 
-/// Runs a step on a terminal 200 columns wide; its exit status and what it
+/// Runs a step on a terminal 240 columns wide; its exit status and what it
 /// showed, colours removed.
 fn table_on_terminal(db: &TestDb, step: &Step) -> (i32, String) {
     let quoted: Vec<String> = step
@@ -129,7 +129,7 @@ fn table_on_terminal(db: &TestDb, step: &Step) -> (i32, String) {
         .iter()
         .map(|a| shell_words::quote(a).into_owned())
         .collect();
-    let mut child = db.spawn_on_tty_sized(Some(200), &quoted.join(" "));
+    let mut child = db.spawn_on_tty_sized(Some(240), &quoted.join(" "));
     let mut seen = String::new();
     child
         .stdout
@@ -149,10 +149,24 @@ fn table_on_terminal(db: &TestDb, step: &Step) -> (i32, String) {
 fn the_incident_walk_through_is_what_locksmith_prints() {
     let db = TestDb::migrated();
     // A backup task was killed mid-run, leaving `backup` held by vm:15380
-    // at version 4, a while ago.
+    // at version 4, a while ago, its lease long run out; an app task on
+    // web2 holds `app_task_7` and renewed its lease a moment ago.
     db.sql(
         r#"INSERT INTO locks (id, dataJson, version, ts)
-           VALUES ('platform', '{"backup":"vm:15380"}', 4, NOW() - INTERVAL 131 MINUTE)"#,
+           VALUES ('platform', '{"app_task_7":"web2:812","backup":"vm:15380"}', 4,
+                   NOW() - INTERVAL 131 MINUTE)"#,
+    );
+    db.sql(
+        r#"INSERT INTO locks_holders
+             (holder, rowId, lockName, state, since, host, pid, pidStart, bootId, leaseMs, beat, fence, command)
+           VALUES
+             ('vm:15380', 'platform', 'backup', 'holds', UTC_TIMESTAMP(6) - INTERVAL 131 MINUTE,
+              'vm', 15380, 8812345, 'a-boot', 30000,
+              UTC_TIMESTAMP(6) - INTERVAL 131 MINUTE + INTERVAL 20 SECOND, 3,
+              'locksmith locks run platform backup -- /usr/local/bin/backup.sh'),
+             ('web2:812', 'platform', 'app_task_7', 'holds', UTC_TIMESTAMP(6) - INTERVAL 140 MINUTE,
+              'web2', 812, 4417, 'another-boot', 30000, UTC_TIMESTAMP(6) - INTERVAL 2 SECOND, 2,
+              'locksmith locks run platform app_task_7 -- ./apptask.sh 7')"#,
     );
     let steps = steps(&section("### An incident, step by step"));
     assert!(steps.len() >= 4, "{steps:?}");
@@ -173,7 +187,10 @@ fn the_incident_walk_through_is_what_locksmith_prints() {
         assert_eq!(code, 0, "{step:?}: {got}");
         assert_eq!(normal(&got), normal(&step.output), "{step:?}\n{got}");
     }
-    assert_eq!(db.data("platform").as_deref(), Some("{}"));
+    assert_eq!(
+        db.data("platform").as_deref(),
+        Some(r#"{"app_task_7":"web2:812"}"#)
+    );
 }
 
 #[test]
