@@ -46,6 +46,11 @@ pub struct BenchOptions {
     pub duration: Duration,
     /// Fill the scratch row with this many other locks first.
     pub held: usize,
+    /// Register each worker's holder with this lease, as `locks run` does
+    /// (see [`crate::liveness`]): every lock then also writes and removes
+    /// its registration, and a guard renews it while held. `None`: plain
+    /// locks, unregistered.
+    pub lease: Option<Duration>,
 }
 
 /// What a bench run measured. `--format json` prints exactly this.
@@ -56,6 +61,9 @@ pub struct BenchReport {
     pub workers: usize,
     /// Locks held by others in the row during the run.
     pub held: usize,
+    /// The workers' holders were registered with this lease (seconds), and
+    /// renewed it while they held their locks; null: plain, unregistered.
+    pub lease_seconds: Option<f64>,
     /// Seconds each phase ran.
     pub seconds: f64,
     /// Lock operations (acquires + releases) per second.
@@ -298,7 +306,7 @@ async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport
         row_commits += n;
         row_secs += secs;
         on_phase(phase("locks"));
-        let (l, o, e, secs) = lock_phase(workers, row, slice).await?;
+        let (l, o, e, secs) = lock_phase(workers, row, slice, opts.lease).await?;
         lat.extend(l);
         for (w, n) in o {
             ops_by_worker[w] += n;
@@ -370,6 +378,23 @@ async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport
             end.version, start_version, ceiling_commits, row_commits, ops
         ));
     }
+    // Registered workers left no registration behind.
+    let left = match opts.lease {
+        Some(_) => table
+            .observe(&[row.clone()], None)
+            .await?
+            .registry
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| &r.row == row)
+            .count(),
+        None => 0,
+    };
+    if left > 0 {
+        problems.push(format!(
+            "{left} registration(s) of the workers left in the holder registry"
+        ));
+    }
 
     lat.sort();
     let pct = |p: f64| -> f64 {
@@ -393,6 +418,7 @@ async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport
     Ok(BenchReport {
         workers: opts.workers,
         held: opts.held,
+        lease_seconds: opts.lease.map(|l| l.as_secs_f64()),
         seconds: opts.duration.as_secs_f64(),
         ops_per_sec,
         ceiling_per_sec,
@@ -407,7 +433,7 @@ async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport
         retried_per_op: per_op(retried),
         nodes,
         errors,
-        check_passed: locks_ok && version_ok && errors == 0,
+        check_passed: locks_ok && version_ok && left == 0 && errors == 0,
         problems,
     })
 }
@@ -476,6 +502,7 @@ async fn lock_phase(
     workers: &[LockTable],
     row: &str,
     slice: Duration,
+    lease: Option<Duration>,
 ) -> Result<(Vec<Duration>, Vec<(usize, u64)>, u64, f64)> {
     let deadline = Instant::now() + slice;
     let started = Instant::now();
@@ -485,7 +512,14 @@ async fn lock_phase(
         let row = row.to_string();
         tasks.spawn(async move {
             let (name, holder) = worker_lock(w);
-            let opts = AcquireOptions::default();
+            let opts = AcquireOptions {
+                register: lease.map(|lease| crate::liveness::Registering {
+                    process: crate::host::Process::this(),
+                    lease: Some(lease),
+                    command: "locksmith bench".into(),
+                }),
+                ..AcquireOptions::default()
+            };
             let mut lat = Vec::new();
             let (mut ops, mut errors) = (0u64, 0u64);
             while Instant::now() < deadline {

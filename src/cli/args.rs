@@ -568,6 +568,10 @@ pub struct BenchArgs {
     /// Fill the scratch row with this many other locks first.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=2000))]
     pub held: u16,
+    /// Register each worker as a holder with this lease, as `locks run`
+    /// does (the registry's writes and heartbeats then count too).
+    #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+    pub lease: Option<Duration>,
     #[command(flatten)]
     pub format: FormatOpts,
 }
@@ -579,6 +583,7 @@ impl BenchArgs {
             workers: usize::from(self.workers),
             duration: self.duration,
             held: usize::from(self.held),
+            lease: self.lease,
         }
     }
 }

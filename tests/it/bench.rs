@@ -15,6 +15,7 @@ pub(crate) fn report_table(stdout: &str, workers: usize) {
 \+=\+
 \| workers {workers} \|
 \| held locks \(K\) 0 \|
+\| holders' lease none \(unregistered\) \|
 \| lock ops/s \d+ \|
 \| row ceiling \(same-size rewrite\)/s \d+ \|
 \| ratio to row ceiling \d+\.\d\d \|
@@ -90,6 +91,36 @@ fn bench_runs_checks_and_cleans_up() {
         2,
         "locksmith: invalid value '0' for '--workers <WORKERS>': 0 is not in 1..=1024\n\n\
          For more information, try '--help'.\n",
+    );
+}
+
+/// With leases, each worker registers as a holder (as `locks run` does),
+/// and the end-of-run check also finds no registration left behind.
+#[test]
+fn bench_with_leases_registers_and_leaves_nothing() {
+    let db = TestDb::migrated();
+    let report: BenchReport = db
+        .locksmith(&[
+            "bench",
+            "--workers",
+            "3",
+            "--duration",
+            "300ms",
+            "--lease",
+            "30s",
+            "--format",
+            "json",
+        ])
+        .success_json();
+    assert!(report.check_passed, "{report:?}");
+    assert_eq!(
+        (report.lease_seconds, report.errors, report.problems.len()),
+        (Some(30.0), 0, 0)
+    );
+    assert!(report.ops_per_sec > 0.0, "{report:?}");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM locks_holders").as_deref(),
+        Some("0")
     );
 }
 

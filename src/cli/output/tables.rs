@@ -525,6 +525,11 @@ pub fn bench_table(r: &BenchReport) -> String {
     let rows: Vec<(&str, String)> = vec![
         ("workers", r.workers.to_string()),
         ("held locks (K)", r.held.to_string()),
+        (
+            "holders' lease",
+            r.lease_seconds
+                .map_or("none (unregistered)".into(), |l| format!("{l}s")),
+        ),
         ("lock ops/s", format!("{:.0}", r.ops_per_sec)),
         (
             "row ceiling (same-size rewrite)/s",
