@@ -381,7 +381,7 @@ async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport
     // Registered workers left no registration behind.
     let left = match opts.lease {
         Some(_) => table
-            .observe(&[row.clone()], None)
+            .observe(std::slice::from_ref(row), None)
             .await?
             .registry
             .unwrap_or_default()
