@@ -24,7 +24,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             let probe = probe.probe();
             let snap = with_table(ctx, async |t| t.observe(&rows, probe.as_ref()).await).await?;
             if snap.registry.is_none() {
-                note("note: there is no holder registry (table `locks_holders`) yet, so every holder's liveness is unknown; `locksmith migrate up` creates it");
+                note("note: the holder registry (table `locks_holders`) is not there or this account may not read it, so every holder's liveness is unknown; `locksmith migrate up` creates it");
             }
             for s in &snap.rows {
                 match (&s.data, s.problem()) {

@@ -218,7 +218,9 @@ pub(crate) async fn forget(c: &mut Lease, (holder, row, lock): (&str, &str, &str
 }
 
 /// Every registration (only `row`'s, when given); `None` when there is no
-/// registry (migration V3 is not applied).
+/// registry (migration V3 is not applied), or this account may not read
+/// it: then nobody is registered as far as this reader can tell, and every
+/// holder is unknown, never dead.
 pub(crate) async fn read(c: &mut Lease, row: Option<&str>) -> Result<Option<Vec<Registration>>> {
     let rows = match row {
         Some(r) => c.exec_rows(sql::SELECT_REGISTRY_ROW, (r,)).await,
@@ -230,7 +232,13 @@ pub(crate) async fn read(c: &mut Lease, row: Option<&str>) -> Result<Option<Vec<
             .map(Registration::from_row)
             .collect::<Result<Vec<_>>>()
             .map(Some),
-        Err(e) if matches!(e.kind(), Kind::NoTable(_)) => Ok(None),
+        // 1142, 1143: no SELECT on the table (or a column of it).
+        Err(e)
+            if matches!(e.kind(), Kind::NoTable(_) | Kind::NoAccess { .. })
+                || matches!(e.server_code(), Some(1142 | 1143)) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }
