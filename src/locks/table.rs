@@ -396,7 +396,8 @@ impl LockTable {
 
     /// Registers `holder`'s interest in `name` of `row` (waiting for it, or
     /// holding it); `false` when there is no registry (migration V3 is not
-    /// applied), in which case nothing is registered.
+    /// applied) or this account may not write it, in which case nothing is
+    /// registered.
     pub(crate) async fn register(
         &self,
         who: &Registering,
@@ -409,7 +410,10 @@ impl LockTable {
         let mut c = c.with(Policy::OPERATION);
         match registry::register(&mut c, who, (holder, row, name), stage, unless_held).await {
             Ok(()) => Ok(true),
-            Err(e) if matches!(e.kind(), Kind::NoTable(_)) => Ok(false),
+            // No registry, or this account may not write it (1142).
+            Err(e) if matches!(e.kind(), Kind::NoTable(_)) || e.server_code() == Some(1142) => {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }
