@@ -3,7 +3,8 @@
 //! stored ESC sequence must not recolour the terminal, and a stored newline
 //! must not draw a fake table line or a fake `hint:` under a prompt. JSON
 //! output keeps exact values; everything meant for a terminal goes through
-//! [`shown`].
+//! [`shown`]. Durations are shown one way everywhere, too ([`age`]): in a
+//! table's AGE column and in a holder's liveness alike.
 
 use std::borrow::Cow;
 
@@ -59,5 +60,19 @@ mod tests {
         assert_eq!(shown("t\tab\r"), "t\\tab\\r");
         assert_eq!(shown_id("plat "), "\"plat \"");
         assert_eq!(shown_id("plat"), "plat");
+    }
+}
+
+/// A duration in seconds as `1d02h`, `3h04m`, `5m06s` or `7s`.
+pub fn age(secs: i64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d{h:02}h")
+    } else if h > 0 {
+        format!("{h}h{m:02}m")
+    } else if m > 0 {
+        format!("{m}m{s:02}s")
+    } else {
+        format!("{s}s")
     }
 }

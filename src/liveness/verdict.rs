@@ -179,23 +179,12 @@ fn when(us: i64) -> String {
     crate::db::value::epoch_text(&(us.div_euclid(1_000_000)).to_string())
 }
 
-/// A duration for people, as the tables show ages: `2h10m`, `1m05s`, `7s`,
-/// or milliseconds under a second.
+/// A duration for people, as the tables show ages (`2h10m`, `7s`), or
+/// milliseconds under a second.
 fn span(us: i64) -> String {
-    let us = us.max(0);
-    if us < 1_000_000 {
-        return format!("{}ms", us / 1000);
-    }
-    let secs = us / 1_000_000;
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    if d > 0 {
-        format!("{d}d{h:02}h")
-    } else if h > 0 {
-        format!("{h}h{m:02}m")
-    } else if m > 0 {
-        format!("{m}m{s:02}s")
-    } else {
-        format!("{s}s")
+    match us.max(0) {
+        us if us < 1_000_000 => format!("{}ms", us / 1000),
+        us => crate::shown::age(us / 1_000_000),
     }
 }
 

@@ -354,6 +354,27 @@ pub fn may_take(
     }
 }
 
+/// Checks that `holder` holds `name` in `row`, which holds `locks`: fails
+/// with [`Kind::NotHeld`] when nobody does, or [`Kind::WrongHolder`]
+/// naming who does.
+pub fn check_held(row: &str, locks: &Locks, name: &str, holder: &str) -> Result<()> {
+    match locks.get(name) {
+        None => Err(Kind::NotHeld {
+            row: row.into(),
+            name: name.into(),
+        }
+        .into()),
+        Some(e) if !e.held_by(holder) => Err(Kind::WrongHolder {
+            row: row.into(),
+            name: name.into(),
+            holder: e.holder_text(),
+            wanted: holder.into(),
+        }
+        .into()),
+        Some(_) => Ok(()),
+    }
+}
+
 /// A lock this holder takes: locksmith writes holders as JSON strings.
 pub fn new_entry(name: &str, holder: &str) -> Entry {
     Entry::new(name, holder)

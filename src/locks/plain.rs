@@ -7,7 +7,7 @@
 //! one first reads whether it landed.
 
 use super::cache::Plain;
-use super::data::{may_take, new_entry};
+use super::data::{check_held, may_take, new_entry};
 use super::guard::Acquired;
 use super::read;
 use super::write::{Outcome, Writer};
@@ -170,25 +170,7 @@ pub(super) async fn release(
                 .ok_or_else(|| Kind::NoRow(row.into()))?;
             let mut locks = state.locks_to_write()?;
             let version = state.number()?;
-            match locks.get(name) {
-                None => {
-                    return Err(Kind::NotHeld {
-                        row: row.into(),
-                        name: name.into(),
-                    }
-                    .into())
-                }
-                Some(e) if !e.held_by(holder) => {
-                    return Err(Kind::WrongHolder {
-                        row: row.into(),
-                        name: name.into(),
-                        holder: e.holder_text(),
-                        wanted: holder.into(),
-                    }
-                    .into())
-                }
-                Some(_) => {}
-            }
+            check_held(row, &locks, name, holder)?;
             locks.remove(name);
             match w.cas_plain(&mut c, &op, version, locks).await? {
                 Outcome::Landed(_) => Ok(()),

@@ -15,7 +15,8 @@
 use super::audit::{self, AuditInfo, AuditRecord};
 use super::cache::Plain;
 use super::data::{
-    may_take, validate_entry, validate_row_id, validate_stored_row_id, validate_text, RowState,
+    check_held, may_take, validate_entry, validate_row_id, validate_stored_row_id, validate_text,
+    RowState,
 };
 use super::edit::{Change, Edit};
 use super::guard::{AcquireOptions, Acquired, LockGuard};
@@ -452,30 +453,8 @@ impl LockTable {
         let beat = registry::beat(&mut c, (holder, row, name)).await;
         let state = read::row(&mut c, row).await?;
         drop(c);
-        match state
-            .as_ref()
-            .and_then(|s| s.data.locks())
-            .and_then(|l| l.get(name).cloned())
-        {
-            None if state.is_none() => return Err(Kind::NoRow(row.into()).into()),
-            None => {
-                return Err(Kind::NotHeld {
-                    row: row.into(),
-                    name: name.into(),
-                }
-                .into())
-            }
-            Some(e) if !e.held_by(holder) => {
-                return Err(Kind::WrongHolder {
-                    row: row.into(),
-                    name: name.into(),
-                    holder: e.holder_text(),
-                    wanted: holder.into(),
-                }
-                .into())
-            }
-            Some(_) => {}
-        }
+        let state = state.ok_or_else(|| Kind::NoRow(row.into()))?;
+        check_held(row, &state.data.locks().unwrap_or_default(), name, holder)?;
         match beat {
             Ok(true) => Ok(()),
             Ok(false) => Err(Kind::NotRegistered {

@@ -4,7 +4,7 @@
 //! runs is normalised (times, ages, who ran it, table widths).
 
 use crate::harness::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 
 fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
@@ -94,31 +94,7 @@ fn on_terminal(db: &TestDb, step: &Step) -> (i32, String) {
         .iter()
         .map(|a| shell_words::quote(a).into_owned())
         .collect();
-    let mut child = db.spawn_on_tty(&quoted.join(" "));
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut seen = Vec::new();
-    // The terminal's echo of the answer must follow the prompt, as a
-    // person would see it: type only once the prompt is there.
-    while !String::from_utf8_lossy(&seen).contains("Proceed? [y/N] ") {
-        let buf = stdout.fill_buf().unwrap();
-        assert!(
-            !buf.is_empty(),
-            "no prompt: {:?}",
-            String::from_utf8_lossy(&seen)
-        );
-        let n = buf.len();
-        seen.extend_from_slice(buf);
-        stdout.consume(n);
-    }
-    stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
-    stdout.read_to_end(&mut seen).unwrap();
-    let status = child.wait().unwrap();
-    drop(stdin);
-    (
-        status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&seen).into_owned(),
-    )
+    db.answer_prompt(&quoted.join(" "), answer, || {})
 }
 
 /// Runs a step on a terminal 240 columns wide; its exit status and what it

@@ -77,16 +77,7 @@ pub(super) fn clip(s: &str) -> String {
 
 /// A duration in seconds as `1d02h`, `3h04m`, `5m06s` or `7s`.
 pub(super) fn age_text(secs: i64) -> String {
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    if d > 0 {
-        format!("{d}d{h:02}h")
-    } else if h > 0 {
-        format!("{h}h{m:02}m")
-    } else if m > 0 {
-        format!("{m}m{s:02}s")
-    } else {
-        format!("{s}s")
-    }
+    crate::shown::age(secs)
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@
 use super::*;
 use locksmith::locks::{AuditInfo, Change, Edit, Version, WriteOpts};
 use locksmith::Kind;
-use std::io::{BufRead, BufReader, Read, Write};
 
 /// `backup` held by a Cloudron-style task, beside a lock of locksmith's.
 const HELD: &str = r#"{"backup":{"taskId":"18","pid":3},"other":"x"}"#;
@@ -224,35 +223,9 @@ fn a_planned_bump_goes_through_a_respacing_and_a_pinned_plan_does_not() {
 }
 
 /// Runs `locksmith ARGS` on a terminal; once it asks, runs `meanwhile`,
-/// then answers `y`. Returns its exit status and what the terminal showed
-/// (line ends as `\n`, colours removed).
+/// then answers `y`.
 fn confirm_after(db: &TestDb, args: &str, meanwhile: impl FnOnce()) -> (i32, String) {
-    let mut child = db.spawn_on_tty(args);
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut seen = Vec::new();
-    while !String::from_utf8_lossy(&seen).contains("Proceed? [y/N] ") {
-        let buf = stdout.fill_buf().unwrap();
-        assert!(
-            !buf.is_empty(),
-            "no prompt: {:?}",
-            String::from_utf8_lossy(&seen)
-        );
-        let n = buf.len();
-        seen.extend_from_slice(buf);
-        stdout.consume(n);
-    }
-    meanwhile();
-    stdin.write_all(b"y\n").unwrap();
-    stdout.read_to_end(&mut seen).unwrap();
-    let status = child.wait().unwrap();
-    drop(stdin);
-    let colour = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
-    let shown = String::from_utf8_lossy(&seen).replace("\r\n", "\n");
-    (
-        status.code().unwrap_or(-1),
-        colour.replace_all(&shown, "").into_owned(),
-    )
+    db.answer_prompt(args, "y", meanwhile)
 }
 
 #[test]

@@ -180,6 +180,47 @@ impl TestDb {
             .expect("script(1) from util-linux")
     }
 
+    /// Runs `locksmith ARGS` on a terminal of its own; once it asks
+    /// `Proceed? [y/N] `, runs `meanwhile`, then types `answer`. Returns its
+    /// exit status and what the terminal showed (line ends as `\n`, colours
+    /// removed).
+    pub fn answer_prompt(
+        &self,
+        args: &str,
+        answer: &str,
+        meanwhile: impl FnOnce(),
+    ) -> (i32, String) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let mut child = self.spawn_on_tty(args);
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut seen = Vec::new();
+        // The terminal's echo of the answer must follow the prompt, as a
+        // person would see it: type only once the prompt is there.
+        while !String::from_utf8_lossy(&seen).contains("Proceed? [y/N] ") {
+            let buf = stdout.fill_buf().unwrap();
+            assert!(
+                !buf.is_empty(),
+                "no prompt: {:?}",
+                String::from_utf8_lossy(&seen)
+            );
+            let n = buf.len();
+            seen.extend_from_slice(buf);
+            stdout.consume(n);
+        }
+        meanwhile();
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        stdout.read_to_end(&mut seen).unwrap();
+        let status = child.wait().unwrap();
+        drop(stdin);
+        let colour = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
+        let shown = String::from_utf8_lossy(&seen).replace("\r\n", "\n");
+        (
+            status.code().unwrap_or(-1),
+            colour.replace_all(&shown, "").into_owned(),
+        )
+    }
+
     /// Starts `locksmith` in the background, stdout and stderr captured;
     /// `Run::from(child.wait_with_output()?)` collects it.
     pub fn spawn(&self, args: &[&str]) -> Child {
