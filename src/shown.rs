@@ -48,6 +48,20 @@ pub fn shown_id(id: &str) -> Cow<'_, str> {
     shown(id)
 }
 
+/// A duration in seconds as `1d02h`, `3h04m`, `5m06s` or `7s`.
+pub fn age(secs: i64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d{h:02}h")
+    } else if h > 0 {
+        format!("{h}h{m:02}m")
+    } else if m > 0 {
+        format!("{m}m{s:02}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,19 +74,5 @@ mod tests {
         assert_eq!(shown("t\tab\r"), "t\\tab\\r");
         assert_eq!(shown_id("plat "), "\"plat \"");
         assert_eq!(shown_id("plat"), "plat");
-    }
-}
-
-/// A duration in seconds as `1d02h`, `3h04m`, `5m06s` or `7s`.
-pub fn age(secs: i64) -> String {
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    if d > 0 {
-        format!("{d}d{h:02}h")
-    } else if h > 0 {
-        format!("{h}h{m:02}m")
-    } else if m > 0 {
-        format!("{m}m{s:02}s")
-    } else {
-        format!("{s}s")
     }
 }
