@@ -483,3 +483,106 @@ fn a_lock_taken_during_down_is_not_dropped() {
         "V3 and V2 went, V1 stayed"
     );
 }
+
+/// Whether `table` of the test's database has `column` (`None`: whether
+/// the table is there at all).
+fn has(db: &TestDb, table: &str, column: Option<&str>) -> bool {
+    let q = match column {
+        Some(c) => format!(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = '{table}' AND COLUMN_NAME = '{c}'"
+        ),
+        None => format!(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = '{table}'"
+        ),
+    };
+    db.scalar(&q).as_deref() == Some("1")
+}
+
+/// V3, the holder registry (`locks_holders`) and the audit trail's
+/// evidence column: `up` applies V1 to V3 and `status` shows V3; V3's down
+/// drops a column of `locks_audit`, so it is refused while the trail holds
+/// records (the message names the table) and goes with `--force`, keeping
+/// the records; without V3 the trail reads on (no evidence) and `dump`
+/// needs no registry; `up` applies V3 again; on an empty trail V3's down
+/// needs no `--force`.
+#[test]
+fn v3_is_applied_shown_refused_while_audited_rolled_back_and_applied_again() {
+    let db = TestDb::new();
+    db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
+    db.locksmith(&["migrate", "status"])
+        .succeeds_like(STATUS_APPLIED);
+    assert!(has(&db, "locks_holders", None));
+    assert!(has(&db, "locks_audit", Some("evidenceJson")));
+
+    db.locksmith(&["locks", "acquire", "platform", "backup", "--holder", "t"])
+        .success();
+    db.locksmith(&["locks", "force-release", "platform", "backup", "--yes"])
+        .succeeds_with(
+            "row `platform`: version 2 -> 3\nreleased backup (held by t)\n0 lock(s) remain\n",
+        );
+    let refused = "locksmith: refusing to roll back V3__holder_liveness: table `locks_audit` holds 1 audit record(s)\n\
+         hint: export them first (`locksmith locks history --format json`), or pass --force to drop them\n";
+    for args in [
+        &["migrate", "down"][..],
+        &["migrate", "down", "--dry-run"],
+        &["migrate", "down", "--target", "2"],
+    ] {
+        db.locksmith(args).fails_with(4, refused);
+    }
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM refinery_schema_history")
+            .as_deref(),
+        Some("3"),
+        "nothing was rolled back"
+    );
+    assert!(has(&db, "locks_holders", None));
+    assert!(has(&db, "locks_audit", Some("evidenceJson")));
+
+    db.locksmith(&["migrate", "down", "--force"])
+        .succeeds_with("Rolled back V3__holder_liveness\nSchema is now at version 2.\n");
+    assert!(!has(&db, "locks_holders", None));
+    assert!(!has(&db, "locks_audit", Some("evidenceJson")));
+    assert!(has(&db, "locks_audit", None));
+    db.locksmith(&["migrate", "status"]).succeeds_like(&status_table(&[
+        "1 locks_create_table applied <TIME>",
+        "2 locks_audit_create_table applied <TIME>",
+        "3 holder_liveness pending -",
+    ]));
+
+    // The trail reads on without the evidence column, its record whole.
+    let record = "1 <TIME> <ME> (<USER>@%) force-release platform 2 -> 3: released backup (held by t)";
+    db.locksmith(&["locks", "history"])
+        .succeeds_like(&history_table(&[record]));
+    db.locksmith(&["locks", "history", "platform"])
+        .succeeds_like(&history_table(&[record]));
+    let doc: locksmith::cli::output::HistoryDoc = db
+        .locksmith(&["locks", "history", "--format", "json"])
+        .success_json();
+    assert_eq!(doc.records.len(), 1);
+    assert!(doc.records[0].evidence.is_none());
+    // Locks are taken, listed and released without the registry.
+    db.locksmith(&["locks", "acquire", "platform", "update", "--holder", "u"])
+        .succeeds_with("");
+    db.locksmith(&["locks", "dump"])
+        .succeeds_like(&dump_table(&["platform update u 4"]));
+    db.locksmith(&["locks", "release", "platform", "update", "--holder", "u"])
+        .succeeds_with("");
+
+    db.locksmith(&["migrate", "up"])
+        .succeeds_with("Applied V3__holder_liveness\nSchema is now at version 3.\n");
+    db.locksmith(&["migrate", "status"])
+        .succeeds_like(STATUS_APPLIED);
+    assert!(has(&db, "locks_holders", None));
+    assert!(has(&db, "locks_audit", Some("evidenceJson")));
+    db.locksmith(&["locks", "history"])
+        .succeeds_like(&history_table(&[record]));
+
+    // An empty trail: V3 goes without --force.
+    let db = TestDb::migrated();
+    db.locksmith(&["migrate", "down"])
+        .succeeds_with("Rolled back V3__holder_liveness\nSchema is now at version 2.\n");
+    assert!(!has(&db, "locks_holders", None));
+    assert!(!has(&db, "locks_audit", Some("evidenceJson")));
+}
