@@ -119,7 +119,29 @@ impl TestDb {
                 .unwrap();
             c.disconnect().await.unwrap();
         });
-        TestDb::create(server.addr(i), admin)
+        let db = TestDb::create(server.addr(i), admin);
+        // On a cluster, the other nodes apply the account and the database
+        // a moment later: a test's first run on one of them must find them.
+        for j in (0..server.nodes()).filter(|j| *j != i) {
+            let there = server.admin_url(j);
+            let q = format!(
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{}'",
+                db.name
+            );
+            wait_until(
+                &format!("node {} has database {}", j + 1, db.name),
+                std::time::Duration::from_secs(30),
+                || {
+                    block(async {
+                        let mut c = admin_conn(&there).await;
+                        let n: Option<u64> = c.query_first(q.as_str()).await.unwrap();
+                        c.disconnect().await.unwrap();
+                        n == Some(1)
+                    })
+                },
+            );
+        }
+        db
     }
 
     fn create(addr: String, admin: String) -> TestDb {
