@@ -545,14 +545,16 @@ fn v3_is_applied_shown_refused_while_audited_rolled_back_and_applied_again() {
     assert!(!has(&db, "locks_holders", None));
     assert!(!has(&db, "locks_audit", Some("evidenceJson")));
     assert!(has(&db, "locks_audit", None));
-    db.locksmith(&["migrate", "status"]).succeeds_like(&status_table(&[
-        "1 locks_create_table applied <TIME>",
-        "2 locks_audit_create_table applied <TIME>",
-        "3 holder_liveness pending -",
-    ]));
+    db.locksmith(&["migrate", "status"])
+        .succeeds_like(&status_table(&[
+            "1 locks_create_table applied <TIME>",
+            "2 locks_audit_create_table applied <TIME>",
+            "3 holder_liveness pending -",
+        ]));
 
     // The trail reads on without the evidence column, its record whole.
-    let record = "1 <TIME> <ME> (<USER>@%) force-release platform 2 -> 3: released backup (held by t)";
+    let record =
+        "1 <TIME> <ME> (<USER>@%) force-release platform 2 -> 3: released backup (held by t)";
     db.locksmith(&["locks", "history"])
         .succeeds_like(&history_table(&[record]));
     db.locksmith(&["locks", "history", "platform"])
