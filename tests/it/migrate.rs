@@ -545,6 +545,8 @@ fn v3_is_applied_shown_refused_while_audited_rolled_back_and_applied_again() {
     assert!(!has(&db, "locks_holders", None));
     assert!(!has(&db, "locks_audit", Some("evidenceJson")));
     assert!(has(&db, "locks_audit", None));
+    db.locksmith(&["migrate", "up", "--dry-run"])
+        .succeeds_with(V3_PLAN);
     db.locksmith(&["migrate", "status"])
         .succeeds_like(&status_table(&[
             "1 locks_create_table applied <TIME>",

@@ -121,7 +121,8 @@ impl TestDb {
         });
         let db = TestDb::create(server.addr(i), admin);
         // On a cluster, the other nodes apply the account and the database
-        // a moment later: a test's first run on one of them must find them.
+        // a moment later (in that order): a test's first run on one of them
+        // must find them.
         for j in (0..server.nodes()).filter(|j| *j != i) {
             let there = server.admin_url(j);
             let q = format!(
