@@ -229,7 +229,7 @@ fn bad_inputs_are_refused_and_change_nothing() {
         clap("invalid value 'yaml' for '--format <FORMAT>'", &["migrate", "status", "--format", "yaml"]),
         clap("invalid value 'abc' for '<VERSION>'", &["migrate", "mark-applied", "abc"]),
         clap("required arguments were not provided", &["migrate", "mark-applied", "--yes"]),
-        ls(2, "V99 is not one of these migrations (V1, V2); nothing was changed", &["migrate", "mark-applied", "99", "--yes"]),
+        ls(2, "V99 is not one of these migrations (V1, V2, V3); nothing was changed", &["migrate", "mark-applied", "99", "--yes"]),
         ls(4, "V2__locks_audit_create_table is already recorded as applied", &["migrate", "mark-applied", "2", "--yes"]),
         // ---- locks dump ----
         clap("invalid value 'xml' for '--format <FORMAT>'", &["locks", "dump", "--format", "xml"]),

@@ -153,9 +153,9 @@ fn cut_down(cut: usize, how: Cut) -> (Run, TestDb, Option<String>) {
 
 const REFUSED: &str = "locksmith: refusing to roll back V1__locks_create_table: table `locks` still holds locks:\n  plat: backup (held by A)\nhint: release them first (`locksmith locks dump`), or pass --force to drop them\n";
 
-/// Every cut point of a `down --all` that rolls V2 back and must refuse
-/// V1 (a lock is held): each run ends with exactly the message its cut
-/// calls for, nothing is left renamed, and the lock is held by A alone.
+/// Every cut point of a `down --all` that rolls V3 and V2 back and must
+/// refuse V1 (a lock is held): each run ends with exactly the message its
+/// cut calls for, nothing is left renamed, and the lock is held by A alone.
 #[test]
 fn a_down_cut_at_any_statement_loses_no_lock() {
     let (uncut, db, _) = cut_down(usize::MAX, Cut::AfterReply);
@@ -178,10 +178,13 @@ fn a_down_cut_at_any_statement_loses_no_lock() {
             .position(|l| l.contains(what))
             .unwrap_or_else(|| panic!("no {what:?} in {seq:#?}"))
     };
+    // V3's down step is no drop of a guarded table alone: it is sent as it
+    // is, before V2's quarantine.
+    let v3_down = at("ALTER TABLE locks_audit DROP COLUMN");
     let rename_audit = at("RENAME TABLE `locks_audit` TO");
     let rename_locks = at("RENAME TABLE `locks` TO");
     assert!(
-        rename_audit < rename_locks && seq.len() > rename_locks + 3,
+        v3_down < rename_audit && rename_audit < rename_locks && seq.len() > rename_locks + 3,
         "{seq:#?}"
     );
     // Every statement cut after its reply; the renames, whose outcome
@@ -209,9 +212,17 @@ fn a_down_cut_at_any_statement_loses_no_lock() {
             "refinery_schema_history".into(),
         ];
         // What the cut calls for: a rename whose reply was lost is looked
-        // up and undone, failing that step; any other statement is tried
-        // again (or, for a DROP, looked up) and the run goes on.
-        let (code, stderr, after) = if cut - 1 == rename_audit {
+        // up and undone, failing that step; a down step sent as it is
+        // (V3's), whose reply was lost, fails the run there, its history
+        // row kept (it ran: `locks_holders` is gone); any other statement is
+        // tried again (or, for a DROP, looked up) and the run goes on.
+        let (code, stderr, after) = if cut - 1 == v3_down {
+            (
+                1,
+                "locksmith: migration V3__holder_liveness (down) failed: lost the connection to the server: <why>\n".to_string(),
+                (both.clone(), vec!["1".to_string(), "2".into(), "3".into()]),
+            )
+        } else if cut - 1 == rename_audit {
             (
                 1,
                 "locksmith: migration V2__locks_audit_create_table (down) failed: lost the connection to the server: <why>; `locks_audit` is in place (it was being renamed to `locks_audit_dropping_TAG` to be checked): nothing of it was rolled back\n".to_string(),
@@ -291,7 +302,7 @@ fn a_down_that_cannot_look_again_names_what_it_left() {
             ],
             vec!["1".into()]
         ),
-        "V2 was rolled back, and nothing is renamed"
+        "V3 and V2 were rolled back, and nothing is renamed"
     );
     db.locksmith(&["locks", "acquire", "plat", "backup", "--holder", "B"])
         .fails_with(4, "locksmith: lock `backup` in row `plat` is held by A\n");
@@ -335,10 +346,10 @@ fn a_down_that_cannot_look_again_names_what_it_left() {
     // V1 is back; the guard of the hung down is left to expire.
     let r = db.locksmith(&["migrate", "status", "--check"]);
     r.fails_with_output(6).stdout_like(
-        &(status_table(&["1 locks_create_table applied <TIME>", "2 locks_audit_create_table pending -"]) + "Migration guard: held by <HOST>:<PID> (since <TIME>) (its heartbeat has stopped: the next run takes over)\n"),
+        &(status_table(&["1 locks_create_table applied <TIME>", "2 locks_audit_create_table pending -", "3 holder_liveness pending -"]) + "Migration guard: held by <HOST>:<PID> (since <TIME>) (its heartbeat has stopped: the next run takes over)\n"),
     );
     assert_eq!(
         r.stderr,
-        "locksmith: schema is not current: V2__locks_audit_create_table is pending\n"
+        "locksmith: schema is not current: V2__locks_audit_create_table is pending, V3__holder_liveness is pending\n"
     );
 }

@@ -17,6 +17,7 @@ pub const STATUS_FRESH: &str = "\
 +===========================================================+
 | 1         locks_create_table         pending   -          |
 | 2         locks_audit_create_table   pending   -          |
+| 3         holder_liveness            pending   -          |
 +-----------------------------------------------------------+
 ";
 

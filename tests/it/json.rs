@@ -21,14 +21,14 @@ fn migrate_up_and_down_as_json() {
         .success_json();
     assert!(plan.dry_run);
     // The planned version afterwards, not the one now.
-    assert_eq!((plan.version_before, plan.version_after), (None, Some(2)));
+    assert_eq!((plan.version_before, plan.version_after), (None, Some(3)));
     let planned: Vec<&str> = plan.steps.iter().map(|s| s.action.as_str()).collect();
-    assert_eq!(planned, ["apply", "apply"]);
+    assert_eq!(planned, ["apply", "apply", "apply"]);
     let done: UpDoc = db
         .locksmith(&["migrate", "up", "--format", "json"])
         .success_json();
     assert!(!done.dry_run);
-    assert_eq!((done.version_before, done.version_after), (None, Some(2)));
+    assert_eq!((done.version_before, done.version_after), (None, Some(3)));
     assert_eq!(
         done.steps
             .iter()
@@ -36,7 +36,8 @@ fn migrate_up_and_down_as_json() {
             .collect::<Vec<_>>(),
         [
             label(1, "V1__locks_create_table"),
-            label(2, "V2__locks_audit_create_table")
+            label(2, "V2__locks_audit_create_table"),
+            label(3, "V3__holder_liveness")
         ]
     );
     assert!(done.steps.iter().all(|s| s.state_before == "pending"));
@@ -46,7 +47,7 @@ fn migrate_up_and_down_as_json() {
     assert!(noop.steps.is_empty());
     assert_eq!(
         (noop.version_before, noop.version_after),
-        (Some(2), Some(2))
+        (Some(3), Some(3))
     );
 
     let down: DownDoc = db
@@ -55,9 +56,9 @@ fn migrate_up_and_down_as_json() {
     assert!(!down.dry_run);
     assert_eq!(
         (down.version_before, down.version_after),
-        (Some(2), Some(1))
+        (Some(3), Some(2))
     );
-    assert_eq!(down.rolled_back, [label(2, "V2__locks_audit_create_table")]);
+    assert_eq!(down.rolled_back, [label(3, "V3__holder_liveness")]);
 }
 
 #[test]

@@ -13,9 +13,10 @@ fn up_applies_then_is_a_noop() {
     let history = db.rows(
         "SELECT version, name, applied_on, checksum FROM refinery_schema_history ORDER BY version",
     );
-    assert_eq!(history.len(), 2);
+    assert_eq!(history.len(), 3);
     assert_eq!(history[0][1].as_deref(), Some("locks_create_table"));
     assert_eq!(history[1][1].as_deref(), Some("locks_audit_create_table"));
+    assert_eq!(history[2][1].as_deref(), Some("holder_liveness"));
     for row in &history {
         let applied_on = row[2].as_deref().unwrap();
         assert!(
@@ -74,7 +75,7 @@ fn status_in_both_formats_and_check() {
         .locksmith(&["migrate", "status", "--format", "json"])
         .success_json();
     let states: Vec<&str> = doc.migrations.iter().map(|m| m.state.as_str()).collect();
-    assert_eq!(states, ["pending", "pending"]);
+    assert_eq!(states, ["pending", "pending", "pending"]);
     db.locksmith(&["migrate", "status", "--check"])
         .fails_with_output(6)
         .stdout_is(
@@ -83,9 +84,10 @@ fn status_in_both_formats_and_check() {
              +===========================================================+\n\
              | 1         locks_create_table         pending   -          |\n\
              | 2         locks_audit_create_table   pending   -          |\n\
+             | 3         holder_liveness            pending   -          |\n\
              +-----------------------------------------------------------+\n",
         )
-        .stderr_is("locksmith: schema is not current: V1__locks_create_table is pending, V2__locks_audit_create_table is pending\n");
+        .stderr_is("locksmith: schema is not current: V1__locks_create_table is pending, V2__locks_audit_create_table is pending, V3__holder_liveness is pending\n");
 
     db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
     // No colour when not a terminal: the whole table, as it stands.
@@ -93,6 +95,7 @@ fn status_in_both_formats_and_check() {
         .succeeds_like(&status_table(&[
             "1 locks_create_table applied <TIME>",
             "2 locks_audit_create_table applied <TIME>",
+            "3 holder_liveness applied <TIME>",
         ]));
     let doc: StatusDoc = db
         .locksmith(&["migrate", "status", "--format", "json"])
@@ -115,12 +118,17 @@ fn status_in_both_formats_and_check() {
         .collect();
     assert_eq!(
         states,
-        [(1, "applied"), (2, "divergent"), (7, "applied-unknown")]
+        [
+            (1, "applied"),
+            (2, "divergent"),
+            (3, "applied"),
+            (7, "applied-unknown")
+        ]
     );
     let r = db.locksmith(&["migrate", "status", "--check"]);
     r.fails_with_output(6)
         .stdout_like(
-            &(status_table(&["1 locks_create_table applied <TIME>", "2 locks_audit_create_table divergent <TIME>", "7 from_the_future applied-unknown <TIME>"]) + "V2__locks_audit_create_table is divergent:\n  \
+            &(status_table(&["1 locks_create_table applied <TIME>", "2 locks_audit_create_table divergent <TIME>", "3 holder_liveness applied <TIME>", "7 from_the_future applied-unknown <TIME>"]) + "V2__locks_audit_create_table is divergent:\n  \
                -> `locksmith migrate up` refuses to go on\n\
              V7__from_the_future is applied-unknown:\n  \
                -> `locksmith migrate up` refuses to go on\n"),
@@ -156,20 +164,24 @@ fn dry_runs_change_nothing() {
     );
     db.locksmith(&["migrate", "up", "--target", "1"])
         .succeeds_with("Applied V1__locks_create_table\nSchema is now at version 1.\n");
-    db.locksmith(&["migrate", "up"])
-        .succeeds_with("Applied V2__locks_audit_create_table\nSchema is now at version 2.\n");
+    db.locksmith(&["migrate", "up"]).succeeds_with(
+        "Applied V2__locks_audit_create_table\nApplied V3__holder_liveness\nSchema is now at version 3.\n",
+    );
     db.locksmith(&["migrate", "down", "--all", "--dry-run"])
-        .succeeds_with("-- Would roll back V2__locks_audit_create_table:\nDROP TABLE IF EXISTS locks_audit;\n-- Would roll back V1__locks_create_table:\nDROP TABLE IF EXISTS locks;\n-- Dry run: nothing was changed.\n");
+        .succeeds_with(&format!("{V3_DOWN_PLAN}-- Would roll back V2__locks_audit_create_table:\nDROP TABLE IF EXISTS locks_audit;\n-- Would roll back V1__locks_create_table:\nDROP TABLE IF EXISTS locks;\n-- Dry run: nothing was changed.\n"));
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM refinery_schema_history")
             .as_deref(),
-        Some("2")
+        Some("3")
     );
 }
 
 #[test]
 fn down_then_up_again() {
     let db = TestDb::migrated();
+    db.locksmith(&["migrate", "down"])
+        .succeeds_with("Rolled back V3__holder_liveness\nSchema is now at version 2.\n");
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'locks_holders'").as_deref(), Some("0"));
     db.locksmith(&["migrate", "down"])
         .succeeds_with("Rolled back V2__locks_audit_create_table\nSchema is now at version 1.\n");
     assert_eq!(db.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'locks_audit'").as_deref(), Some("0"));
@@ -208,14 +220,15 @@ fn down_refuses_while_locks_are_held() {
            platform: backup (held by task-9)\n\
          hint: release them first (`locksmith locks dump`), or pass --force to drop them\n",
     );
-    // Nothing was rolled back, not even V2 (the check runs before any change).
+    // Nothing was rolled back, not even V3 or V2 (the check runs before
+    // any change).
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM refinery_schema_history")
             .as_deref(),
-        Some("2")
+        Some("3")
     );
     db.locksmith(&["migrate", "down", "--all", "--force"])
-        .succeeds_with("Rolled back V2__locks_audit_create_table\nRolled back V1__locks_create_table\nNo migrations are applied now.\n");
+        .succeeds_with("Rolled back V3__holder_liveness\nRolled back V2__locks_audit_create_table\nRolled back V1__locks_create_table\nNo migrations are applied now.\n");
 }
 
 #[test]
@@ -227,6 +240,15 @@ fn down_refuses_to_drop_audit_records() {
         .succeeds_with(
             "row `platform`: version 2 -> 3\nreleased backup (held by t)\n0 lock(s) remain\n",
         );
+    // V3's down drops a column of `locks_audit`: refused too.
+    db.locksmith(&["migrate", "down"]).fails_with(
+        4,
+        "locksmith: refusing to roll back V3__holder_liveness: table `locks_audit` holds 1 audit record(s)\n\
+         hint: export them first (`locksmith locks history --format json`), or pass --force to drop them\n",
+    );
+    db.locksmith(&["migrate", "down", "--force"])
+        .succeeds_with("Rolled back V3__holder_liveness\nSchema is now at version 2.\n");
+    // The record outlived V3's down; V2's would drop it with its table.
     db.locksmith(&["migrate", "down"]).fails_with(
         4,
         "locksmith: refusing to roll back V2__locks_audit_create_table: table `locks_audit` holds 1 audit record(s)\n\
@@ -260,7 +282,11 @@ fn racing_deployers_apply_each_migration_once() {
     assert_eq!(applied_v1, 1, "{runs:#?}");
     assert_eq!(
         db.rows("SELECT version, COUNT(*) FROM refinery_schema_history GROUP BY version ORDER BY version"),
-        vec![vec![Some("1".into()), Some("1".into())], vec![Some("2".into()), Some("1".into())]]
+        vec![
+            vec![Some("1".into()), Some("1".into())],
+            vec![Some("2".into()), Some("1".into())],
+            vec![Some("3".into()), Some("1".into())]
+        ]
     );
 }
 
@@ -294,6 +320,7 @@ fn a_run_waiting_for_the_guard_says_who_holds_it_and_gives_up_in_time() {
             &(status_table(&[
                 "1 locks_create_table pending -",
                 "2 locks_audit_create_table pending -",
+                "3 holder_liveness pending -",
             ]) + "V1__locks_create_table is pending:\n  \
                being applied now by <FIRST> at <TIME>\n  \
                -> `locksmith migrate up` applies it\n\
@@ -453,6 +480,113 @@ fn a_lock_taken_during_down_is_not_dropped() {
     assert_eq!(
         db.rows("SELECT version FROM refinery_schema_history"),
         vec![vec![Some("1".into())]],
-        "V2 went, V1 stayed"
+        "V3 and V2 went, V1 stayed"
     );
+}
+
+/// Whether `table` of the test's database has `column` (`None`: whether
+/// the table is there at all).
+fn has(db: &TestDb, table: &str, column: Option<&str>) -> bool {
+    let q = match column {
+        Some(c) => format!(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = '{table}' AND COLUMN_NAME = '{c}'"
+        ),
+        None => format!(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = '{table}'"
+        ),
+    };
+    db.scalar(&q).as_deref() == Some("1")
+}
+
+/// V3, the holder registry (`locks_holders`) and the audit trail's
+/// evidence column: `up` applies V1 to V3 and `status` shows V3; V3's down
+/// drops a column of `locks_audit`, so it is refused while the trail holds
+/// records (the message names the table) and goes with `--force`, keeping
+/// the records; without V3 the trail reads on (no evidence) and `dump`
+/// needs no registry; `up` applies V3 again; on an empty trail V3's down
+/// needs no `--force`.
+#[test]
+fn v3_is_applied_shown_refused_while_audited_rolled_back_and_applied_again() {
+    let db = TestDb::new();
+    db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
+    db.locksmith(&["migrate", "status"])
+        .succeeds_like(STATUS_APPLIED);
+    assert!(has(&db, "locks_holders", None));
+    assert!(has(&db, "locks_audit", Some("evidenceJson")));
+
+    db.locksmith(&["locks", "acquire", "platform", "backup", "--holder", "t"])
+        .success();
+    db.locksmith(&["locks", "force-release", "platform", "backup", "--yes"])
+        .succeeds_with(
+            "row `platform`: version 2 -> 3\nreleased backup (held by t)\n0 lock(s) remain\n",
+        );
+    let refused = "locksmith: refusing to roll back V3__holder_liveness: table `locks_audit` holds 1 audit record(s)\n\
+         hint: export them first (`locksmith locks history --format json`), or pass --force to drop them\n";
+    for args in [
+        &["migrate", "down"][..],
+        &["migrate", "down", "--dry-run"],
+        &["migrate", "down", "--target", "2"],
+    ] {
+        db.locksmith(args).fails_with(4, refused);
+    }
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM refinery_schema_history")
+            .as_deref(),
+        Some("3"),
+        "nothing was rolled back"
+    );
+    assert!(has(&db, "locks_holders", None));
+    assert!(has(&db, "locks_audit", Some("evidenceJson")));
+
+    db.locksmith(&["migrate", "down", "--force"])
+        .succeeds_with("Rolled back V3__holder_liveness\nSchema is now at version 2.\n");
+    assert!(!has(&db, "locks_holders", None));
+    assert!(!has(&db, "locks_audit", Some("evidenceJson")));
+    assert!(has(&db, "locks_audit", None));
+    db.locksmith(&["migrate", "up", "--dry-run"])
+        .succeeds_with(V3_PLAN);
+    db.locksmith(&["migrate", "status"])
+        .succeeds_like(&status_table(&[
+            "1 locks_create_table applied <TIME>",
+            "2 locks_audit_create_table applied <TIME>",
+            "3 holder_liveness pending -",
+        ]));
+
+    // The trail reads on without the evidence column, its record whole.
+    let record =
+        "1 <TIME> <ME> (<USER>@%) force-release platform 2 -> 3: released backup (held by t)";
+    db.locksmith(&["locks", "history"])
+        .succeeds_like(&history_table(&[record]));
+    db.locksmith(&["locks", "history", "platform"])
+        .succeeds_like(&history_table(&[record]));
+    let doc: locksmith::cli::output::HistoryDoc = db
+        .locksmith(&["locks", "history", "--format", "json"])
+        .success_json();
+    assert_eq!(doc.records.len(), 1);
+    assert!(doc.records[0].evidence.is_none());
+    // Locks are taken, listed and released without the registry.
+    db.locksmith(&["locks", "acquire", "platform", "update", "--holder", "u"])
+        .succeeds_with("");
+    db.locksmith(&["locks", "dump"])
+        .succeeds_like(&dump_table(&["platform update u 4"]));
+    db.locksmith(&["locks", "release", "platform", "update", "--holder", "u"])
+        .succeeds_with("");
+
+    db.locksmith(&["migrate", "up"])
+        .succeeds_with("Applied V3__holder_liveness\nSchema is now at version 3.\n");
+    db.locksmith(&["migrate", "status"])
+        .succeeds_like(STATUS_APPLIED);
+    assert!(has(&db, "locks_holders", None));
+    assert!(has(&db, "locks_audit", Some("evidenceJson")));
+    db.locksmith(&["locks", "history"])
+        .succeeds_like(&history_table(&[record]));
+
+    // An empty trail: V3 goes without --force.
+    let db = TestDb::migrated();
+    db.locksmith(&["migrate", "down"])
+        .succeeds_with("Rolled back V3__holder_liveness\nSchema is now at version 2.\n");
+    assert!(!has(&db, "locks_holders", None));
+    assert!(!has(&db, "locks_audit", Some("evidenceJson")));
 }

@@ -32,9 +32,10 @@ fn names(list: &[&str]) -> Vec<String> {
     v
 }
 
-const ALL: [&str; 4] = [
+const ALL: [&str; 5] = [
     "locks",
     "locks_audit",
+    "locks_holders",
     "locksmith_migrate",
     "refinery_schema_history",
 ];
@@ -127,7 +128,7 @@ fn a_quarantined_table_is_named_by_lock_commands_and_brought_back_by_up() {
             history: (5, LOCKS_GONE.into()),
             notes: V1_NOTE.into(),
             down: format!("locksmith: refusing to roll back: {REFUSE_LOCKS}\n{HINT_LOCKS}\n"),
-            up: format!("{V1_UP}Schema is now at version 2.\n"),
+            up: format!("{V1_UP}Schema is now at version 3.\n"),
         },
         Case {
             renamed: &["locks_audit"],
@@ -135,7 +136,7 @@ fn a_quarantined_table_is_named_by_lock_commands_and_brought_back_by_up() {
             history: (5, AUDIT_GONE.into()),
             notes: V2_NOTE.into(),
             down: format!("locksmith: refusing to roll back: {REFUSE_AUDIT}\n{HINT_AUDIT}\n"),
-            up: format!("{V2_UP}Schema is now at version 2.\n"),
+            up: format!("{V2_UP}Schema is now at version 3.\n"),
         },
         Case {
             renamed: &["locks", "locks_audit"],
@@ -145,7 +146,7 @@ fn a_quarantined_table_is_named_by_lock_commands_and_brought_back_by_up() {
             down: format!(
                 "locksmith: refusing to roll back: {REFUSE_AUDIT}; {REFUSE_LOCKS}\n{HINT_AUDIT}\n{HINT_LOCKS}\n"
             ),
-            up: format!("{V1_UP}{V2_UP}Schema is now at version 2.\n"),
+            up: format!("{V1_UP}{V2_UP}Schema is now at version 3.\n"),
         },
     ];
     for case in cases {
@@ -161,7 +162,7 @@ fn a_quarantined_table_is_named_by_lock_commands_and_brought_back_by_up() {
             })
             .collect();
         before.sort();
-        let before = (before, vec!["1".to_string(), "2".into()]);
+        let before = (before, vec!["1".to_string(), "2".into(), "3".into()]);
         assert_eq!(tables(&db), before);
 
         let r = db.locksmith(&["locks", "acquire", "plat", "backup", "--holder", "B"]);
@@ -184,7 +185,10 @@ fn a_quarantined_table_is_named_by_lock_commands_and_brought_back_by_up() {
         assert_eq!(tables(&db), before, "a refusal changes nothing");
 
         db.locksmith(&["migrate", "up"]).succeeds_with(&case.up);
-        assert_eq!(tables(&db), (names(&ALL), vec!["1".into(), "2".into()]));
+        assert_eq!(
+            tables(&db),
+            (names(&ALL), vec!["1".into(), "2".into(), "3".into()])
+        );
         still_held_by_a(&db);
         db.locksmith(&["locks", "history"])
             .succeeds_like(&history_table(&[
@@ -192,8 +196,7 @@ fn a_quarantined_table_is_named_by_lock_commands_and_brought_back_by_up() {
             ]));
         db.locksmith(&["migrate", "status", "--check"])
             .succeeds_like(STATUS_APPLIED);
-        db.locksmith(&["migrate", "up"])
-            .succeeds_with("Schema is up to date (version 2); nothing to apply.\n");
+        db.locksmith(&["migrate", "up"]).succeeds_with(UP_NOOP);
     }
 }
 
@@ -214,8 +217,8 @@ fn up_refuses_copies_it_cannot_bring_back_and_the_hint_does() {
         up: &'static str,
         /// The operator's way out, from the messages above.
         fix: &'static str,
-        /// The tables afterwards, beside locks_audit, locksmith_migrate
-        /// and the history.
+        /// The tables afterwards, beside locks_audit, locks_holders,
+        /// locksmith_migrate and the history.
         after: &'static [&'static str],
     }
     let cases = [
@@ -316,10 +319,14 @@ fn up_refuses_copies_it_cannot_bring_back_and_the_hint_does() {
         let mut after: Vec<&str> = case.after.to_vec();
         after.extend([
             "locks_audit",
+            "locks_holders",
             "locksmith_migrate",
             "refinery_schema_history",
         ]);
-        assert_eq!(tables(&db), (names(&after), vec!["1".into(), "2".into()]));
+        assert_eq!(
+            tables(&db),
+            (names(&after), vec!["1".into(), "2".into(), "3".into()])
+        );
         still_held_by_a(&db);
         db.locksmith(&["migrate", "status", "--check"])
             .succeeds_like(STATUS_APPLIED);
@@ -335,22 +342,23 @@ fn down_finishes_what_an_interrupted_down_left_only_when_nothing_is_lost() {
     let db = TestDb::migrated();
     db.sql("RENAME TABLE locks TO locks_dropping_0badc0de");
     db.locksmith(&["migrate", "down", "--all", "--dry-run"])
-        .succeeds_with(
-            "-- Would roll back V2__locks_audit_create_table:\n\
+        .succeeds_with(&format!(
+            "{V3_DOWN_PLAN}\
+             -- Would roll back V2__locks_audit_create_table:\n\
              DROP TABLE IF EXISTS locks_audit;\n\
              -- Would roll back V1__locks_create_table:\n\
              DROP TABLE IF EXISTS locks;\n\
              -- Would drop `locks_dropping_0badc0de`, left (holding nothing) by an interrupted `migrate down`\n\
              -- Dry run: nothing was changed.\n",
-        );
+        ));
     let doc: locksmith::cli::output::DownDoc = db
         .locksmith(&["migrate", "down", "--all", "--dry-run", "--format", "json"])
         .success_json();
     assert!(doc.dry_run);
     assert_eq!(doc.dropped_copies, ["locks_dropping_0badc0de"]);
-    assert_eq!((doc.version_before, doc.version_after), (Some(2), None));
+    assert_eq!((doc.version_before, doc.version_after), (Some(3), None));
     db.locksmith(&["migrate", "down", "--all"]).succeeds_with(
-        "Rolled back V2__locks_audit_create_table\nRolled back V1__locks_create_table\n\
+        "Rolled back V3__holder_liveness\nRolled back V2__locks_audit_create_table\nRolled back V1__locks_create_table\n\
          Dropped `locks_dropping_0badc0de`, left by an interrupted `migrate down`\n\
          No migrations are applied now.\n",
     );
@@ -375,7 +383,7 @@ fn down_finishes_what_an_interrupted_down_left_only_when_nothing_is_lost() {
     );
     db.locksmith(&["migrate", "down", "--all", "--force"])
         .succeeds_with(
-            "Rolled back V2__locks_audit_create_table\nRolled back V1__locks_create_table\n\
+            "Rolled back V3__holder_liveness\nRolled back V2__locks_audit_create_table\nRolled back V1__locks_create_table\n\
              Dropped `locks_dropping_0badc0de`, left by an interrupted `migrate down`\n\
              No migrations are applied now.\n",
         );
@@ -399,7 +407,7 @@ fn a_copy_an_older_down_orphaned_is_adopted_back_by_up() {
         .success();
     db.sql(
         "RENAME TABLE locks TO locks_dropping_0badc0de; DROP TABLE locks_audit; \
-         DELETE FROM refinery_schema_history",
+         DROP TABLE locks_holders; DELETE FROM refinery_schema_history",
     );
     assert_eq!(
         notes(&db),
@@ -417,9 +425,12 @@ fn a_copy_an_older_down_orphaned_is_adopted_back_by_up() {
     r.fails(5);
     assert_eq!(r.stderr, LOCKS_GONE);
     db.locksmith(&["migrate", "up"]).succeeds_with(&format!(
-        "{V1_UP}Applied V2__locks_audit_create_table\nSchema is now at version 2.\n"
+        "{V1_UP}Applied V2__locks_audit_create_table\nApplied V3__holder_liveness\nSchema is now at version 3.\n"
     ));
-    assert_eq!(tables(&db), (names(&ALL), vec!["1".into(), "2".into()]));
+    assert_eq!(
+        tables(&db),
+        (names(&ALL), vec!["1".into(), "2".into(), "3".into()])
+    );
     still_held_by_a(&db);
     db.locksmith(&["migrate", "status", "--check"])
         .succeeds_like(STATUS_APPLIED);
@@ -447,14 +458,15 @@ fn what_a_copy_holds_is_shown_escaped() {
            -> `locksmith migrate up` renames it back\n",
         status_table(&[
             "1 locks_create_table missing <TIME>",
-            "2 locks_audit_create_table applied <TIME>"
+            "2 locks_audit_create_table applied <TIME>",
+            "3 holder_liveness applied <TIME>"
         ])
     ));
     assert!(!status.stdout.contains('\u{1b}'), "{status:#?}");
     let up = db.locksmith(&["migrate", "up"]);
     up.succeeds_with(&format!(
         "Restored V1__locks_create_table: renamed back what an interrupted `migrate down` left (`locks_dropping_0badc0de` is `locks` again, holding locks: {held})\n\
-         Schema is now at version 2.\n"
+         Schema is now at version 3.\n"
     ));
     assert!(!up.stdout.contains('\u{1b}'), "{up:#?}");
 }

@@ -38,7 +38,8 @@ fn a_migration_run_whose_report_fails_says_what_it_changed() {
     let up = [
         "Applied V1__locks_create_table",
         "Applied V2__locks_audit_create_table",
-        "Schema is now at version 2.",
+        "Applied V3__holder_liveness",
+        "Schema is now at version 3.",
     ];
     for args in [
         &["migrate", "up"][..],
@@ -50,7 +51,7 @@ fn a_migration_run_whose_report_fails_says_what_it_changed() {
             (0, made(&up).as_str()),
             "{args:?}"
         );
-        assert_eq!(history(&db).len(), 2, "{args:?}: applied");
+        assert_eq!(history(&db).len(), 3, "{args:?}: applied");
         let r = db.locksmith(&["migrate", "down", "--all"]);
         assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:#?}");
     }
@@ -74,11 +75,14 @@ fn a_migration_run_whose_report_fails_says_what_it_changed() {
         (
             0,
             made(&[
-                "Rolled back V2__locks_audit_create_table",
-                "Schema is now at version 1.",
+                "Rolled back V3__holder_liveness",
+                "Schema is now at version 2.",
             ])
             .as_str()
         )
     );
-    assert_eq!(history(&db), [[Some("1".to_string())]]);
+    assert_eq!(
+        history(&db),
+        [[Some("1".to_string())], [Some("2".to_string())]]
+    );
 }

@@ -164,7 +164,7 @@ fn every_dry_run_document_carries_the_planned_values() {
             what: "up on an empty database",
             setup: &|_| {},
             args: &["migrate", "up"],
-            expect: &[("version_before", "null"), ("version_after", "2")],
+            expect: &[("version_before", "null"), ("version_after", "3")],
         },
         Case {
             what: "up from V1",
@@ -173,7 +173,7 @@ fn every_dry_run_document_carries_the_planned_values() {
                     .succeeds_with("Applied V1__locks_create_table\nSchema is now at version 1.\n");
             },
             args: &["migrate", "up"],
-            expect: &[("version_before", "1"), ("version_after", "2")],
+            expect: &[("version_before", "1"), ("version_after", "3")],
         },
         Case {
             what: "up with a target",
@@ -187,7 +187,7 @@ fn every_dry_run_document_carries_the_planned_values() {
                 db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
             },
             args: &["migrate", "down"],
-            expect: &[("version_before", "2"), ("version_after", "1")],
+            expect: &[("version_before", "3"), ("version_after", "2")],
         },
         Case {
             what: "mark-applied of a table made by another tool",

@@ -47,8 +47,12 @@ fn tables_fit_the_terminal_and_never_split_a_timestamp() {
             ("locks history", 1, &["platform", "force-release"][..]),
             (
                 "migrate status",
-                2,
-                &["locks_create_table", "locks_audit_create_table"][..],
+                3,
+                &[
+                    "locks_create_table",
+                    "locks_audit_create_table",
+                    "holder_liveness",
+                ][..],
             ),
         ] {
             let shown = on_terminal(&db, cols, args);

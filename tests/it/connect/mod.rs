@@ -34,6 +34,7 @@ pub(crate) const STATUS_FRESH: &str = "\
 +===========================================================+
 | 1         locks_create_table         pending   -          |
 | 2         locks_audit_create_table   pending   -          |
+| 3         holder_liveness            pending   -          |
 +-----------------------------------------------------------+
 ";
 

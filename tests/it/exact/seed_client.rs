@@ -298,6 +298,25 @@ async fn the_sampler(url: String, boxes: usize, stop: Arc<AtomicBool>) -> Outcom
 /// per operator change, and nothing left held.
 pub fn seed_clients_beside_locksmith(db: &TestDb, c: SeedContest) -> Outcome {
     db.sql("INSERT INTO locks (id, dataJson) VALUES ('platform', '{}')");
+    // The boxes and the sampler read without causal reads, as the seed's
+    // clients do: on a cluster, each starts once its node has the row.
+    for url in c.boxes.iter().chain([&c.sampler]) {
+        wait_until(
+            "the row is there for every box and the sampler",
+            Duration::from_secs(30),
+            || {
+                block(async {
+                    let mut there = conn(url).await;
+                    let row: Option<String> = there
+                        .exec_first("SELECT dataJson FROM locks WHERE id = ?", (ROW,))
+                        .await
+                        .unwrap();
+                    there.disconnect().await.unwrap();
+                    row.is_some()
+                })
+            },
+        );
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let inside: Inside = Arc::default();
     let mut threads: Vec<std::thread::JoinHandle<Outcome>> = Vec::new();

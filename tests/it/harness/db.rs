@@ -10,33 +10,74 @@ pub const UP_FRESH: &str = "Applied V1__locks_create_table\nApplied V2__locks_au
 /// What `migrate up` prints when there is nothing to do.
 pub const UP_NOOP: &str = "Schema is up to date (version 3); nothing to apply.\n";
 
-/// What `migrate up --dry-run` prints for V2 when it would apply it, and
-/// its last line.
-pub const V2_PLAN: &str = "-- Would apply V2__locks_audit_create_table:\n\
-    CREATE TABLE IF NOT EXISTS locks_audit(\n    \
-             id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,\n    \
-             opId CHAR(32) NOT NULL UNIQUE,\n    \
-             at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),\n    \
-             dbUser VARCHAR(288) NOT NULL,\n    \
-             osUser VARCHAR(255) NOT NULL,\n    \
-             command TEXT NOT NULL,\n    \
-             action VARCHAR(32) NOT NULL,\n    \
+/// What `migrate up --dry-run` prints for V3 when it would apply it (no
+/// last line), as a literal for `concat!`.
+macro_rules! v3_would_apply {
+    () => {
+        "-- Would apply V3__holder_liveness:\n\
+         CREATE TABLE IF NOT EXISTS locks_holders(\n    \
+             holder VARCHAR(255) NOT NULL,\n    \
              rowId VARCHAR(128) NOT NULL,\n    \
-             versionBefore INT,\n    \
-             versionAfter INT,\n    \
-             removedJson MEDIUMTEXT,\n    \
-             replacedRaw MEDIUMTEXT,\n    \
-             KEY locks_audit_row (rowId, id)\n\
+             lockName VARCHAR(255) NOT NULL,\n    \
+             state VARCHAR(8) NOT NULL,\n    \
+             since DATETIME(6) NOT NULL,\n    \
+             host VARCHAR(255) NOT NULL,\n    \
+             pid INT NOT NULL,\n    \
+             pidStart BIGINT,\n    \
+             bootId VARCHAR(64),\n    \
+             started DATETIME(6),\n    \
+             leaseMs INT,\n    \
+             beat DATETIME(6) NOT NULL,\n    \
+             fence BIGINT,\n    \
+             unlessHeld TEXT,\n    \
+             command TEXT,\n    \
+             PRIMARY KEY (holder, rowId, lockName),\n    \
+             KEY locks_holders_lock (rowId, lockName)\n\
          ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\n\
-         -- Dry run: nothing was changed.\n";
+         ALTER TABLE locks_audit ADD COLUMN /*M! IF NOT EXISTS*/ evidenceJson MEDIUMTEXT;\n"
+    };
+}
 
-/// `migrate status` with both embedded migrations applied, as [`normal`]
+/// What `migrate up --dry-run` prints for V2 and V3 when it would apply
+/// them, and its last line.
+pub const V2_PLAN: &str = concat!(
+    "-- Would apply V2__locks_audit_create_table:\n\
+     CREATE TABLE IF NOT EXISTS locks_audit(\n    \
+         id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,\n    \
+         opId CHAR(32) NOT NULL UNIQUE,\n    \
+         at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),\n    \
+         dbUser VARCHAR(288) NOT NULL,\n    \
+         osUser VARCHAR(255) NOT NULL,\n    \
+         command TEXT NOT NULL,\n    \
+         action VARCHAR(32) NOT NULL,\n    \
+         rowId VARCHAR(128) NOT NULL,\n    \
+         versionBefore INT,\n    \
+         versionAfter INT,\n    \
+         removedJson MEDIUMTEXT,\n    \
+         replacedRaw MEDIUMTEXT,\n    \
+         KEY locks_audit_row (rowId, id)\n\
+     ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\n",
+    v3_would_apply!(),
+    "-- Dry run: nothing was changed.\n"
+);
+
+/// What `migrate up --dry-run` prints for V3 alone (V1 and V2 applied),
+/// and its last line.
+pub const V3_PLAN: &str = concat!(v3_would_apply!(), "-- Dry run: nothing was changed.\n");
+
+/// What `migrate down --dry-run` prints for V3's down step (no last line).
+pub const V3_DOWN_PLAN: &str = "-- Would roll back V3__holder_liveness:\n\
+     ALTER TABLE locks_audit DROP COLUMN /*M! IF EXISTS*/ evidenceJson;\n\
+     DROP TABLE IF EXISTS locks_holders;\n";
+
+/// `migrate status` with every embedded migration applied, as [`normal`]
 /// leaves it (for [`Run::succeeds_like`]).
 pub const STATUS_APPLIED: &str = "+-+\n\
     | VERSION NAME STATE APPLIED ON |\n\
     +=+\n\
     | 1 locks_create_table applied <TIME> |\n\
     | 2 locks_audit_create_table applied <TIME> |\n\
+    | 3 holder_liveness applied <TIME> |\n\
     +-+\n";
 
 /// A database of its own for one test, on the shared server or on a
@@ -78,7 +119,30 @@ impl TestDb {
                 .unwrap();
             c.disconnect().await.unwrap();
         });
-        TestDb::create(server.addr(i), admin)
+        let db = TestDb::create(server.addr(i), admin);
+        // On a cluster, the other nodes apply the account and the database
+        // a moment later (in that order): a test's first run on one of them
+        // must find them.
+        for j in (0..server.nodes()).filter(|j| *j != i) {
+            let there = server.admin_url(j);
+            let q = format!(
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '{}'",
+                db.name
+            );
+            wait_until(
+                &format!("node {} has database {}", j + 1, db.name),
+                std::time::Duration::from_secs(30),
+                || {
+                    block(async {
+                        let mut c = admin_conn(&there).await;
+                        let n: Option<u64> = c.query_first(q.as_str()).await.unwrap();
+                        c.disconnect().await.unwrap();
+                        n == Some(1)
+                    })
+                },
+            );
+        }
+        db
     }
 
     fn create(addr: String, admin: String) -> TestDb {

@@ -105,6 +105,11 @@ impl Throwaway {
         self.read_until(&["ok"]);
     }
 
+    /// How many nodes it has.
+    pub fn nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// Node `i` (0-based).
     pub fn node(&self, i: usize) -> &Node {
         &self.nodes[i]

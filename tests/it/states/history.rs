@@ -15,7 +15,7 @@ fn a_deleted_history_row_is_not_called_missing_from_the_filesystem() {
     );
     let r = db.locksmith(&["migrate", "up"]);
     r.succeeds_with(
-        "Adopted V1__locks_create_table: table already present and identical\nSchema is now at version 2.\n",
+        "Adopted V1__locks_create_table: table already present and identical\nSchema is now at version 3.\n",
     );
     assert!(!r.stdout.contains("missing from the filesystem"));
 }

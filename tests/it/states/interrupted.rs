@@ -241,6 +241,7 @@ fn the_embedded_v1_killed_mid_run_is_adopted_when_its_table_is_whole() {
         &(status_table(&[
             "1 locks_create_table interrupted -",
             "2 locks_audit_create_table pending -",
+            "3 holder_liveness pending -",
         ]) + "V1__locks_create_table is interrupted:\n  \
            a run by deploy-1:4242 started applying it at <TIME> and did not finish\n  \
            its tables are there and identical to what it makes: `up` adopts it\n  \
@@ -248,7 +249,7 @@ fn the_embedded_v1_killed_mid_run_is_adopted_when_its_table_is_whole() {
     );
     db.locksmith(&["migrate", "up"]).succeeds_with(
         "Adopted V1__locks_create_table: its interrupted run had finished it; tables present and identical\n\
-         Applied V2__locks_audit_create_table\nSchema is now at version 2.\n",
+         Applied V2__locks_audit_create_table\nApplied V3__holder_liveness\nSchema is now at version 3.\n",
     );
     assert_eq!(db.scalar("SELECT applying FROM locksmith_migrate"), None);
 }

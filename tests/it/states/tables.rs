@@ -19,6 +19,7 @@ fn a_locks_table_dropped_under_the_history_is_missing_and_up_recreates_it() {
             &(status_table(&[
                 "1 locks_create_table missing <TIME>",
                 "2 locks_audit_create_table applied <TIME>",
+                "3 holder_liveness applied <TIME>",
             ]) + "V1__locks_create_table is missing:\n  \
                table `locks` does not exist\n  \
                -> `locksmith migrate up` runs it again to re-create it\n"),
@@ -29,7 +30,7 @@ fn a_locks_table_dropped_under_the_history_is_missing_and_up_recreates_it() {
         "locksmith: table `locks` does not exist\nhint: run `locksmith migrate up` first\n",
     );
     db.locksmith(&["migrate", "up"]).succeeds_with(
-        "Re-created V1__locks_create_table: table `locks` does not exist\nSchema is now at version 2.\n",
+        "Re-created V1__locks_create_table: table `locks` does not exist\nSchema is now at version 3.\n",
     );
     db.locksmith(&["migrate", "status", "--check"])
         .succeeds_like(STATUS_APPLIED);
@@ -39,7 +40,7 @@ fn a_locks_table_dropped_under_the_history_is_missing_and_up_recreates_it() {
     .success();
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM refinery_schema_history"),
-        Some("2".into()),
+        Some("3".into()),
         "recorded once"
     );
 }
@@ -49,7 +50,7 @@ fn a_down_cut_off_after_its_rename_names_the_quarantined_table() {
     let db = TestDb::migrated();
     db.sql("RENAME TABLE locks TO locks_dropping_0badc0de");
     db.locksmith(&["migrate", "status"]).succeeds_like(
-        &(status_table(&["1 locks_create_table missing <TIME>", "2 locks_audit_create_table applied <TIME>"]) + "V1__locks_create_table is missing:\n  \
+        &(status_table(&["1 locks_create_table missing <TIME>", "2 locks_audit_create_table applied <TIME>", "3 holder_liveness applied <TIME>"]) + "V1__locks_create_table is missing:\n  \
            table `locks` does not exist\n  \
            `locks_dropping_0badc0de` is what an interrupted `migrate down` left of it, holding no lock (0 row(s)): RENAME TABLE `locks_dropping_0badc0de` TO `locks` brings it back\n  \
            -> `locksmith migrate up` renames it back\n"),
@@ -74,6 +75,11 @@ fn a_locks_table_made_by_another_tool_is_adopted_not_applied() {
                 "pending".into(),
                 Some("apply".into())
             ),
+            (
+                "V3__holder_liveness".into(),
+                "pending".into(),
+                Some("apply".into())
+            ),
         ]
     );
     db.locksmith(&["migrate", "up", "--dry-run"]).succeeds_with(&format!(
@@ -82,7 +88,7 @@ fn a_locks_table_made_by_another_tool_is_adopted_not_applied() {
     ));
     db.locksmith(&["migrate", "up"]).succeeds_with(
         "Adopted V1__locks_create_table: table already present and identical\n\
-         Applied V2__locks_audit_create_table\nSchema is now at version 2.\n",
+         Applied V2__locks_audit_create_table\nApplied V3__holder_liveness\nSchema is now at version 3.\n",
     );
     assert_eq!(
         db.data("platform").as_deref(),
@@ -190,7 +196,8 @@ fn drifted_status(difference: &str) -> String {
            -> `locksmith migrate up` refuses to go on: alter the table back to what the migration makes\n",
         status_table(&[
             "1 locks_create_table drifted <TIME>",
-            "2 locks_audit_create_table applied <TIME>"
+            "2 locks_audit_create_table applied <TIME>",
+            "3 holder_liveness applied <TIME>"
         ])
     )
 }
