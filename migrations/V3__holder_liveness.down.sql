@@ -1,2 +1,2 @@
-ALTER TABLE locks_audit DROP COLUMN /*M! IF EXISTS*/ evidenceJson;
+DROP TABLE IF EXISTS locks_audit_evidence;
 DROP TABLE IF EXISTS locks_holders;

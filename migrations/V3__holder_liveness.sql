@@ -17,4 +17,7 @@ CREATE TABLE IF NOT EXISTS locks_holders(
     PRIMARY KEY (holder, rowId, lockName),
     KEY locks_holders_lock (rowId, lockName)
 ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
-ALTER TABLE locks_audit ADD COLUMN /*M! IF NOT EXISTS*/ evidenceJson MEDIUMTEXT;
+CREATE TABLE IF NOT EXISTS locks_audit_evidence(
+    opId CHAR(32) NOT NULL PRIMARY KEY,
+    evidenceJson MEDIUMTEXT NOT NULL
+) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;

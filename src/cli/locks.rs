@@ -225,10 +225,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
 fn not_registered(opts: &AcquireOptions, holder: &str, name: &str) {
     let why = match opts.register.as_ref().map(|w| w.validate(holder, name)) {
         Some(Err(e)) => e.to_string(),
-        _ => {
-            "there is no holder registry (table `locks_holders`); `locksmith migrate up` creates it"
-                .into()
-        }
+        _ => "the holder registry (table `locks_holders`) is not there, or this account may not write it; `locksmith migrate up` creates it".into(),
     };
     note(&format!(
         "warning: the holder is not registered, so others cannot tell whether it is alive: {why}"

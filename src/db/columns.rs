@@ -218,10 +218,15 @@ fn expected(table: &str) -> Option<&'static [Expect]> {
         col("unlessHeld", "text", Some(true), MB4),
         col("command", "text", Some(true), MB4),
     ];
+    const EVIDENCE: &[Expect] = &[
+        col("opId", "char(32)", Some(false), MB4),
+        col("evidenceJson", "mediumtext", Some(false), MB4),
+    ];
     match table {
         "locks" => Some(LOCKS),
         "locks_audit" => Some(AUDIT),
         "locks_holders" => Some(HOLDERS),
+        "locks_audit_evidence" => Some(EVIDENCE),
         _ => None,
     }
 }

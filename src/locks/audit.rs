@@ -39,40 +39,35 @@ impl AuditInfo {
 /// Writes the record of `change`; runs inside the caller's transaction.
 pub(crate) async fn insert(c: &mut Lease, a: &AuditInfo, change: &Change) -> Result<()> {
     let removed = (!change.removed.is_empty()).then(|| change.removed.to_json());
-    let mut columns = vec![
+    let columns = vec![
         change.version_before.number().into(),
         change.version_after.into(),
         removed.into(),
         change.replaced_raw.clone().into(),
     ];
+    write(c, a, &change.row, columns).await?;
     if change.evidence.is_empty() {
-        return write(c, a, &change.row, sql::INSERT_AUDIT, columns).await;
+        return Ok(());
     }
     let evidence: serde_json::Map<String, serde_json::Value> = change
         .evidence
         .iter()
         .map(|(name, why)| (name.clone(), serde_json::Value::String(why.clone())))
         .collect();
-    columns.push(serde_json::Value::Object(evidence).to_string().into());
-    write(c, a, &change.row, sql::INSERT_AUDIT_EVIDENCE, columns).await
+    let json = serde_json::Value::Object(evidence).to_string();
+    c.exec_drop(sql::INSERT_AUDIT_EVIDENCE, (a.op_id.as_str(), json))
+        .await
 }
 
 /// Writes the record of a migration marked applied by hand (`row` is the
 /// migration, `V<n>__<name>`); runs inside the caller's transaction.
 pub(crate) async fn insert_marked(c: &mut Lease, a: &AuditInfo, migration: &str) -> Result<()> {
-    write(c, a, migration, sql::INSERT_AUDIT, vec![Param::Null; 4]).await
+    write(c, a, migration, vec![Param::Null; 4]).await
 }
 
 /// One record: who and what (`a`), about `row`, then the change's columns:
-/// version before and after, the removed locks, the replaced raw text (and
-/// the evidence, with [`sql::INSERT_AUDIT_EVIDENCE`]).
-async fn write(
-    c: &mut Lease,
-    a: &AuditInfo,
-    row: &str,
-    stmt: &str,
-    change: Vec<Param>,
-) -> Result<()> {
+/// version before and after, the removed locks, the replaced raw text.
+async fn write(c: &mut Lease, a: &AuditInfo, row: &str, change: Vec<Param>) -> Result<()> {
     let mut params: Vec<Param> = vec![
         a.op_id.as_str().into(),
         a.os_user.as_str().into(),
@@ -81,7 +76,7 @@ async fn write(
         row.into(),
     ];
     params.extend(change);
-    c.exec_drop(stmt, Args(params)).await
+    c.exec_drop(sql::INSERT_AUDIT, Args(params)).await
 }
 
 /// Did the change carrying this op id commit?
@@ -144,8 +139,8 @@ pub(crate) async fn history(c: &mut Lease, row: Option<&str>) -> Result<Vec<Audi
         None => c.query_rows(sql::SELECT_AUDIT).await,
     };
     let rows = match read {
-        // Before migration V3, records have no evidence column.
-        Err(e) if e.server_code() == Some(1054) => match row {
+        // Before migration V3, there is no evidence table.
+        Err(e) if matches!(e.kind(), crate::error::Kind::NoTable(_)) => match row {
             Some(r) => c.exec_rows(sql::SELECT_AUDIT_ROW_V2, (r,)).await?,
             None => c.query_rows(sql::SELECT_AUDIT_V2).await?,
         },

@@ -180,7 +180,7 @@ fn a_down_cut_at_any_statement_loses_no_lock() {
     };
     // V3's down step is no drop of a guarded table alone: it is sent as it
     // is, before V2's quarantine.
-    let v3_down = at("ALTER TABLE locks_audit DROP COLUMN");
+    let v3_down = at("DROP TABLE IF EXISTS locks_audit_evidence");
     let rename_audit = at("RENAME TABLE `locks_audit` TO");
     let rename_locks = at("RENAME TABLE `locks` TO");
     assert!(

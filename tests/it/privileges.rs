@@ -76,6 +76,7 @@ fn select_on_all_but(except: &str) -> Vec<String> {
     [
         "locks",
         "locks_audit",
+        "locks_audit_evidence",
         "locks_holders",
         "locksmith_migrate",
         "refinery_schema_history",
@@ -109,15 +110,16 @@ fn a_table_the_account_may_not_read_is_an_error_never_pending() {
         .success();
     let before = schema(&db);
     // `down` reads the history and what the step it plans loses data of
-    // (V3: `locks_audit`, a column of which it drops); then, to change
+    // (V3: `locks_audit_evidence`, which it drops); then, to change
     // anything, it needs to make its guard.
     let plan = format!("{V3_DOWN_PLAN}-- Dry run: nothing was changed.\n");
     for (hidden, down_reads) in [
         ("refinery_schema_history", true),
         ("locksmith_migrate", false),
         ("locks", false),
-        ("locks_audit", true),
+        ("locks_audit", false),
         ("locks_holders", false),
+        ("locks_audit_evidence", true),
     ] {
         let grants = select_on_all_but(hidden);
         let grants: Vec<&str> = grants.iter().map(String::as_str).collect();

@@ -32,9 +32,10 @@ fn names(list: &[&str]) -> Vec<String> {
     v
 }
 
-const ALL: [&str; 5] = [
+const ALL: [&str; 6] = [
     "locks",
     "locks_audit",
+    "locks_audit_evidence",
     "locks_holders",
     "locksmith_migrate",
     "refinery_schema_history",
@@ -217,7 +218,7 @@ fn up_refuses_copies_it_cannot_bring_back_and_the_hint_does() {
         up: &'static str,
         /// The operator's way out, from the messages above.
         fix: &'static str,
-        /// The tables afterwards, beside locks_audit, locks_holders,
+        /// The tables afterwards, beside locks_audit, locks_audit_evidence, locks_holders,
         /// locksmith_migrate and the history.
         after: &'static [&'static str],
     }
@@ -319,6 +320,7 @@ fn up_refuses_copies_it_cannot_bring_back_and_the_hint_does() {
         let mut after: Vec<&str> = case.after.to_vec();
         after.extend([
             "locks_audit",
+            "locks_audit_evidence",
             "locks_holders",
             "locksmith_migrate",
             "refinery_schema_history",
@@ -407,7 +409,7 @@ fn a_copy_an_older_down_orphaned_is_adopted_back_by_up() {
         .success();
     db.sql(
         "RENAME TABLE locks TO locks_dropping_0badc0de; DROP TABLE locks_audit; \
-         DROP TABLE locks_holders; DELETE FROM refinery_schema_history",
+         DROP TABLE locks_holders; DROP TABLE locks_audit_evidence; DELETE FROM refinery_schema_history",
     );
     assert_eq!(
         notes(&db),

@@ -54,7 +54,7 @@ pub(super) fn render(mut t: Table, free: &[usize]) -> String {
         for (i, column) in t.column_iter_mut().enumerate() {
             if free.contains(&i) {
                 // Wraps, but keeps enough to read.
-                column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(10)));
+                column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(8)));
             } else {
                 column.set_constraint(ColumnConstraint::ContentWidth);
             }

@@ -66,8 +66,9 @@ pub struct DownReport {
     pub dropped_copies: Vec<String>,
 }
 
-/// Tables whose contents the refusal protects.
-const GUARDED: [&str; 2] = ["locks", "locks_audit"];
+/// Tables whose contents the refusal protects: the locks, and the audit
+/// trail (its records, and the evidence some of them rest on).
+const GUARDED: [&str; 3] = ["locks", "locks_audit", "locks_audit_evidence"];
 
 /// Rolls back, newest first.
 pub(crate) async fn down(
@@ -371,7 +372,7 @@ async fn refuse_if_kept(c: &mut Lease, p: &Planned, tables: &[(&str, &str)]) -> 
             _ => {
                 let r = c
                     .with(Policy::IDEMPOTENT)
-                    .exec_number(&sql::count_rows(now), (), "locks_audit")
+                    .exec_number(&sql::count_rows(now), (), "audit trail")
                     .await;
                 let n = match r {
                     Ok(n) => n.unwrap_or(0),
@@ -379,8 +380,12 @@ async fn refuse_if_kept(c: &mut Lease, p: &Planned, tables: &[(&str, &str)]) -> 
                     Err(e) => return Err(e),
                 };
                 if n > 0 {
+                    let what = match *guarded {
+                        "locks_audit" => "audit record(s)",
+                        _ => "audit record(s)' evidence",
+                    };
                     return Err(crate::Error::from(Kind::Refused(format!(
-                        "refusing to roll back {}: table `locks_audit` holds {n} audit record(s)",
+                        "refusing to roll back {}: table `{guarded}` holds {n} {what}",
                         p.label
                     )))
                     .with_remedy(Remedy::ExportAuditFirst));

@@ -7,6 +7,9 @@ use super::*;
 /// What `migrate up` prints on an empty database.
 pub const UP_FRESH: &str = "Applied V1__locks_create_table\nApplied V2__locks_audit_create_table\nApplied V3__holder_liveness\nSchema is now at version 3.\n";
 
+/// What `locks dump` says on stderr without a holder registry.
+pub const NO_REGISTRY: &str = "locksmith: note: the holder registry (table `locks_holders`) is not there or this account may not read it, so every holder's liveness is unknown; `locksmith migrate up` creates it\n";
+
 /// What `migrate up` prints when there is nothing to do.
 pub const UP_NOOP: &str = "Schema is up to date (version 3); nothing to apply.\n";
 
@@ -34,7 +37,10 @@ macro_rules! v3_would_apply {
              PRIMARY KEY (holder, rowId, lockName),\n    \
              KEY locks_holders_lock (rowId, lockName)\n\
          ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\n\
-         ALTER TABLE locks_audit ADD COLUMN /*M! IF NOT EXISTS*/ evidenceJson MEDIUMTEXT;\n"
+         CREATE TABLE IF NOT EXISTS locks_audit_evidence(\n    \
+             opId CHAR(32) NOT NULL PRIMARY KEY,\n    \
+             evidenceJson MEDIUMTEXT NOT NULL\n\
+         ) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\n"
     };
 }
 
@@ -67,7 +73,7 @@ pub const V3_PLAN: &str = concat!(v3_would_apply!(), "-- Dry run: nothing was ch
 
 /// What `migrate down --dry-run` prints for V3's down step (no last line).
 pub const V3_DOWN_PLAN: &str = "-- Would roll back V3__holder_liveness:\n\
-     ALTER TABLE locks_audit DROP COLUMN /*M! IF EXISTS*/ evidenceJson;\n\
+     DROP TABLE IF EXISTS locks_audit_evidence;\n\
      DROP TABLE IF EXISTS locks_holders;\n";
 
 /// `migrate status` with every embedded migration applied, as [`normal`]
@@ -352,11 +358,15 @@ impl TestDb {
     }
 
     /// Every lock held, as `locks dump --format json` reports it: (row,
-    /// name, holder).
+    /// name, holder). (Without the holder registry, dump says so on stderr;
+    /// that alone may be there.)
     pub fn locks_held(&self) -> Vec<(String, String, serde_json::Value)> {
-        let doc: locksmith::cli::output::Dump = self
-            .locksmith(&["locks", "dump", "--format", "json"])
-            .success_json();
+        let r = self.locksmith(&["locks", "dump", "--format", "json"]);
+        assert_eq!(r.code, 0, "{r:#?}");
+        if !r.stderr.is_empty() {
+            r.stderr_is(NO_REGISTRY);
+        }
+        let doc: locksmith::cli::output::Dump = r.json();
         doc.rows
             .into_iter()
             .flat_map(|r| {
