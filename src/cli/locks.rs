@@ -9,7 +9,9 @@ use crate::db::Deadline;
 use crate::error::{Kind, Remedy, Result};
 use crate::host::Process;
 use crate::liveness::Registering;
-use crate::locks::{AcquireOptions, AuditInfo, Edit, LockData, LockGuard, LockTable, WriteOpts};
+use crate::locks::{
+    AcquireOptions, AuditInfo, Edit, LockData, LockGuard, LockTable, Snapshot, WriteOpts,
+};
 use crate::shown::{shown, shown_id};
 
 pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
@@ -23,34 +25,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
         } => {
             let probe = probe.probe();
             let snap = with_table(ctx, async |t| t.observe(&rows, probe.as_ref()).await).await?;
-            if snap.registry.is_none() {
-                note("note: the holder registry (table `locks_holders`) is not there or this account may not read it, so every holder's liveness is unknown; `locksmith migrate up` creates it");
-            }
-            for s in &snap.rows {
-                match (&s.data, s.problem()) {
-                    (LockData::Raw { .. }, _) => note(&format!(
-                        "warning: row `{}` holds data that is not a JSON object; shown raw",
-                        shown_id(&s.id)
-                    )),
-                    (_, Some(what)) => note(&format!(
-                        "warning: row `{}`: {}; `locksmith locks repair {}` mends it",
-                        shown_id(&s.id),
-                        shown(&what),
-                        shown_id(&s.id)
-                    )),
-                    _ => {}
-                }
-            }
-            let doc = output::Dump::of(&snap);
-            match (format.format, waiters) {
-                (Format::Table, false) => out(&format!("{}\n", tables::dump_table(&doc)))?,
-                (Format::Table, true) => out(&format!(
-                    "{}\n{}",
-                    tables::dump_table(&doc),
-                    tables::waiters_table(&doc)
-                ))?,
-                (Format::Json, _) => out_json(&doc)?,
-            }
+            print_dump(&snap, format.format, waiters)?;
         }
         LocksCmd::ForceRelease {
             conn: _,
@@ -220,6 +195,40 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
     Ok(exit::OK)
 }
 
+/// Prints a snapshot as `locks dump` does (and `locks watch` without a
+/// terminal): warnings about the rows on stderr, then the table (with the
+/// waiters and deadlocks when asked) or the JSON document.
+pub(super) fn print_dump(snap: &Snapshot, format: Format, waiters: bool) -> Result<()> {
+    if snap.registry.is_none() {
+        note("note: the holder registry (table `locks_holders`) is not there or this account may not read it, so every holder's liveness is unknown; `locksmith migrate up` creates it");
+    }
+    for s in &snap.rows {
+        match (&s.data, s.problem()) {
+            (LockData::Raw { .. }, _) => note(&format!(
+                "warning: row `{}` holds data that is not a JSON object; shown raw",
+                shown_id(&s.id)
+            )),
+            (_, Some(what)) => note(&format!(
+                "warning: row `{}`: {}; `locksmith locks repair {}` mends it",
+                shown_id(&s.id),
+                shown(&what),
+                shown_id(&s.id)
+            )),
+            _ => {}
+        }
+    }
+    let doc = output::Dump::of(snap);
+    match (format, waiters) {
+        (Format::Table, false) => out(&format!("{}\n", tables::dump_table(&doc))),
+        (Format::Table, true) => out(&format!(
+            "{}\n{}",
+            tables::dump_table(&doc),
+            tables::waiters_table(&doc)
+        )),
+        (Format::Json, _) => out_json(&doc),
+    }
+}
+
 /// Says that the holder could not be registered, and why: others cannot
 /// tell whether it is alive.
 fn not_registered(opts: &AcquireOptions, holder: &str, name: &str) {
@@ -254,7 +263,10 @@ async fn probed(
 
 /// Connects, runs `f` on the table and disconnects, all within
 /// `--timeout`; a signal stops it at once.
-async fn with_table<T>(ctx: &Ctx, f: impl AsyncFnOnce(&LockTable) -> Result<T>) -> Result<T> {
+pub(super) async fn with_table<T>(
+    ctx: &Ctx,
+    f: impl AsyncFnOnce(&LockTable) -> Result<T>,
+) -> Result<T> {
     let d = ctx.deadline();
     ctx.stop
         .guard(async {

@@ -112,7 +112,8 @@ pub struct DumpRegistration {
 }
 
 impl DumpRegistration {
-    fn of(r: &Registration) -> DumpRegistration {
+    /// What the registry says of a holder, as `dump` shows it.
+    pub fn of(r: &Registration) -> DumpRegistration {
         DumpRegistration {
             host: r.host.clone(),
             pid: r.pid,
@@ -336,16 +337,22 @@ pub fn waiters_table(d: &Dump) -> String {
         out.push('\n');
     }
     for cycle in &d.deadlocks {
-        let mut names: Vec<String> = cycle.iter().map(|h| shown_id(h).into_owned()).collect();
-        if let Some(first) = names.first().cloned() {
-            names.push(first);
-        }
-        out.push_str(&format!(
-            "DEADLOCK: {} (each waits for a lock the next holds; none can go on)\n",
-            names.join(" -> ")
-        ));
+        out.push_str(&deadlock_line(cycle));
+        out.push('\n');
     }
     out
+}
+
+/// A deadlock in words, its holders escaped: `DEADLOCK: a -> b -> a (…)`.
+pub fn deadlock_line(cycle: &[String]) -> String {
+    let mut names: Vec<String> = cycle.iter().map(|h| shown_id(h).into_owned()).collect();
+    if let Some(first) = names.first().cloned() {
+        names.push(first);
+    }
+    format!(
+        "DEADLOCK: {} (each waits for a lock the next holds; none can go on)",
+        names.join(" -> ")
+    )
 }
 
 // ---- migrate status -------------------------------------------------------
@@ -454,59 +461,81 @@ pub struct HistoryDoc {
 pub fn history_table(records: &[AuditRecord]) -> String {
     let mut t = table(&["#", "AT", "WHO", "ACTION", "ROW", "CHANGE"]);
     for r in records {
-        let version = match (r.version_before, r.version_after) {
-            (Some(b), Some(a)) => format!("{b} -> {a}"),
-            _ => "-".into(),
-        };
-        let evidence: serde_json::Map<String, serde_json::Value> = r
-            .evidence
-            .as_ref()
-            .and_then(|e| serde_json::from_str(e.get()).ok())
-            .unwrap_or_default();
-        let mut change: Vec<String> = r
-            .removed_locks()
-            .iter()
-            .map(|e| {
-                let name = e.shown_name();
-                let dead = evidence
-                    .get(name.as_ref())
-                    .and_then(|w| w.as_str())
-                    .map(|why| format!(": dead: {}", shown(why)))
-                    .unwrap_or_default();
-                format!(
-                    "released {} (held by {}){dead}",
-                    shown(&name),
-                    shown(&e.holder_text())
-                )
-            })
-            .collect();
-        if let Some(raw) = &r.replaced_raw {
-            let what = match r.action.as_str() {
-                "repair" => "repaired; the data was",
-                _ => "replaced unparsable data:",
-            };
-            change.push(format!("{what} {}", clip(&shown(raw))));
-        }
-        if change.is_empty() {
-            change.push(match r.action.as_str() {
-                "mark-applied" => "recorded as applied".into(),
-                _ => "version only".into(),
-            });
-        }
-        let change = match r.action.as_str() {
-            "mark-applied" => change.join("\n"),
-            _ => format!("{version}: {}", change.join("\n")),
-        };
         t.add_row(vec![
             Cell::new(r.id),
             Cell::new(to_the_second(&r.at)),
             Cell::new(format!("{} ({})", shown(&r.os_user), shown(&r.db_user))),
             Cell::new(shown(&r.action)),
             Cell::new(shown_id(&r.row)),
-            Cell::new(change),
+            Cell::new(audit_change(r)),
         ]);
     }
     render(t, &[2, 5])
+}
+
+/// What an audit record changed, in words (`locks history`'s CHANGE), every
+/// stored text escaped:
+/// `4 -> 5: released backup (held by vm:15380)`, one line per lock.
+pub fn audit_change(r: &AuditRecord) -> String {
+    let version = match (r.version_before, r.version_after) {
+        (Some(b), Some(a)) => format!("{b} -> {a}"),
+        _ => "-".into(),
+    };
+    let evidence: serde_json::Map<String, serde_json::Value> = r
+        .evidence
+        .as_ref()
+        .and_then(|e| serde_json::from_str(e.get()).ok())
+        .unwrap_or_default();
+    let mut change: Vec<String> = r
+        .removed_locks()
+        .iter()
+        .map(|e| {
+            let name = e.shown_name();
+            let dead = evidence
+                .get(name.as_ref())
+                .and_then(|w| w.as_str())
+                .map(|why| format!(": dead: {}", shown(why)))
+                .unwrap_or_default();
+            format!(
+                "released {} (held by {}){dead}",
+                shown(&name),
+                shown(&e.holder_text())
+            )
+        })
+        .collect();
+    if let Some(raw) = &r.replaced_raw {
+        let what = match r.action.as_str() {
+            "repair" => "repaired; the data was",
+            _ => "replaced unparsable data:",
+        };
+        change.push(format!("{what} {}", clip(&shown(raw))));
+    }
+    if change.is_empty() {
+        change.push(match r.action.as_str() {
+            "mark-applied" => "recorded as applied".into(),
+            _ => "version only".into(),
+        });
+    }
+    match r.action.as_str() {
+        "mark-applied" => change.join("\n"),
+        _ => format!("{version}: {}", change.join("\n")),
+    }
+}
+
+/// An audit record on one line (its change's lines joined with `; `), for
+/// `locks watch`'s detail: `#3 2026-11-26T06:41:12Z root@vm (box@%)
+/// release-dead platform: 4 -> 5: released backup (held by vm:15380)`.
+pub fn audit_line(r: &AuditRecord) -> String {
+    format!(
+        "#{} {} {} ({}) {} {}: {}",
+        r.id,
+        to_the_second(&r.at),
+        shown(&r.os_user),
+        shown(&r.db_user),
+        shown(&r.action),
+        shown_id(&r.row),
+        audit_change(r).replace('\n', "; ")
+    )
 }
 
 /// `2026-11-26T04:30:12.362Z` → `2026-11-26T04:30:12Z`.
