@@ -5,7 +5,7 @@
 
 use super::help;
 use super::output::Format;
-use super::values::{parse_duration, parse_lease, parse_phase, parse_ttl};
+use super::values::{parse_duration, parse_interval, parse_lease, parse_phase, parse_ttl};
 use crate::bench::BenchOptions;
 use crate::error::{Error, Kind, Result};
 use crate::locks::AcquireOptions;
@@ -435,6 +435,12 @@ pub enum LocksCmd {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
     },
+    /// A live full-screen view of the locks: each holder alive, dead or
+    /// unknown, its age and who waits behind it, deadlocks on top; release
+    /// a row's dead holders from it. Without a terminal (or with --once) it
+    /// prints one snapshot, as `locks dump --waiters` does.
+    #[command(after_help = help::WATCH)]
+    Watch(WatchArgs),
 }
 
 impl LocksCmd {
@@ -450,6 +456,7 @@ impl LocksCmd {
             | LocksCmd::Release { conn, .. }
             | LocksCmd::Renew { conn, .. }
             | LocksCmd::Run { conn, .. } => conn,
+            LocksCmd::Watch(w) => &w.conn,
         }
     }
 }
@@ -586,6 +593,28 @@ impl BenchArgs {
             lease: self.lease,
         }
     }
+}
+
+/// Options of `locksmith locks watch`.
+#[derive(Debug, Args, Clone)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub conn: ConnectOpts,
+    #[command(flatten)]
+    pub probe: ProbeOpts,
+    /// How often to read the locks again (one read each time, bounded by
+    /// --timeout).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    pub interval: Duration,
+    /// Highlight locks held longer than this (their age ends in `!`).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    pub warn_age: Duration,
+    /// Print one snapshot as plain lines (the tables of `locks dump
+    /// --waiters`) and exit, as it does without a terminal.
+    #[arg(long)]
+    pub once: bool,
+    /// Only these rows (default: all).
+    pub rows: Vec<String>,
 }
 
 #[cfg(test)]

@@ -123,6 +123,25 @@ Examples:
   locksmith locks run platform update --wait 10m --unless-held 'app_*' -- ./update.sh
   locksmith locks run platform app_mail --wait 30m --unless-held update -- ./task.sh mail";
 
+/// `locksmith locks watch --help`: the keys, then examples.
+pub const WATCH: &str = "\
+Keys:
+  Up/Down, k/j, PgUp/PgDn, Home/End   select a lock
+  s          sort by age (oldest first, the default), by row, by holder
+  /          filter: type text, Enter applies it, Esc clears it
+  Enter      the selected lock in detail: raw holder, registry facts, last audit records
+  d          release the dead holders of the selected lock's row (force-release --dead):
+             shows the plan, asks y/N, then carries it out with an audit record
+  q, Esc, Ctrl-C   quit (Esc first leaves a detail, a plan or a result)
+
+An age ending in `!` is older than --warn-age; `>=` marks a lower bound (a
+holder that did not register: the row's last change). Dead holders are red.
+
+Examples:
+  locksmith locks watch
+  locksmith locks watch platform --interval 2s --warn-age 30m
+  locksmith locks watch --once";
+
 /// `locksmith bench --help`.
 pub const BENCH: &str = "\
 Examples:

@@ -1,4 +1,5 @@
-//! `locksmith locks dump|force-release|bump|history|acquire|release`.
+//! `locksmith locks dump|force-release|bump|history|acquire|release` (and
+//! `watch`'s way in: it lives in `watch/`).
 
 use super::args::{ChangeOpts, LockRef, LocksCmd};
 use super::ctx::Ctx;
@@ -157,6 +158,7 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
                 }
             }
         }
+        LocksCmd::Watch(args) => return super::watch::run(ctx, args).await,
         LocksCmd::Run {
             conn: _,
             wait,

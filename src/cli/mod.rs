@@ -2,8 +2,9 @@
 //! `values` the checks of their values), [`settings`] resolves the
 //! connection flags, environment and files once, one file per command
 //! group carries the commands out through the library (`migrate`, `locks`,
-//! `run`, `bench`), `signals` says what SIGINT and SIGTERM do, and
-//! [`output`] builds everything printed. `main.rs` only parses, calls
+//! `run`, `bench`; `watch`, the live screen, a directory of its own),
+//! `signals` says what SIGINT and SIGTERM do, and [`output`] builds
+//! everything printed. `main.rs` only parses, calls
 //! [`run`] and turns the result into an exit code.
 
 pub mod args;
@@ -18,6 +19,7 @@ mod run;
 pub mod settings;
 mod signals;
 mod values;
+mod watch;
 
 pub use args::{Cli, Command};
 

@@ -34,6 +34,16 @@ pub fn parse_phase(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// How often `locks watch` reads the locks: at least 100ms (the server
+/// deserves a breath), at most an hour.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(100) || d > Duration::from_secs(3600) {
+        return Err("must be between 100ms and 1h".into());
+    }
+    Ok(d)
+}
+
 /// The longest duration any flag takes: ten years is forever enough.
 const DURATION_MAX: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
