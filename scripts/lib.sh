@@ -12,6 +12,31 @@ ensure_mariadb() {
     "$LIB_DIR/throwaway-mariadb" --install-only --nodes "${1:-1}"
 }
 
+# Installs tmux unless it is there: the terminal the `locks watch` tests
+# run in. With apt-get, as scripts/throwaway/install.sh installs MariaDB
+# (sudo when not root, no recommends, serialised on a lock of this file);
+# tmux is no service, so nothing is started or enabled.
+ensure_tmux() {
+    command -v tmux >/dev/null && return 0
+    local sudo=() rc=0
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null || { echo "locksmith: need root or sudo to install tmux" >&2; return 1; }
+        sudo=(sudo)
+    fi
+    exec 6<"$LIB_DIR/lib.sh"
+    flock 6
+    if ! command -v tmux >/dev/null; then
+        echo "locksmith: installing tmux (apt-get) ..." >&2
+        "${sudo[@]}" apt-get update -q 6<&- || rc=$?
+        if [ "$rc" = 0 ]; then
+            "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+                -o DPkg::Lock::Timeout=600 --no-install-recommends tmux 6<&- || rc=$?
+        fi
+    fi
+    exec 6<&-
+    [ "$rc" = 0 ] || { echo "locksmith: apt-get failed (exit $rc) installing tmux" >&2; return 1; }
+}
+
 # Starts a throwaway server for this shell and sets MDB_PORT and MDB_SOCK.
 # The server holds its stdin from us: it stops, and its files go, when
 # stop_mariadb runs or this shell exits, however it exits.
