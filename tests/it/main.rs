@@ -33,4 +33,5 @@ mod strict;
 mod supervise;
 mod tls_files;
 mod tls_pki;
+mod watch;
 mod widths;

@@ -15,7 +15,7 @@
 //! By job: `account` (the shared server, the run's account, the reaper),
 //! `server` (servers of a test's own), `db` (a database per test), `run`
 //! (running `locksmith`, waiting on conditions), `checks` (what a run
-//! printed, checked whole).
+//! printed, checked whole), `tmux` (a terminal for full-screen commands).
 
 #![allow(dead_code)]
 
@@ -24,11 +24,13 @@ mod checks;
 mod db;
 mod run;
 mod server;
+mod tmux;
 pub use account::*;
 pub use checks::*;
 pub use db::*;
 pub use run::*;
 pub use server::*;
+pub use tmux::*;
 
 use mysql_async::prelude::Queryable;
 use std::io::{BufRead, BufReader, Write as _};
