@@ -401,3 +401,32 @@ fn sigterm_ends_it_with_the_terminal_restored() {
         "{screen}"
     );
 }
+
+#[test]
+fn a_deadlock_is_shown_on_top() {
+    let db = TestDb::migrated();
+    // h1 holds x and waits for y; h2 holds y and waits for x.
+    for (lock, holder) in [("x", "h1"), ("y", "h2")] {
+        db.locksmith(&["locks", "acquire", "platform", lock, "--holder", holder])
+            .success();
+    }
+    let waits: Vec<Reaped> = [("y", "h1"), ("x", "h2")]
+        .iter()
+        .map(|(lock, holder)| {
+            Reaped(Some(db.spawn(&[
+                "locks", "acquire", "platform", lock, "--holder", holder, "--wait", "5m",
+            ])))
+        })
+        .collect();
+    let t = Tmux::start(120, 30, &db.url());
+    t.run("locksmith locks watch --interval 300ms");
+    let screen = t.wait_for("the deadlock", |s| s.contains("DEADLOCK"));
+    assert_eq!(
+        screen.lines().nth(2),
+        Some("DEADLOCK: h1 -> h2 -> h1 (each waits for a lock the next holds; none can go on)"),
+        "{screen}"
+    );
+    assert!(screen.contains("WAITING (2)"), "{screen}");
+    quits_clean(&t);
+    drop(waits);
+}

@@ -676,6 +676,10 @@ mod tests {
         // Very small: still draws, the keys last.
         let tiny = screen(&ui, 30, 6);
         assert!(tiny[5].starts_with(" q quit"), "{tiny:#?}");
+        // Smaller than anything useful: drawn without a panic all the same.
+        for (w, h) in [(10, 2), (1, 1), (200, 3)] {
+            assert_eq!(screen(&ui, w, h).len(), h as usize);
+        }
     }
 
     #[test]
