@@ -12,6 +12,7 @@ use crate::liveness::Probe;
 use crate::locks::{LockTable, Snapshot};
 use crate::migrate::guard::DEFAULT_TTL;
 use crate::migrate::{Holder, MigrationSet, MigrationStatus, Migrator};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// What one read found.
@@ -58,6 +59,10 @@ pub struct Reader {
     /// cut off (its future dropped) and its connections are not to be
     /// trusted.
     busy: bool,
+    /// Since when each lock the registry does not date has been held at
+    /// least, by what earlier reads saw: (row, lock, holder as stored) ->
+    /// microseconds since the epoch, server clock.
+    seen: HashMap<(String, String, String), i64>,
 }
 
 impl Reader {
@@ -78,6 +83,7 @@ impl Reader {
             table: None,
             migrator: None,
             busy: false,
+            seen: HashMap::new(),
         }
     }
 
@@ -89,13 +95,47 @@ impl Reader {
             self.migrator = None;
         }
         self.busy = true;
-        let read = self.read_once(d).await;
-        if read.is_err() {
-            self.table = None;
-            self.migrator = None;
+        let mut read = self.read_once(d).await;
+        match &mut read {
+            Ok(r) => {
+                if let Some(snap) = &mut r.snapshot {
+                    self.remember(snap);
+                }
+            }
+            Err(_) => {
+                self.table = None;
+                self.migrator = None;
+            }
         }
         self.busy = false;
         read
+    }
+
+    /// Dates each lock the registry does not date by the earliest of what
+    /// this read and the earlier ones saw. Without it, such a lock is held
+    /// only "since the row's last change", which any other lock taken or
+    /// released in the row moves on: a lock held for hours in a busy row
+    /// would look young. Forgets the locks no longer held.
+    fn remember(&mut self, snap: &mut Snapshot) {
+        let mut seen = HashMap::new();
+        for h in snap.held.iter_mut() {
+            let key = (
+                h.row.clone(),
+                h.entry.shown_name().into_owned(),
+                h.entry.holder().get().to_string(),
+            );
+            if !h.since_exact {
+                let earliest = match (self.seen.get(&key), h.since_us) {
+                    (Some(&before), Some(now)) => Some(before.min(now)),
+                    (before, now) => before.copied().or(now),
+                };
+                h.since_us = earliest;
+            }
+            if let Some(t) = h.since_us {
+                seen.insert(key, t);
+            }
+        }
+        self.seen = seen;
     }
 
     async fn read_once(&mut self, d: Deadline) -> Result<Reading> {

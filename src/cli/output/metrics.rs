@@ -250,7 +250,7 @@ fn lock_families(snap: &crate::locks::Snapshot, opts: &MetricsOptions) -> Vec<Fa
 
     let mut age = Family::gauge(
         "locksmith_lock_age_seconds",
-        "How long the lock has been held (at least: since the row's last change, unless the holder registry knows when it was taken)",
+        "How long the lock has been held: since it was taken when the holder registry says, else at least since the row's last change (or since the exporter first saw it)",
     );
     for (labels, (_, a)) in kept {
         if let Some(a) = a {
