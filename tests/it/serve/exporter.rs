@@ -175,3 +175,27 @@ fn serve_never_shows_the_password() {
         }
     }
 }
+
+#[test]
+fn serve_dates_an_unregistered_lock_from_when_it_first_saw_it() {
+    let db = TestDb::migrated();
+    db.sql(
+        r#"INSERT INTO locks (id, dataJson, version, ts) VALUES ('cloudron', '{"update":"task-99"}', 1, NOW() - INTERVAL 2 HOUR)"#,
+    );
+    let s = Served::start(&db.url(), &["--interval", "0s"]);
+    let series = r#"locksmith_lock_age_seconds{row="cloudron",lock="update",liveness="unknown"}"#;
+    let before = sample(&s.metrics(), series).unwrap();
+    assert!(before >= 7200.0, "{before}");
+    // Another lock taken in the row moves the row's last change on; the
+    // exporter saw `update` held two hours ago.
+    db.locksmith(&[
+        "locks", "acquire", "cloudron", "backup", "--holder", "task-1",
+    ])
+    .success();
+    let m = s.metrics();
+    assert!(m.contains("lock=\"backup\""), "{m}");
+    assert!(sample(&m, series).unwrap() >= before, "{m}");
+    // A one-off dump has only the row's last change to go by.
+    let d = db.locksmith(&["locks", "dump", "--format", "prometheus"]);
+    assert!(sample(&d.stdout, series).unwrap() < 600.0, "{}", d.stdout);
+}

@@ -11,6 +11,7 @@
 
 mod exporter;
 mod metrics;
+mod page;
 mod prometheus;
 
 use crate::harness::*;
