@@ -106,6 +106,9 @@ pub(super) async fn run(ctx: &Ctx, args: ServeArgs) -> Result<u8> {
     // server's tasks ask for them over a channel.
     let here = tokio::task::LocalSet::new();
     let mut stop = ctx.stop.clone();
+    let ends = std::sync::OnceLock::new();
+    // The grace runs from the signal.
+    let grace = || *ends.get_or_init(|| tokio::time::Instant::now() + GRACE);
     here.run_until(async move {
         let (stop_reads, stopped) = tokio::sync::oneshot::channel::<()>();
         let reads = tokio::task::spawn_local(reads(reader, asked, shared, stopped));
@@ -123,12 +126,13 @@ pub(super) async fn run(ctx: &Ctx, args: ServeArgs) -> Result<u8> {
                 note(&format!("stopping (signal {sig})"));
                 let _ = tx.send(());
                 let _ = stop_reads.send(());
-                // Requests under way get what is left of the grace.
-                tokio::time::timeout(GRACE, &mut server).await.ok()
+                // Requests under way, and closing the connections, get
+                // what is left of the grace.
+                tokio::time::timeout_at(grace(), &mut server).await.ok()
             }
             done = &mut server => Some(done),
         };
-        let _ = tokio::time::timeout(GRACE, reads).await;
+        let _ = tokio::time::timeout_at(grace(), reads).await;
         match served {
             Some(Ok(Err(e))) => Err(Error::from(e)),
             Some(Err(e)) => Err(Kind::Internal(format!("the server failed: {e}")).into()),
