@@ -123,6 +123,7 @@ fn a_frozen_database_is_up_0_within_the_scrape_timeout_and_1_again_after() {
     );
     let (code, log) = s.stop();
     assert_eq!(code, 0, "{log}");
+    eprintln!("{log}");
     // The outage said once (each failure names what it was doing), and its end.
     let lines: Vec<&str> = log.lines().collect();
     assert!(lines[0].starts_with("locksmith: listening on"), "{log}");

@@ -233,3 +233,29 @@ locksmith_migrations{{state=\"pending\"}} 3
         assert_eq!(sample(&r.stdout, series), Some(v), "{series}: {}", r.stdout);
     }
 }
+
+#[test]
+fn an_account_that_may_only_read_is_enough() {
+    let db = TestDb::migrated();
+    db.locksmith(&[
+        "locks", "acquire", "platform", "backup", "--holder", "task-1",
+    ])
+    .success();
+    let name = unique_name("ro");
+    let pw: String = std::iter::repeat_with(fastrand::alphanumeric)
+        .take(24)
+        .collect();
+    db.admin_sql(&format!(
+        "CREATE USER '{name}'@'%' IDENTIFIED BY '{pw}'; GRANT SELECT ON `{}`.* TO '{name}'@'%'",
+        db.name
+    ));
+    let url = format!("mysql://{name}:{pw}@{}/{}", db.addr(), db.name);
+    let as_owner = db.locksmith(&["locks", "dump", "--format", "prometheus"]);
+    let as_reader = locksmith_at(&url, &["locks", "dump", "--format", "prometheus"]);
+    as_reader.succeeds_where(|_| {});
+    assert_eq!(
+        normal_metrics(&as_reader.stdout),
+        normal_metrics(&as_owner.stdout)
+    );
+    admin_sql(&format!("DROP USER IF EXISTS '{name}'@'%'"));
+}
