@@ -232,6 +232,18 @@ locksmith_migrations{{state=\"pending\"}} 3
     ] {
         assert_eq!(sample(&r.stdout, series), Some(v), "{series}: {}", r.stdout);
     }
+    // A run on another host has held the run guard for 90 s, beating.
+    db.sql(
+        "REPLACE INTO locksmith_migrate (name, token, holder, since, beat) VALUES ('run', REPEAT('a', 32), 'elsewhere:1', UTC_TIMESTAMP(6) - INTERVAL 90 SECOND, UTC_TIMESTAMP(6))",
+    );
+    let r = db.locksmith(&["locks", "dump", "--format", "prometheus"]);
+    r.succeeds_where(|_| {});
+    let held = sample(
+        &r.stdout,
+        "locksmith_migration_guard_held_seconds{stale=\"false\"}",
+    )
+    .unwrap_or_else(|| panic!("no guard: {}", r.stdout));
+    assert!((89.0..150.0).contains(&held), "{held}");
 }
 
 #[test]
