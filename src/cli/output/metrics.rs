@@ -181,8 +181,15 @@ fn lock_families(snap: &crate::locks::Snapshot, opts: &MetricsOptions) -> Vec<Fa
         "locksmith_row_damaged",
         "Whether the row holds something no lock write can handle (1; `locksmith locks repair` mends it) or not (0)",
     );
+    let mut rows_seen = std::collections::BTreeSet::new();
     for row in &snap.rows {
         let id = vec![("row", shown(&row.id).into_owned())];
+        // Two ids shown alike (a raw ESC beside its escaped spelling) would
+        // make one series twice, which spoils the whole scrape: the first
+        // is kept.
+        if !rows_seen.insert(id.clone()) {
+            continue;
+        }
         let locks: Vec<_> = snap.held_in(&row.id).collect();
         let dead_here = locks
             .iter()

@@ -278,3 +278,17 @@ fn migrations(p: &mut String, r: &Reading) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::html;
+
+    #[test]
+    fn stored_text_is_text_on_the_page() {
+        assert_eq!(
+            html("<a href=\"x\" title='y'>&\u{1b}[31m\n</a>"),
+            "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;\\u{1b}[31m\\n&lt;/a&gt;"
+        );
+        assert_eq!(html("backup"), "backup");
+    }
+}
