@@ -66,7 +66,7 @@ Examples:
   locksmith locks dump platform --waiters
   locksmith locks dump --probe 'cloudron-task-alive \"$LOCKSMITH_HOLDER\"'
   locksmith locks dump --format json | jq '.rows[].locks[]'
-  locksmith locks dump --format prometheus > locks.prom.tmp && mv locks.prom.tmp /var/lib/node_exporter/locks.prom";
+  locksmith locks dump --format prometheus > locks.prom   # node_exporter's textfile collector";
 
 /// `locksmith locks force-release --help`.
 pub const FORCE_RELEASE: &str = "\
@@ -147,6 +147,6 @@ Examples:
 /// `locksmith serve --help`.
 pub const SERVE: &str = "\
 Examples:
-  locksmith serve                                   # http://127.0.0.1:9464/metrics, / and /healthz
+  locksmith serve                  # http://127.0.0.1:9464/metrics, / and /healthz
   locksmith serve --listen 127.0.0.1:9464 --interval 5s --scrape-timeout 3s
-  locksmith serve --holder-labels --max-series 200  # each lock's holder as a label too";
+  locksmith serve --holder-labels  # each lock's holder as a label too";
