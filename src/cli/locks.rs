@@ -1,6 +1,6 @@
 //! `locksmith locks dump|force-release|bump|history|acquire|release`.
 
-use super::args::{ChangeOpts, LockRef, LocksCmd};
+use super::args::{ChangeOpts, DumpFormat, LockRef, LocksCmd};
 use super::ctx::Ctx;
 use super::exit;
 use super::output::{self, note, out, out_json, tables, text, Format, WaitLine};
@@ -18,10 +18,14 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             conn: _,
             format,
             probe,
+            metrics,
             waiters,
             rows,
         } => {
             let probe = probe.probe();
+            if format.format == DumpFormat::Prometheus {
+                return prometheus(ctx, probe, metrics.options(), rows).await;
+            }
             let snap = with_table(ctx, async |t| t.observe(&rows, probe.as_ref()).await).await?;
             if snap.registry.is_none() {
                 note("note: the holder registry (table `locks_holders`) is not there or this account may not read it, so every holder's liveness is unknown; `locksmith migrate up` creates it");
@@ -43,13 +47,13 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             }
             let doc = output::Dump::of(&snap);
             match (format.format, waiters) {
-                (Format::Table, false) => out(&format!("{}\n", tables::dump_table(&doc)))?,
-                (Format::Table, true) => out(&format!(
+                (DumpFormat::Table, false) => out(&format!("{}\n", tables::dump_table(&doc)))?,
+                (DumpFormat::Table, true) => out(&format!(
                     "{}\n{}",
                     tables::dump_table(&doc),
                     tables::waiters_table(&doc)
                 ))?,
-                (Format::Json, _) => out_json(&doc)?,
+                (DumpFormat::Json | DumpFormat::Prometheus, _) => out_json(&doc)?,
             }
         }
         LocksCmd::ForceRelease {
@@ -217,6 +221,29 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             return code;
         }
     }
+    Ok(exit::OK)
+}
+
+/// `locks dump --format prometheus`: one read of the locks and the
+/// migrations, within `--timeout`, as the metrics of `locksmith serve`
+/// (for node_exporter's textfile collector). A read that fails fails the
+/// command: a textfile is replaced only by a whole read.
+async fn prometheus(
+    ctx: &Ctx,
+    probe: Option<crate::liveness::Probe>,
+    opts: output::metrics::MetricsOptions,
+    rows: Vec<String>,
+) -> Result<u8> {
+    let mut reader = super::scrape::Reader::new(ctx.url.clone(), ctx.connect(), probe, rows);
+    let started = std::time::Instant::now();
+    let read = ctx.stop.guard(reader.read(ctx.deadline())).await;
+    let took = started.elapsed();
+    reader.close(Deadline::after(GRACE)).await;
+    let reading = read?;
+    let meta = output::metrics::ScrapeMeta { took, errors: None };
+    let text = output::metrics::exposition(Some(&reading), &meta, &opts)
+        .map_err(|_| Kind::Internal("the metrics could not be written".into()))?;
+    out(&text)?;
     Ok(exit::OK)
 }
 

@@ -2,7 +2,9 @@
 //! `values` the checks of their values), [`settings`] resolves the
 //! connection flags, environment and files once, one file per command
 //! group carries the commands out through the library (`migrate`, `locks`,
-//! `run`, `bench`), `signals` says what SIGINT and SIGTERM do, and
+//! `run`, `bench`, `serve`; [`scrape`] is the one read of the database
+//! that `serve` and `locks dump --format prometheus` make), `signals` says
+//! what SIGINT and SIGTERM do, and
 //! [`output`] builds everything printed. `main.rs` only parses, calls
 //! [`run`] and turns the result into an exit code.
 
@@ -15,6 +17,8 @@ mod locks;
 mod migrate;
 pub mod output;
 mod run;
+pub mod scrape;
+mod serve;
 pub mod settings;
 mod signals;
 mod values;
@@ -51,6 +55,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Migrate(cmd) => migrate::run(&ctx, cmd).await,
         Command::Locks(cmd) => locks::run(&ctx, cmd).await,
         Command::Bench(args) => bench::run(&ctx, args).await,
+        Command::Serve(args) => serve::run(&ctx, args).await,
         Command::Completions { .. } | Command::Man => docs(&cli.command),
     }
 }
