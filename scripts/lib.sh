@@ -37,6 +37,13 @@ ensure_tmux() {
     [ "$rc" = 0 ] || { echo "locksmith: apt-get failed (exit $rc) installing tmux" >&2; return 1; }
 }
 
+# Installs what the exporter's tests use (prometheus with promtool,
+# chromium) unless it is there, without starting or enabling Debian's own
+# prometheus service (scripts/install-tools).
+ensure_tools() {
+    "$LIB_DIR/install-tools"
+}
+
 # Starts a throwaway server for this shell and sets MDB_PORT and MDB_SOCK.
 # The server holds its stdin from us: it stops, and its files go, when
 # stop_mariadb runs or this shell exits, however it exits.

@@ -38,6 +38,10 @@ pub enum Command {
     /// Measure lock throughput against the row's physical limit (row and INT ceilings).
     #[command(after_help = help::BENCH)]
     Bench(BenchArgs),
+    /// Serve Prometheus metrics (/metrics) and a read-only status page (/)
+    /// of the locks and migrations.
+    #[command(after_help = help::SERVE)]
+    Serve(ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = help::COMPLETIONS)]
     Completions {
@@ -58,6 +62,7 @@ impl Command {
             Command::Migrate(m) => Some(m.conn()),
             Command::Locks(l) => Some(l.conn()),
             Command::Bench(b) => Some(&b.conn),
+            Command::Serve(s) => Some(&s.conn),
             Command::Completions { .. } | Command::Man => None,
         }
     }
@@ -265,9 +270,11 @@ pub enum LocksCmd {
         #[command(flatten)]
         conn: ConnectOpts,
         #[command(flatten)]
-        format: FormatOpts,
+        format: DumpFormatOpts,
         #[command(flatten)]
         probe: ProbeOpts,
+        #[command(flatten)]
+        metrics: MetricsOpts,
         /// Also list who waits for which lock, and deadlocks among them.
         #[arg(long)]
         waiters: bool,
@@ -558,6 +565,82 @@ pub enum OnLost {
     Stop,
     /// Keep the command running, and say so.
     Keep,
+}
+
+/// `locks dump`'s output format: the Prometheus text format besides a
+/// table and JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DumpFormat {
+    /// A table for people.
+    Table,
+    /// JSON for scripts (schema in README.md).
+    Json,
+    /// The Prometheus text exposition format, for node_exporter's textfile
+    /// collector (the metrics of `locksmith serve`).
+    Prometheus,
+}
+
+/// `locks dump`'s output format.
+#[derive(Debug, Args, Clone)]
+pub struct DumpFormatOpts {
+    /// Output format: a table for people, one JSON document, or Prometheus
+    /// metrics (text exposition format).
+    #[arg(long, value_enum, default_value_t = DumpFormat::Table)]
+    pub format: DumpFormat,
+}
+
+/// What goes into the Prometheus metrics (`serve`, `locks dump --format
+/// prometheus`).
+#[derive(Debug, Args, Clone)]
+pub struct MetricsOpts {
+    /// Metrics: also label each lock's series with its holder (a series
+    /// per holder: many, when every run is a new task id).
+    #[arg(help_heading = "Metrics", long)]
+    pub holder_labels: bool,
+    /// Metrics: at most this many per-lock series (lock ages, waiters and
+    /// longest waits); past it the oldest locks are kept, and
+    /// locksmith_series_dropped says how many were left out.
+    #[arg(
+        help_heading = "Metrics",
+        long,
+        value_name = "N",
+        default_value_t = 1000
+    )]
+    pub max_series: usize,
+}
+
+impl MetricsOpts {
+    /// The ready form.
+    pub fn options(&self) -> super::output::metrics::MetricsOptions {
+        super::output::metrics::MetricsOptions {
+            holder_labels: self.holder_labels,
+            max_series: self.max_series,
+        }
+    }
+}
+
+/// Options of `locksmith serve`.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub conn: ConnectOpts,
+    /// The address to listen on, IP:PORT (port 0: any free port). Loopback
+    /// by default: to serve other hosts, put it behind a reverse proxy
+    /// with authentication and TLS (see README).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    pub listen: std::net::SocketAddr,
+    /// Read the database at most once per this long: scrapes and page
+    /// loads within it get the last read.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// How long one scrape may take (--timeout too bounds it): a database
+    /// that does not answer in time shows as locksmith_up 0.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub scrape_timeout: Duration,
+    #[command(flatten)]
+    pub metrics: MetricsOpts,
+    #[command(flatten)]
+    pub probe: ProbeOpts,
 }
 
 /// Options of `locksmith bench`.

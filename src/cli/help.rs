@@ -65,7 +65,8 @@ Examples:
   locksmith locks dump
   locksmith locks dump platform --waiters
   locksmith locks dump --probe 'cloudron-task-alive \"$LOCKSMITH_HOLDER\"'
-  locksmith locks dump --format json | jq '.rows[].locks[]'";
+  locksmith locks dump --format json | jq '.rows[].locks[]'
+  locksmith locks dump --format prometheus > locks.prom   # node_exporter's textfile collector";
 
 /// `locksmith locks force-release --help`.
 pub const FORCE_RELEASE: &str = "\
@@ -161,3 +162,10 @@ pub const MAN: &str = "\
 Examples:
   locksmith man | man -l -
   locksmith man > ~/.local/share/man/man1/locksmith.1";
+
+/// `locksmith serve --help`.
+pub const SERVE: &str = "\
+Examples:
+  locksmith serve                  # http://127.0.0.1:9464/metrics, / and /healthz
+  locksmith serve --listen 127.0.0.1:9464 --interval 5s --scrape-timeout 3s
+  locksmith serve --holder-labels  # each lock's holder as a label too";

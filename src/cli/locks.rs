@@ -1,7 +1,7 @@
 //! `locksmith locks dump|force-release|bump|history|acquire|release` (and
 //! `watch`'s way in: it lives in `watch/`).
 
-use super::args::{ChangeOpts, LockRef, LocksCmd};
+use super::args::{ChangeOpts, DumpFormat, LockRef, LocksCmd};
 use super::ctx::Ctx;
 use super::exit;
 use super::output::{self, note, out, out_json, tables, text, Format, WaitLine};
@@ -21,12 +21,21 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             conn: _,
             format,
             probe,
+            metrics,
             waiters,
             rows,
         } => {
             let probe = probe.probe();
+            if format.format == DumpFormat::Prometheus {
+                return prometheus(ctx, probe, metrics.options(), rows).await;
+            }
             let snap = with_table(ctx, async |t| t.observe(&rows, probe.as_ref()).await).await?;
-            print_dump(&snap, format.format, waiters)?;
+            // Prometheus went its own way above.
+            let format = match format.format {
+                DumpFormat::Table => Format::Table,
+                DumpFormat::Json | DumpFormat::Prometheus => Format::Json,
+            };
+            print_dump(&snap, format, waiters)?;
         }
         LocksCmd::ForceRelease {
             conn: _,
@@ -229,6 +238,29 @@ pub(super) fn print_dump(snap: &Snapshot, format: Format, waiters: bool) -> Resu
         )),
         (Format::Json, _) => out_json(&doc),
     }
+}
+
+/// `locks dump --format prometheus`: one read of the locks and the
+/// migrations, within `--timeout`, as the metrics of `locksmith serve`
+/// (for node_exporter's textfile collector). A read that fails fails the
+/// command: a textfile is replaced only by a whole read.
+async fn prometheus(
+    ctx: &Ctx,
+    probe: Option<crate::liveness::Probe>,
+    opts: output::metrics::MetricsOptions,
+    rows: Vec<String>,
+) -> Result<u8> {
+    let mut reader = super::scrape::Reader::new(ctx.url.clone(), ctx.connect(), probe, rows);
+    let started = std::time::Instant::now();
+    let read = ctx.stop.guard(reader.read(ctx.deadline())).await;
+    let took = started.elapsed();
+    reader.close(Deadline::after(GRACE)).await;
+    let reading = read?;
+    let meta = output::metrics::ScrapeMeta { took, errors: None };
+    let text = output::metrics::exposition(Some(&reading), &meta, &opts)
+        .map_err(|_| Kind::Internal("the metrics could not be written".into()))?;
+    out(&text)?;
+    Ok(exit::OK)
 }
 
 /// Says that the holder could not be registered, and why: others cannot

@@ -2,9 +2,10 @@
 //! `values` the checks of their values), [`settings`] resolves the
 //! connection flags, environment and files once, one file per command
 //! group carries the commands out through the library (`migrate`, `locks`,
-//! `run`, `bench`; `watch`, the live screen, a directory of its own),
-//! `signals` says what SIGINT and SIGTERM do, and [`output`] builds
-//! everything printed. `main.rs` only parses, calls
+//! `run`, `bench`, `serve`; `watch`, the live screen, a directory of its
+//! own; [`scrape`] is the one read of the database that `serve` and `locks
+//! dump --format prometheus` make), `signals` says what SIGINT and SIGTERM
+//! do, and [`output`] builds everything printed. `main.rs` only parses, calls
 //! [`run`] and turns the result into an exit code.
 
 pub mod args;
@@ -16,6 +17,8 @@ mod locks;
 mod migrate;
 pub mod output;
 mod run;
+pub mod scrape;
+mod serve;
 pub mod settings;
 mod signals;
 mod values;
@@ -53,6 +56,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Migrate(cmd) => migrate::run(&ctx, cmd).await,
         Command::Locks(cmd) => locks::run(&ctx, cmd).await,
         Command::Bench(args) => bench::run(&ctx, args).await,
+        Command::Serve(args) => serve::run(&ctx, args).await,
         Command::Completions { .. } | Command::Man => docs(&cli.command),
     }
 }

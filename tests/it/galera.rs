@@ -315,13 +315,10 @@ fn migrate_down_on_one_node_while_another_takes_locks() {
                     r"hint: release them first \(`locksmith locks dump`\), or pass --force to drop them\n",
                 ));
                 // Every lock taken is still there.
-                let doc: Dump = db
-                    .locksmith(&["locks", "dump", "--format", "json"])
-                    .success_json();
-                let held: Vec<String> = doc
-                    .rows
-                    .iter()
-                    .flat_map(|r| r.locks.iter().map(|l| l.name.clone()))
+                let held: Vec<String> = db
+                    .locks_held()
+                    .into_iter()
+                    .map(|(_, name, _)| name)
                     .collect();
                 for name in &taken {
                     assert!(held.contains(name), "trial {trial}: {name} lost: {held:?}");

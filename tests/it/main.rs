@@ -27,6 +27,7 @@ mod reports;
 mod room;
 mod run;
 mod secrets;
+mod serve;
 mod server_noise;
 mod states;
 mod strict;

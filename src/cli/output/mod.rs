@@ -1,7 +1,8 @@
 //! Everything the command line prints, built in one place: tables and the
 //! listings' JSON documents ([`tables`]), the JSON documents of changes
 //! ([`docs`]), text transcripts of changes and migration runs
-//! ([`text`]), the table style (`style`), the wait line and the
+//! ([`text`]), Prometheus metrics ([`metrics`]) and the status page of
+//! `serve` ([`page`]), the table style (`style`), the wait line and the
 //! confirmation prompt (here).
 //!
 //! Data goes to stdout; progress, prompts and warnings go to stderr as
@@ -12,6 +13,8 @@
 
 pub mod docs;
 pub mod hints;
+pub mod metrics;
+pub mod page;
 mod style;
 pub mod tables;
 pub mod text;

@@ -9,6 +9,7 @@
 mod history;
 mod interrupted;
 mod tables;
+mod v3;
 
 use crate::harness::*;
 use locksmith::cli::output::StatusDoc;

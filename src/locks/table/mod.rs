@@ -1,9 +1,16 @@
 //! [`LockTable`]: every public operation of the lock protocol, for the
-//! command line and for Rust services alike, in one place. Each method is
-//! short: it validates what it is given, settles what earlier operations
-//! owe, and hands the work to the module that does it: reads to `read`,
-//! plain acquire and release to `plain`, waiting to `wait`, operator
-//! changes to `operator`; all writes go through `write`.
+//! command line and for Rust services alike. Each method is short: it
+//! validates what it is given, settles what earlier operations owe, and
+//! hands the work to the module that does it: reads to `read`, plain
+//! acquire and release to `plain`, waiting to `wait`, operator changes to
+//! `operator`; all writes go through `write`.
+//!
+//! Its methods are split by what they are about, one `impl` block per
+//! file: this file holds the table itself (connecting, reading, plain
+//! acquire and release, the releases cut-off acquisitions owe);
+//! `holders.rs` its holders' liveness (registration, renewal, observing,
+//! taking over from the dead); `changes.rs` an operator's planned, audited
+//! changes.
 //!
 //! Every operation ends by its deadline: the table's own (see
 //! [`LockTable::until`]), or else its timeout from when the operation
@@ -12,22 +19,21 @@
 //! or a cluster write conflict, a lost compare-and-swap race. A write whose
 //! reply was lost is settled before anything else happens.
 
-use super::audit::{self, AuditInfo, AuditRecord};
+mod changes;
+mod holders;
+
+use super::audit::{self, AuditRecord};
 use super::cache::Plain;
 use super::data::{
-    check_held, may_take, validate_entry, validate_row_id, validate_stored_row_id, validate_text,
-    RowState,
+    may_take, validate_entry, validate_row_id, validate_stored_row_id, validate_text, RowState,
 };
-use super::edit::{Change, Edit};
 use super::guard::{AcquireOptions, Acquired, LockGuard};
-use super::observe::Snapshot;
-use super::operator::{self, WriteOpts};
 use super::write::{Stats, Writer};
 use super::{plain, read, wait};
 use crate::db::retry::Policy;
 use crate::db::{ConnectOptions, DbUrl, Deadline, Session};
 use crate::error::{Error, Kind, Result};
-use crate::liveness::{registry, Probe, Registering, Stage, ThisHost};
+use crate::liveness::registry;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -384,142 +390,6 @@ impl LockTable {
         lock(&self.inner.taken).retain(|(r, n, h)| !(r == row && n == name && h == holder));
     }
 
-    // ---- the holder registry (see `crate::liveness`) -------------------
-
-    /// The same table without a deadline of its own: each operation gets
-    /// its timeout (for a guard's heartbeat, which outlives any deadline).
-    pub(crate) fn unbounded(&self) -> LockTable {
-        LockTable {
-            inner: self.inner.clone(),
-            until: None,
-        }
-    }
-
-    /// Registers `holder`'s interest in `name` of `row` (waiting for it, or
-    /// holding it); `false` when there is no registry (migration V3 is not
-    /// applied) or this account may not write it, in which case nothing is
-    /// registered.
-    pub(crate) async fn register(
-        &self,
-        who: &Registering,
-        (row, name, holder): (&str, &str, &str),
-        stage: Stage,
-        unless_held: &[String],
-    ) -> Result<bool> {
-        let d = self.begin().await?;
-        let mut c = self.inner.session.lease(d).await?;
-        let mut c = c.with(Policy::OPERATION);
-        match registry::register(&mut c, who, (holder, row, name), stage, unless_held).await {
-            Ok(()) => Ok(true),
-            // No registry, or this account may not write it (1142).
-            Err(e) if matches!(e.kind(), Kind::NoTable(_)) || e.server_code() == Some(1142) => {
-                Ok(false)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The registered `holder` took `name` in `row`, with this token.
-    pub(crate) async fn registered_holds(
-        &self,
-        (row, name, holder): (&str, &str, &str),
-        fence: Option<i64>,
-    ) -> Result<()> {
-        let d = self.begin().await?;
-        let mut c = self.inner.session.lease(d).await?;
-        let done =
-            registry::holds(&mut c.with(Policy::OPERATION), (holder, row, name), fence).await;
-        done
-    }
-
-    /// Forgets `holder`'s registration for `name` in `row`.
-    pub(crate) async fn unregister(&self, row: &str, name: &str, holder: &str) -> Result<()> {
-        let d = self.begin().await?;
-        let mut c = self.inner.session.lease(d).await?;
-        let done = registry::forget(&mut c.with(Policy::OPERATION), (holder, row, name)).await;
-        done
-    }
-
-    /// A heartbeat of `holder`'s registration for `name` in `row`: fails
-    /// with [`Kind::NotRegistered`] when there is none, and with
-    /// [`Kind::NotHeld`] or [`Kind::WrongHolder`] when `holder` does not
-    /// hold the lock (any more): a holder that renews a lock it lost must
-    /// hear so.
-    pub async fn renew(&self, row: &str, name: &str, holder: &str) -> Result<()> {
-        validate_stored_row_id(row)?;
-        let d = self.begin().await?;
-        let mut c = self.inner.session.lease(d).await?;
-        let mut c = c.with(Policy::OPERATION);
-        let beat = registry::beat(&mut c, (holder, row, name)).await;
-        let state = read::row(&mut c, row).await?;
-        drop(c);
-        let state = state.ok_or_else(|| Kind::NoRow(row.into()))?;
-        check_held(row, &state.data.locks().unwrap_or_default(), name, holder)?;
-        match beat {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Kind::NotRegistered {
-                row: row.into(),
-                name: name.into(),
-                holder: holder.into(),
-            }
-            .into()),
-            Err(e) if matches!(e.kind(), Kind::NoTable(_)) => Err(Kind::NotRegistered {
-                row: row.into(),
-                name: name.into(),
-                holder: holder.into(),
-            }
-            .into()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The named rows (every row when `rows` is empty) and the holder
-    /// registry, read together, with every holder judged (holders locksmith
-    /// did not register asked about with `probe`, when given).
-    pub async fn observe(&self, rows: &[String], probe: Option<&Probe>) -> Result<Snapshot> {
-        let states = self.read_rows(rows).await?;
-        let d = self.begin().await?;
-        let mut c = self.inner.session.lease(d).await?;
-        let registry = registry::read(&mut c.with(Policy::OPERATION), None).await?;
-        drop(c);
-        let now_us = registry
-            .as_ref()
-            .and_then(|r| r.first().map(|r| r.read_us))
-            .or_else(|| states.first().map(|s| s.read_at * 1_000_000))
-            .unwrap_or_default();
-        Ok(Snapshot::judge(states, registry, now_us, &ThisHost::now(), probe).await)
-    }
-
-    /// Why `holder` lost `name` in `row`, as the audit trail tells it: the
-    /// last change that removed it. `None` when no record says.
-    pub(crate) async fn why_lost(&self, row: &str, name: &str, holder: &str) -> Option<String> {
-        let records = self.history(Some(row)).await.ok()?;
-        let r = records.iter().rev().find(|r| {
-            r.removed_locks()
-                .get(name)
-                .is_some_and(|e| e.held_by(holder))
-        })?;
-        let evidence = r
-            .evidence
-            .as_ref()
-            .and_then(|e| {
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(e.get()).ok()
-            })
-            .and_then(|m| m.get(name).and_then(|v| v.as_str().map(str::to_string)))
-            .map(|why| format!(" ({why})"))
-            .unwrap_or_default();
-        let what = match r.action.as_str() {
-            "release-dead" => "released as dead",
-            "take-over" => "taken over",
-            "release-by-holder" | "release-all" | "force-release" => "force-released",
-            other => other,
-        };
-        Some(format!(
-            "{what} by {} ({}) at {}{evidence}",
-            r.os_user, r.db_user, r.at
-        ))
-    }
-
     /// When this table last released `name` in `row`, if lately.
     pub(crate) fn released_at(&self, row: &str, name: &str) -> Option<Instant> {
         lock(&self.inner.released)
@@ -588,122 +458,6 @@ impl LockTable {
             }
         }
         first_err.map_or(Ok(()), Err)
-    }
-
-    // ---- operator changes (see `operator`) -------------------------------
-
-    /// Releases every lock `holder` holds in `row` (what a crashed holder
-    /// left behind). Returns what was removed.
-    pub async fn release_by_holder(
-        &self,
-        row: &str,
-        holder: &str,
-        opts: &WriteOpts,
-    ) -> Result<Change> {
-        self.edit(row, &Edit::Holder(holder.into()), opts).await
-    }
-
-    /// Releases the named locks, whoever holds them.
-    pub async fn force_release(
-        &self,
-        row: &str,
-        names: &[String],
-        opts: &WriteOpts,
-    ) -> Result<Change> {
-        self.edit(row, &Edit::Names(names.to_vec()), opts).await
-    }
-
-    /// Writes `{}`: releases everything, and repairs unparsable data (the old
-    /// text is returned in [`Change::replaced_raw`]).
-    pub async fn release_all(&self, row: &str, opts: &WriteOpts) -> Result<Change> {
-        self.edit(row, &Edit::All, opts).await
-    }
-
-    /// Adds `by` (at least 1) to the version without touching the locks, so
-    /// that any writer still holding the old version can no longer commit.
-    pub async fn bump(&self, row: &str, by: i64, opts: &WriteOpts) -> Result<Change> {
-        self.edit(row, &Edit::Bump(by), opts).await
-    }
-
-    /// Takes `name` in `row` over for `holder` from a holder that is dead
-    /// (by the registry's evidence, re-checked in the write's transaction),
-    /// once `delay` has passed since a lease-based death began: an audited
-    /// change (`take-over`) that removes the dead holder's entry and adds
-    /// `holder`'s. Fails with [`Kind::Held`] while the holder in the way is
-    /// alive, unknown or within the lock-delay, and with [`Kind::NotHeld`]
-    /// when nobody holds the lock any more.
-    pub async fn take_over(
-        &self,
-        (row, name, holder): (&str, &str, &str),
-        delay: Duration,
-        command: &str,
-    ) -> Result<Acquired> {
-        let edit = Edit::TakeOver {
-            name: name.into(),
-            holder: holder.into(),
-            delay,
-        };
-        let opts = WriteOpts {
-            audit: Some(AuditInfo::new(edit.action(), command.into())),
-            ..WriteOpts::default()
-        };
-        let change = self.edit(row, &edit, &opts).await?;
-        Ok(Acquired {
-            changed: true,
-            fence: Some(change.version_after),
-        })
-    }
-
-    /// Applies an operator edit by CAS, retrying conflicts (unless
-    /// `opts.expect_version` pins the version).
-    pub async fn edit(&self, row: &str, edit: &Edit, opts: &WriteOpts) -> Result<Change> {
-        self.editing(row, edit, opts, None).await
-    }
-
-    /// Plans an edit: reads the row and returns what [`LockTable::edit`]
-    /// would change, writing nothing. Hand the plan to
-    /// [`LockTable::carry_out`] once it has been looked at.
-    pub async fn plan(
-        &self,
-        row: &str,
-        edit: &Edit,
-        expect_version: Option<i64>,
-    ) -> Result<Change> {
-        let opts = WriteOpts {
-            expect_version,
-            dry_run: true,
-            audit: None,
-        };
-        self.editing(row, edit, &opts, None).await
-    }
-
-    /// Carries out a planned edit. Conflicts are retried only while the
-    /// edit still removes exactly what the plan showed (the same locks from
-    /// the same holders); if the row moved on in any way that matters, it
-    /// fails with [`Kind::VersionMoved`] and changes nothing.
-    pub async fn carry_out(&self, plan: &Change, edit: &Edit, opts: &WriteOpts) -> Result<Change> {
-        self.editing(&plan.row, edit, opts, Some(plan)).await
-    }
-
-    async fn editing(
-        &self,
-        row: &str,
-        edit: &Edit,
-        opts: &WriteOpts,
-        planned: Option<&Change>,
-    ) -> Result<Change> {
-        let d = self.deadline();
-        self.until(d).finish_pending().await?;
-        let (s, w) = (&self.inner.session, &self.inner.writer);
-        let change = operator::edit(s, w, row, edit, opts, planned, d).await?;
-        if !change.dry_run {
-            for e in change.removed.iter() {
-                if let Some(name) = e.name() {
-                    self.forget(row, name, &e.holder_text());
-                }
-            }
-        }
-        Ok(change)
     }
 }
 
