@@ -1,5 +1,5 @@
 //! A terminal for full-screen commands (`locks watch`): a tmux server of
-//! the test's own (its own socket, no configuration file), one detached
+//! the test's own (its own socket in a temp dir, no configuration file), one detached
 //! session of a fixed size running a plain shell with DATABASE_URL set and
 //! `locksmith` on its PATH. The test types at it with send-keys and reads
 //! the screen with capture-pane, waiting on what the screen shows (never a
@@ -8,9 +8,11 @@
 use super::*;
 
 /// A tmux server and its one session, `t`. Dropping it kills the server
-/// and everything running in it.
+/// and everything running in it, and removes its socket.
 pub struct Tmux {
-    socket: String,
+    /// Where its socket lives (not tmux's shared directory, where a
+    /// server that was killed leaves its socket behind).
+    dir: tempfile::TempDir,
 }
 
 impl Tmux {
@@ -18,7 +20,7 @@ impl Tmux {
     /// `url`.
     pub fn start(cols: u16, rows: u16, url: &str) -> Tmux {
         let t = Tmux {
-            socket: unique_name("tmux"),
+            dir: tempfile::tempdir().expect("a temp dir for tmux's socket"),
         };
         let bin_dir = bin().parent().unwrap().display().to_string();
         let path = format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default());
@@ -45,7 +47,9 @@ impl Tmux {
 
     fn tmux(&self) -> Command {
         let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket, "-f", "/dev/null"]);
+        c.arg("-S")
+            .arg(self.dir.path().join("socket"))
+            .args(["-f", "/dev/null"]);
         c
     }
 
