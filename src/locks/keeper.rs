@@ -18,6 +18,38 @@ use crate::liveness::{Registering, Stage};
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// A waiter's heartbeat: while a registered holder with a lease waits for
+/// its lock, its registration is renewed every third of the lease, so that
+/// a waiter that waits longer than its lease is not taken for dead. Ends
+/// when dropped.
+pub(super) struct WaitBeat(tokio::task::JoinHandle<()>);
+
+impl Drop for WaitBeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts the heartbeat of a waiter's registration for `name` in `row`.
+pub(super) fn while_waiting(
+    table: LockTable,
+    (row, name, holder): (&str, &str, &str),
+    lease: Duration,
+) -> WaitBeat {
+    let (row, name, holder) = (row.to_string(), name.to_string(), holder.to_string());
+    WaitBeat(tokio::spawn(async move {
+        let every = (lease / 3).max(Duration::from_millis(10));
+        loop {
+            tokio::time::sleep(every).await;
+            // A beat that fails is tried again at the next one.
+            let _ = table
+                .until(Deadline::after(every))
+                .beat(&row, &name, &holder)
+                .await;
+        }
+    }))
+}
+
 /// Starts the heartbeat of `holder`'s lease on `name` in `row`.
 pub(super) fn start(
     table: LockTable,

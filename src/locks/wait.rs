@@ -90,7 +90,17 @@ pub(super) async fn lock(
         lock: (!held_before).then_some((row, name, holder)),
         registered,
     };
+    // A waiter with a lease renews it while it waits.
+    let beat = match (registered, register.and_then(|w| w.lease)) {
+        (true, Some(lease)) => Some(super::keeper::while_waiting(
+            t.unbounded(),
+            (row, name, holder),
+            lease,
+        )),
+        _ => None,
+    };
     let result = waiting(&t, (row, name, holder), opts, d, on_wait).await;
+    drop(beat);
     cut_off.disarm();
     match result {
         Ok(took) => {

@@ -63,6 +63,15 @@ impl LockTable {
         done
     }
 
+    /// A heartbeat of `holder`'s registration for `name` in `row`, whether
+    /// it holds the lock or waits for it; `false` when it is not registered.
+    pub(crate) async fn beat(&self, row: &str, name: &str, holder: &str) -> Result<bool> {
+        let d = self.begin().await?;
+        let mut c = self.inner.session.lease(d).await?;
+        let beat = registry::beat(&mut c.with(Policy::OPERATION), (holder, row, name)).await;
+        beat
+    }
+
     /// Forgets `holder`'s registration for `name` in `row`.
     pub(crate) async fn unregister(&self, row: &str, name: &str, holder: &str) -> Result<()> {
         let d = self.begin().await?;
