@@ -13,6 +13,7 @@ mod foreign;
 mod guard;
 mod killed;
 mod registry;
+mod restart;
 mod take_over;
 
 use crate::harness::*;
