@@ -427,6 +427,16 @@ impl LockTable {
         done
     }
 
+    /// A waiter's heartbeat: `holder`'s registration for `name` in `row`
+    /// is fresh (a waiter that polls is alive, however long it waits);
+    /// `false` when it is not registered.
+    pub(crate) async fn beat(&self, row: &str, name: &str, holder: &str) -> Result<bool> {
+        let d = self.begin().await?;
+        let mut c = self.inner.session.lease(d).await?;
+        let done = registry::beat(&mut c.with(Policy::OPERATION), (holder, row, name)).await;
+        done
+    }
+
     /// Forgets `holder`'s registration for `name` in `row`.
     pub(crate) async fn unregister(&self, row: &str, name: &str, holder: &str) -> Result<()> {
         let d = self.begin().await?;

@@ -8,6 +8,7 @@
 //! printed with `eprintln!` (`-- --nocapture` shows them).
 
 mod bad_inputs;
+mod deadlocks;
 mod fences;
 mod foreign;
 mod guard;
