@@ -7,6 +7,7 @@
 //! soon a killed holder is seen dead, how soon a continued one stops) are
 //! printed with `eprintln!` (`-- --nocapture` shows them).
 
+mod acquire;
 mod bad_inputs;
 mod deadlocks;
 mod fences;
