@@ -22,7 +22,7 @@ fn acquire_follows_the_calling_process_or_the_one_named() {
     );
 
     let mut child = std::process::Command::new("sleep")
-        .arg("1000")
+        .arg("120")
         .spawn()
         .unwrap();
     let pid = child.id();
@@ -176,7 +176,7 @@ fn a_released_lock_leaves_no_registration_behind() {
     for (i, how) in ["release", "force-release"].into_iter().enumerate() {
         let holder = format!("task-{i}");
         let mut child = std::process::Command::new("sleep")
-            .arg("1000")
+            .arg("120")
             .spawn()
             .unwrap();
         let pid = child.id().to_string();

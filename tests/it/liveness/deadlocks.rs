@@ -17,13 +17,20 @@ fn nested(
     wait: &str,
 ) -> Child {
     let inner = format!(
-        "touch '{}'; while [ ! -e '{}' ]; do sleep 0.02; done; \
+        "touch '{}'; while [ ! -e '{}' ] && [ -d '{}' ]; do sleep 0.02; done; \
          exec '{}' locks run {row2} {name2} --holder {holder} --lease 1s --wait {wait} -- true",
         f.path(&format!("{holder}.started")).display(),
         f.path("go").display(),
+        f.path("").display(),
         bin().display()
     );
-    spawn_run(db, row, name, &["--holder", holder], &f.sh(&inner))
+    f.watch(spawn_run(
+        db,
+        row,
+        name,
+        &["--holder", holder],
+        &f.sh(&inner),
+    ))
 }
 
 #[test]

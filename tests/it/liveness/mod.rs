@@ -30,16 +30,40 @@ const ROW: &str = "liveness";
 
 /// Marker files for the commands the tests run under a lock: each says
 /// when it has started (the lock is held and registered by then), and the
-/// patient ones wait for the test's word to end.
+/// patient ones wait for the test's word to end (or for the directory to
+/// go, with a test that failed). The runs a test watches are continued and
+/// killed when it fails, so that a failed test leaves no frozen or
+/// waiting process behind.
 struct Flags {
     dir: tempfile::TempDir,
+    watched: std::cell::RefCell<Vec<u32>>,
+}
+
+impl Drop for Flags {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for pid in self.watched.borrow().iter() {
+                let pid = nix::unistd::Pid::from_raw(*pid as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
+                // Its watcher ends the command with it.
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
 }
 
 impl Flags {
     fn new() -> Flags {
         Flags {
             dir: tempfile::tempdir().unwrap(),
+            watched: Default::default(),
         }
+    }
+
+    /// Kills `child` should the test fail.
+    fn watch(&self, child: Child) -> Child {
+        self.watched.borrow_mut().push(child.id());
+        child
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -47,10 +71,10 @@ impl Flags {
     }
 
     /// A command that marks its start, then sleeps (one process, which
-    /// SIGTERM ends).
+    /// SIGTERM ends; two minutes at most).
     fn hold(&self, tag: &str) -> Vec<String> {
         self.sh(&format!(
-            "touch '{}'; exec sleep 1000",
+            "touch '{}'; exec sleep 120",
             self.path(&format!("{tag}.started")).display()
         ))
     }
@@ -59,9 +83,10 @@ impl Flags {
     /// `go` ([`Flags::go`]) and exits 0.
     fn until_go(&self, tag: &str) -> Vec<String> {
         self.sh(&format!(
-            "touch '{}'; while [ ! -e '{}' ]; do sleep 0.02; done",
+            "touch '{}'; while [ ! -e '{}' ] && [ -d '{}' ]; do sleep 0.02; done",
             self.path(&format!("{tag}.started")).display(),
-            self.path(&format!("{tag}.go")).display()
+            self.path(&format!("{tag}.go")).display(),
+            self.dir.path().display()
         ))
     }
 

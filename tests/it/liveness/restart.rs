@@ -20,7 +20,13 @@ fn the_heartbeat_rides_through_a_server_restart_shorter_than_the_lease() {
     let db = TestDb::on(&server, 0);
     db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
     let f = Flags::new();
-    let run = spawn_run(&db, ROW, "job", &["--lease", "10s"], &f.until_go("run"));
+    let run = f.watch(spawn_run(
+        &db,
+        ROW,
+        "job",
+        &["--lease", "10s"],
+        &f.until_go("run"),
+    ));
     f.wait_started("run", Duration::from_secs(20));
     let holder = holder_of(&run);
     let pid = run.id();
@@ -76,7 +82,13 @@ fn an_outage_across_two_heartbeats_leaves_no_lease_gap() {
     let db = TestDb::on(&server, 0);
     db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
     let f = Flags::new();
-    let run = spawn_run(&db, ROW, "job", &["--lease", "15s"], &f.until_go("run"));
+    let run = f.watch(spawn_run(
+        &db,
+        ROW,
+        "job",
+        &["--lease", "15s"],
+        &f.until_go("run"),
+    ));
     f.wait_started("run", Duration::from_secs(20));
     let holder = holder_of(&run);
     // Down right after a heartbeat.

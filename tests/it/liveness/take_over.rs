@@ -11,7 +11,13 @@ use nix::sys::signal::Signal;
 fn a_waiter_takes_over_a_frozen_holder_only_after_the_lock_delay() {
     let db = TestDb::migrated();
     let f = Flags::new();
-    let frozen = spawn_run(&db, ROW, "job", &["--lease", "3s"], &f.hold("frozen"));
+    let frozen = f.watch(spawn_run(
+        &db,
+        ROW,
+        "job",
+        &["--lease", "3s"],
+        &f.hold("frozen"),
+    ));
     f.wait_started("frozen", Duration::from_secs(20));
     let (fh, pid) = (holder_of(&frozen), frozen.id());
     signal(pid, Signal::SIGSTOP);
@@ -21,18 +27,19 @@ fn a_waiter_takes_over_a_frozen_holder_only_after_the_lock_delay() {
     // Its last heartbeat, final now: nothing of it runs any more.
     let beat = beat_us(&db, &fh, ROW, "job").unwrap();
     let fence_line = f.path("fence");
-    let waiter = spawn_run(
+    let waiter = f.watch(spawn_run(
         &db,
         ROW,
         "job",
         &["--take-over-dead", "--lock-delay", "2s", "--wait", "20s"],
         &f.sh(&format!(
-            "echo \"$LOCKSMITH_FENCE\" > '{}'; touch '{}'; while [ ! -e '{}' ]; do sleep 0.02; done",
+            "echo \"$LOCKSMITH_FENCE\" > '{}'; touch '{}'; while [ ! -e '{}' ] && [ -d '{}' ]; do sleep 0.02; done",
             fence_line.display(),
             f.path("waiter.started").display(),
-            f.path("waiter.go").display()
+            f.path("waiter.go").display(),
+            f.path("").display()
         )),
-    );
+    ));
     let wh = holder_of(&waiter);
     f.wait_started("waiter", Duration::from_secs(20));
 
@@ -125,7 +132,7 @@ fn a_waiter_takes_over_a_frozen_holder_only_after_the_lock_delay() {
 fn a_holder_whose_process_is_gone_is_taken_over_without_the_delay() {
     let db = TestDb::migrated();
     let mut process = std::process::Command::new("sleep")
-        .arg("1000")
+        .arg("120")
         .spawn()
         .unwrap();
     let pid = process.id();
