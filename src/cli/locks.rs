@@ -145,7 +145,15 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
             lock: LockRef { row, name },
             holder,
         } => {
-            with_table(ctx, async |t| t.release(&row, &name, &holder).await).await?;
+            with_table(ctx, async |t| {
+                t.release(&row, &name, &holder).await?;
+                // The registration `locks acquire` made goes with the lock
+                // (best effort: the release stands either way). One left
+                // behind would judge the next holder of that name.
+                let _ = t.unregister(&row, &name, &holder).await;
+                Ok(())
+            })
+            .await?;
             if format.format == Format::Json {
                 let doc = output::LockDoc {
                     action: "release".into(),

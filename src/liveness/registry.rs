@@ -245,11 +245,17 @@ pub(crate) async fn read(c: &mut Lease, row: Option<&str>) -> Result<Option<Vec<
 
 /// `row`'s registrations, locked until the transaction the lease is in
 /// ends (see [`sql::SELECT_REGISTRY_ROW_LOCKED`]); none when there is no
-/// registry.
+/// registry, or this account may not read it.
 pub(crate) async fn read_locked(c: &mut Lease, row: &str) -> Result<Vec<Registration>> {
     match c.exec_rows(sql::SELECT_REGISTRY_ROW_LOCKED, (row,)).await {
         Ok(rows) => rows.into_iter().map(Registration::from_row).collect(),
-        Err(e) if matches!(e.kind(), Kind::NoTable(_)) => Ok(Vec::new()),
+        // No registry, or this account may not read (or lock) it.
+        Err(e)
+            if matches!(e.kind(), Kind::NoTable(_))
+                || matches!(e.server_code(), Some(1142 | 1143)) =>
+        {
+            Ok(Vec::new())
+        }
         Err(e) => Err(e),
     }
 }

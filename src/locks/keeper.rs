@@ -5,10 +5,11 @@
 //! lease ran out) is reported once, with who holds it now and why, as the
 //! audit trail tells it; then the task ends.
 //!
-//! A heartbeat that cannot reach the server is tried again at the next
-//! beat: a server restart shorter than the lease goes unnoticed by
-//! everyone. One that finds the holder's registration gone while it still
-//! holds the lock registers it again.
+//! A heartbeat that cannot reach the server is tried again soon (a tenth
+//! of a beat, at most a second, later), not at the next beat: a server
+//! restart shorter than the lease goes unnoticed by everyone, however it
+//! falls between the beats. One that finds the holder's registration gone
+//! while it still holds the lock registers it again.
 
 use super::guard::{Keeper, Lost};
 use super::table::LockTable;
@@ -17,38 +18,6 @@ use crate::error::Kind;
 use crate::liveness::{Registering, Stage};
 use std::time::Duration;
 use tokio::sync::watch;
-
-/// A waiter's heartbeat: while a registered holder with a lease waits for
-/// its lock, its registration is renewed every third of the lease, so that
-/// a waiter that waits longer than its lease is not taken for dead. Ends
-/// when dropped.
-pub(super) struct WaitBeat(tokio::task::JoinHandle<()>);
-
-impl Drop for WaitBeat {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Starts the heartbeat of a waiter's registration for `name` in `row`.
-pub(super) fn while_waiting(
-    table: LockTable,
-    (row, name, holder): (&str, &str, &str),
-    lease: Duration,
-) -> WaitBeat {
-    let (row, name, holder) = (row.to_string(), name.to_string(), holder.to_string());
-    WaitBeat(tokio::spawn(async move {
-        let every = (lease / 3).max(Duration::from_millis(10));
-        loop {
-            tokio::time::sleep(every).await;
-            // A beat that fails is tried again at the next one.
-            let _ = table
-                .until(Deadline::after(every))
-                .beat(&row, &name, &holder)
-                .await;
-        }
-    }))
-}
 
 /// Starts the heartbeat of `holder`'s lease on `name` in `row`.
 pub(super) fn start(
@@ -61,10 +30,16 @@ pub(super) fn start(
     let (row, name, holder) = (row.to_string(), name.to_string(), holder.to_string());
     let task = tokio::spawn(async move {
         let every = (lease / 3).max(Duration::from_millis(10));
+        let again = (every / 10).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let mut next = tokio::time::Instant::now() + every;
         loop {
-            tokio::time::sleep(every).await;
-            // A beat gets until the next one: a server that does not answer
-            // by then is tried again then.
+            tokio::time::sleep_until(next).await;
+            let began = tokio::time::Instant::now();
+            next = began + every;
+            // A beat gets until the next one is due. One that fails (a
+            // server that refuses connections fails at once) is tried again
+            // soon: waiting a whole beat after it would let a restart that
+            // spans two beats use up the lease.
             let t = table.until(Deadline::after(every));
             match t.renew(&row, &name, &holder).await {
                 Ok(()) => {}
@@ -93,7 +68,7 @@ pub(super) fn start(
                             .await;
                     }
                 }
-                Err(_) => {}
+                Err(_) => next = tokio::time::Instant::now() + again,
             }
         }
     });

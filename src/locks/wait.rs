@@ -90,17 +90,13 @@ pub(super) async fn lock(
         lock: (!held_before).then_some((row, name, holder)),
         registered,
     };
-    // A waiter with a lease renews it while it waits.
-    let beat = match (registered, register.and_then(|w| w.lease)) {
-        (true, Some(lease)) => Some(super::keeper::while_waiting(
-            t.unbounded(),
-            (row, name, holder),
-            lease,
-        )),
-        _ => None,
-    };
-    let result = waiting(&t, (row, name, holder), opts, d, on_wait).await;
-    drop(beat);
+    // A registered waiter with a lease renews it while it waits, as a
+    // holder does while it holds: it is alive as long as it polls.
+    let beat_every = register
+        .and_then(|w| w.lease)
+        .filter(|_| registered)
+        .map(|l| l / 3);
+    let result = waiting(&t, (row, name, holder), opts, d, beat_every, on_wait).await;
     cut_off.disarm();
     match result {
         Ok(took) => {
@@ -184,9 +180,11 @@ async fn waiting(
     (row, name, holder): (&str, &str, &str),
     opts: &AcquireOptions,
     d: Deadline,
+    beat_every: Option<Duration>,
     mut on_wait: impl FnMut(&Error),
 ) -> Result<Acquired> {
     let start = Instant::now();
+    let mut beaten = Instant::now();
     let waits = opts.wait.is_some();
     // Just released by us, and taking it again in a loop of waiters: let
     // a waiter have its turn first. (One try, without waiting, takes it at
@@ -242,6 +240,14 @@ async fn waiting(
                 }
                 on_wait(&e);
                 busy = Some(e);
+                if let Some(every) = beat_every.filter(|e| beaten.elapsed() >= *e) {
+                    // Best effort, and no longer than a beat: a missed one
+                    // is made at the next look.
+                    let bounded = t.until(d.within(every));
+                    if bounded.beat(row, name, holder).await.is_ok() {
+                        beaten = Instant::now();
+                    }
+                }
                 d.pause(poll_pause(start.elapsed())).await;
             }
             // The wait ran out during a look that began at its very end

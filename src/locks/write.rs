@@ -279,8 +279,9 @@ impl Writer {
     /// release of dead holders), the same transaction first locks the
     /// row's registrations and judges them again: a holder that renewed its
     /// lease since the change was worked out makes it miss (the caller
-    /// works it out anew); the registrations of the locks it removes go
-    /// with them.
+    /// works it out anew). The registrations of the locks an audited
+    /// change removes go with them: one left behind would judge the next
+    /// holder of that name by the last one's process.
     async fn write(
         &self,
         c: &mut Lease,
@@ -297,9 +298,14 @@ impl Writer {
                 return Ok(c.affected_rows() == 1);
             }
             c.query_drop(sql::BEGIN).await?;
+            let removing = dead
+                .or(audit.map(|(_, change)| change))
+                .filter(|change| !change.removed.is_empty());
             let mut regs = Vec::new();
-            if let Some(change) = dead {
+            if removing.is_some() {
                 regs = registry::read_locked(c, row).await?;
+            }
+            if let Some(change) = dead {
                 let now_us = regs.first().map(|r| r.read_us).unwrap_or_default();
                 if !change.still_dead(&regs, now_us, &ThisHost::now()) {
                     c.query_drop(sql::ROLLBACK).await?;
@@ -314,12 +320,15 @@ impl Writer {
             if let Some((a, change)) = audit {
                 audit::insert(c, a, change).await?;
             }
-            if let Some(change) = dead {
+            if let Some(change) = removing {
                 for e in change.removed.iter() {
                     let holder = e.holder_text();
-                    let registered = e
-                        .name()
-                        .filter(|n| regs.iter().any(|r| r.lock == *n && r.holder == holder));
+                    // (A repair that drops a name written twice may leave
+                    // it with the same holder.)
+                    let registered = e.name().filter(|n| {
+                        regs.iter().any(|r| r.lock == *n && r.holder == holder)
+                            && !change.remaining.get(n).is_some_and(|k| k.held_by(&holder))
+                    });
                     if let Some(name) = registered {
                         registry::forget(c, (&holder, row, name)).await?;
                     }

@@ -20,7 +20,7 @@ static CLUSTER: OnceLock<Mutex<Throwaway>> = OnceLock::new();
 
 /// The cluster, for one test at a time; `None` when the Galera tests are
 /// switched off.
-fn cluster() -> Option<MutexGuard<'static, Throwaway>> {
+pub(crate) fn cluster() -> Option<MutexGuard<'static, Throwaway>> {
     if std::env::var("LOCKSMITH_TEST_GALERA").as_deref() == Ok("0") {
         eprintln!("skipped: LOCKSMITH_TEST_GALERA=0");
         return None;
@@ -31,7 +31,7 @@ fn cluster() -> Option<MutexGuard<'static, Throwaway>> {
 }
 
 /// The URL that starts at node `i` and falls back to the others.
-fn from_node(db: &TestDb, c: &Throwaway, i: usize) -> String {
+pub(crate) fn from_node(db: &TestDb, c: &Throwaway, i: usize) -> String {
     db.url_over(c, &[i, (i + 1) % 3, (i + 2) % 3])
 }
 

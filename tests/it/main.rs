@@ -16,6 +16,7 @@ mod harness;
 mod hostile;
 mod json;
 mod library;
+mod liveness;
 mod locks;
 mod migrate;
 mod migration_files;
