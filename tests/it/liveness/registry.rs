@@ -34,7 +34,7 @@ fn each_kind_of_evidence_gives_its_verdict() {
     let gone = "on this host, PID 2147483646 is gone";
     let rebooted = format!("host {host} rebooted since (its boot id changed)");
     let expired = format!(
-        "lease expired at {expired_at} by the server's clock (no heartbeat for 1m; lease 30s)"
+        "lease expired at {expired_at} by the server's clock (no heartbeat for 1m00s; lease 30s)"
     );
     let verdicts: Vec<(String, DumpLiveness)> = dump(&db, &[ROW]).rows[0]
         .locks
