@@ -9,14 +9,20 @@ use crate::error::{Kind, Result};
 use crate::locks::{data::encode, Entry, LockTable, Locks};
 use std::time::Instant;
 
-/// The two texts one row-ceiling worker writes in turn: exactly what its
-/// lock operations leave in the row.
+/// The texts one row-ceiling worker writes: its lock operations' texts,
+/// each of them a real rewrite of the row.
 #[derive(Clone, Debug)]
 pub(super) struct RowTexts {
     /// The filler locks and the worker's own lock, first (where a lock
     /// write adds its entry): what an acquire writes.
     held: String,
-    /// The filler locks alone: what a release writes.
+    /// The same, with the holder spelled otherwise at the same length
+    /// (`bench+3` for `bench-3`): written in turn with `held`, so that each
+    /// write changes the row, as each lock operation does. (Two writes of
+    /// the same text would let the server skip rewriting the column.)
+    held_other: String,
+    /// The filler locks alone: what a release writes, and what each worker
+    /// leaves behind at the end of a slice.
     alone: String,
 }
 
@@ -25,13 +31,17 @@ impl RowTexts {
     /// that holds `fillers`. Fails when they would not fit in the column
     /// (then neither would the worker's lock).
     pub(super) fn new(row: &str, fillers: &Locks, name: &str, holder: &str) -> Result<RowTexts> {
-        let mut held = Locks::new();
-        held.push(Entry::new(name, holder));
-        for e in fillers.iter() {
-            held.push(e.clone());
-        }
+        let with = |holder: &str| {
+            let mut held = Locks::new();
+            held.push(Entry::new(name, holder));
+            for e in fillers.iter() {
+                held.push(e.clone());
+            }
+            encode(row, &held)
+        };
         Ok(RowTexts {
-            held: encode(row, &held)?,
+            held: with(holder)?,
+            held_other: with(&holder.replacen('-', "+", 1))?,
             alone: encode(row, fillers)?,
         })
     }
@@ -72,39 +82,66 @@ pub(super) async fn ceiling(t: &LockTable, row: &str, until: Instant) -> Result<
 }
 
 /// The row ceiling: blind rewrites of the scratch row's `dataJson` until
-/// `until`, in pairs (`texts.held`, then `texts.alone`), so that the row
-/// holds its fillers alone again once every worker stops. Returns how many
-/// landed, and how many the server refused for now; a refused write is
-/// tried again (as in [`ceiling`]) until it lands, so that no pair is left
-/// half done.
+/// `until` (`texts.held` and `texts.held_other` in turn, each write a real
+/// change of the text), then `texts.alone` once, so that the row holds its
+/// fillers alone again once every worker stops. Returns how many landed,
+/// and how many the server refused for now; a refused write is tried again
+/// (as in [`ceiling`]) until it lands, so that the last write is never
+/// left undone.
 pub(super) async fn row_ceiling(
     t: &LockTable,
     row: &str,
     texts: &RowTexts,
     until: Instant,
 ) -> Result<(u64, u64)> {
-    // The loop stops at `until`; its last pair may take its timeout.
+    // The loop stops at `until`; its last writes may take its timeout.
     let d = Deadline::at(until + t.timeout());
     let mut c = t.session().lease(d).await?;
     let (mut n, mut refused) = (0u64, 0u64);
-    while Instant::now() < until {
-        for text in [&texts.held, &texts.alone] {
-            loop {
-                match c
-                    .exec_drop(sql::BENCH_ROW_CEILING, (text.as_str(), row))
-                    .await
-                {
-                    Ok(()) => {
-                        n += c.affected_rows();
-                        break;
-                    }
-                    Err(e) if matches!(e.kind(), Kind::Transient(_)) => refused += 1,
-                    Err(e) => return Err(e),
-                }
+    let mut write = async |text: &str, n: &mut u64, refused: &mut u64| loop {
+        match c.exec_drop(sql::BENCH_ROW_CEILING, (text, row)).await {
+            Ok(()) => {
+                *n += c.affected_rows();
+                return Ok::<_, crate::Error>(());
             }
+            Err(e) if matches!(e.kind(), Kind::Transient(_)) => *refused += 1,
+            Err(e) => return Err(e),
+        }
+    };
+    while Instant::now() < until {
+        for text in [&texts.held, &texts.held_other] {
+            write(text, &mut n, &mut refused).await?;
         }
     }
+    write(&texts.alone, &mut n, &mut refused).await?;
     Ok((n, refused))
+}
+
+/// Waits (2 s at most) until InnoDB has purged what the last phase left,
+/// so that each phase is measured on a server that is not busy cleaning
+/// up after the one before. A server that does not say is not waited for.
+pub(super) async fn settle(t: &LockTable) {
+    let until = Instant::now() + std::time::Duration::from_secs(2);
+    while Instant::now() < until {
+        let d = Deadline::after(t.timeout());
+        let Ok(mut c) = t.session().lease(d).await else {
+            return;
+        };
+        let backlog = match c.query_rows(sql::PURGE_BACKLOG).await {
+            Ok(rows) => rows.into_iter().next().and_then(|r| {
+                crate::db::value::Cells::new(r, "SHOW GLOBAL STATUS")
+                    .take::<String>(1, "Value")
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+            }),
+            Err(_) => None,
+        };
+        drop(c);
+        match backlog {
+            Some(n) if n > 50 => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            _ => return,
+        }
+    }
 }
 
 /// Removes the scratch row.
@@ -130,6 +167,10 @@ mod tests {
         assert_eq!(
             t.held,
             r#"{"bench_worker_3":"bench-3","filler_00000":"bench-filler-0","filler_00001":"bench-filler-1"}"#
+        );
+        assert_eq!(
+            t.held_other,
+            r#"{"bench_worker_3":"bench+3","filler_00000":"bench-filler-0","filler_00001":"bench-filler-1"}"#
         );
         assert_eq!(
             t.alone,

@@ -212,5 +212,11 @@ pub const BENCH_CEILING: &str = "UPDATE locks SET version = version + 1 WHERE id
 pub const BENCH_ROW_CEILING: &str =
     "UPDATE locks SET dataJson = ?, version = version + 1 WHERE id = ?";
 
+/// How much old row versions InnoDB still has to purge: the bench waits
+/// for it to settle between phases, so that no phase pays for the garbage
+/// the one before left (a 34 KB blob rewritten thousands of times a
+/// second leaves a lot). Any account may ask.
+pub const PURGE_BACKLOG: &str = "SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'";
+
 /// Remove a row (the bench's scratch row only; operators never delete rows).
 pub const DELETE_ROW: &str = "DELETE FROM locks WHERE id = ?";
