@@ -221,17 +221,17 @@ async fn bench(b: &Bench, mut on_phase: impl FnMut(Phase)) -> Result<BenchReport
             what,
         };
         on_phase(phase("ceiling"));
-        scratch::settle(table).await;
+        scratch::settle(table, slice).await;
         let (n, secs) = ceiling_phase(&b.ceiling, row, Ceiling::Int, slice).await?;
         ceiling_commits += n;
         ceiling_secs += secs;
         on_phase(phase("row-ceiling"));
-        scratch::settle(table).await;
+        scratch::settle(table, slice).await;
         let (n, secs) = ceiling_phase(&b.ceiling, row, Ceiling::Row(&b.row_texts), slice).await?;
         row_commits += n;
         row_secs += secs;
         on_phase(phase("locks"));
-        scratch::settle(table).await;
+        scratch::settle(table, slice).await;
         let (l, o, e, secs) = lock_phase(workers, row, slice, opts.lease).await?;
         lat.extend(l);
         for (w, n) in o {

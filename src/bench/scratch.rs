@@ -117,11 +117,12 @@ pub(super) async fn row_ceiling(
     Ok((n, refused))
 }
 
-/// Waits (2 s at most) until InnoDB has purged what the last phase left,
-/// so that each phase is measured on a server that is not busy cleaning
-/// up after the one before. A server that does not say is not waited for.
-pub(super) async fn settle(t: &LockTable) {
-    let until = Instant::now() + std::time::Duration::from_secs(2);
+/// Waits until InnoDB has purged what the last phase left (as long as a
+/// slice at most, and 2 s), so that each phase is measured on a server
+/// that is not busy cleaning up after the one before. A server that does
+/// not say is not waited for.
+pub(super) async fn settle(t: &LockTable, slice: std::time::Duration) {
+    let until = Instant::now() + slice.min(std::time::Duration::from_secs(2));
     while Instant::now() < until {
         let d = Deadline::after(t.timeout());
         let Ok(mut c) = t.session().lease(d).await else {
