@@ -8,6 +8,7 @@ use super::output;
 use super::signals::Stop;
 use crate::db::{ConnectOptions, DbUrl, Deadline, Reporter};
 use crate::error::Result;
+use crate::locks::LockTable;
 use std::time::Duration;
 
 /// What every command that connects gets besides its own flags.
@@ -37,6 +38,14 @@ impl Ctx {
     /// that has none of its own.
     pub(super) fn deadline(&self) -> Deadline {
         Deadline::after(self.timeout)
+    }
+
+    /// Connects to the lock table of `url` by `until`; a signal stops it
+    /// at once.
+    pub(super) async fn lock_table(&self, url: &DbUrl, until: Deadline) -> Result<LockTable> {
+        self.stop
+            .guard(LockTable::connect_until(url, &self.connect(), until))
+            .await
     }
 }
 

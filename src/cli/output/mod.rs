@@ -1,5 +1,6 @@
 //! Everything the command line prints, built in one place: tables and the
-//! listings' JSON documents ([`tables`]), the JSON documents of changes
+//! listings' JSON documents ([`dump`] for `locks dump`, [`tables`] for the
+//! others), the JSON documents of changes
 //! ([`docs`]), text transcripts of changes and migration runs
 //! ([`text`]), Prometheus metrics ([`metrics`]) and the status page of
 //! `serve` ([`page`]), the table style (`style`), the wait line and the
@@ -12,6 +13,7 @@
 //! stderr what became of it ([`unwritable`] says why).
 
 pub mod docs;
+pub mod dump;
 pub mod hints;
 pub mod metrics;
 pub mod page;
@@ -20,10 +22,8 @@ pub mod tables;
 pub mod text;
 
 pub use docs::{ChangeDoc, ChangeLock, DownDoc, Evidence, LockDoc, MarkDoc, UpDoc};
-pub use tables::{
-    Dump, DumpBlocker, DumpLiveness, DumpLock, DumpRegistration, DumpRow, DumpWaiter, GuardDoc,
-    HistoryDoc, StatusDoc, StatusLine,
-};
+pub use dump::{Dump, DumpBlocker, DumpLiveness, DumpLock, DumpRegistration, DumpRow, DumpWaiter};
+pub use tables::{GuardDoc, HistoryDoc, StatusDoc, StatusLine};
 
 use crate::error::{Error, Kind, Result};
 use std::io::{IsTerminal, Write};

@@ -8,8 +8,8 @@
 //! escaped for HTML, so that stored text can neither inject markup nor
 //! carry a raw escape byte into the page.
 
+use super::dump::{Dump, DumpLiveness};
 use super::style::age_text;
-use super::tables::{Dump, DumpLiveness};
 use crate::cli::scrape::Reading;
 use crate::migrate::State;
 use crate::shown::shown;
@@ -128,27 +128,11 @@ fn liveness(p: &mut String, l: &DumpLiveness) {
 
 /// The table of `locks dump`: one line per held lock.
 fn locks_table(p: &mut String, d: &Dump) {
-    head(
-        p,
-        "locks",
-        &[
-            "ROW",
-            "LOCK",
-            "HOLDER",
-            "LIVENESS",
-            "VERSION",
-            "LAST CHANGE",
-            "AGE",
-        ],
-    );
+    head(p, "locks", &super::dump::COLUMNS);
     for r in &d.rows {
-        let changed = r.changed_at.clone().unwrap_or_else(|| "-".into());
-        let age = r.age_seconds.map(age_text).unwrap_or_else(|| "-".into());
-        let version = match (r.version, &r.version_text) {
-            (Some(v), _) => v.to_string(),
-            (None, Some(t)) => format!("`{t}`"),
-            (None, None) => "NULL".into(),
-        };
+        let (changed, age) = (r.changed_cell(), r.age_cell());
+        // Escaped for HTML where the cell is written.
+        let version = r.version_cell(str::to_string);
         let version_class = if r.problem.is_some() { "dead" } else { "" };
         let line =
             |p: &mut String, lock: (&str, &str), holder: &str, live: Option<&DumpLiveness>| {
@@ -193,48 +177,26 @@ fn waiters(p: &mut String, d: &Dump) {
     if d.waiters.is_empty() {
         p.push_str("<p id=\"no-waiters\">Nobody waits.</p>\n");
     } else {
-        head(
-            p,
-            "waiters",
-            &[
-                "WAITER",
-                "WAITS FOR",
-                "SINCE",
-                "WAITED",
-                "BLOCKED BY",
-                "LIVENESS",
-            ],
-        );
+        head(p, "waiters", &super::dump::WAITER_COLUMNS);
+        // Escaped for HTML where each cell is written.
+        let plain = |s: &str| s.to_string();
         for w in &d.waiters {
-            let mut wants = format!("{} in {}", w.lock, w.row);
-            for pat in &w.unless_held {
-                let _ = write!(wants, ", any {pat}");
-            }
-            let blocked: Vec<String> = w
-                .blocked_by
-                .iter()
-                .map(|b| format!("{} (held by {})", b.lock, b.holder))
-                .collect();
             p.push_str("<tr>");
             cell(p, "", &w.holder);
-            cell(p, "", &wants);
+            cell(p, "", &w.wants_cell(plain, plain));
             cell(p, "", &w.since);
             cell(p, "", &age_text(w.waited_seconds as i64));
-            cell(p, "", &blocked.join(", "));
+            cell(p, "", &w.blocked_cell(plain, plain));
             liveness(p, &w.liveness);
             p.push_str("</tr>\n");
         }
         p.push_str("</tbody></table>\n");
     }
     for cycle in &d.deadlocks {
-        let mut names = cycle.clone();
-        if let Some(first) = names.first().cloned() {
-            names.push(first);
-        }
         let _ = writeln!(
             p,
-            "<p class=\"error\">DEADLOCK: {} (each waits for a lock the next holds; none can go on)</p>",
-            html(&names.join(" -> "))
+            "<p class=\"error\">{}</p>",
+            html(&super::dump::deadlock_text(cycle, str::to_string))
         );
     }
 }

@@ -53,14 +53,7 @@ pub(super) async fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
     }
     // Connected, and the first look taken, before the screen changes: a
     // wrong URL or row is an error on the terminal as it was.
-    let table = ctx
-        .stop
-        .guard(LockTable::connect_until(
-            &ctx.url,
-            &ctx.connect(),
-            ctx.deadline(),
-        ))
-        .await?;
+    let table = ctx.lock_table(&ctx.url, ctx.deadline()).await?;
     let first = ctx
         .stop
         .guard(

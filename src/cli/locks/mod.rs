@@ -1,5 +1,10 @@
 //! `locksmith locks dump|force-release|bump|history|acquire|release` (and
-//! `watch`'s way in: it lives in `watch/`).
+//! `watch`'s way in: it lives in `watch/`); what `dump` prints is in `listing`.
+
+mod listing;
+
+pub(super) use listing::print_dump;
+use listing::prometheus;
 
 use super::args::{ChangeOpts, DumpFormat, LockRef, LocksCmd};
 use super::ctx::Ctx;
@@ -10,9 +15,7 @@ use crate::db::Deadline;
 use crate::error::{Kind, Remedy, Result};
 use crate::host::Process;
 use crate::liveness::Registering;
-use crate::locks::{
-    AcquireOptions, AuditInfo, Edit, LockData, LockGuard, LockTable, Snapshot, WriteOpts,
-};
+use crate::locks::{AcquireOptions, AuditInfo, Edit, LockGuard, LockTable, WriteOpts};
 use crate::shown::{shown, shown_id};
 
 pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
@@ -214,63 +217,6 @@ pub(super) async fn run(ctx: &Ctx, cmd: LocksCmd) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// Prints a snapshot as `locks dump` does (and `locks watch` without a
-/// terminal): warnings about the rows on stderr, then the table (with the
-/// waiters and deadlocks when asked) or the JSON document.
-pub(super) fn print_dump(snap: &Snapshot, format: Format, waiters: bool) -> Result<()> {
-    if snap.registry.is_none() {
-        note("note: the holder registry (table `locks_holders`) is not there or this account may not read it, so every holder's liveness is unknown; `locksmith migrate up` creates it");
-    }
-    for s in &snap.rows {
-        match (&s.data, s.problem()) {
-            (LockData::Raw { .. }, _) => note(&format!(
-                "warning: row `{}` holds data that is not a JSON object; shown raw",
-                shown_id(&s.id)
-            )),
-            (_, Some(what)) => note(&format!(
-                "warning: row `{}`: {}; `locksmith locks repair {}` mends it",
-                shown_id(&s.id),
-                shown(&what),
-                shown_id(&s.id)
-            )),
-            _ => {}
-        }
-    }
-    let doc = output::Dump::of(snap);
-    match (format, waiters) {
-        (Format::Table, false) => out(&format!("{}\n", tables::dump_table(&doc))),
-        (Format::Table, true) => out(&format!(
-            "{}\n{}",
-            tables::dump_table(&doc),
-            tables::waiters_table(&doc)
-        )),
-        (Format::Json, _) => out_json(&doc),
-    }
-}
-
-/// `locks dump --format prometheus`: one read of the locks and the
-/// migrations, within `--timeout`, as the metrics of `locksmith serve`
-/// (for node_exporter's textfile collector). A read that fails fails the
-/// command: a textfile is replaced only by a whole read.
-async fn prometheus(
-    ctx: &Ctx,
-    probe: Option<crate::liveness::Probe>,
-    opts: output::metrics::MetricsOptions,
-    rows: Vec<String>,
-) -> Result<u8> {
-    let mut reader = super::scrape::Reader::new(ctx.url.clone(), ctx.connect(), probe, rows);
-    let started = std::time::Instant::now();
-    let read = ctx.stop.guard(reader.read(ctx.deadline())).await;
-    let took = started.elapsed();
-    reader.close(Deadline::after(GRACE)).await;
-    let reading = read?;
-    let meta = output::metrics::ScrapeMeta { took, errors: None };
-    let text = output::metrics::exposition(Some(&reading), &meta, &opts)
-        .map_err(|_| Kind::Internal("the metrics could not be written".into()))?;
-    out(&text)?;
-    Ok(exit::OK)
-}
-
 /// Says that the holder could not be registered, and why: others cannot
 /// tell whether it is alive.
 fn not_registered(opts: &AcquireOptions, holder: &str, name: &str) {
@@ -337,10 +283,7 @@ pub(super) async fn acquire(
     // One deadline for connecting and acquiring: a slow connect uses up
     // the wait, it does not come on top of it.
     let until = Deadline::after(opts.wait.unwrap_or(ctx.timeout));
-    let table = ctx
-        .stop
-        .guard(LockTable::connect_until(url, &ctx.connect(), until))
-        .await?;
+    let table = ctx.lock_table(url, until).await?;
     let mut line = WaitLine::new();
     let result = ctx
         .stop
@@ -389,14 +332,7 @@ async fn change_cmd(
     format: Format,
 ) -> Result<()> {
     edit.validate()?;
-    let table = ctx
-        .stop
-        .guard(LockTable::connect_until(
-            &ctx.url,
-            &ctx.connect(),
-            ctx.deadline(),
-        ))
-        .await?;
+    let table = ctx.lock_table(&ctx.url, ctx.deadline()).await?;
     let result = change_with(ctx, &table, opts, row, &edit, format).await;
     let _ = table.until(Deadline::after(GRACE)).disconnect().await;
     result
