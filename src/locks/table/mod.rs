@@ -268,18 +268,7 @@ impl LockTable {
         holder: &str,
         unless: &[glob::Pattern],
     ) -> Result<Acquired> {
-        validate_row_id(row)?;
-        validate_text("lock name", name)?;
-        validate_text("holder", holder)?;
-        validate_entry(row, name, holder)?;
-        let d = self.deadline();
-        self.until(d).finish_pending().await?;
-        let op = Plain {
-            row,
-            name,
-            holder,
-            acquire: true,
-        };
+        let (op, d) = self.plain(row, name, holder, true).await?;
         plain::acquire(&self.inner.session, &self.inner.writer, op, unless, d).await
     }
 
@@ -333,6 +322,33 @@ impl LockTable {
             .await
     }
 
+    /// A plain acquire or release of checked names (and, to acquire, an
+    /// entry that fits the row), and its deadline, once what an earlier
+    /// cut-off write owes is settled.
+    async fn plain<'a>(
+        &self,
+        row: &'a str,
+        name: &'a str,
+        holder: &'a str,
+        acquire: bool,
+    ) -> Result<(Plain<'a>, Deadline)> {
+        validate_row_id(row)?;
+        validate_text("lock name", name)?;
+        validate_text("holder", holder)?;
+        if acquire {
+            validate_entry(row, name, holder)?;
+        }
+        let d = self.deadline();
+        self.until(d).finish_pending().await?;
+        let op = Plain {
+            row,
+            name,
+            holder,
+            acquire,
+        };
+        Ok((op, d))
+    }
+
     async fn release_with(
         &self,
         row: &str,
@@ -341,17 +357,7 @@ impl LockTable {
         policy: Policy,
         heard: Option<&(dyn Fn(&Error) + Send + Sync)>,
     ) -> Result<()> {
-        validate_row_id(row)?;
-        validate_text("lock name", name)?;
-        validate_text("holder", holder)?;
-        let d = self.deadline();
-        self.until(d).finish_pending().await?;
-        let op = Plain {
-            row,
-            name,
-            holder,
-            acquire: false,
-        };
+        let (op, d) = self.plain(row, name, holder, false).await?;
         plain::release(
             &self.inner.session,
             &self.inner.writer,
