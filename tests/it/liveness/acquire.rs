@@ -26,21 +26,7 @@ fn acquire_follows_the_calling_process_or_the_one_named() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    db.locksmith(&[
-        "locks",
-        "acquire",
-        ROW,
-        "theirs",
-        "--holder",
-        "task-2",
-        "--holder-pid",
-        &pid.to_string(),
-    ])
-    .success();
-    assert_eq!(
-        verdict(&db, ROW, "theirs"),
-        says("alive", &format!("PID {pid} is running on this host"))
-    );
+    acquire_for_pid(&db, "theirs", "task-2", pid);
     child.kill().unwrap();
     child.wait().unwrap();
     let gone = format!("on this host, PID {pid} is gone");

@@ -11,10 +11,8 @@ use nix::sys::signal::Signal;
 fn a_killed_run_is_dead_at_once_and_only_its_lock_is_released() {
     let db = TestDb::migrated();
     let f = Flags::new();
-    let victim = f.watch(spawn_run(&db, ROW, "job", &[], &f.hold("victim")));
-    f.wait_started("victim", Duration::from_secs(20));
-    let live = f.watch(spawn_run(&db, ROW, "other", &[], &f.until_go("live")));
-    f.wait_started("live", Duration::from_secs(20));
+    let victim = f.started_run(&db, "job", &[], &f.hold("victim"), "victim");
+    let live = f.started_run(&db, "other", &[], &f.until_go("live"), "live");
     let (vh, lh, vpid) = (holder_of(&victim), holder_of(&live), victim.id());
     let lpid = live.id();
     like(
@@ -131,14 +129,13 @@ fn deaf(f: &Flags, tag: &str) -> Vec<String> {
 fn a_frozen_run_is_dead_once_its_lease_expires_and_stops_when_continued() {
     let db = TestDb::migrated();
     let f = Flags::new();
-    let frozen = f.watch(spawn_run(
+    let frozen = f.started_run(
         &db,
-        ROW,
         "job",
         &["--lease", "3s", "--kill-after", "1s"],
         &deaf(&f, "frozen"),
-    ));
-    f.wait_started("frozen", Duration::from_secs(20));
+        "frozen",
+    );
     let (fh, pid) = (holder_of(&frozen), frozen.id());
     signal(pid, Signal::SIGSTOP);
     let stopped = Instant::now();

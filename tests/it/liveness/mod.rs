@@ -106,6 +106,22 @@ impl Flags {
         });
     }
 
+    /// Starts `locks run ROW NAME EXTRA -- CMD` in the background, watched,
+    /// and waits until the command tagged `tag` has started.
+    #[track_caller]
+    fn started_run(
+        &self,
+        db: &TestDb,
+        name: &str,
+        extra: &[&str],
+        cmd: &[String],
+        tag: &str,
+    ) -> Child {
+        let child = self.watch(spawn_run(db, ROW, name, extra, cmd));
+        self.wait_started(tag, Duration::from_secs(20));
+        child
+    }
+
     /// Tells the command tagged `tag` to end.
     fn go(&self, tag: &str) {
         std::fs::write(self.path(&format!("{tag}.go")), "").unwrap();
@@ -148,6 +164,27 @@ fn verdict(db: &TestDb, row: &str, name: &str) -> DumpLiveness {
     lock_in(db, row, name)
         .unwrap_or_else(|| panic!("lock {name} in row {row} is not held"))
         .liveness
+}
+
+/// `locks acquire ROW NAME --holder HOLDER --holder-pid PID`, which the
+/// next dump judges alive by that process.
+#[track_caller]
+fn acquire_for_pid(db: &TestDb, name: &str, holder: &str, pid: u32) {
+    db.locksmith(&[
+        "locks",
+        "acquire",
+        ROW,
+        name,
+        "--holder",
+        holder,
+        "--holder-pid",
+        &pid.to_string(),
+    ])
+    .success();
+    assert_eq!(
+        verdict(db, ROW, name),
+        says("alive", &format!("PID {pid} is running on this host"))
+    );
 }
 
 fn says(state: &str, why: &str) -> DumpLiveness {

@@ -20,14 +20,7 @@ fn the_heartbeat_rides_through_a_server_restart_shorter_than_the_lease() {
     let db = TestDb::on(&server, 0);
     db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
     let f = Flags::new();
-    let run = f.watch(spawn_run(
-        &db,
-        ROW,
-        "job",
-        &["--lease", "10s"],
-        &f.until_go("run"),
-    ));
-    f.wait_started("run", Duration::from_secs(20));
+    let run = f.started_run(&db, "job", &["--lease", "10s"], &f.until_go("run"), "run");
     let holder = holder_of(&run);
     let pid = run.id();
 
@@ -82,14 +75,7 @@ fn an_outage_across_two_heartbeats_leaves_no_lease_gap() {
     let db = TestDb::on(&server, 0);
     db.locksmith(&["migrate", "up"]).succeeds_with(UP_FRESH);
     let f = Flags::new();
-    let run = f.watch(spawn_run(
-        &db,
-        ROW,
-        "job",
-        &["--lease", "15s"],
-        &f.until_go("run"),
-    ));
-    f.wait_started("run", Duration::from_secs(20));
+    let run = f.started_run(&db, "job", &["--lease", "15s"], &f.until_go("run"), "run");
     let holder = holder_of(&run);
     // Down right after a heartbeat.
     let first = beat_us(&db, &holder, ROW, "job").unwrap();

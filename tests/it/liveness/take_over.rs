@@ -11,14 +11,7 @@ use nix::sys::signal::Signal;
 fn a_waiter_takes_over_a_frozen_holder_only_after_the_lock_delay() {
     let db = TestDb::migrated();
     let f = Flags::new();
-    let frozen = f.watch(spawn_run(
-        &db,
-        ROW,
-        "job",
-        &["--lease", "3s"],
-        &f.hold("frozen"),
-    ));
-    f.wait_started("frozen", Duration::from_secs(20));
+    let frozen = f.started_run(&db, "job", &["--lease", "3s"], &f.hold("frozen"), "frozen");
     let (fh, pid) = (holder_of(&frozen), frozen.id());
     signal(pid, Signal::SIGSTOP);
     wait_until("the frozen holder is dead", Duration::from_secs(8), || {
@@ -136,21 +129,7 @@ fn a_holder_whose_process_is_gone_is_taken_over_without_the_delay() {
         .spawn()
         .unwrap();
     let pid = process.id();
-    db.locksmith(&[
-        "locks",
-        "acquire",
-        ROW,
-        "job",
-        "--holder",
-        "gone-1",
-        "--holder-pid",
-        &pid.to_string(),
-    ])
-    .success();
-    assert_eq!(
-        verdict(&db, ROW, "job"),
-        says("alive", &format!("PID {pid} is running on this host"))
-    );
+    acquire_for_pid(&db, "job", "gone-1", pid);
     process.kill().unwrap();
     process.wait().unwrap();
     let t = Instant::now();
