@@ -1,8 +1,9 @@
 //! The exporter, against real servers: `locks dump --format prometheus`
 //! and `locksmith serve` (metrics whole, checked by promtool; label
 //! escaping; the series cap; a frozen database; the password never shown),
-//! a real Prometheus scraping it and loading the alerting rules, and the
-//! status page rendered by headless Chromium.
+//! a real Prometheus scraping it and loading the alerting rules, the
+//! status page rendered by headless Chromium, and the exporter on the
+//! Galera cluster with a node killed under it.
 //!
 //! Prometheus, promtool and Chromium come from Debian's packages, which
 //! `scripts/test` installs (`scripts/install-tools`). A test that needs one
@@ -10,6 +11,7 @@
 //! `LOCKSMITH_TEST_TOOLS=0` asks to skip such tests (they say so).
 
 mod exporter;
+mod galera;
 mod metrics;
 mod page;
 mod prometheus;
