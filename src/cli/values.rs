@@ -1,6 +1,6 @@
 //! Flag values that clap does not check by itself, parsed once into their
 //! ready form: durations (range-checked, so that no later arithmetic can
-//! overflow) and a guard's TTL.
+//! overflow), a guard's TTL, and a probe's command line.
 
 use std::time::Duration;
 
@@ -12,6 +12,15 @@ pub fn parse_ttl(s: &str) -> Result<Duration, String> {
         return Err("must be between 2s and 1h".into());
     }
     Ok(d)
+}
+
+/// A probe's shell command line: not blank (a blank `sh -c` exits 0,
+/// which would call every holder alive without asking anything).
+pub fn parse_probe(s: &str) -> Result<String, String> {
+    match s.trim().is_empty() {
+        true => Err("must be a shell command (it is blank)".into()),
+        false => Ok(s.to_string()),
+    }
 }
 
 /// A holder's lease: at least 1 s (it is renewed every third of it), at

@@ -4,15 +4,24 @@
 //! environment variable `LOCKSMITH_HOLDER`, never spliced into a shell
 //! line, and a short timeout. Its exit status means alive (0), dead (1) or
 //! unknown (anything else, a timeout included), and the first line it
-//! prints becomes the verdict's `why`.
+//! prints becomes the verdict's `why`. The holders of one look are asked
+//! side by side ([`PARALLEL`] at a time), and no probe outlives the
+//! command's deadline: a row of many foreign holders costs one timeout,
+//! not one per holder.
 
 use super::verdict::Liveness;
+use crate::db::Deadline;
+use std::collections::HashMap;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 /// How long a probe may take.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many probes run at once.
+pub const PARALLEL: usize = 8;
 
 /// The most of a probe's output that is read (its first line is used).
 const READ_MAX: u64 = 4096;
@@ -33,9 +42,47 @@ impl Probe {
         }
     }
 
+    /// Asks about each of `holders` (once each), [`PARALLEL`] at a time,
+    /// all by `until`: a probe still running then is killed and its holder
+    /// is unknown, saying so.
+    pub async fn ask_all(
+        &self,
+        holders: Vec<String>,
+        until: Deadline,
+    ) -> HashMap<String, Liveness> {
+        let gate = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+        let mut asked = tokio::task::JoinSet::new();
+        for holder in holders {
+            let (probe, gate) = (self.clone(), gate.clone());
+            asked.spawn(async move {
+                let Ok(_turn) = gate.acquire_owned().await else {
+                    return (holder, Liveness::unknown("the probe could not be run"));
+                };
+                let v = probe.ask_until(&holder, until).await;
+                (holder, v)
+            });
+        }
+        let mut verdicts = HashMap::new();
+        while let Some(done) = asked.join_next().await {
+            if let Ok((holder, v)) = done {
+                verdicts.insert(holder, v);
+            }
+        }
+        verdicts
+    }
+
     /// Asks about `holder`. A probe that cannot be run, or that does not
     /// finish within its timeout (it is killed), gives unknown, saying so.
     pub async fn ask(&self, holder: &str) -> Liveness {
+        self.ask_until(holder, Deadline::after(self.timeout)).await
+    }
+
+    /// [`Probe::ask`], ended by `until` if that comes before the timeout.
+    async fn ask_until(&self, holder: &str, until: Deadline) -> Liveness {
+        let (limit, cut) = match until.remaining() {
+            left if left < self.timeout => (left, true),
+            _ => (self.timeout, false),
+        };
         let mut child = match tokio::process::Command::new("sh")
             .arg("-c")
             .arg(&self.command)
@@ -53,7 +100,7 @@ impl Probe {
         let pid = child.id();
         let mut out = Vec::new();
         let stdout = child.stdout.take();
-        let ran = tokio::time::timeout(self.timeout, async {
+        let ran = tokio::time::timeout(limit, async {
             if let Some(s) = stdout {
                 let _ = s.take(READ_MAX).read_to_end(&mut out).await;
             }
@@ -76,10 +123,13 @@ impl Probe {
                     );
                 }
                 let _ = child.kill().await;
-                Liveness::unknown(format!(
-                    "the probe did not answer within {}",
-                    humantime::format_duration(self.timeout)
-                ))
+                Liveness::unknown(match cut {
+                    true => "the probe did not answer before the command's --timeout".to_string(),
+                    false => format!(
+                        "the probe did not answer within {}",
+                        humantime::format_duration(self.timeout)
+                    ),
+                })
             }
         }
     }

@@ -7,6 +7,7 @@
 
 use super::data::RowState;
 use super::entries::Entry;
+use crate::db::Deadline;
 use crate::liveness::{judge, Here, Liveness, Probe, Registration, Stage, State};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -71,20 +72,38 @@ pub struct Waiter {
 
 impl Snapshot {
     /// Judges `rows` and `registry`, read at server time `now_us` (and, for
-    /// holders locksmith did not register, asks `probe` once per holder).
+    /// holders locksmith did not register, asks `probe` once per holder,
+    /// side by side, all by `until`).
     pub async fn judge(
         rows: Vec<RowState>,
         registry: Option<Vec<Registration>>,
         now_us: i64,
         here: &dyn Here,
         probe: Option<&Probe>,
+        until: Deadline,
     ) -> Snapshot {
         let regs: HashMap<(&str, &str, &str), &Registration> = registry
             .iter()
             .flatten()
             .map(|r| ((r.holder.as_str(), r.row.as_str(), r.lock.as_str()), r))
             .collect();
-        let mut probed: HashMap<String, Liveness> = HashMap::new();
+        let probed: HashMap<String, Liveness> = match probe {
+            Some(p) => {
+                let unregistered: BTreeSet<String> = rows
+                    .iter()
+                    .filter_map(|row| Some((row, row.data.locks()?)))
+                    .flat_map(|(row, locks)| {
+                        locks
+                            .iter()
+                            .filter(|e| registered(&regs, &row.id, e).is_none())
+                            .map(|e| e.holder_text())
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                p.ask_all(unregistered.into_iter().collect(), until).await
+            }
+            None => HashMap::new(),
+        };
         let mut held = Vec::new();
         for row in &rows {
             let Some(locks) = row.data.locks() else {
@@ -94,20 +113,10 @@ impl Snapshot {
                 let reg = registered(&regs, &row.id, e);
                 let liveness = match reg {
                     Some(r) => judge(r, now_us, here),
-                    None => match probe {
-                        Some(p) => {
-                            let holder = e.holder_text();
-                            match probed.get(&holder) {
-                                Some(v) => v.clone(),
-                                None => {
-                                    let v = p.ask(&holder).await;
-                                    probed.insert(holder, v.clone());
-                                    v
-                                }
-                            }
-                        }
-                        None => Liveness::unregistered(),
-                    },
+                    None => probed
+                        .get(&e.holder_text())
+                        .cloned()
+                        .unwrap_or_else(Liveness::unregistered),
                 };
                 let since = reg.filter(|r| r.stage == Stage::Holds).map(|r| r.since_us);
                 held.push(Held {

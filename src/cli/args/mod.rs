@@ -17,7 +17,7 @@ pub use service::*;
 
 use super::help;
 use super::output::Format;
-use super::values::parse_duration;
+use super::values::{parse_duration, parse_probe};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -139,8 +139,9 @@ pub struct ProbeOpts {
     /// Ask this shell command whether a holder locksmith did not register
     /// is alive: it runs once per such holder with the holder in
     /// $LOCKSMITH_HOLDER; exit 0 alive, 1 dead, else unknown; its first
-    /// line of output says why.
-    #[arg(long, value_name = "CMD")]
+    /// line of output says why. Holders are asked 8 at a time, and
+    /// --timeout ends every probe still running.
+    #[arg(long, value_name = "CMD", value_parser = parse_probe)]
     pub probe: Option<String>,
     /// How long each probe may take.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, requires = "probe")]

@@ -127,7 +127,7 @@ impl LockTable {
             .and_then(|r| r.first().map(|r| r.read_us))
             .or_else(|| states.first().map(|s| s.read_at * 1_000_000))
             .unwrap_or_default();
-        Ok(Snapshot::judge(states, registry, now_us, &ThisHost::now(), probe).await)
+        Ok(Snapshot::judge(states, registry, now_us, &ThisHost::now(), probe, d).await)
     }
 
     /// Why `holder` lost `name` in `row`, as the audit trail tells it: the

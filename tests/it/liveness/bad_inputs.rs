@@ -137,6 +137,25 @@ fn bad_liveness_options_are_refused_with_exit_2() {
                 "expected number at 0 (try 30s, 5m or 250ms)",
             ),
         ),
+        // A blank probe would say alive (`sh -c ''` exits 0) of everyone.
+        (
+            ["locks", "dump", "--probe", ""].map(String::from).to_vec(),
+            invalid(
+                "",
+                "--probe <CMD>",
+                "must be a shell command (it is blank)",
+            ),
+        ),
+        (
+            ["locks", "force-release", ROW, "--dead", "--probe", " \t "]
+                .map(String::from)
+                .to_vec(),
+            invalid(
+                " \t ",
+                "--probe <CMD>",
+                "must be a shell command (it is blank)",
+            ),
+        ),
         (
             ["locks", "force-release", ROW, "--dead", "--holder", "x"]
                 .map(String::from)

@@ -257,3 +257,88 @@ fn a_probe_that_hangs_or_cannot_run_leaves_them_unknown() {
     }
     assert_eq!(db.version(ROW), 1);
 }
+
+/// A row of many foreign holders: they are asked side by side (8 at a
+/// time), so a slow probe costs about two of its runs here, not twelve; and
+/// one that hangs is ended by the command's `--timeout`, however long
+/// `--probe-timeout` is.
+#[test]
+fn many_holders_are_probed_side_by_side_and_within_the_timeout() {
+    let db = TestDb::migrated();
+    let locks: Vec<String> = (0..12)
+        .map(|i| format!(r#""lock-{i:02}":"task-{i}""#))
+        .collect();
+    db.sql(&format!(
+        r#"INSERT INTO locks (id, dataJson, version) VALUES ('{ROW}', '{{{}}}', 1)"#,
+        locks.join(",")
+    ));
+    let t = Instant::now();
+    let doc: Dump = db
+        .locksmith(&[
+            "locks",
+            "dump",
+            ROW,
+            "--format",
+            "json",
+            "--probe",
+            r#"sleep 1; echo "$LOCKSMITH_HOLDER finished"; exit 1"#,
+        ])
+        .success_json();
+    let took = t.elapsed();
+    eprintln!(
+        "liveness figure: `dump` probing 12 holders with a 1 s probe: {:.0} ms",
+        took.as_secs_f64() * 1000.0
+    );
+    let verdicts: Vec<(String, DumpLiveness)> = doc.rows[0]
+        .locks
+        .iter()
+        .map(|l| (l.name.clone(), l.liveness.clone()))
+        .collect();
+    let expected: Vec<(String, DumpLiveness)> = (0..12)
+        .map(|i| {
+            (
+                format!("lock-{i:02}"),
+                says("dead", &format!("probe: task-{i} finished")),
+            )
+        })
+        .collect();
+    assert_eq!(verdicts, expected);
+    assert!(took < Duration::from_secs(6), "{took:?}");
+
+    let t = Instant::now();
+    let doc: Dump = db
+        .locksmith(&[
+            "locks",
+            "dump",
+            ROW,
+            "--format",
+            "json",
+            "--timeout",
+            "2s",
+            "--probe",
+            "exec sleep 60",
+            "--probe-timeout",
+            "30s",
+        ])
+        .success_json();
+    let took = t.elapsed();
+    eprintln!(
+        "liveness figure: `dump --timeout 2s` with a probe that hangs (--probe-timeout 30s): {:.0} ms",
+        took.as_secs_f64() * 1000.0
+    );
+    for l in &doc.rows[0].locks {
+        assert_eq!(
+            l.liveness,
+            says(
+                "unknown",
+                "the probe did not answer before the command's --timeout"
+            ),
+            "{}",
+            l.name
+        );
+    }
+    assert!(took < Duration::from_secs(2 + 2), "{took:?}");
+    wait_until("the probes are ended", Duration::from_secs(2), || {
+        running("sleep 60") == 0
+    });
+}
