@@ -58,7 +58,7 @@ impl Probe {
                 let Ok(_turn) = gate.acquire_owned().await else {
                     return (holder, Liveness::unknown("the probe could not be run"));
                 };
-                let v = probe.ask_until(&holder, until).await;
+                let v = probe.ask_until(&holder, Some(until)).await;
                 (holder, v)
             });
         }
@@ -74,13 +74,13 @@ impl Probe {
     /// Asks about `holder`. A probe that cannot be run, or that does not
     /// finish within its timeout (it is killed), gives unknown, saying so.
     pub async fn ask(&self, holder: &str) -> Liveness {
-        self.ask_until(holder, Deadline::after(self.timeout)).await
+        self.ask_until(holder, None).await
     }
 
     /// [`Probe::ask`], ended by `until` if that comes before the timeout.
-    async fn ask_until(&self, holder: &str, until: Deadline) -> Liveness {
-        let (limit, cut) = match until.remaining() {
-            left if left < self.timeout => (left, true),
+    async fn ask_until(&self, holder: &str, until: Option<Deadline>) -> Liveness {
+        let (limit, cut) = match until.map(Deadline::remaining) {
+            Some(left) if left < self.timeout => (left, true),
             _ => (self.timeout, false),
         };
         let mut child = match tokio::process::Command::new("sh")
