@@ -118,22 +118,20 @@ pub async fn wait_for(
 ) -> Result<()> {
     let d = Deadline::after(limit);
     let heard = |_: super::retry::Passing, e: &Error| on_fail(e, d.remaining());
-    let mut retry = Retry::new(d, Policy::SERVER_START).on_retry(&heard);
-    loop {
-        retry.attempt();
-        // Each try gets a moment at least, even at the very end.
-        let this = Deadline::after(d.remaining().max(Duration::from_millis(100)));
-        let tried = match connect(url, opts, this, 0).await {
-            Ok(c) => {
-                let _ = c.conn.disconnect().await;
-                Ok(())
+    Retry::new(d, Policy::SERVER_START)
+        .on_retry(&heard)
+        .run(|_| async move {
+            // Each try gets a moment at least, even at the very end.
+            let this = Deadline::after(d.remaining().max(Duration::from_millis(100)));
+            match connect(url, opts, this, 0).await {
+                Ok(c) => {
+                    let _ = c.conn.disconnect().await;
+                    Ok(())
+                }
+                Err(e) => Err(e.into()),
             }
-            Err(e) => Err(e.into()),
-        };
-        if let Some(done) = retry.after(tried).await {
-            return done;
-        }
-    }
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -240,21 +240,26 @@ pub type Heard<'a> = dyn Fn(Passing, &Error) + Send + Sync + 'a;
 /// behind when its outcome cannot be told, who hears about retries, and
 /// what the attempts so far have reported.
 ///
-/// It drives a loop written out where the operation is, so that the
-/// attempt's body can borrow what it needs (a lease, the operation's own
-/// state) and the operation's future stays `Send` (a generic async closure
-/// cannot promise that on stable Rust):
+/// An operation hands it a closure that makes one attempt ([`Retry::run`]),
+/// or, when each attempt needs a lease or connection to itself, a closure
+/// that is handed that and hands it back ([`Retry::run_with`]):
 ///
 /// ```ignore
-/// let mut retry = Retry::new(d, Policy::OPERATION);
-/// loop {
-///     let a = retry.attempt();
-///     let tried = async { /* one attempt, told `a` */ }.await;
-///     if let Some(done) = retry.after(tried).await {
-///         break done;
-///     }
-/// }
+/// Retry::new(d, Policy::OPERATION)
+///     .run(|a| async move { /* one attempt, told `a` */ })
+///     .await
 /// ```
+///
+/// The closures return `async move` blocks rather than being async
+/// closures: the future of a generic `AsyncFnMut` cannot be proved `Send`
+/// on stable Rust ("implementation of `Send` is not general enough" where
+/// a lock operation runs on a spawned task), while a plain closure's future
+/// can. State an operation carries from one attempt to the next sits
+/// outside the closure, shared (an atomic, a mutex never held across an
+/// await). The one loop of its own is the lease's statement wrapper
+/// (`session/lease.rs`), whose attempt borrows the driver's connection
+/// anew each time, which no closure can express without boxing; it too
+/// decides with [`Retry::after`].
 pub struct Retry<'a> {
     deadline: Deadline,
     policy: Policy,
@@ -380,119 +385,48 @@ impl<'a> Retry<'a> {
     }
 }
 
-fn first_line(e: &Error) -> String {
-    e.to_string().lines().next().unwrap_or_default().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lost() -> Error {
-        Kind::Lost("gone".into()).into()
-    }
-
-    /// Runs `f` (the n-th attempt, whether it was told unsure) in the loop.
-    async fn drive<T>(
-        mut retry: Retry<'_>,
-        mut f: impl FnMut(Attempt) -> Result<T, Failure>,
-    ) -> Result<T> {
+impl Retry<'_> {
+    /// Runs `attempt` until it is done, as this retry says: each call is
+    /// told about the ones before ([`Attempt`]), and the result is the
+    /// operation's (see [`Retry::after`]).
+    pub async fn run<T, F>(mut self, mut attempt: impl FnMut(Attempt) -> F) -> Result<T>
+    where
+        F: std::future::Future<Output = Result<T, Failure>>,
+    {
         loop {
-            let a = retry.attempt();
-            let tried = f(a);
-            if let Some(done) = retry.after(tried).await {
+            let a = self.attempt();
+            let tried = attempt(a).await;
+            if let Some(done) = self.after(tried).await {
                 return done;
             }
         }
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn passing_failures_are_retried_until_done() {
-        let d = Deadline::after(Duration::from_secs(5));
-        let mut seen = Vec::new();
-        let got = drive(Retry::new(d, Policy::OPERATION), |a| {
-            seen.push((a.number, a.unsure));
-            match a.number {
-                1 => Err(Failure::unsure(lost())),
-                2 => Err(Kind::Transient("1213".into()).into()),
-                _ => Ok(a.number),
+    /// [`Retry::run`] for attempts that need `r` (a lease, a connection)
+    /// to themselves: each attempt is handed it and hands it back with its
+    /// result, so that it can borrow it across its awaits.
+    pub async fn run_with<R, T, F>(
+        mut self,
+        mut r: R,
+        mut attempt: impl FnMut(R, Attempt) -> F,
+    ) -> Result<T>
+    where
+        F: std::future::Future<Output = (R, Result<T, Failure>)>,
+    {
+        loop {
+            let a = self.attempt();
+            let (back, tried) = attempt(r, a).await;
+            r = back;
+            if let Some(done) = self.after(tried).await {
+                return done;
             }
-        })
-        .await
-        .unwrap();
-        assert_eq!(got, 3);
-        assert_eq!(seen, [(1, false), (2, true), (3, false)]);
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn what_is_not_passing_ends_at_once() {
-        let d = Deadline::after(Duration::from_secs(5));
-        let mut n = 0;
-        let e = drive(Retry::new(d, Policy::OPERATION), |_| -> Result<(), _> {
-            n += 1;
-            Err(Kind::NoRow("r".into()).into())
-        })
-        .await
-        .unwrap_err();
-        assert!(matches!(e.kind(), Kind::NoRow(_)));
-        assert_eq!(n, 1);
-        // A statement's policy does not retry a lost connection.
-        let e = drive(Retry::new(d, Policy::STATEMENT), |_| -> Result<(), _> {
-            Err(lost().into())
-        })
-        .await
-        .unwrap_err();
-        assert!(matches!(e.kind(), Kind::Lost(_)), "{e:?}");
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn the_deadline_ends_it_and_says_what_may_be_left() {
-        let d = Deadline::after(Duration::from_millis(100));
-        let t = Instant::now();
-        let retry =
-            Retry::new(d, Policy::OPERATION).pending(|| Pending::Changed { row: "r".into() });
-        let e = drive(retry, |_| -> Result<(), _> { Err(Failure::unsure(lost())) })
-            .await
-            .unwrap_err();
-        assert!(t.elapsed() < Duration::from_secs(1));
-        match e.kind() {
-            Kind::Unsettled { pending, why } => {
-                assert_eq!(pending, &Pending::Changed { row: "r".into() });
-                assert_eq!(why, "the deadline passed before the outcome could be told (last error: lost the connection to the server: gone)");
-            }
-            other => panic!("{other:?}"),
         }
-        let e = drive(Retry::new(d, Policy::OPERATION), |_| -> Result<(), _> {
-            Err(lost().into())
-        })
-        .await
-        .unwrap_err();
-        assert!(matches!(e.kind(), Kind::TimedOut { .. }), "{e:?}");
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn a_class_is_tried_as_often_as_its_curve_allows() {
-        let d = Deadline::after(Duration::from_secs(30));
-        let mut n = 0;
-        let e = drive(Retry::new(d, Policy::OPERATION), |_| -> Result<(), _> {
-            n += 1;
-            Err(Kind::Contended("r".into()).into())
-        })
-        .await
-        .unwrap_err();
-        assert!(matches!(e.kind(), Kind::Contended(_)));
-        assert_eq!(n, 64);
-        let counted = std::sync::atomic::AtomicU32::new(0);
-        let count = |_: Passing, _: &Error| {
-            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        };
-        let retry = Retry::new(d, Policy::STATEMENT).on_retry(&count);
-        let e = drive(retry, |_| -> Result<(), _> {
-            Err(Kind::Transient("1213".into()).into())
-        })
-        .await
-        .unwrap_err();
-        assert!(matches!(e.kind(), Kind::Transient(_)));
-        assert_eq!(counted.into_inner(), 49);
     }
 }
+
+fn first_line(e: &Error) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -15,6 +15,7 @@ use crate::db::retry::{Failure, Passing, Policy, Retry};
 use crate::db::{Deadline, Lease, Session};
 use crate::error::{Error, Kind, Pending, Result};
 use crate::liveness::{judge, registry, Liveness, ThisHost};
+use std::sync::Mutex;
 
 /// How an operator change deals with conflicts, and whether it is recorded.
 #[derive(Clone, Debug, Default)]
@@ -45,18 +46,23 @@ pub(super) async fn edit(
     edit.validate()?;
     w.forget_cache();
     let heard = |class: Passing, _: &Error| count(w, class);
-    let mut retry = Retry::new(d, Policy::OPERATION)
+    let retry = Retry::new(d, Policy::OPERATION)
         .pending(|| Pending::Changed { row: row.into() })
         .on_retry(&heard);
-    // The change whose write was sent but not answered.
-    let mut sent: Option<Change> = None;
-    loop {
-        let a = retry.attempt();
-        let tried = attempt(s, w, (row, edit, opts, planned), d, a.unsure, &mut sent).await;
-        if let Some(done) = retry.after(tried).await {
-            return done;
-        }
-    }
+    // The change whose write was sent but not answered, handed from one
+    // attempt to the next (never locked across an await).
+    let sent: Mutex<Option<Change>> = Mutex::new(None);
+    let sent = &sent;
+    retry
+        .run(|a| async move {
+            let mut last = sent.lock().map_or(None, |mut g| g.take());
+            let tried = attempt(s, w, (row, edit, opts, planned), d, a.unsure, &mut last).await;
+            if let Ok(mut g) = sent.lock() {
+                *g = last;
+            }
+            tried
+        })
+        .await
 }
 
 /// One attempt of [`edit`]: settles the write an earlier one sent (`sent`,

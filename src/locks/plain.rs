@@ -14,6 +14,7 @@ use super::write::{Outcome, Writer};
 use crate::db::retry::{Failure, Passing, Policy, Retry};
 use crate::db::{Deadline, Session};
 use crate::error::{Error, Kind, Pending, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Counts what the policy retries, for the bench: a lost CAS race, and a
 /// statement the server refused for now.
@@ -45,17 +46,17 @@ pub(super) async fn acquire(
 ) -> Result<Acquired> {
     let (row, name, holder) = (op.row, op.name, op.holder);
     let heard = |class: Passing, _: &Error| count(w, class);
-    let mut retry = Retry::new(d, Policy::OPERATION)
+    let retry = Retry::new(d, Policy::OPERATION)
         .pending(|| Pending::Taken {
             row: row.into(),
             name: name.into(),
             holder: holder.into(),
         })
         .on_retry(&heard);
-    let mut counted = false;
-    loop {
-        let a = retry.attempt();
-        let tried = async {
+    let counted = AtomicBool::new(false);
+    let counted = &counted;
+    retry
+        .run(|a| async move {
             let mut c = s.lease(d).await.map_err(still(a.unsure))?;
             // An earlier attempt's write may have landed: then it is done.
             if a.unsure {
@@ -81,7 +82,7 @@ pub(super) async fn acquire(
                         Outcome::Missed => {}
                     }
                 }
-                if !std::mem::replace(&mut counted, true) {
+                if !counted.swap(true, Ordering::Relaxed) {
                     w.count_slow();
                 }
                 match read::exact(read::row(&mut c, row).await?, row)? {
@@ -112,12 +113,8 @@ pub(super) async fn acquire(
                 Outcome::Unknown(e) => Err(Failure::unsure(e)),
                 Outcome::Missed => Err(Kind::Contended(row.into()).into()),
             }
-        }
-        .await;
-        if let Some(done) = retry.after(tried).await {
-            return done;
-        }
-    }
+        })
+        .await
 }
 
 /// Releases `op.name` if `op.holder` holds it; otherwise fails, naming the
@@ -138,17 +135,17 @@ pub(super) async fn release(
             h(e);
         }
     };
-    let mut retry = Retry::new(d, policy)
+    let retry = Retry::new(d, policy)
         .pending(|| Pending::Kept {
             row: row.into(),
             name: name.into(),
             holder: holder.into(),
         })
         .on_retry(&on_retry);
-    let mut counted = false;
-    loop {
-        let a = retry.attempt();
-        let tried = async {
+    let counted = AtomicBool::new(false);
+    let counted = &counted;
+    retry
+        .run(|a| async move {
             let mut c = s.lease(d).await.map_err(still(a.unsure))?;
             // An earlier attempt's write may have landed: then it is done.
             if a.unsure
@@ -163,7 +160,7 @@ pub(super) async fn release(
                 Outcome::Unknown(e) => return Err(Failure::unsure(e)),
                 Outcome::Missed => {}
             }
-            if !std::mem::replace(&mut counted, true) {
+            if !counted.swap(true, Ordering::Relaxed) {
                 w.count_slow();
             }
             let state = read::exact(read::row(&mut c, row).await?, row)?
@@ -177,12 +174,8 @@ pub(super) async fn release(
                 Outcome::Unknown(e) => Err(Failure::unsure(e)),
                 Outcome::Missed => Err(Kind::Contended(row.into()).into()),
             }
-        }
-        .await;
-        if let Some(done) = retry.after(tried).await {
-            return done;
-        }
-    }
+        })
+        .await
 }
 
 /// Whether `holder` holds `name` in the row as read.

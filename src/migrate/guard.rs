@@ -344,14 +344,13 @@ async fn beat(
         // The beat is an UPDATE keyed on the token: repeating it is harmless,
         // so it is retried like any operation, within the beat's time.
         let d = Deadline::after(every.max(Duration::from_secs(1)));
-        let mut retry = Retry::new(d, Policy::OPERATION);
-        let beat = loop {
-            retry.attempt();
-            let tried = beat_once(&mut session, &url, &connect, &token, d).await;
-            if let Some(done) = retry.after(tried.map_err(Failure::from)).await {
-                break done;
-            }
-        };
+        let (url, connect, token) = (&url, &connect, &token);
+        let beat = Retry::new(d, Policy::OPERATION)
+            .run_with(&mut session, |session, _| async move {
+                let tried = beat_once(session, url, connect, token, d).await;
+                (session, tried.map_err(Failure::from))
+            })
+            .await;
         match beat {
             Ok(true) => last_ok = Instant::now(),
             Ok(false) => {

@@ -202,14 +202,12 @@ async fn write(
     a: &AuditInfo,
     label: &str,
 ) -> Result<bool> {
-    let mut retry = Retry::new(c.deadline(), Policy::STATEMENT);
-    loop {
-        retry.attempt();
-        let tried = write_once(c, m, a, label).await.map_err(Failure::from);
-        if let Some(done) = retry.after(tried).await {
-            return done;
-        }
-    }
+    Retry::new(c.deadline(), Policy::STATEMENT)
+        .run_with(c, |c, _| async move {
+            let tried = write_once(c, m, a, label).await;
+            (c, tried.map_err(Failure::from))
+        })
+        .await
 }
 
 /// One try of [`write`].

@@ -302,33 +302,32 @@ async fn apply_one(
         }
         .into()
     };
-    let mut retry = Retry::new(d, APPLY);
-    let result = loop {
-        retry.attempt();
-        let tried = async {
-            let (code, may_pass, reason) = match try_apply(c, set, p, out_of_order).await {
-                Ok(()) => return Ok(Done::Applied),
-                Err(why) => why,
-            };
-            if code != Some(1062) && !may_pass {
-                return Err(Failure::from(failed(reason)));
+    let failed = &failed;
+    let result = Retry::new(d, APPLY)
+        .run_with(c, |c, _| async move {
+            let tried = async {
+                let (code, may_pass, reason) = match try_apply(c, set, p, out_of_order).await {
+                    Ok(()) => return Ok(Done::Applied),
+                    Err(why) => why,
+                };
+                if code != Some(1062) && !may_pass {
+                    return Err(Failure::from(failed(reason)));
+                }
+                let history = applied(&mut c.with(Policy::IDEMPOTENT)).await?;
+                let recorded = set
+                    .find(p.version)
+                    .zip(history.iter().find(|a| a.version == p.version))
+                    .is_some_and(|(m, a)| a.checksum == m.checksum().to_string());
+                if recorded {
+                    return Ok(Done::Elsewhere);
+                }
+                // Nothing of it landed: try it again.
+                Err(Failure::from(crate::Error::from(Kind::Transient(reason))))
             }
-            let history = applied(&mut c.with(Policy::IDEMPOTENT)).await?;
-            let recorded = set
-                .find(p.version)
-                .zip(history.iter().find(|a| a.version == p.version))
-                .is_some_and(|(m, a)| a.checksum == m.checksum().to_string());
-            if recorded {
-                return Ok(Done::Elsewhere);
-            }
-            // Nothing of it landed: try it again.
-            Err(Failure::from(crate::Error::from(Kind::Transient(reason))))
-        }
+            .await;
+            (c, tried)
+        })
         .await;
-        if let Some(done) = retry.after(tried).await {
-            break done;
-        }
-    };
     result.map_err(|e| match e.kind() {
         Kind::Transient(reason) => failed(reason.clone()),
         _ => e,

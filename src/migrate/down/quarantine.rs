@@ -170,50 +170,48 @@ async fn put_back(
     // A connection lost on the way is replaced (and its session settled,
     // so that a rename it sent has landed or not) and the look taken
     // again: a few times, each bounded by the statement timeout.
-    let mut retry = Retry::new(c.deadline(), LOOK_AGAIN);
-    loop {
-        retry.attempt();
-        let looked = async {
-            c.query_drop(&sql::lock_wait_timeout(timeout)).await?;
-            let there = where_are(c, &names).await?;
-            let has = |t: &str| there.iter().any(|x| x == t);
-            let mut still = Vec::new();
-            let mut here = Vec::new();
-            for m in moved.iter().rev() {
-                match (has(m.table), has(&m.copy)) {
-                    (false, true) => {
-                        c.with(Policy::STATEMENT)
-                            .query_drop(&sql::rename_table(&m.copy, m.table))
-                            .await?;
-                        here.push(m);
+    let names = &names;
+    let looked = Retry::new(c.deadline(), LOOK_AGAIN)
+        .run_with(c, |c, _| async move {
+            let looked = async {
+                c.query_drop(&sql::lock_wait_timeout(timeout)).await?;
+                let there = where_are(c, names).await?;
+                let has = |t: &str| there.iter().any(|x| x == t);
+                let mut still = Vec::new();
+                let mut here = Vec::new();
+                for m in moved.iter().rev() {
+                    match (has(m.table), has(&m.copy)) {
+                        (false, true) => {
+                            c.with(Policy::STATEMENT)
+                                .query_drop(&sql::rename_table(&m.copy, m.table))
+                                .await?;
+                            here.push(m);
+                        }
+                        // Something made a new table of that name meanwhile.
+                        (true, true) => still.push(Left {
+                            table: m.table.into(),
+                            copy: m.copy.clone(),
+                            sure: true,
+                        }),
+                        // Never moved, or moved back.
+                        (true, false) => here.push(m),
+                        // Dropped after its check.
+                        (false, false) => {}
                     }
-                    // Something made a new table of that name meanwhile.
-                    (true, true) => still.push(Left {
-                        table: m.table.into(),
-                        copy: m.copy.clone(),
-                        sure: true,
-                    }),
-                    // Never moved, or moved back.
-                    (true, false) => here.push(m),
-                    // Dropped after its check.
-                    (false, false) => {}
                 }
+                Ok::<_, Error>((still, here))
             }
-            Ok::<_, Error>((still, here))
-        }
+            .await;
+            if looked.as_ref().is_err_and(|e| e.is_lost()) {
+                c.discard();
+            }
+            (c, looked.map_err(Failure::from))
+        })
         .await;
-        if looked.as_ref().is_err_and(|e| e.is_lost()) {
-            c.discard();
-        }
-        match retry.after(looked.map_err(Failure::from)).await {
-            Some(Ok((still, here))) => {
-                left = still;
-                placed = here;
-                break;
-            }
-            Some(Err(_)) => break,
-            None => {}
-        }
+    // A look that failed for good leaves the worst case, as counted above.
+    if let Ok((still, here)) = looked {
+        left = still;
+        placed = here;
     }
     // Whether a lost rename had landed (and was undone) or not, the words
     // are the same: where the table is, and the name it had or would have.
