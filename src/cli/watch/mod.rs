@@ -201,8 +201,8 @@ async fn screen(ctx: &Ctx, io: Io, mut ui: Ui) -> Result<u8> {
                 },
                 // A resize, a paste, a mouse event: drawn again below.
                 Some(Ok(_)) => {}
-                Some(Err(e)) => break Err(Kind::Internal(format!("cannot read the terminal: {e}")).into()),
-                None => break Err(Kind::Internal("the terminal's key reader stopped".into()).into()),
+                Some(Err(e)) => break Err(terminal_error("reading keys", e)),
+                None => break Err(Kind::Io("the terminal's key reader stopped".into()).into()),
             },
             _ = tick.tick() => {
                 let pending = job.as_ref().is_some_and(|(_, _, refresh)| *refresh)
@@ -322,8 +322,9 @@ fn restore() {
     }
 }
 
+/// The terminal failed: an I/O failure (exit 1), not a bug in locksmith.
 fn terminal_error(what: &str, e: std::io::Error) -> Error {
-    Kind::Internal(format!("the terminal failed ({what}): {e}")).into()
+    Error::with_source(Kind::Io(format!("the terminal failed ({what}): {e}")), e)
 }
 
 /// The keys (and resizes), read on a thread of their own: crossterm's
