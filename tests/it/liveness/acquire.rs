@@ -21,14 +21,7 @@ fn acquire_follows_the_calling_process_or_the_one_named() {
         (me as i32, None, locksmith::host::hostname())
     );
 
-    let mut child = std::process::Command::new("sleep")
-        .arg("120")
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    acquire_for_pid(&db, "theirs", "task-2", pid);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let pid = held_by_a_killed_process(&db, "theirs", "task-2");
     let gone = format!("on this host, PID {pid} is gone");
     assert_eq!(verdict(&db, ROW, "theirs"), says("dead", &gone));
     let v = db.version(ROW);

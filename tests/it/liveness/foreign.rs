@@ -272,19 +272,18 @@ fn many_holders_are_probed_side_by_side_and_within_the_timeout() {
         r#"INSERT INTO locks (id, dataJson, version) VALUES ('{ROW}', '{{{}}}', 1)"#,
         locks.join(",")
     ));
-    let t = Instant::now();
-    let doc: Dump = db
-        .locksmith(&[
-            "locks",
-            "dump",
-            ROW,
-            "--format",
-            "json",
-            "--probe",
-            r#"sleep 1; echo "$LOCKSMITH_HOLDER finished"; exit 1"#,
-        ])
-        .success_json();
-    let took = t.elapsed();
+    // The dump of the row with `args`, and how long it took.
+    let timed = |args: &[&str]| -> (Dump, Duration) {
+        let mut all = vec!["locks", "dump", ROW, "--format", "json"];
+        all.extend_from_slice(args);
+        let t = Instant::now();
+        let doc: Dump = db.locksmith(&all).success_json();
+        (doc, t.elapsed())
+    };
+    let (doc, took) = timed(&[
+        "--probe",
+        r#"sleep 1; echo "$LOCKSMITH_HOLDER finished"; exit 1"#,
+    ]);
     eprintln!(
         "liveness figure: `dump` probing 12 holders with a 1 s probe: {:.0} ms",
         took.as_secs_f64() * 1000.0
@@ -305,23 +304,14 @@ fn many_holders_are_probed_side_by_side_and_within_the_timeout() {
     assert_eq!(verdicts, expected);
     assert!(took < Duration::from_secs(6), "{took:?}");
 
-    let t = Instant::now();
-    let doc: Dump = db
-        .locksmith(&[
-            "locks",
-            "dump",
-            ROW,
-            "--format",
-            "json",
-            "--timeout",
-            "2s",
-            "--probe",
-            "exec sleep 60",
-            "--probe-timeout",
-            "30s",
-        ])
-        .success_json();
-    let took = t.elapsed();
+    let (doc, took) = timed(&[
+        "--timeout",
+        "2s",
+        "--probe",
+        "exec sleep 60",
+        "--probe-timeout",
+        "30s",
+    ]);
     eprintln!(
         "liveness figure: `dump --timeout 2s` with a probe that hangs (--probe-timeout 30s): {:.0} ms",
         took.as_secs_f64() * 1000.0

@@ -187,6 +187,21 @@ fn acquire_for_pid(db: &TestDb, name: &str, holder: &str, pid: u32) {
     );
 }
 
+/// `name` taken for `holder` following a process of its own, which is
+/// then killed: the lock's holder is gone. Its PID.
+#[track_caller]
+fn held_by_a_killed_process(db: &TestDb, name: &str, holder: &str) -> u32 {
+    let mut process = std::process::Command::new("sleep")
+        .arg("120")
+        .spawn()
+        .unwrap();
+    let pid = process.id();
+    acquire_for_pid(db, name, holder, pid);
+    process.kill().unwrap();
+    process.wait().unwrap();
+    pid
+}
+
 fn says(state: &str, why: &str) -> DumpLiveness {
     DumpLiveness {
         state: state.into(),

@@ -124,14 +124,7 @@ fn a_waiter_takes_over_a_frozen_holder_only_after_the_lock_delay() {
 #[test]
 fn a_holder_whose_process_is_gone_is_taken_over_without_the_delay() {
     let db = TestDb::migrated();
-    let mut process = std::process::Command::new("sleep")
-        .arg("120")
-        .spawn()
-        .unwrap();
-    let pid = process.id();
-    acquire_for_pid(&db, "job", "gone-1", pid);
-    process.kill().unwrap();
-    process.wait().unwrap();
+    let pid = held_by_a_killed_process(&db, "job", "gone-1");
     let t = Instant::now();
     db.locksmith(&[
         "locks",
