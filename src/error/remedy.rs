@@ -72,6 +72,19 @@ pub enum Remedy {
     EarlierFirst,
     /// A rollback's step ran but its history row stayed: roll back again.
     RollBackAgain,
+    /// A migration's table is not as it makes it: alter it back (or
+    /// restore it), then apply the migrations again.
+    AlterBackThenApply,
+    /// A copy an interrupted rollback left and a table made anew both
+    /// stand: decide which holds the locks in use, swap that one in (the
+    /// statement given above), or release what the copy holds and drop it.
+    ChooseCopy,
+    /// A migration's table was renamed away: rename back the copy to keep
+    /// (the statement given above), then apply the migrations again.
+    RenameBackThenApply,
+    /// A migration to roll back was applied with other contents: forcing
+    /// it runs this build's down step anyway.
+    ForceRollBack,
 }
 
 /// What an operation may have left behind when the deadline passed before

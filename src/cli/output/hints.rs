@@ -94,5 +94,9 @@ pub fn hint(r: &Remedy) -> String {
         Remedy::ApplyOrForce { renamed: true } => "`locksmith migrate up` brings the renamed table back (or applies it); --force records it anyway".into(),
         Remedy::EarlierFirst => "apply or record the earlier ones first (`locksmith migrate up`, `locksmith migrate mark-applied`); --force records it anyway".into(),
         Remedy::RollBackAgain => "`locksmith migrate down` removes it".into(),
+        Remedy::AlterBackThenApply => "alter the table back to what its migration makes (or restore it), then run `up` again".into(),
+        Remedy::ChooseCopy => "decide which table holds the locks in use: swap the copy back in (the RENAME above), or release what it holds and DROP TABLE it".into(),
+        Remedy::RenameBackThenApply => "rename back the copy to keep (its RENAME TABLE is above), then run `up` again".into(),
+        Remedy::ForceRollBack => "--force rolls it back with this locksmith's down step anyway".into(),
     }
 }

@@ -136,10 +136,10 @@ async fn plan(
             .into());
         };
         if m.checksum().to_string() != a.checksum && !opts.force {
-            return Err(Kind::Diverged(format!(
-                "cannot roll back {label}: it was applied with different contents than this locksmith carries; nothing was changed\nhint: --force rolls it back with this locksmith's down step anyway"
-            ))
-            .into());
+            return Err(crate::Error::from(Kind::Diverged(format!(
+                "cannot roll back {label}: it was applied with different contents than this locksmith carries; nothing was changed"
+            )))
+            .with_remedy(Remedy::ForceRollBack));
         }
         let Some(sql) = set.down_sql(a.version) else {
             return Err(Kind::Diverged(format!(

@@ -381,36 +381,35 @@ pub(crate) fn check_consistent(list: &[MigrationStatus]) -> Result<()> {
     if bad.is_empty() {
         return Ok(());
     }
-    let mut hints = Vec::new();
     let states: Vec<State> = list
         .iter()
         .filter(|s| s.blocks())
         .map(|s| s.state)
         .collect();
-    if states.contains(&State::Drifted) {
-        hints.push("hint: alter the table back to what its migration makes (or restore it), then run `up` again");
-    }
-    let mut remedies = Vec::new();
-    if states.contains(&State::Interrupted) || states.contains(&State::PresentUnrecorded) {
-        remedies.push(Remedy::RecordByHand);
-    }
-    if states.contains(&State::Stranded) {
-        hints.push("hint: decide which table holds the locks in use: swap the copy back in (the RENAME above), or release what it holds and DROP TABLE it");
-    }
-    if states.contains(&State::Missing) || states.contains(&State::Pending) {
-        hints.push(
-            "hint: rename back the copy to keep (its RENAME TABLE is above), then run `up` again",
-        );
-    }
-    if states.contains(&State::Divergent) || states.contains(&State::AppliedUnknown) {
-        remedies.push(Remedy::SeeMigrationStatus);
-    }
-    let hints: String = hints.iter().map(|h| format!("\n{h}")).collect();
+    let any = |these: &[State]| these.iter().any(|s| states.contains(s));
+    let remedies = [
+        (any(&[State::Drifted]), Remedy::AlterBackThenApply),
+        (any(&[State::Stranded]), Remedy::ChooseCopy),
+        (
+            any(&[State::Missing, State::Pending]),
+            Remedy::RenameBackThenApply,
+        ),
+        (
+            any(&[State::Interrupted, State::PresentUnrecorded]),
+            Remedy::RecordByHand,
+        ),
+        (
+            any(&[State::Divergent, State::AppliedUnknown]),
+            Remedy::SeeMigrationStatus,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(applies, r)| applies.then_some(r));
     let e = crate::Error::from(Kind::Diverged(format!(
-        "the database does not match this locksmith's migrations; nothing was changed:\n  {}{hints}",
+        "the database does not match this locksmith's migrations; nothing was changed:\n  {}",
         bad.join("\n  "),
     )));
-    Err(remedies.into_iter().fold(e, crate::Error::with_remedy))
+    Err(remedies.fold(e, crate::Error::with_remedy))
 }
 
 /// One refused migration, in words.
