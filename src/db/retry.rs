@@ -256,10 +256,9 @@ pub type Heard<'a> = dyn Fn(Passing, &Error) + Send + Sync + 'a;
 /// a lock operation runs on a spawned task), while a plain closure's future
 /// can. State an operation carries from one attempt to the next sits
 /// outside the closure, shared (an atomic, a mutex never held across an
-/// await). The one loop of its own is the lease's statement wrapper
-/// (`session/lease.rs`), whose attempt borrows the driver's connection
-/// anew each time, which no closure can express without boxing; it too
-/// decides with [`Retry::after`].
+/// await). A statement retried on a lease (`session/lease.rs`) is one more
+/// such attempt: it is handed the lease and the closure that makes the
+/// statement, which borrows the driver's connection anew each time.
 pub struct Retry<'a> {
     deadline: Deadline,
     policy: Policy,

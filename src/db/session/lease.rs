@@ -10,7 +10,7 @@ use super::super::value::{Cells, Record};
 use super::Slot;
 use crate::error::{Error, Kind, Result};
 use mysql_async::prelude::Queryable;
-use mysql_async::Row;
+use mysql_async::{Conn, Row};
 
 /// One statement's result in a batch ([`Lease::query_sets`]).
 #[derive(Default)]
@@ -54,57 +54,15 @@ pub(crate) struct Lease {
     policy: Option<Policy>,
 }
 
-/// Runs one statement on a lease's connection with the in-flight mark set,
-/// within the per-statement limit. A statement that runs out of time stays
-/// marked in flight: its connection is given up on and settled. While the
-/// lease has a policy ([`Lease::with`]), a failure that may pass is tried
-/// again as [`Retry`] says (`$call` is evaluated anew for each try; a
-/// connection lost on the way is replaced first, its session settled).
-macro_rules! tracked {
-    ($lease:expr, |$c:ident| $call:expr) => {{
-        let lease = &mut *$lease;
-        let mut retry = lease.policy.map(|p| Retry::new(lease.deadline, p));
-        loop {
-            let d = lease.deadline;
-            let slot = &mut *lease.slot;
-            // A statement of this lease failed and its connection was given
-            // up on (or was cut off): the next one connects again, settling
-            // the old session first.
-            let tried: Result<_> = match slot.ready_if_needed(d).await {
-                Err(e) => Err(e),
-                Ok(()) => {
-                    let limit = d.bound(slot.timeout);
-                    match slot.conn.as_mut() {
-                        None => Err(Kind::Lost("no connection".into()).into()),
-                        Some($c) => {
-                            slot.in_flight = true;
-                            match tokio::time::timeout(limit, $call).await {
-                                Ok(r) => {
-                                    slot.in_flight = false;
-                                    r.map_err(Error::from)
-                                }
-                                Err(_) => Err(Kind::Lost(format!(
-                                    "no answer within {:.1}s",
-                                    limit.as_secs_f64()
-                                ))
-                                .into()),
-                            }
-                        }
-                    }
-                }
-            };
-            let Some(retry) = retry.as_mut() else {
-                break tried;
-            };
-            if tried.as_ref().is_err_and(|e| e.is_lost()) {
-                lease.slot.abandon();
-            }
-            if let Some(done) = retry.after(tried.map_err(Failure::from)).await {
-                break done;
-            }
-        }
-    }};
-}
+/// One statement on the connection: the driver's own boxed future, which
+/// borrows the connection for `'c`.
+type Statement<'c, T> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = std::result::Result<T, mysql_async::Error>> + Send + 'c>,
+>;
+
+/// Says that what a statement borrows from its caller (`'s`) outlives its
+/// borrow of the connection (`'c`), so that a statement may borrow both.
+type Within<'c, 's> = std::marker::PhantomData<&'c &'s ()>;
 
 impl Lease {
     pub(super) fn new(slot: tokio::sync::OwnedMutexGuard<Slot>, deadline: Deadline) -> Lease {
@@ -112,6 +70,58 @@ impl Lease {
             slot,
             deadline,
             policy: None,
+        }
+    }
+
+    /// Runs the statement `call` makes on the connection, with the
+    /// in-flight mark set, within the per-statement limit. A statement
+    /// that runs out of time stays marked in flight: its connection is
+    /// given up on and settled. While the lease has a policy
+    /// ([`Lease::with`]), a failure that may pass is tried again as
+    /// [`Retry`] says (`call` makes the statement anew for each try; a
+    /// connection lost on the way is replaced first, its session settled).
+    async fn tracked<'s, T, F>(&mut self, mut call: F) -> Result<T>
+    where
+        F: for<'c> FnMut(&'c mut Conn, Within<'c, 's>) -> Statement<'c, T>,
+    {
+        let Some(policy) = self.policy else {
+            return self.once(&mut call).await;
+        };
+        Retry::new(self.deadline, policy)
+            .run_with((self, &mut call), |(lease, call), _| async move {
+                let tried = lease.once(call).await;
+                if tried.as_ref().is_err_and(|e| e.is_lost()) {
+                    lease.slot.abandon();
+                }
+                ((lease, call), tried.map_err(Failure::from))
+            })
+            .await
+    }
+
+    /// One try of [`Lease::tracked`].
+    async fn once<'s, T, F>(&mut self, call: &mut F) -> Result<T>
+    where
+        F: for<'c> FnMut(&'c mut Conn, Within<'c, 's>) -> Statement<'c, T>,
+    {
+        let d = self.deadline;
+        let slot = &mut *self.slot;
+        // A statement of this lease failed and its connection was given up
+        // on (or was cut off): the next one connects again, settling the
+        // old session first.
+        slot.ready_if_needed(d).await?;
+        let limit = d.bound(slot.timeout);
+        let Some(c) = slot.conn.as_mut() else {
+            return Err(Kind::Lost("no connection".into()).into());
+        };
+        slot.in_flight = true;
+        match tokio::time::timeout(limit, call(c, std::marker::PhantomData)).await {
+            Ok(r) => {
+                slot.in_flight = false;
+                r.map_err(Error::from)
+            }
+            Err(_) => {
+                Err(Kind::Lost(format!("no answer within {:.1}s", limit.as_secs_f64())).into())
+            }
         }
     }
 
@@ -151,7 +161,8 @@ impl Lease {
     where
         P: Into<mysql_async::Params> + Clone + Send,
     {
-        tracked!(self, |c| c.exec_drop(stmt, params.clone()))
+        self.tracked(move |c, _| c.exec_drop(stmt, params.clone()))
+            .await
     }
 
     /// Runs a prepared statement, returning its rows.
@@ -159,7 +170,9 @@ impl Lease {
     where
         P: Into<mysql_async::Params> + Clone + Send,
     {
-        let rows: Vec<Row> = tracked!(self, |c| c.exec(stmt, params.clone()))?;
+        let rows: Vec<Row> = self
+            .tracked(move |c, _| c.exec(stmt, params.clone()))
+            .await?;
         Ok(rows.into_iter().map(Record).collect())
     }
 
@@ -172,18 +185,20 @@ impl Lease {
     where
         P: Into<mysql_async::Params> + Clone + Send,
     {
-        let row: Option<Row> = tracked!(self, |c| c.exec_first(stmt, params.clone()))?;
+        let row: Option<Row> = self
+            .tracked(move |c, _| c.exec_first(stmt, params.clone()))
+            .await?;
         Ok(row.map(Record))
     }
 
     /// Runs a text statement, discarding any result.
     pub(crate) async fn query_drop(&mut self, stmt: &str) -> Result<()> {
-        tracked!(self, |c| c.query_drop(stmt))
+        self.tracked(|c, _| c.query_drop(stmt)).await
     }
 
     /// Runs a text statement, returning its rows.
     pub(crate) async fn query_rows(&mut self, stmt: &str) -> Result<Vec<Record>> {
-        let rows: Vec<Row> = tracked!(self, |c| c.query(stmt))?;
+        let rows: Vec<Row> = self.tracked(|c, _| c.query(stmt)).await?;
         Ok(rows.into_iter().map(Record).collect())
     }
 
@@ -196,23 +211,27 @@ impl Lease {
     /// changed may stay changed, so the connection is dropped, and the next
     /// statement connects afresh.
     pub(crate) async fn query_sets(&mut self, stmts: &str) -> Result<Vec<ResultSet>> {
-        let sets = tracked!(self, |c| async move {
-            let mut result = c.query_iter(stmts).await?;
-            let mut sets = Vec::new();
-            while !result.is_empty() {
-                let columns = result.columns().unwrap_or_else(|| Vec::new().into());
-                sets.push(ResultSet {
-                    columns,
-                    rows: result
-                        .collect::<Row>()
-                        .await?
-                        .into_iter()
-                        .map(Record)
-                        .collect(),
-                });
-            }
-            Ok::<_, mysql_async::Error>(sets)
-        });
+        let sets = self
+            .tracked(|c, _| {
+                Box::pin(async move {
+                    let mut result = c.query_iter(stmts).await?;
+                    let mut sets = Vec::new();
+                    while !result.is_empty() {
+                        let columns = result.columns().unwrap_or_else(|| Vec::new().into());
+                        sets.push(ResultSet {
+                            columns,
+                            rows: result
+                                .collect::<Row>()
+                                .await?
+                                .into_iter()
+                                .map(Record)
+                                .collect(),
+                        });
+                    }
+                    Ok::<_, mysql_async::Error>(sets)
+                })
+            })
+            .await;
         if sets.is_err() {
             self.discard();
         }
