@@ -288,6 +288,18 @@ const LAYOUTS: &[Layout] = &[
         outcome: Ok("u_quoted"),
     },
     Layout {
+        what: "the groups every MariaDB client reads, in file order",
+        main: "[client-mariadb]\nuser=u_cm\n[client]\nuser=u_c\n[client-server]\nuser=u_cs\n[mysqld]\nuser=u_d\n",
+        others: &[],
+        outcome: Ok("u_cs"),
+    },
+    Layout {
+        what: "[client-mariadb] last",
+        main: "[client]\nuser=u_c\n[CLIENT-MARIADB]\nuser=u_cm\n",
+        others: &[],
+        outcome: Ok("u_cm"),
+    },
+    Layout {
         what: "an option before any group",
         main: "user=u_nogroup\n[client]\n",
         others: &[],

@@ -2,8 +2,12 @@
 //! client's rules, so that a file that works for `mysql` works the same for
 //! locksmith, and one `mysql` refuses is refused here too:
 //!
-//! * `[group]` lines, the name matched without regard to case; only
-//!   `[client]` is locksmith's. A `[` line without its `]` is an error.
+//! * `[group]` lines, the name matched without regard to case; the groups
+//!   every MariaDB client reads are locksmith's: `[client]`,
+//!   `[client-server]` and `[client-mariadb]`, in file order (the last
+//!   setting wins whichever of them holds it). A program's own group
+//!   (`[mysql]`, `[mysqldump]`) is not. A `[` line without its `]` is an
+//!   error.
 //! * `key=value` or a bare `key`; `-` and `_` alike in keys, a `loose-`
 //!   prefix ignored; values bare (up to a `#` comment) or quoted, with
 //!   backslash escapes. An option before any `[group]` is an error, as the
@@ -24,6 +28,9 @@ use crate::shown::shown;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// The groups locksmith reads, as every MariaDB client does.
+const GROUPS: [&str; 3] = ["client", "client-server", "client-mariadb"];
+
 /// How deep `!include`s may nest (the mysql client's limit).
 const MAX_DEPTH: usize = 10;
 
@@ -34,7 +41,8 @@ pub(crate) struct Set {
     pub(crate) at: String,
 }
 
-/// What the `[client]` groups of an option file (and its includes) set:
+/// What the client groups ([`GROUPS`]) of an option file (and its
+/// includes) set:
 /// the last setting of each key wins, as in the mysql client.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Client {
@@ -105,7 +113,7 @@ impl Reader {
                         "a [group] line without its closing `]` (the mysql client refuses it too)",
                     ));
                 };
-                in_client = Some(group.eq_ignore_ascii_case("client"));
+                in_client = Some(GROUPS.iter().any(|g| group.eq_ignore_ascii_case(g)));
                 continue;
             }
             match in_client {
