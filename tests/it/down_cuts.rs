@@ -155,7 +155,8 @@ const REFUSED: &str = "locksmith: refusing to roll back V1__locks_create_table: 
 
 /// Every cut point of a `down --all` that rolls V3 and V2 back and must
 /// refuse V1 (a lock is held): each run ends with exactly the message its
-/// cut calls for, nothing is left renamed, and the lock is held by A alone.
+/// cut calls for, nothing is left renamed, and the lock is held by A alone;
+/// following the refusal's hint (release, then down) then rolls back all.
 #[test]
 fn a_down_cut_at_any_statement_loses_no_lock() {
     let (uncut, db, _) = cut_down(usize::MAX, Cut::AfterReply);
@@ -255,6 +256,28 @@ fn a_down_cut_at_any_statement_loses_no_lock() {
         again.fails(4);
         assert_eq!(again.stderr, REFUSED, "cut after {label:?}");
         assert_eq!(tables(&db), after, "cut after {label:?}");
+        // Following the refusal's hint: A releases its lock (nothing else
+        // holds one), and the same down then rolls everything back, leaving
+        // no table behind, renamed or not.
+        db.locksmith(&["locks", "release", "plat", "backup", "--holder", "A"])
+            .success();
+        let done = db.locksmith(&["migrate", "down", "--all"]);
+        assert_eq!(
+            (done.code, done.stderr.as_str()),
+            (0, ""),
+            "cut after {label:?}: {done:#?}"
+        );
+        assert_eq!(
+            tables(&db),
+            (
+                vec![
+                    "locksmith_migrate".to_string(),
+                    "refinery_schema_history".into()
+                ],
+                vec![]
+            ),
+            "cut after {label:?}"
+        );
     }
 }
 
