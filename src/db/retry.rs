@@ -254,9 +254,9 @@ pub type Heard<'a> = dyn Fn(Passing, &Error) + Send + Sync + 'a;
 /// closures: the future of a generic `AsyncFnMut` cannot be proved `Send`
 /// on stable Rust ("implementation of `Send` is not general enough" where
 /// a lock operation runs on a spawned task), while a plain closure's future
-/// can. State an operation carries from one attempt to the next sits
-/// outside the closure, shared (an atomic, a mutex never held across an
-/// await). A statement retried on a lease (`session/lease.rs`) is one more
+/// can. State an operation carries from one attempt to the next is handed
+/// through [`Retry::run_with`] (a flag no attempt waits on may sit outside,
+/// in an atomic). A statement retried on a lease (`session/lease.rs`) is one more
 /// such attempt: it is handed the lease and the closure that makes the
 /// statement, which borrows the driver's connection anew each time.
 pub struct Retry<'a> {

@@ -15,7 +15,6 @@ use crate::db::retry::{Failure, Passing, Policy, Retry};
 use crate::db::{Deadline, Lease, Session};
 use crate::error::{Error, Kind, Pending, Result};
 use crate::liveness::{judge, registry, Liveness, ThisHost};
-use std::sync::Mutex;
 
 /// How an operator change deals with conflicts, and whether it is recorded.
 #[derive(Clone, Debug, Default)]
@@ -50,17 +49,11 @@ pub(super) async fn edit(
         .pending(|| Pending::Changed { row: row.into() })
         .on_retry(&heard);
     // The change whose write was sent but not answered, handed from one
-    // attempt to the next (never locked across an await).
-    let sent: Mutex<Option<Change>> = Mutex::new(None);
-    let sent = &sent;
+    // attempt to the next.
     retry
-        .run(|a| async move {
-            let mut last = sent.lock().map_or(None, |mut g| g.take());
-            let tried = attempt(s, w, (row, edit, opts, planned), d, a.unsure, &mut last).await;
-            if let Ok(mut g) = sent.lock() {
-                *g = last;
-            }
-            tried
+        .run_with(None, |mut sent, a| async move {
+            let tried = attempt(s, w, (row, edit, opts, planned), d, a.unsure, &mut sent).await;
+            (sent, tried)
         })
         .await
 }

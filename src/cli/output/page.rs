@@ -179,7 +179,7 @@ fn waiters(p: &mut String, d: &Dump) {
     } else {
         head(p, "waiters", &super::dump::WAITER_COLUMNS);
         // Escaped for HTML where each cell is written.
-        let plain = |s: &str| s.to_string();
+        let plain = str::to_string;
         for w in &d.waiters {
             p.push_str("<tr>");
             cell(p, "", &w.holder);
